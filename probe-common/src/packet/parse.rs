@@ -1,0 +1,302 @@
+//! The frame parser, written once for the verifier and the host.
+//!
+//! Every read goes through [`load`], which checks `start + off + N > end` before touching memory,
+//! with `off` either a constant or a value capped by a constant just before. That is the shape
+//! the BPF verifier can prove safe; on the host the same checks keep the parser inside its slice.
+//! No offset is ever taken straight from a 16-bit packet field: those are compared, never added
+//! to a pointer unclamped (the verifier stops tracking ranges once an offset can reach 0xFFFF).
+
+use super::{IpOptions, Malformed, Network, Packet, Transport, ether_type, ip_proto};
+
+const ETH_HEADER: usize = 14;
+const VLAN_TAG: usize = 4;
+const IPV4_HEADER: usize = 20;
+const IPV6_HEADER: usize = 40;
+const TCP_HEADER: usize = 20;
+const UDP_HEADER: usize = 8;
+const ICMP_HEADER: usize = 8;
+/// IPv6 extension headers followed before giving up (hop-by-hop, routing, fragment,
+/// destination options twice and one spare: more than a sane sender chains).
+const IPV6_MAX_EXTENSIONS: usize = 6;
+/// No transport header is read beyond this offset. Real extension chains are far shorter; the
+/// cap keeps the offset provably bounded for the verifier.
+const MAX_L4_OFFSET: usize = 512;
+
+/// Reads `N` bytes at `start + off`, or `None` when they are not all before `end`.
+///
+/// # Safety
+/// `[start, end)` must be readable memory.
+#[inline(always)]
+unsafe fn load<const N: usize>(start: usize, end: usize, off: usize) -> Option<[u8; N]> {
+    if start + off + N > end {
+        return None;
+    }
+    // SAFETY: the bytes [start + off, start + off + N) lie inside [start, end), which the caller
+    // guarantees readable; the read is unaligned-safe.
+    Some(unsafe { core::ptr::read_unaligned((start + off) as *const [u8; N]) })
+}
+
+#[inline(always)]
+fn be16(b0: u8, b1: u8) -> u16 {
+    u16::from_be_bytes([b0, b1])
+}
+
+/// Parses the frame at `[start, end)` on the host: a safe wrapper over [`parse_raw`].
+pub fn parse(frame: &[u8]) -> Result<Packet, Malformed> {
+    let start = frame.as_ptr() as usize;
+    // SAFETY: a slice is readable over its whole length.
+    unsafe { parse_raw(start, start + frame.len()) }
+}
+
+/// Parses the frame in `[start, end)`: the XDP program passes its `data`/`data_end`.
+///
+/// # Safety
+/// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
+#[inline(always)]
+pub unsafe fn parse_raw(start: usize, end: usize) -> Result<Packet, Malformed> {
+    let mut p = Packet {
+        len: (end - start) as u32,
+        ..Packet::default()
+    };
+
+    // SAFETY (all `load` calls below): forwarded from this function's contract.
+    let Some(eth) = (unsafe { load::<2>(start, end, 12) }) else {
+        return Err(Malformed::Ethernet);
+    };
+    let mut et = be16(eth[0], eth[1]);
+    let mut off = ETH_HEADER;
+    // Two tags at most (802.1ad outer, 802.1Q inner), unrolled so `off` stays a constant.
+    if et == ether_type::VLAN || et == ether_type::QINQ {
+        let Some(tag) = (unsafe { load::<2>(start, end, ETH_HEADER + 2) }) else {
+            return Err(Malformed::Ethernet);
+        };
+        et = be16(tag[0], tag[1]);
+        off = ETH_HEADER + VLAN_TAG;
+        p.vlan_tags = 1;
+        if et == ether_type::VLAN || et == ether_type::QINQ {
+            let Some(tag) = (unsafe { load::<2>(start, end, ETH_HEADER + VLAN_TAG + 2) }) else {
+                return Err(Malformed::Ethernet);
+            };
+            et = be16(tag[0], tag[1]);
+            off = ETH_HEADER + 2 * VLAN_TAG;
+            p.vlan_tags = 2;
+        }
+    }
+    p.ether_type = et;
+
+    match et {
+        ether_type::IPV4 => unsafe { ipv4(&mut p, start, end, off) }?,
+        ether_type::IPV6 => unsafe { ipv6(&mut p, start, end, off) }?,
+        _ => {}
+    }
+    Ok(p)
+}
+
+/// IPv4 header at `off` (≤ 22), then the transport.
+#[inline(always)]
+unsafe fn ipv4(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(), Malformed> {
+    let Some(h) = (unsafe { load::<IPV4_HEADER>(start, end, off) }) else {
+        return Err(Malformed::Ipv4Header);
+    };
+    if h[0] >> 4 != 4 {
+        return Err(Malformed::Ipv4Header);
+    }
+    let ihl = ((h[0] & 0x0f) as usize) * 4;
+    if ihl < IPV4_HEADER {
+        return Err(Malformed::Ipv4Header);
+    }
+    let total_len = be16(h[2], h[3]) as usize;
+    // Compared, never used as an offset: see the module comment.
+    if total_len < ihl || start + off + total_len > end {
+        return Err(Malformed::Ipv4Length);
+    }
+
+    p.network = Network::Ipv4;
+    p.src[..4].copy_from_slice(&h[12..16]);
+    p.dst[..4].copy_from_slice(&h[16..20]);
+    p.ttl = h[8];
+    p.ip_id = u32::from(be16(h[4], h[5]));
+    let frag = be16(h[6], h[7]);
+    p.dont_fragment = frag & 0x4000 != 0;
+    p.more_fragments = frag & 0x2000 != 0;
+    p.fragment_offset = frag & 0x1fff;
+    p.is_fragment = p.more_fragments || p.fragment_offset != 0;
+    p.protocol = h[9];
+
+    if ihl > IPV4_HEADER {
+        p.ip_options = unsafe { ipv4_options(start, end, off + IPV4_HEADER, ihl - IPV4_HEADER) }?;
+    }
+    if p.fragment_offset != 0 {
+        return Ok(());
+    }
+    unsafe { transport(p, start, end, off + ihl, total_len - ihl) }
+}
+
+/// Copies the IPv4 options in `[off, off + len)` (whole 32-bit words: IHL counts words).
+///
+/// They are copied, not walked: counting needs none of them, and a walk over variable-length
+/// options at variable offsets costs the verifier far more than the copy costs the CPU.
+/// [`IpOptions::kinds`] walks the copy wherever the kinds are wanted.
+#[inline(always)]
+unsafe fn ipv4_options(start: usize, end: usize, off: usize, len: usize) -> Result<IpOptions, Malformed> {
+    let mut opts = IpOptions { len: len as u8, ..IpOptions::default() };
+    // Unrolled with constant offsets: in a loop the compiler hoists `end - 4` out of the bound
+    // check, and the verifier forbids arithmetic on the packet's end pointer.
+    macro_rules! word {
+        ($at:literal) => {
+            if len > $at {
+                let Some(bytes) = (unsafe { load::<4>(start, end, off + $at) }) else {
+                    return Err(Malformed::Ipv4Header);
+                };
+                opts.bytes[$at..$at + 4].copy_from_slice(&bytes);
+            }
+        };
+    }
+    word!(0);
+    word!(4);
+    word!(8);
+    word!(12);
+    word!(16);
+    word!(20);
+    word!(24);
+    word!(28);
+    word!(32);
+    word!(36);
+    Ok(opts)
+}
+
+/// IPv6 header at `off` (≤ 22), its extension headers, then the transport.
+#[inline(always)]
+unsafe fn ipv6(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(), Malformed> {
+    let Some(h) = (unsafe { load::<8>(start, end, off) }) else {
+        return Err(Malformed::Ipv6Header);
+    };
+    let (Some(src), Some(dst)) = (unsafe { load::<16>(start, end, off + 8) }, unsafe {
+        load::<16>(start, end, off + 24)
+    }) else {
+        return Err(Malformed::Ipv6Header);
+    };
+    if h[0] >> 4 != 6 {
+        return Err(Malformed::Ipv6Header);
+    }
+    let payload_len = be16(h[4], h[5]) as usize;
+    if start + off + IPV6_HEADER + payload_len > end {
+        return Err(Malformed::Ipv6Length);
+    }
+    p.network = Network::Ipv6;
+    p.src = src;
+    p.dst = dst;
+    p.ttl = h[7];
+
+    let mut next = h[6];
+    let first_ext = off + IPV6_HEADER;
+    let mut pos = first_ext;
+    for _ in 0..IPV6_MAX_EXTENSIONS {
+        match next {
+            ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS => {
+                let Some(e) = (unsafe { load::<2>(start, end, pos) }) else {
+                    return Err(Malformed::Ipv6Extension);
+                };
+                next = e[0];
+                pos += (e[1] as usize + 1) * 8;
+            }
+            ip_proto::IPV6_FRAG => {
+                let Some(e) = (unsafe { load::<8>(start, end, pos) }) else {
+                    return Err(Malformed::Ipv6Extension);
+                };
+                next = e[0];
+                let frag = be16(e[2], e[3]);
+                p.fragment_offset = frag >> 3;
+                p.more_fragments = frag & 1 != 0;
+                p.is_fragment = true;
+                p.ip_id = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+                pos += 8;
+            }
+            _ => break,
+        }
+        if pos > MAX_L4_OFFSET || pos - first_ext > payload_len {
+            return Err(Malformed::Ipv6Extension);
+        }
+    }
+    if matches!(
+        next,
+        ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS | ip_proto::IPV6_FRAG
+    ) {
+        // More extension headers than the parser follows.
+        return Err(Malformed::Ipv6Extension);
+    }
+    p.protocol = next;
+    if p.fragment_offset != 0 || next == ip_proto::IPV6_NONXT {
+        return Ok(());
+    }
+    unsafe { transport(p, start, end, pos, payload_len - (pos - first_ext)) }
+}
+
+/// The transport header at `l4` (≤ [`MAX_L4_OFFSET`]); `ip_payload` is what the IP header
+/// declares for it and everything after.
+#[inline(always)]
+unsafe fn transport(
+    p: &mut Packet,
+    start: usize,
+    end: usize,
+    l4: usize,
+    ip_payload: usize,
+) -> Result<(), Malformed> {
+    if l4 > MAX_L4_OFFSET {
+        return Err(Malformed::Ipv6Extension);
+    }
+    p.l4_offset = l4 as u16;
+    // A first fragment carries only part of the datagram: lengths inside the transport header
+    // describe the whole of it, so they cannot be checked against this packet.
+    let whole = !p.more_fragments;
+    let header = match (p.protocol, p.network) {
+        (ip_proto::TCP, _) => {
+            let Some(h) = (unsafe { load::<TCP_HEADER>(start, end, l4) }) else {
+                return Err(Malformed::Tcp);
+            };
+            let doff = ((h[12] >> 4) as usize) * 4;
+            if doff < TCP_HEADER || doff > ip_payload || start + l4 + doff > end {
+                return Err(Malformed::Tcp);
+            }
+            p.transport = Transport::Tcp;
+            p.src_port = be16(h[0], h[1]);
+            p.dst_port = be16(h[2], h[3]);
+            p.tcp_flags = h[13];
+            p.tcp_window = be16(h[14], h[15]);
+            doff
+        }
+        (ip_proto::UDP, _) => {
+            let Some(h) = (unsafe { load::<UDP_HEADER>(start, end, l4) }) else {
+                return Err(Malformed::Udp);
+            };
+            let ulen = be16(h[4], h[5]) as usize;
+            if ulen < UDP_HEADER || ip_payload < UDP_HEADER || (whole && ulen > ip_payload) {
+                return Err(Malformed::Udp);
+            }
+            p.transport = Transport::Udp;
+            p.src_port = be16(h[0], h[1]);
+            p.dst_port = be16(h[2], h[3]);
+            UDP_HEADER
+        }
+        (ip_proto::ICMP, Network::Ipv4) | (ip_proto::ICMPV6, Network::Ipv6) => {
+            let Some(h) = (unsafe { load::<ICMP_HEADER>(start, end, l4) }) else {
+                return Err(Malformed::Icmp);
+            };
+            if ip_payload < ICMP_HEADER {
+                return Err(Malformed::Icmp);
+            }
+            p.transport = if p.network == Network::Ipv4 {
+                Transport::Icmp
+            } else {
+                Transport::Icmpv6
+            };
+            p.icmp_type = h[0];
+            p.icmp_code = h[1];
+            ICMP_HEADER
+        }
+        _ => 0,
+    };
+    p.payload_offset = (l4 + header) as u16;
+    p.payload_len = (ip_payload - header) as u16;
+    Ok(())
+}
