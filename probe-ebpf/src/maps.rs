@@ -1,0 +1,23 @@
+//! The counter maps. Sizes here hold one CPU; the daemon resizes each to
+//! `possible CPUs * slice` before loading (see `probe_common::counters`).
+
+use aya_ebpf::{macros::map, maps::Array};
+use probe_common::counters::{
+    BPF_F_MMAPABLE, DST_PORTS as DST, ICMP as ICMP4, ICMPV6 as ICMP6, SRC_PORTS as SRC,
+    SYN_PORTS as SYN, TCP_FLAGS as FLAGS, TOTALS as TOT,
+};
+
+#[map]
+pub static TOTALS: Array<u64> = Array::with_max_entries(TOT.slice, BPF_F_MMAPABLE);
+#[map]
+pub static DST_PORTS: Array<u64> = Array::with_max_entries(DST.slice, BPF_F_MMAPABLE);
+#[map]
+pub static SRC_PORTS: Array<u64> = Array::with_max_entries(SRC.slice, BPF_F_MMAPABLE);
+#[map]
+pub static SYN_PORTS: Array<u64> = Array::with_max_entries(SYN.slice, BPF_F_MMAPABLE);
+#[map]
+pub static TCP_FLAGS: Array<u64> = Array::with_max_entries(FLAGS.slice, BPF_F_MMAPABLE);
+#[map]
+pub static ICMP: Array<u64> = Array::with_max_entries(ICMP4.slice, BPF_F_MMAPABLE);
+#[map]
+pub static ICMPV6: Array<u64> = Array::with_max_entries(ICMP6.slice, BPF_F_MMAPABLE);
