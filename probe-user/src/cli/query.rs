@@ -1,0 +1,200 @@
+//! `probe query`: counters from the running daemon, as a table or JSON.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context as _;
+use serde::de::DeserializeOwned;
+
+use super::run::DEFAULT_SOCKET;
+use crate::query::{
+    answer::{FlagRow, IcmpRow, PortRow, Stats},
+    client,
+    protocol::{Proto, Query},
+};
+
+/// Rows a table shows when --top is not given (JSON shows all).
+const TABLE_ROWS: usize = 25;
+
+/// Arguments of `probe query`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    #[command(subcommand)]
+    pub what: What,
+    /// The daemon's socket.
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print JSON (for scripts) instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum What {
+    /// Packets per port, busiest first.
+    Ports {
+        /// Only the N busiest (tables show 25 unless told; JSON shows all).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        top: Option<u64>,
+        /// Only this protocol.
+        #[arg(long, value_enum)]
+        proto: Option<Proto>,
+        /// Source ports instead of destination ports.
+        #[arg(long)]
+        source: bool,
+    },
+    /// ICMP and ICMPv6 messages per type and code.
+    Icmp {
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        top: Option<u64>,
+    },
+    /// TCP segments per combination of flags.
+    Flags {
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        top: Option<u64>,
+    },
+    /// Totals: packets, bytes, IPv4/IPv6, VLAN, fragments, malformed.
+    Stats,
+}
+
+pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(query(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ask<T: DeserializeOwned>(args: &QueryArgs, q: Query) -> anyhow::Result<T> {
+    Ok(client::ask(&args.socket, q).await?)
+}
+
+async fn query(args: &QueryArgs) -> anyhow::Result<()> {
+    let top = |t: Option<u64>| t.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    match args.what {
+        What::Stats => {
+            let s: Stats = ask(args, Query::Stats).await?;
+            print(args, &s, || stats_table(&s))
+        }
+        What::Ports { top: t, proto, source } => {
+            let rows: Vec<PortRow> = ask(args, Query::Ports { proto, source, top: top(t) }).await?;
+            print(args, &rows, || {
+                let head = if source { "SRC PORT" } else { "PORT" };
+                let body = rows
+                    .iter()
+                    .map(|r| {
+                        let proto = if r.proto == Proto::Tcp { "tcp" } else { "udp" };
+                        vec![r.port.to_string(), proto.into(), r.packets.to_string(), r.syn.to_string(), r.class.clone()]
+                    })
+                    .collect();
+                table(&[head, "PROTO", "PACKETS", "SYN", "CLASS"], body, t.is_some(), "ports")
+            })
+        }
+        What::Icmp { top: t } => {
+            let rows: Vec<IcmpRow> = ask(args, Query::Icmp { top: top(t) }).await?;
+            print(args, &rows, || {
+                let body = rows
+                    .iter()
+                    .map(|r| vec![r.family.clone(), r.icmp_type.to_string(), r.code.to_string(), r.packets.to_string()])
+                    .collect();
+                table(&["FAMILY", "TYPE", "CODE", "PACKETS"], body, t.is_some(), "ICMP messages")
+            })
+        }
+        What::Flags { top: t } => {
+            let rows: Vec<FlagRow> = ask(args, Query::Flags { top: top(t) }).await?;
+            print(args, &rows, || {
+                let body = rows
+                    .iter()
+                    .map(|r| vec![r.flags.clone(), format!("0x{:02x}", r.bits), r.packets.to_string()])
+                    .collect();
+                table(&["FLAGS", "BITS", "PACKETS"], body, t.is_some(), "TCP segments")
+            })
+        }
+    }
+}
+
+fn print<T: serde::Serialize>(args: &QueryArgs, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", text());
+    }
+    Ok(())
+}
+
+fn stats_table(s: &Stats) -> String {
+    let rows = [
+        ("packets", s.packets),
+        ("bytes", s.bytes),
+        ("ipv4", s.ipv4),
+        ("ipv6", s.ipv6),
+        ("other ethertypes", s.other_ether_type),
+        ("vlan tagged", s.vlan_tagged),
+        ("fragments", s.fragments),
+        ("malformed", s.malformed),
+        ("tcp (on ports)", s.tcp),
+        ("udp (on ports)", s.udp),
+        ("icmp", s.icmp),
+        ("icmpv6", s.icmpv6),
+    ];
+    let body = rows.iter().map(|(k, v)| vec![(*k).to_owned(), v.to_string()]).collect();
+    table(&["COUNTER", "VALUE"], body, true, "counters")
+}
+
+/// Aligns columns: the first and text columns left, numbers right. Without an explicit --top,
+/// shows the first `TABLE_ROWS` and says how many more there are.
+pub fn table(head: &[&str], mut rows: Vec<Vec<String>>, all: bool, what: &str) -> String {
+    if rows.is_empty() {
+        return format!("no {what} counted yet\n");
+    }
+    let hidden = if all { 0 } else { rows.len().saturating_sub(TABLE_ROWS) };
+    rows.truncate(rows.len() - hidden);
+    let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let numeric = |i: usize| rows.iter().all(|r| r.get(i).is_some_and(|c| c.parse::<u64>().is_ok()));
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if numeric(i) { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) })
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(head.to_vec());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    if hidden > 0 {
+        out.push_str(&format!("({hidden} more; --top N shows more, --json shows all)\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+
+    #[test]
+    fn tables_align_numbers_right_and_text_left() {
+        let rows = vec![vec!["22".into(), "tcp".into(), "5".into()], vec!["31337".into(), "udp".into(), "1200".into()]];
+        assert_eq!(
+            table(&["PORT", "PROTO", "PACKETS"], rows, true, "ports"),
+            " PORT  PROTO  PACKETS\n   22  tcp          5\n31337  udp       1200\n"
+        );
+    }
+
+    #[test]
+    fn long_tables_say_how_much_is_hidden_and_empty_ones_say_so() {
+        let rows = (0..30).map(|i| vec![i.to_string()]).collect();
+        let t = table(&["N"], rows, false, "ports");
+        assert_eq!(t.lines().count(), 1 + 25 + 1);
+        assert!(t.ends_with("(5 more; --top N shows more, --json shows all)\n"), "{t}");
+        assert_eq!(table(&["N"], vec![], false, "ports"), "no ports counted yet\n");
+    }
+}

@@ -1,0 +1,200 @@
+//! Reading the kernel's counters: each map is mapped read-only once, and a read sums the per-CPU
+//! slices straight out of shared memory, with no syscall per key.
+
+use std::{
+    io,
+    os::fd::{AsFd as _, AsRawFd as _},
+    ptr::NonNull,
+};
+
+use aya::maps::MapData;
+use probe_common::counters::{
+    DST_PORTS, FAMILIES, Family, ICMP, ICMPV6, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
+    port_proto, total,
+};
+
+/// One counter map mapped into our memory.
+struct Mapped {
+    family: Family,
+    base: NonNull<u64>,
+    /// Length of the mapping in bytes (whole pages).
+    len: usize,
+    /// Keeps the map's file descriptor, and so the map, alive while it is mapped.
+    _map: MapData,
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are exactly what mmap returned, unmapped once.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// The counter maps of a loaded program, ready to be read from any thread.
+pub struct CounterMaps {
+    maps: Vec<Mapped>,
+    cpus: usize,
+}
+
+// SAFETY: the mappings are read-only and only read with volatile loads; the kernel is the only
+// writer. Nothing in `CounterMaps` is mutated after construction.
+unsafe impl Send for CounterMaps {}
+// SAFETY: as above: shared access is read-only.
+unsafe impl Sync for CounterMaps {}
+
+/// Errors mapping the counters.
+#[derive(Debug, thiserror::Error)]
+pub enum CountersError {
+    #[error("expected {expected} counter maps, got {got}")]
+    Count { expected: usize, got: usize },
+    #[error("mapping counter map {map} into memory failed: {source}")]
+    Mmap {
+        map: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl CounterMaps {
+    /// Maps each of `maps` (in `FAMILIES` order), each `cpus` slices long.
+    pub fn new(maps: Vec<MapData>, cpus: usize) -> Result<Self, CountersError> {
+        if maps.len() != FAMILIES.len() {
+            return Err(CountersError::Count {
+                expected: FAMILIES.len(),
+                got: maps.len(),
+            });
+        }
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let mut mapped = Vec::with_capacity(maps.len());
+        for (family, map) in FAMILIES.into_iter().zip(maps) {
+            let bytes = family.slice as usize * cpus * size_of::<u64>();
+            let len = bytes.div_ceil(page) * page;
+            // SAFETY: a read-only shared mapping of a BPF_F_MMAPABLE array; the kernel checks
+            // that `len` fits the map and fails the call otherwise.
+            let addr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    map.fd().as_fd().as_raw_fd(),
+                    0,
+                )
+            };
+            if addr == libc::MAP_FAILED {
+                return Err(CountersError::Mmap {
+                    map: family.map,
+                    source: io::Error::last_os_error(),
+                });
+            }
+            let base = NonNull::new(addr.cast::<u64>()).ok_or_else(|| CountersError::Mmap {
+                map: family.map,
+                source: io::Error::other("mmap returned a null address"),
+            })?;
+            mapped.push(Mapped {
+                family,
+                base,
+                len,
+                _map: map,
+            });
+        }
+        Ok(Self { maps: mapped, cpus })
+    }
+
+    /// Sums every CPU's slice of `family` into `out` (overwritten; `out.len()` = slice size).
+    fn sum_into(&self, family: Family, out: &mut [u64]) {
+        let Some(m) = self.maps.iter().find(|m| m.family == family) else {
+            return;
+        };
+        let slice = family.slice as usize;
+        out.fill(0);
+        for cpu in 0..self.cpus {
+            let row = cpu * slice;
+            for (key, sum) in out.iter_mut().enumerate().take(slice) {
+                // SAFETY: `row + key < cpus * slice`, inside the mapping; the kernel updates
+                // these words concurrently, so they are read with volatile loads.
+                let v = unsafe { m.base.as_ptr().add(row + key).read_volatile() };
+                *sum = sum.wrapping_add(v);
+            }
+        }
+    }
+
+    /// Reads every counter, summed over CPUs.
+    pub fn read(&self) -> Snapshot {
+        let mut s = Snapshot::zeroed();
+        self.read_into(&mut s);
+        s
+    }
+
+    /// Reads every counter into an existing snapshot, reusing its buffers.
+    pub fn read_into(&self, s: &mut Snapshot) {
+        self.sum_into(TOTALS, &mut s.totals);
+        self.sum_into(DST_PORTS, &mut s.dst_ports);
+        self.sum_into(SRC_PORTS, &mut s.src_ports);
+        self.sum_into(SYN_PORTS, &mut s.syn_ports);
+        self.sum_into(TCP_FLAGS, &mut s.tcp_flags);
+        self.sum_into(ICMP, &mut s.icmp);
+        self.sum_into(ICMPV6, &mut s.icmpv6);
+    }
+}
+
+/// Every counter at one moment, summed over CPUs. Indexed as the kernel maps are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub totals: Vec<u64>,
+    pub dst_ports: Vec<u64>,
+    pub src_ports: Vec<u64>,
+    pub syn_ports: Vec<u64>,
+    pub tcp_flags: Vec<u64>,
+    pub icmp: Vec<u64>,
+    pub icmpv6: Vec<u64>,
+}
+
+impl Snapshot {
+    /// All zeros, sized as the maps.
+    pub fn zeroed() -> Self {
+        let v = |f: Family| vec![0; f.slice as usize];
+        Self {
+            totals: v(TOTALS),
+            dst_ports: v(DST_PORTS),
+            src_ports: v(SRC_PORTS),
+            syn_ports: v(SYN_PORTS),
+            tcp_flags: v(TCP_FLAGS),
+            icmp: v(ICMP),
+            icmpv6: v(ICMPV6),
+        }
+    }
+
+    pub fn total(&self, key: u32) -> u64 {
+        self.totals[key as usize]
+    }
+
+    /// Packets to (or, with `source`, from) `port` over `proto` (a `port_proto` value).
+    pub fn port(&self, proto: u32, port: u16, source: bool) -> u64 {
+        let ports = if source { &self.src_ports } else { &self.dst_ports };
+        ports[port_key(proto, port) as usize]
+    }
+
+    /// TCP packets counted on ports (every TCP segment that was not a non-first fragment).
+    pub fn tcp_packets(&self) -> u64 {
+        self.dst_ports[..65_536].iter().sum()
+    }
+
+    pub fn udp_packets(&self) -> u64 {
+        self.dst_ports[65_536..].iter().sum()
+    }
+
+    /// `PACKETS` by construction; the kernel counts them separately, so this is a cross-check.
+    pub fn packets_by_kind(&self) -> u64 {
+        self.total(total::IPV4)
+            + self.total(total::IPV6)
+            + self.total(total::OTHER_ETHER_TYPE)
+            + self.total(total::MALFORMED)
+    }
+
+    /// The transport protocol of a `port_proto` index, for output.
+    pub const fn proto_name(proto: u32) -> &'static str {
+        if proto == port_proto::TCP { "tcp" } else { "udp" }
+    }
+}

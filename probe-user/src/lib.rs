@@ -1,0 +1,14 @@
+//! The probe's user side: load the XDP program, read its counters, explain and serve them.
+//!
+//! Data flows left to right: `loader` (program and maps) → `counters` (mmap'd per-CPU slices)
+//! → `collector` (what became active) → `query` (socket protocol, server, client).
+//! `knowledge` says what a port or ICMP message means; `cli` holds one file per subcommand.
+
+pub mod cli;
+pub mod collector;
+pub mod counters;
+pub mod duration;
+pub mod kernel_log;
+pub mod knowledge;
+pub mod loader;
+pub mod query;

@@ -1,0 +1,187 @@
+//! Loading the XDP program, sizing its maps for this machine, and attaching it.
+
+use std::{ffi::CString, io};
+
+use aya::{
+    Ebpf, EbpfError, EbpfLoader,
+    maps::{MapData, MapError},
+    programs::{ProgramError, Xdp, XdpMode},
+};
+use probe_common::counters::FAMILIES;
+
+/// The XDP program, built by build.rs for bpfel-unknown-none.
+static PROGRAM: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
+
+/// How to attach: `auto` tries native (driver) mode, then falls back to generic (skb) mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    #[default]
+    Auto,
+    Native,
+    Skb,
+}
+
+/// What went wrong while loading or attaching, in terms an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "loading the XDP program needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: run it with sudo"
+    )]
+    NotPermitted,
+    #[error("this kernel has no BPF support (bpf() is not implemented): use a kernel built with CONFIG_BPF_SYSCALL")]
+    NoBpf,
+    #[error("no interface named {0:?}: `ip link` lists the interfaces of this network namespace")]
+    NoSuchInterface(String),
+    #[error(
+        "interface {iface:?} does not support {mode} XDP: try --mode skb (generic mode works on every interface)"
+    )]
+    ModeNotSupported { iface: String, mode: &'static str },
+    #[error(
+        "interface {0:?} already has an XDP program attached (another probe, or another tool): `ip link show` names it; detach it first"
+    )]
+    Busy(String),
+    #[error("counting how many CPUs this machine can have failed: {0}")]
+    Cpus(#[source] io::Error),
+    #[error("the kernel refused the XDP program: {0}")]
+    Load(#[source] EbpfError),
+    #[error("the kernel refused the program or one of its maps: {0}")]
+    Program(#[source] ProgramError),
+    #[error("the program's map {0} is missing: the embedded object does not match this daemon")]
+    MissingMap(&'static str),
+    #[error("opening map {name}: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: MapError,
+    },
+}
+
+/// The loaded program, attached, with its counter maps taken out for reading.
+pub struct Loaded {
+    /// Keeps the program (and so the attachment) alive: dropping it detaches.
+    pub ebpf: Ebpf,
+    /// The counter maps, in `FAMILIES` order.
+    pub maps: Vec<MapData>,
+    /// Possible CPUs: how many slices each counter map holds.
+    pub cpus: usize,
+    /// The mode the program ended up attached in.
+    pub attached_mode: &'static str,
+}
+
+/// Returns the interface index, or `NoSuchInterface`.
+pub fn interface_index(iface: &str) -> Result<u32, LoadError> {
+    let name = CString::new(iface).map_err(|_| LoadError::NoSuchInterface(iface.to_owned()))?;
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if index == 0 {
+        return Err(LoadError::NoSuchInterface(iface.to_owned()));
+    }
+    Ok(index)
+}
+
+/// Loads the program with each counter map sized for this machine's CPUs and attaches it.
+pub fn load_and_attach(iface: &str, mode: Mode) -> Result<Loaded, LoadError> {
+    interface_index(iface)?;
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
+    let mut loader = EbpfLoader::new();
+    for family in FAMILIES {
+        loader.map_max_entries(family.map, family.slice * cpus as u32);
+    }
+    let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
+
+    match aya_log::EbpfLogger::init(&mut ebpf) {
+        Ok(logger) => crate::kernel_log::forward(logger),
+        Err(e) => log::debug!("the XDP program logs nothing to forward: {e}"),
+    }
+
+    let program: &mut Xdp = ebpf
+        .program_mut("probe")
+        .ok_or(LoadError::MissingMap("probe (program)"))?
+        .try_into()
+        .map_err(LoadError::Program)?;
+    program.load().map_err(classify_program)?;
+    let attached_mode = attach(program, iface, mode)?;
+
+    let mut maps = Vec::with_capacity(FAMILIES.len());
+    for family in FAMILIES {
+        let map = ebpf
+            .take_map(family.map)
+            .ok_or(LoadError::MissingMap(family.map))?;
+        let aya::maps::Map::Array(data) = map else {
+            return Err(LoadError::MissingMap(family.map));
+        };
+        maps.push(data);
+    }
+    Ok(Loaded {
+        ebpf,
+        maps,
+        cpus,
+        attached_mode,
+    })
+}
+
+fn attach(program: &mut Xdp, iface: &str, mode: Mode) -> Result<&'static str, LoadError> {
+    let try_mode = |program: &mut Xdp, xdp: XdpMode, name: &'static str| {
+        program
+            .attach(iface, xdp)
+            .map(|_| name)
+            .map_err(|e| classify_attach(e, iface, name))
+    };
+    match mode {
+        Mode::Native => try_mode(program, XdpMode::Driver, "native"),
+        Mode::Skb => try_mode(program, XdpMode::Skb, "generic"),
+        Mode::Auto => match try_mode(program, XdpMode::Driver, "native") {
+            Ok(name) => Ok(name),
+            Err(LoadError::ModeNotSupported { .. }) => {
+                log::info!(
+                    "{iface} has no native XDP support; attaching in generic (skb) mode, which sees the same packets a little later in the stack"
+                );
+                try_mode(program, XdpMode::Skb, "generic")
+            }
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// The OS error somewhere in an error's source chain, if any.
+fn os_error(mut e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    loop {
+        if let Some(io) = e.downcast_ref::<io::Error>()
+            && let Some(code) = io.raw_os_error()
+        {
+            return Some(code);
+        }
+        e = e.source()?;
+    }
+}
+
+// EPERM means missing privilege; EACCES from a program load is the verifier refusing it, and the
+// error then carries the verifier's log.
+fn classify_load(e: EbpfError) -> LoadError {
+    match os_error(&e) {
+        Some(libc::EPERM) => LoadError::NotPermitted,
+        Some(libc::ENOSYS) => LoadError::NoBpf,
+        _ => LoadError::Load(e),
+    }
+}
+
+fn classify_program(e: ProgramError) -> LoadError {
+    match os_error(&e) {
+        Some(libc::EPERM) => LoadError::NotPermitted,
+        Some(libc::ENOSYS) => LoadError::NoBpf,
+        _ => LoadError::Program(e),
+    }
+}
+
+fn classify_attach(e: ProgramError, iface: &str, mode: &'static str) -> LoadError {
+    match os_error(&e) {
+        Some(libc::EPERM) => LoadError::NotPermitted,
+        Some(libc::ENODEV) => LoadError::NoSuchInterface(iface.to_owned()),
+        Some(libc::EOPNOTSUPP | libc::EINVAL) => LoadError::ModeNotSupported {
+            iface: iface.to_owned(),
+            mode,
+        },
+        Some(libc::EBUSY | libc::EEXIST) => LoadError::Busy(iface.to_owned()),
+        _ => LoadError::Program(e),
+    }
+}

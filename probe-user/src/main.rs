@@ -1,0 +1,25 @@
+//! `probe`: a thin entry point over the library.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use probe_user::cli::{Cli, Command, explain, query, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .init();
+    let result = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Explain(args) => explain::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("probe: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Turning a counter snapshot into the answers the protocol returns.
+
+use probe_common::counters::{port_proto, total};
+use serde::{Deserialize, Serialize};
+
+use super::protocol::{Proto, Query};
+use crate::{counters::Snapshot, knowledge::RangeClass};
+
+/// Totals, as `probe query stats` shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub other_ether_type: u64,
+    pub vlan_tagged: u64,
+    pub fragments: u64,
+    pub malformed: u64,
+    /// TCP segments counted on ports (non-first fragments are not).
+    pub tcp: u64,
+    /// UDP datagrams counted on ports.
+    pub udp: u64,
+    pub icmp: u64,
+    pub icmpv6: u64,
+}
+
+/// One port's counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRow {
+    pub port: u16,
+    pub proto: Proto,
+    pub packets: u64,
+    /// Connection attempts (SYN without ACK); destination TCP ports only, else 0.
+    pub syn: u64,
+    pub class: String,
+}
+
+/// One ICMP or ICMPv6 type and code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IcmpRow {
+    /// `icmp` or `icmpv6`.
+    pub family: String,
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    pub code: u8,
+    pub packets: u64,
+}
+
+/// One combination of TCP flags.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagRow {
+    pub bits: u8,
+    /// Names joined by commas in header order (`SYN,ACK`), or `NULL` for none.
+    pub flags: String,
+    pub packets: u64,
+}
+
+/// Flag names in the order of their bits.
+const FLAG_NAMES: [&str; 8] = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
+
+/// `SYN,ACK` for 0x12; `NULL` when no flag is set.
+pub fn flag_names(bits: u8) -> String {
+    if bits == 0 {
+        return "NULL".to_owned();
+    }
+    let names: Vec<&str> = FLAG_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    names.join(",")
+}
+
+/// Busiest first; ties by key so output is stable.
+fn busiest_first<T>(rows: &mut Vec<T>, packets: impl Fn(&T) -> u64, top: Option<usize>) {
+    rows.sort_by_key(|r| std::cmp::Reverse(packets(r)));
+    if let Some(n) = top {
+        rows.truncate(n);
+    }
+}
+
+pub fn stats(s: &Snapshot) -> Stats {
+    Stats {
+        packets: s.total(total::PACKETS),
+        bytes: s.total(total::BYTES),
+        ipv4: s.total(total::IPV4),
+        ipv6: s.total(total::IPV6),
+        other_ether_type: s.total(total::OTHER_ETHER_TYPE),
+        vlan_tagged: s.total(total::VLAN_TAGGED),
+        fragments: s.total(total::FRAGMENTS),
+        malformed: s.total(total::MALFORMED),
+        tcp: s.tcp_packets(),
+        udp: s.udp_packets(),
+        icmp: s.icmp.iter().sum(),
+        icmpv6: s.icmpv6.iter().sum(),
+    }
+}
+
+pub fn ports(s: &Snapshot, proto: Option<Proto>, source: bool, top: Option<usize>) -> Vec<PortRow> {
+    let mut rows = Vec::new();
+    for (p, idx) in [(Proto::Tcp, port_proto::TCP), (Proto::Udp, port_proto::UDP)] {
+        if proto.is_some_and(|want| want != p) {
+            continue;
+        }
+        for port in 0..=u16::MAX {
+            let packets = s.port(idx, port, source);
+            if packets == 0 {
+                continue;
+            }
+            let syn = if p == Proto::Tcp && !source { s.syn_ports[port as usize] } else { 0 };
+            rows.push(PortRow {
+                port,
+                proto: p,
+                packets,
+                syn,
+                class: RangeClass::of(port).to_string(),
+            });
+        }
+    }
+    busiest_first(&mut rows, |r| r.packets, top);
+    rows
+}
+
+pub fn icmp(s: &Snapshot, top: Option<usize>) -> Vec<IcmpRow> {
+    let mut rows = Vec::new();
+    for (family, counts) in [("icmp", &s.icmp), ("icmpv6", &s.icmpv6)] {
+        for (key, &packets) in counts.iter().enumerate() {
+            if packets != 0 {
+                rows.push(IcmpRow {
+                    family: family.to_owned(),
+                    icmp_type: (key >> 8) as u8,
+                    code: key as u8,
+                    packets,
+                });
+            }
+        }
+    }
+    busiest_first(&mut rows, |r| r.packets, top);
+    rows
+}
+
+pub fn flags(s: &Snapshot, top: Option<usize>) -> Vec<FlagRow> {
+    let mut rows: Vec<FlagRow> = s
+        .tcp_flags
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n != 0)
+        .map(|(bits, &packets)| FlagRow {
+            bits: bits as u8,
+            flags: flag_names(bits as u8),
+            packets,
+        })
+        .collect();
+    busiest_first(&mut rows, |r| r.packets, top);
+    rows
+}
+
+/// Answers `query` from `s`, as the JSON value the protocol carries.
+pub fn answer(query: &Query, s: &Snapshot) -> serde_json::Result<serde_json::Value> {
+    match query {
+        Query::Stats => serde_json::to_value(stats(s)),
+        Query::Ports { proto, source, top } => serde_json::to_value(ports(s, *proto, *source, *top)),
+        Query::Icmp { top } => serde_json::to_value(icmp(s, *top)),
+        Query::Flags { top } => serde_json::to_value(flags(s, *top)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use probe_common::counters::{icmp_key, port_key};
+
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let mut s = Snapshot::zeroed();
+        s.dst_ports[port_key(port_proto::TCP, 22) as usize] = 5;
+        s.syn_ports[22] = 3;
+        s.dst_ports[port_key(port_proto::UDP, 53) as usize] = 9;
+        s.dst_ports[port_key(port_proto::UDP, 60_000) as usize] = 5;
+        s.src_ports[port_key(port_proto::UDP, 53) as usize] = 2;
+        s.tcp_flags[0x12] = 4;
+        s.tcp_flags[0] = 1;
+        s.icmp[icmp_key(3, 4) as usize] = 7;
+        s.icmpv6[icmp_key(128, 0) as usize] = 1;
+        s.totals[total::PACKETS as usize] = 30;
+        s
+    }
+
+    #[test]
+    fn ports_are_busiest_first_with_syns_and_classes() {
+        let rows = ports(&snapshot(), None, false, None);
+        let got: Vec<_> = rows.iter().map(|r| (r.port, r.proto, r.packets, r.syn, r.class.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (53, Proto::Udp, 9, 0, "well-known"),
+                (22, Proto::Tcp, 5, 3, "well-known"),
+                (60_000, Proto::Udp, 5, 0, "dynamic"),
+            ]
+        );
+    }
+
+    #[test]
+    fn ports_filter_by_protocol_direction_and_top() {
+        let s = snapshot();
+        assert_eq!(ports(&s, Some(Proto::Tcp), false, None).len(), 1);
+        let src = ports(&s, None, true, None);
+        assert_eq!(src.len(), 1);
+        assert_eq!((src[0].port, src[0].packets, src[0].syn), (53, 2, 0));
+        assert_eq!(ports(&s, None, false, Some(1))[0].port, 53);
+    }
+
+    #[test]
+    fn icmp_rows_split_type_and_code_per_family() {
+        let rows = icmp(&snapshot(), None);
+        let got: Vec<_> = rows.iter().map(|r| (r.family.as_str(), r.icmp_type, r.code, r.packets)).collect();
+        assert_eq!(got, [("icmp", 3, 4, 7), ("icmpv6", 128, 0, 1)]);
+    }
+
+    #[test]
+    fn flags_are_named_in_header_order() {
+        assert_eq!(flag_names(0x12), "SYN,ACK");
+        assert_eq!(flag_names(0x29), "FIN,PSH,URG");
+        assert_eq!(flag_names(0), "NULL");
+        assert_eq!(flag_names(0xff), "FIN,SYN,RST,PSH,ACK,URG,ECE,CWR");
+        let rows = flags(&snapshot(), None);
+        assert_eq!(rows[0], FlagRow { bits: 0x12, flags: "SYN,ACK".into(), packets: 4 });
+        assert_eq!(rows[1].flags, "NULL");
+    }
+
+    #[test]
+    fn stats_sum_the_families() {
+        let st = stats(&snapshot());
+        assert_eq!((st.packets, st.tcp, st.udp, st.icmp, st.icmpv6), (30, 5, 14, 7, 1));
+    }
+}

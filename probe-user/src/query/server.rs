@@ -1,0 +1,140 @@
+//! The daemon's side of the query socket.
+
+use std::{
+    io,
+    os::unix::fs::PermissionsExt as _,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{
+    net::{UnixListener, UnixStream},
+    sync::watch,
+};
+
+use super::{answer, frame, protocol};
+use crate::counters::Snapshot;
+
+/// How long a connected client may stay silent before the daemon hangs up.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where answers come from: the live counters, or anything else in tests.
+pub trait Source: Send + Sync + 'static {
+    fn snapshot(&self) -> Snapshot;
+}
+
+impl Source for crate::counters::CounterMaps {
+    fn snapshot(&self) -> Snapshot {
+        self.read()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "another probe daemon is already serving {0}: stop it first, or give this one its own --socket PATH"
+    )]
+    InUse(PathBuf),
+    #[error("cannot create the socket directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot listen on {path}: {source}")]
+    Listen {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A bound socket that removes its file when dropped.
+pub struct Socket {
+    pub listener: UnixListener,
+    path: PathBuf,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Fails if a daemon already answers on `path`; removes a stale socket file left by a dead one.
+pub fn check_free(path: &Path) -> Result<(), BindError> {
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(BindError::InUse(path.to_owned())),
+        Err(_) if path.exists() => {
+            std::fs::remove_file(path).map_err(|source| BindError::Listen { path: path.to_owned(), source })
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Binds `path` with mode 0660, creating its directory.
+pub fn bind(path: &Path) -> Result<Socket, BindError> {
+    check_free(path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| BindError::Dir { path: dir.to_owned(), source })?;
+    }
+    let listen_err = |source| BindError::Listen { path: path.to_owned(), source };
+    let listener = UnixListener::bind(path).map_err(listen_err)?;
+    let socket = Socket { listener, path: path.to_owned() };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(listen_err)?;
+    Ok(socket)
+}
+
+/// Serves queries until `shutdown` turns true. Each client gets its own task, so a slow or
+/// stalled client never delays another.
+pub async fn serve(listener: &UnixListener, source: Arc<dyn Source>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let source = Arc::clone(&source);
+                    tokio::spawn(async move { client(stream, source).await });
+                }
+                Err(e) => {
+                    log::warn!("query socket: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Answers one client's requests, one response per request, until it closes or idles out.
+async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
+    loop {
+        let body = match tokio::time::timeout(IDLE_TIMEOUT, frame::read(&mut stream, frame::MAX_REQUEST)).await {
+            Ok(Ok(Some(body))) => body,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(e)) => {
+                let refusal = protocol::Response::error("bad_request", e.to_string());
+                let _ = send(&mut stream, &refusal).await;
+                return;
+            }
+        };
+        let response = match protocol::decode_request(&body) {
+            Ok(request) => {
+                let snapshot = source.snapshot();
+                match answer::answer(&request.query, &snapshot) {
+                    Ok(value) => protocol::Response::ok(value),
+                    Err(e) => protocol::Response::error("internal", e.to_string()),
+                }
+            }
+            Err(refusal) => refusal,
+        };
+        if send(&mut stream, &response).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send(stream: &mut UnixStream, response: &protocol::Response) -> Result<(), frame::FrameError> {
+    let body = serde_json::to_vec(response).map_err(io::Error::other)?;
+    frame::write(stream, &body).await
+}
