@@ -1,6 +1,7 @@
 //! Parse result → counters. Each CPU adds into its own slice: plain loads and stores, no atomics.
 
 use aya_ebpf::{helpers::bpf_get_smp_processor_id, maps::Array, programs::XdpContext};
+use aya_log_ebpf::debug;
 use probe_common::{
     counters::{
         DST_PORTS as DST, ICMP as ICMP4, ICMPV6 as ICMP6, SRC_PORTS as SRC, SYN_PORTS as SYN,
@@ -32,9 +33,12 @@ pub fn frame(ctx: &XdpContext) {
     total(total::PACKETS, 1);
     let p = match parsed {
         Ok(p) => p,
-        Err(_) => {
+        Err(why) => {
             total(total::BYTES, (ctx.data_end() - ctx.data()) as u64);
             total(total::MALFORMED, 1);
+            // Off unless the daemon runs at debug level (it sets AYA_LOG_LEVEL at load): then
+            // the cost is one load and compare per malformed frame.
+            debug!(ctx, "malformed frame ({}): counted, not parsed", why.name());
             return;
         }
     };

@@ -26,3 +26,15 @@ pub fn forward(logger: EbpfLogger<&'static dyn log::Log>) {
         }
     });
 }
+
+/// The kernel side's level number (aya-log's: error 1 … trace 5, 0 for off) for a filter.
+pub fn level(filter: log::LevelFilter) -> u8 {
+    match filter {
+        log::LevelFilter::Off => 0,
+        log::LevelFilter::Error => 1,
+        log::LevelFilter::Warn => 2,
+        log::LevelFilter::Info => 3,
+        log::LevelFilter::Debug => 4,
+        log::LevelFilter::Trace => 5,
+    }
+}

@@ -9,6 +9,8 @@ use aya::{
 };
 use probe_common::counters::FAMILIES;
 
+use crate::kernel_log;
+
 /// The XDP program, built by build.rs for bpfel-unknown-none.
 static PROGRAM: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
 
@@ -84,13 +86,17 @@ pub fn load_and_attach(iface: &str, mode: Mode) -> Result<Loaded, LoadError> {
     interface_index(iface)?;
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
     let mut loader = EbpfLoader::new();
+    // The program's log statements compare against this level: tell it ours, so that messages
+    // nobody would see cost nothing in the kernel.
+    let kernel_log_level = kernel_log::level(log::max_level());
+    loader.override_global(aya_log::LEVEL, &kernel_log_level, false);
     for family in FAMILIES {
         loader.map_max_entries(family.map, family.slice * cpus as u32);
     }
     let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
 
     match aya_log::EbpfLogger::init(&mut ebpf) {
-        Ok(logger) => crate::kernel_log::forward(logger),
+        Ok(logger) => kernel_log::forward(logger),
         Err(e) => log::debug!("the XDP program logs nothing to forward: {e}"),
     }
 
