@@ -1,6 +1,6 @@
 //! `probe query`: counters from the running daemon, as a table or JSON.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
 
 use anyhow::Context as _;
 use serde::de::DeserializeOwned;
@@ -171,7 +171,7 @@ pub fn table(head: &[&str], mut rows: Vec<Vec<String>>, all: bool, what: &str) -
         line(row.iter().map(String::as_str).collect());
     }
     if hidden > 0 {
-        out.push_str(&format!("({hidden} more; --top N shows more, --json shows all)\n"));
+        let _ = writeln!(out, "({hidden} more; --top N shows more, --json shows all)");
     }
     out
 }
