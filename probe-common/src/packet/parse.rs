@@ -138,8 +138,16 @@ unsafe fn ipv4(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
 /// options at variable offsets costs the verifier far more than the copy costs the CPU.
 /// [`IpOptions::kinds`] walks the copy wherever the kinds are wanted.
 #[inline(always)]
-unsafe fn ipv4_options(start: usize, end: usize, off: usize, len: usize) -> Result<IpOptions, Malformed> {
-    let mut opts = IpOptions { len: len as u8, ..IpOptions::default() };
+unsafe fn ipv4_options(
+    start: usize,
+    end: usize,
+    off: usize,
+    len: usize,
+) -> Result<IpOptions, Malformed> {
+    let mut opts = IpOptions {
+        len: len as u8,
+        ..IpOptions::default()
+    };
     // Unrolled with constant offsets: in a loop the compiler hoists `end - 4` out of the bound
     // check, and the verifier forbids arithmetic on the packet's end pointer.
     macro_rules! word {
@@ -208,9 +216,15 @@ unsafe fn ipv6(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
                 let frag = be16(e[2], e[3]);
                 p.fragment_offset = frag >> 3;
                 p.more_fragments = frag & 1 != 0;
-                p.is_fragment = true;
+                // An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946).
+                p.is_fragment = p.more_fragments || p.fragment_offset != 0;
                 p.ip_id = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
                 pos += 8;
+                if p.fragment_offset != 0 {
+                    // What follows a non-first fragment's header is data, not headers
+                    // (RFC 8200 §4.5): stop here.
+                    break;
+                }
             }
             _ => break,
         }
@@ -218,10 +232,12 @@ unsafe fn ipv6(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
             return Err(Malformed::Ipv6Extension);
         }
     }
-    if matches!(
-        next,
-        ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS | ip_proto::IPV6_FRAG
-    ) {
+    if p.fragment_offset == 0
+        && matches!(
+            next,
+            ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS | ip_proto::IPV6_FRAG
+        )
+    {
         // More extension headers than the parser follows.
         return Err(Malformed::Ipv6Extension);
     }
