@@ -12,9 +12,7 @@ fn main() -> anyhow::Result<()> {
         .parent()
         .ok_or_else(|| anyhow!("probe-user has no parent directory"))?
         .join("probe-ebpf");
-    let root_dir = root
-        .to_str()
-        .context("the probe-ebpf path is not UTF-8")?;
+    let root_dir = root.to_str().context("the probe-ebpf path is not UTF-8")?;
     aya_build::build_ebpf(
         [Package {
             name: "probe-ebpf",

@@ -57,22 +57,45 @@ pub mod port_proto {
 }
 
 /// Totals, keyed by [`total`].
-pub const TOTALS: Family = Family { map: "TOTALS", slice: total::COUNT };
+pub const TOTALS: Family = Family {
+    map: "TOTALS",
+    slice: total::COUNT,
+};
 /// Packets per destination port: `port_proto * 65536 + port`. Non-first fragments are not here.
-pub const DST_PORTS: Family = Family { map: "DST_PORTS", slice: 2 * 65_536 };
+pub const DST_PORTS: Family = Family {
+    map: "DST_PORTS",
+    slice: 2 * 65_536,
+};
 /// Packets per source port, keyed like [`DST_PORTS`].
-pub const SRC_PORTS: Family = Family { map: "SRC_PORTS", slice: 2 * 65_536 };
+pub const SRC_PORTS: Family = Family {
+    map: "SRC_PORTS",
+    slice: 2 * 65_536,
+};
 /// TCP connection attempts (SYN without ACK) per destination port.
-pub const SYN_PORTS: Family = Family { map: "SYN_PORTS", slice: 65_536 };
+pub const SYN_PORTS: Family = Family {
+    map: "SYN_PORTS",
+    slice: 65_536,
+};
 /// TCP segments per flag byte (FIN..CWR as in byte 13 of the header).
-pub const TCP_FLAGS: Family = Family { map: "TCP_FLAGS", slice: 256 };
+pub const TCP_FLAGS: Family = Family {
+    map: "TCP_FLAGS",
+    slice: 256,
+};
 /// ICMP messages: `type * 256 + code`.
-pub const ICMP: Family = Family { map: "ICMP", slice: 65_536 };
+pub const ICMP: Family = Family {
+    map: "ICMP",
+    slice: 65_536,
+};
 /// ICMPv6 messages: `type * 256 + code`.
-pub const ICMPV6: Family = Family { map: "ICMPV6", slice: 65_536 };
+pub const ICMPV6: Family = Family {
+    map: "ICMPV6",
+    slice: 65_536,
+};
 
 /// Every family, for code that treats them alike (sizing, mapping, summing).
-pub const FAMILIES: [Family; 7] = [TOTALS, DST_PORTS, SRC_PORTS, SYN_PORTS, TCP_FLAGS, ICMP, ICMPV6];
+pub const FAMILIES: [Family; 7] = [
+    TOTALS, DST_PORTS, SRC_PORTS, SYN_PORTS, TCP_FLAGS, ICMP, ICMPV6,
+];
 
 /// Key of an ICMP or ICMPv6 type and code.
 #[inline(always)]

@@ -59,20 +59,56 @@ pub fn frame(ctx: &XdpContext) {
     }
     match p.transport {
         Transport::Tcp => {
-            add(&DST_PORTS, cpu, DST.slice, port_key(port_proto::TCP, p.dst_port), 1);
-            add(&SRC_PORTS, cpu, SRC.slice, port_key(port_proto::TCP, p.src_port), 1);
+            add(
+                &DST_PORTS,
+                cpu,
+                DST.slice,
+                port_key(port_proto::TCP, p.dst_port),
+                1,
+            );
+            add(
+                &SRC_PORTS,
+                cpu,
+                SRC.slice,
+                port_key(port_proto::TCP, p.src_port),
+                1,
+            );
             add(&TCP_FLAGS, cpu, FLAGS.slice, u32::from(p.tcp_flags), 1);
             if p.is_connection_attempt() {
                 add(&SYN_PORTS, cpu, SYN.slice, u32::from(p.dst_port), 1);
             }
         }
         Transport::Udp => {
-            add(&DST_PORTS, cpu, DST.slice, port_key(port_proto::UDP, p.dst_port), 1);
-            add(&SRC_PORTS, cpu, SRC.slice, port_key(port_proto::UDP, p.src_port), 1);
+            add(
+                &DST_PORTS,
+                cpu,
+                DST.slice,
+                port_key(port_proto::UDP, p.dst_port),
+                1,
+            );
+            add(
+                &SRC_PORTS,
+                cpu,
+                SRC.slice,
+                port_key(port_proto::UDP, p.src_port),
+                1,
+            );
         }
-        Transport::Icmp => add(&ICMP, cpu, ICMP4.slice, icmp_key(p.icmp_type, p.icmp_code), 1),
+        Transport::Icmp => add(
+            &ICMP,
+            cpu,
+            ICMP4.slice,
+            icmp_key(p.icmp_type, p.icmp_code),
+            1,
+        ),
         Transport::Icmpv6 => {
-            add(&ICMPV6, cpu, ICMP6.slice, icmp_key(p.icmp_type, p.icmp_code), 1);
+            add(
+                &ICMPV6,
+                cpu,
+                ICMP6.slice,
+                icmp_key(p.icmp_type, p.icmp_code),
+                1,
+            );
         }
         Transport::None => {}
     }

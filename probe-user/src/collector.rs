@@ -74,7 +74,9 @@ impl Collector {
     /// Compares `now` with the previous read and keeps it for the next one.
     pub fn observe(&mut self, now: Snapshot) -> Vec<Became> {
         let mut out = Vec::new();
-        for (key, packets) in newly_active(&now.dst_ports, &self.last.dst_ports, &mut self.active_ports) {
+        for (key, packets) in
+            newly_active(&now.dst_ports, &self.last.dst_ports, &mut self.active_ports)
+        {
             let proto = (key / 65_536) as u32;
             let port = (key % 65_536) as u16;
             let syn = if proto == port_proto::TCP {
@@ -82,14 +84,29 @@ impl Collector {
             } else {
                 0
             };
-            out.push(Became::Port { proto, port, packets, syn });
+            out.push(Became::Port {
+                proto,
+                port,
+                packets,
+                syn,
+            });
         }
         for (v6, now_c, last_c, active) in [
             (false, &now.icmp, &self.last.icmp, &mut self.active_icmp),
-            (true, &now.icmpv6, &self.last.icmpv6, &mut self.active_icmpv6),
+            (
+                true,
+                &now.icmpv6,
+                &self.last.icmpv6,
+                &mut self.active_icmpv6,
+            ),
         ] {
             for (key, packets) in newly_active(now_c, last_c, active) {
-                out.push(Became::Icmp { v6, icmp_type: (key >> 8) as u8, code: key as u8, packets });
+                out.push(Became::Icmp {
+                    v6,
+                    icmp_type: (key >> 8) as u8,
+                    code: key as u8,
+                    packets,
+                });
             }
         }
         self.last = now;
@@ -114,14 +131,24 @@ mod tests {
         let mut c = Collector::default();
         assert_eq!(
             c.observe(with_udp(53, 4)),
-            [Became::Port { proto: port_proto::UDP, port: 53, packets: 4, syn: 0 }]
+            [Became::Port {
+                proto: port_proto::UDP,
+                port: 53,
+                packets: 4,
+                syn: 0
+            }]
         );
         assert_eq!(c.observe(with_udp(53, 9)), []);
         // Quiet for one interval, then busy again: news again.
         assert_eq!(c.observe(with_udp(53, 9)), []);
         assert_eq!(
             c.observe(with_udp(53, 10)),
-            [Became::Port { proto: port_proto::UDP, port: 53, packets: 1, syn: 0 }]
+            [Became::Port {
+                proto: port_proto::UDP,
+                port: 53,
+                packets: 1,
+                syn: 0
+            }]
         );
     }
 
@@ -142,9 +169,24 @@ mod tests {
         assert_eq!(
             c.observe(s),
             [
-                Became::Port { proto: port_proto::TCP, port: 31_337, packets: 3, syn: 2 },
-                Became::Icmp { v6: false, icmp_type: 3, code: 4, packets: 5 },
-                Became::Icmp { v6: true, icmp_type: 128, code: 0, packets: 1 },
+                Became::Port {
+                    proto: port_proto::TCP,
+                    port: 31_337,
+                    packets: 3,
+                    syn: 2
+                },
+                Became::Icmp {
+                    v6: false,
+                    icmp_type: 3,
+                    code: 4,
+                    packets: 5
+                },
+                Became::Icmp {
+                    v6: true,
+                    icmp_type: 128,
+                    code: 0,
+                    packets: 1
+                },
             ]
         );
     }

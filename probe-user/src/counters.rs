@@ -172,7 +172,11 @@ impl Snapshot {
 
     /// Packets to (or, with `source`, from) `port` over `proto` (a `port_proto` value).
     pub fn port(&self, proto: u32, port: u16, source: bool) -> u64 {
-        let ports = if source { &self.src_ports } else { &self.dst_ports };
+        let ports = if source {
+            &self.src_ports
+        } else {
+            &self.dst_ports
+        };
         ports[port_key(proto, port) as usize]
     }
 
@@ -195,6 +199,10 @@ impl Snapshot {
 
     /// The transport protocol of a `port_proto` index, for output.
     pub const fn proto_name(proto: u32) -> &'static str {
-        if proto == port_proto::TCP { "tcp" } else { "udp" }
+        if proto == port_proto::TCP {
+            "tcp"
+        } else {
+            "udp"
+        }
     }
 }

@@ -30,7 +30,9 @@ pub enum LoadError {
         "loading the XDP program needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: run it with sudo"
     )]
     NotPermitted,
-    #[error("this kernel has no BPF support (bpf() is not implemented): use a kernel built with CONFIG_BPF_SYSCALL")]
+    #[error(
+        "this kernel has no BPF support (bpf() is not implemented): use a kernel built with CONFIG_BPF_SYSCALL"
+    )]
     NoBpf,
     #[error("no interface named {0:?}: `ip link` lists the interfaces of this network namespace")]
     NoSuchInterface(String),

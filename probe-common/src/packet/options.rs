@@ -11,7 +11,10 @@ pub struct IpOptions {
 
 impl Default for IpOptions {
     fn default() -> Self {
-        Self { len: 0, bytes: [0; 40] }
+        Self {
+            len: 0,
+            bytes: [0; 40],
+        }
     }
 }
 

@@ -76,18 +76,41 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
             let s: Stats = ask(args, Query::Stats).await?;
             print(args, &s, || stats_table(&s))
         }
-        What::Ports { top: t, proto, source } => {
-            let rows: Vec<PortRow> = ask(args, Query::Ports { proto, source, top: top(t) }).await?;
+        What::Ports {
+            top: t,
+            proto,
+            source,
+        } => {
+            let rows: Vec<PortRow> = ask(
+                args,
+                Query::Ports {
+                    proto,
+                    source,
+                    top: top(t),
+                },
+            )
+            .await?;
             print(args, &rows, || {
                 let head = if source { "SRC PORT" } else { "PORT" };
                 let body = rows
                     .iter()
                     .map(|r| {
                         let proto = if r.proto == Proto::Tcp { "tcp" } else { "udp" };
-                        vec![r.port.to_string(), proto.into(), r.packets.to_string(), r.syn.to_string(), r.class.clone()]
+                        vec![
+                            r.port.to_string(),
+                            proto.into(),
+                            r.packets.to_string(),
+                            r.syn.to_string(),
+                            r.class.clone(),
+                        ]
                     })
                     .collect();
-                table(&[head, "PROTO", "PACKETS", "SYN", "CLASS"], body, t.is_some(), "ports")
+                table(
+                    &[head, "PROTO", "PACKETS", "SYN", "CLASS"],
+                    body,
+                    t.is_some(),
+                    "ports",
+                )
             })
         }
         What::Icmp { top: t } => {
@@ -95,9 +118,21 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
             print(args, &rows, || {
                 let body = rows
                     .iter()
-                    .map(|r| vec![r.family.clone(), r.icmp_type.to_string(), r.code.to_string(), r.packets.to_string()])
+                    .map(|r| {
+                        vec![
+                            r.family.clone(),
+                            r.icmp_type.to_string(),
+                            r.code.to_string(),
+                            r.packets.to_string(),
+                        ]
+                    })
                     .collect();
-                table(&["FAMILY", "TYPE", "CODE", "PACKETS"], body, t.is_some(), "ICMP messages")
+                table(
+                    &["FAMILY", "TYPE", "CODE", "PACKETS"],
+                    body,
+                    t.is_some(),
+                    "ICMP messages",
+                )
             })
         }
         What::Flags { top: t } => {
@@ -105,15 +140,30 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
             print(args, &rows, || {
                 let body = rows
                     .iter()
-                    .map(|r| vec![r.flags.clone(), format!("0x{:02x}", r.bits), r.packets.to_string()])
+                    .map(|r| {
+                        vec![
+                            r.flags.clone(),
+                            format!("0x{:02x}", r.bits),
+                            r.packets.to_string(),
+                        ]
+                    })
                     .collect();
-                table(&["FLAGS", "BITS", "PACKETS"], body, t.is_some(), "TCP segments")
+                table(
+                    &["FLAGS", "BITS", "PACKETS"],
+                    body,
+                    t.is_some(),
+                    "TCP segments",
+                )
             })
         }
     }
 }
 
-fn print<T: serde::Serialize>(args: &QueryArgs, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+fn print<T: serde::Serialize>(
+    args: &QueryArgs,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -137,7 +187,10 @@ fn stats_table(s: &Stats) -> String {
         ("icmp", s.icmp),
         ("icmpv6", s.icmpv6),
     ];
-    let body = rows.iter().map(|(k, v)| vec![(*k).to_owned(), v.to_string()]).collect();
+    let body = rows
+        .iter()
+        .map(|(k, v)| vec![(*k).to_owned(), v.to_string()])
+        .collect();
     table(&["COUNTER", "VALUE"], body, true, "counters")
 }
 
@@ -147,7 +200,11 @@ pub fn table(head: &[&str], mut rows: Vec<Vec<String>>, all: bool, what: &str) -
     if rows.is_empty() {
         return format!("no {what} counted yet\n");
     }
-    let hidden = if all { 0 } else { rows.len().saturating_sub(TABLE_ROWS) };
+    let hidden = if all {
+        0
+    } else {
+        rows.len().saturating_sub(TABLE_ROWS)
+    };
     rows.truncate(rows.len() - hidden);
     let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for row in &rows {
@@ -155,13 +212,22 @@ pub fn table(head: &[&str], mut rows: Vec<Vec<String>>, all: bool, what: &str) -
             *w = (*w).max(cell.len());
         }
     }
-    let numeric = |i: usize| rows.iter().all(|r| r.get(i).is_some_and(|c| c.parse::<u64>().is_ok()));
+    let numeric = |i: usize| {
+        rows.iter()
+            .all(|r| r.get(i).is_some_and(|c| c.parse::<u64>().is_ok()))
+    };
     let mut out = String::new();
     let mut line = |cells: Vec<&str>| {
         let parts: Vec<String> = cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if numeric(i) { format!("{c:>w$}", w = widths[i]) } else { format!("{c:<w$}", w = widths[i]) })
+            .map(|(i, c)| {
+                if numeric(i) {
+                    format!("{c:>w$}", w = widths[i])
+                } else {
+                    format!("{c:<w$}", w = widths[i])
+                }
+            })
             .collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
@@ -182,7 +248,10 @@ mod tests {
 
     #[test]
     fn tables_align_numbers_right_and_text_left() {
-        let rows = vec![vec!["22".into(), "tcp".into(), "5".into()], vec!["31337".into(), "udp".into(), "1200".into()]];
+        let rows = vec![
+            vec!["22".into(), "tcp".into(), "5".into()],
+            vec!["31337".into(), "udp".into(), "1200".into()],
+        ];
         assert_eq!(
             table(&["PORT", "PROTO", "PACKETS"], rows, true, "ports"),
             " PORT  PROTO  PACKETS\n   22  tcp          5\n31337  udp       1200\n"
@@ -194,7 +263,13 @@ mod tests {
         let rows = (0..30).map(|i| vec![i.to_string()]).collect();
         let t = table(&["N"], rows, false, "ports");
         assert_eq!(t.lines().count(), 1 + 25 + 1);
-        assert!(t.ends_with("(5 more; --top N shows more, --json shows all)\n"), "{t}");
-        assert_eq!(table(&["N"], vec![], false, "ports"), "no ports counted yet\n");
+        assert!(
+            t.ends_with("(5 more; --top N shows more, --json shows all)\n"),
+            "{t}"
+        );
+        assert_eq!(
+            table(&["N"], vec![], false, "ports"),
+            "no ports counted yet\n"
+        );
     }
 }

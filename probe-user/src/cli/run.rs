@@ -69,7 +69,8 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     };
 
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let collect = async {
         let mut collector = Collector::new(counters.read());
         let mut snapshot = Snapshot::zeroed();
@@ -102,16 +103,28 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
 
 fn log_activity(became: &Became) {
     match *became {
-        Became::Port { proto, port, packets, syn } => {
+        Became::Port {
+            proto,
+            port,
+            packets,
+            syn,
+        } => {
             let proto = Snapshot::proto_name(proto);
             let class = RangeClass::of(port);
             if syn > 0 {
-                log::info!("active: {port}/{proto} {packets} packets, {syn} connection attempts ({class} port)");
+                log::info!(
+                    "active: {port}/{proto} {packets} packets, {syn} connection attempts ({class} port)"
+                );
             } else {
                 log::info!("active: {port}/{proto} {packets} packets ({class} port)");
             }
         }
-        Became::Icmp { v6, icmp_type, code, packets } => {
+        Became::Icmp {
+            v6,
+            icmp_type,
+            code,
+            packets,
+        } => {
             let family = if v6 { "icmpv6" } else { "icmp" };
             log::info!("active: {family} type {icmp_type} code {code}, {packets} messages");
         }

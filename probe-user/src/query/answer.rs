@@ -109,7 +109,11 @@ pub fn ports(s: &Snapshot, proto: Option<Proto>, source: bool, top: Option<usize
             if packets == 0 {
                 continue;
             }
-            let syn = if p == Proto::Tcp && !source { s.syn_ports[port as usize] } else { 0 };
+            let syn = if p == Proto::Tcp && !source {
+                s.syn_ports[port as usize]
+            } else {
+                0
+            };
             rows.push(PortRow {
                 port,
                 proto: p,
@@ -161,7 +165,9 @@ pub fn flags(s: &Snapshot, top: Option<usize>) -> Vec<FlagRow> {
 pub fn answer(query: &Query, s: &Snapshot) -> serde_json::Result<serde_json::Value> {
     match query {
         Query::Stats => serde_json::to_value(stats(s)),
-        Query::Ports { proto, source, top } => serde_json::to_value(ports(s, *proto, *source, *top)),
+        Query::Ports { proto, source, top } => {
+            serde_json::to_value(ports(s, *proto, *source, *top))
+        }
         Query::Icmp { top } => serde_json::to_value(icmp(s, *top)),
         Query::Flags { top } => serde_json::to_value(flags(s, *top)),
     }
@@ -191,7 +197,10 @@ mod tests {
     #[test]
     fn ports_are_busiest_first_with_syns_and_classes() {
         let rows = ports(&snapshot(), None, false, None);
-        let got: Vec<_> = rows.iter().map(|r| (r.port, r.proto, r.packets, r.syn, r.class.as_str())).collect();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.port, r.proto, r.packets, r.syn, r.class.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -215,7 +224,10 @@ mod tests {
     #[test]
     fn icmp_rows_split_type_and_code_per_family() {
         let rows = icmp(&snapshot(), None);
-        let got: Vec<_> = rows.iter().map(|r| (r.family.as_str(), r.icmp_type, r.code, r.packets)).collect();
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.family.as_str(), r.icmp_type, r.code, r.packets))
+            .collect();
         assert_eq!(got, [("icmp", 3, 4, 7), ("icmpv6", 128, 0, 1)]);
     }
 
@@ -226,13 +238,23 @@ mod tests {
         assert_eq!(flag_names(0), "NULL");
         assert_eq!(flag_names(0xff), "FIN,SYN,RST,PSH,ACK,URG,ECE,CWR");
         let rows = flags(&snapshot(), None);
-        assert_eq!(rows[0], FlagRow { bits: 0x12, flags: "SYN,ACK".into(), packets: 4 });
+        assert_eq!(
+            rows[0],
+            FlagRow {
+                bits: 0x12,
+                flags: "SYN,ACK".into(),
+                packets: 4
+            }
+        );
         assert_eq!(rows[1].flags, "NULL");
     }
 
     #[test]
     fn stats_sum_the_families() {
         let st = stats(&snapshot());
-        assert_eq!((st.packets, st.tcp, st.udp, st.icmp, st.icmpv6), (30, 5, 14, 7, 1));
+        assert_eq!(
+            (st.packets, st.tcp, st.udp, st.icmp, st.icmpv6),
+            (30, 5, 14, 7, 1)
+        );
     }
 }

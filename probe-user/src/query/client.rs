@@ -1,15 +1,23 @@
 //! The client side: one request, one response.
 
-use std::{io, path::{Path, PathBuf}};
+use std::{
+    io,
+    path::{Path, PathBuf},
+};
 
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use super::{frame, protocol::{Query, Request, Response, VERSION}};
+use super::{
+    frame,
+    protocol::{Query, Request, Response, VERSION},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no probe daemon is serving {0}: start one with `probe run --iface IF` (as root), or point --socket at the one that runs")]
+    #[error(
+        "no probe daemon is serving {0}: start one with `probe run --iface IF` (as root), or point --socket at the one that runs"
+    )]
     NoDaemon(PathBuf),
     #[error("not allowed to open {0}: run as root, or as a member of the socket's group")]
     Denied(PathBuf),
@@ -31,18 +39,33 @@ pub enum ClientError {
 
 /// Sends `query` to the daemon on `socket` and decodes its answer as `T`.
 pub async fn ask<T: DeserializeOwned>(socket: &Path, query: Query) -> Result<T, ClientError> {
-    let mut stream = UnixStream::connect(socket).await.map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => ClientError::NoDaemon(socket.to_owned()),
-        io::ErrorKind::PermissionDenied => ClientError::Denied(socket.to_owned()),
-        _ => ClientError::Io { path: socket.to_owned(), source: e },
+    let mut stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
+                ClientError::NoDaemon(socket.to_owned())
+            }
+            io::ErrorKind::PermissionDenied => ClientError::Denied(socket.to_owned()),
+            _ => ClientError::Io {
+                path: socket.to_owned(),
+                source: e,
+            },
+        })?;
+    let body = serde_json::to_vec(&Request {
+        version: VERSION,
+        query,
     })?;
-    let body = serde_json::to_vec(&Request { version: VERSION, query })?;
     frame::write(&mut stream, &body).await?;
-    let reply = frame::read(&mut stream, frame::MAX_RESPONSE).await?.ok_or(ClientError::NoAnswer)?;
+    let reply = frame::read(&mut stream, frame::MAX_RESPONSE)
+        .await?
+        .ok_or(ClientError::NoAnswer)?;
     let response: Response = serde_json::from_slice(&reply)?;
     match (response.ok, response.error) {
         (Some(value), _) => Ok(serde_json::from_value(value)?),
-        (None, Some(e)) => Err(ClientError::Refused { code: e.code, message: e.message }),
+        (None, Some(e)) => Err(ClientError::Refused {
+            code: e.code,
+            message: e.message,
+        }),
         (None, None) => Err(ClientError::NoAnswer),
     }
 }

@@ -69,13 +69,25 @@ mod tests {
     async fn an_oversized_length_is_refused_before_reading_the_body() {
         let wire = [0u8, 1, 0, 0]; // 65,536 bytes announced, none sent
         let err = read(&mut wire.as_slice(), 1024).await.unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len: 65_536, max: 1024 }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                FrameError::TooLarge {
+                    len: 65_536,
+                    max: 1024
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
     async fn a_cut_body_is_truncated_and_a_clean_close_is_none() {
         let wire = [0u8, 0, 0, 5, b'a', b'b'];
-        assert!(matches!(read(&mut wire.as_slice(), 100).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read(&mut wire.as_slice(), 100).await,
+            Err(FrameError::Truncated)
+        ));
         assert!(read(&mut [].as_slice(), 100).await.unwrap().is_none());
     }
 }

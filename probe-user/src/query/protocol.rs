@@ -71,14 +71,21 @@ pub struct ErrorBody {
 
 impl Response {
     pub fn ok(value: serde_json::Value) -> Self {
-        Self { version: VERSION, ok: Some(value), error: None }
+        Self {
+            version: VERSION,
+            ok: Some(value),
+            error: None,
+        }
     }
 
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         Self {
             version: VERSION,
             ok: None,
-            error: Some(ErrorBody { code: code.to_owned(), message: message.into() }),
+            error: Some(ErrorBody {
+                code: code.to_owned(),
+                message: message.into(),
+            }),
         }
     }
 }
@@ -102,8 +109,12 @@ pub fn decode_request(body: &[u8]) -> Result<Request, Response> {
             ));
         }
     }
-    serde_json::from_value(value)
-        .map_err(|e| Response::error("bad_request", format!("not a request this daemon knows: {e}")))
+    serde_json::from_value(value).map_err(|e| {
+        Response::error(
+            "bad_request",
+            format!("not a request this daemon knows: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -114,17 +125,31 @@ mod tests {
     fn a_ports_request_has_a_stable_wire_form() {
         let r = Request {
             version: 1,
-            query: Query::Ports { proto: Some(Proto::Udp), source: true, top: Some(5) },
+            query: Query::Ports {
+                proto: Some(Proto::Udp),
+                source: true,
+                top: Some(5),
+            },
         };
         let text = serde_json::to_string(&r).unwrap();
-        assert_eq!(text, r#"{"version":1,"query":"ports","proto":"udp","source":true,"top":5}"#);
+        assert_eq!(
+            text,
+            r#"{"version":1,"query":"ports","proto":"udp","source":true,"top":5}"#
+        );
         assert_eq!(decode_request(text.as_bytes()).unwrap(), r);
     }
 
     #[test]
     fn omitted_options_take_their_defaults() {
         let r = decode_request(br#"{"version":1,"query":"ports"}"#).unwrap();
-        assert_eq!(r.query, Query::Ports { proto: None, source: false, top: None });
+        assert_eq!(
+            r.query,
+            Query::Ports {
+                proto: None,
+                source: false,
+                top: None
+            }
+        );
     }
 
     #[test]
@@ -132,7 +157,13 @@ mod tests {
         let code = |b: &[u8]| decode_request(b).unwrap_err().error.unwrap().code;
         assert_eq!(code(b"\xff\x00"), "bad_request");
         assert_eq!(code(br#"{"query":"stats"}"#), "bad_request");
-        assert_eq!(code(br#"{"version":2,"query":"stats"}"#), "unsupported_version");
-        assert_eq!(code(br#"{"version":1,"query":"everything"}"#), "bad_request");
+        assert_eq!(
+            code(br#"{"version":2,"query":"stats"}"#),
+            "unsupported_version"
+        );
+        assert_eq!(
+            code(br#"{"version":1,"query":"everything"}"#),
+            "bad_request"
+        );
     }
 }

@@ -66,9 +66,10 @@ impl Drop for Socket {
 pub fn check_free(path: &Path) -> Result<(), BindError> {
     match std::os::unix::net::UnixStream::connect(path) {
         Ok(_) => Err(BindError::InUse(path.to_owned())),
-        Err(_) if path.exists() => {
-            std::fs::remove_file(path).map_err(|source| BindError::Listen { path: path.to_owned(), source })
-        }
+        Err(_) if path.exists() => std::fs::remove_file(path).map_err(|source| BindError::Listen {
+            path: path.to_owned(),
+            source,
+        }),
         Err(_) => Ok(()),
     }
 }
@@ -77,18 +78,31 @@ pub fn check_free(path: &Path) -> Result<(), BindError> {
 pub fn bind(path: &Path) -> Result<Socket, BindError> {
     check_free(path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| BindError::Dir { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| BindError::Dir {
+            path: dir.to_owned(),
+            source,
+        })?;
     }
-    let listen_err = |source| BindError::Listen { path: path.to_owned(), source };
+    let listen_err = |source| BindError::Listen {
+        path: path.to_owned(),
+        source,
+    };
     let listener = UnixListener::bind(path).map_err(listen_err)?;
-    let socket = Socket { listener, path: path.to_owned() };
+    let socket = Socket {
+        listener,
+        path: path.to_owned(),
+    };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(listen_err)?;
     Ok(socket)
 }
 
 /// Serves queries until `shutdown` turns true. Each client gets its own task, so a slow or
 /// stalled client never delays another.
-pub async fn serve(listener: &UnixListener, source: Arc<dyn Source>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: &UnixListener,
+    source: Arc<dyn Source>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -109,15 +123,18 @@ pub async fn serve(listener: &UnixListener, source: Arc<dyn Source>, mut shutdow
 /// Answers one client's requests, one response per request, until it closes or idles out.
 async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
     loop {
-        let body = match tokio::time::timeout(IDLE_TIMEOUT, frame::read(&mut stream, frame::MAX_REQUEST)).await {
-            Ok(Ok(Some(body))) => body,
-            Ok(Ok(None)) | Err(_) => return,
-            Ok(Err(e)) => {
-                let refusal = protocol::Response::error("bad_request", e.to_string());
-                let _ = send(&mut stream, &refusal).await;
-                return;
-            }
-        };
+        let body =
+            match tokio::time::timeout(IDLE_TIMEOUT, frame::read(&mut stream, frame::MAX_REQUEST))
+                .await
+            {
+                Ok(Ok(Some(body))) => body,
+                Ok(Ok(None)) | Err(_) => return,
+                Ok(Err(e)) => {
+                    let refusal = protocol::Response::error("bad_request", e.to_string());
+                    let _ = send(&mut stream, &refusal).await;
+                    return;
+                }
+            };
         let response = match protocol::decode_request(&body) {
             Ok(request) => {
                 let snapshot = source.snapshot();
@@ -134,7 +151,10 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
     }
 }
 
-async fn send(stream: &mut UnixStream, response: &protocol::Response) -> Result<(), frame::FrameError> {
+async fn send(
+    stream: &mut UnixStream,
+    response: &protocol::Response,
+) -> Result<(), frame::FrameError> {
     let body = serde_json::to_vec(response).map_err(io::Error::other)?;
     frame::write(stream, &body).await
 }
