@@ -35,10 +35,16 @@ pub mod total {
     pub const FRAGMENTS: u32 = 6;
     /// Frames the parser refused: `PACKETS = IPV4 + IPV6 + OTHER_ETHER_TYPE + MALFORMED`.
     pub const MALFORMED: u32 = 7;
-    /// Number of keys (a slice is one 64-byte cache line, so CPUs never share one).
-    pub const COUNT: u32 = 8;
-    /// Names, in key order, for output.
-    pub const NAMES: [&str; COUNT as usize] = [
+    /// First-contact events delivered to the ring buffer.
+    pub const EVENTS: u32 = 8;
+    /// First contacts not reported because the event rate limit was reached.
+    pub const EVENTS_RATE_LIMITED: u32 = 9;
+    /// First contacts not reported because the ring buffer was full (the daemon fell behind).
+    pub const EVENTS_RING_FULL: u32 = 10;
+    /// Number of keys (two 64-byte cache lines, so CPUs never share one).
+    pub const COUNT: u32 = 16;
+    /// Names, in key order, for output (unused keys are reserved).
+    pub const NAMES: [&str; 11] = [
         "packets",
         "bytes",
         "ipv4",
@@ -47,6 +53,9 @@ pub mod total {
         "vlan_tagged",
         "fragments",
         "malformed",
+        "events",
+        "events_rate_limited",
+        "events_ring_full",
     ];
 }
 

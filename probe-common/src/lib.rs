@@ -8,4 +8,6 @@
 extern crate std;
 
 pub mod counters;
+pub mod event;
 pub mod packet;
+pub mod track;

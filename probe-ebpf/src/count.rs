@@ -1,47 +1,42 @@
 //! Parse result → counters. Each CPU adds into its own slice: plain loads and stores, no atomics.
 
-use aya_ebpf::{helpers::bpf_get_smp_processor_id, maps::Array, programs::XdpContext};
+use aya_ebpf::{helpers::bpf_get_smp_processor_id, programs::XdpContext};
 use aya_log_ebpf::debug;
 use probe_common::{
     counters::{
         DST_PORTS as DST, ICMP as ICMP4, ICMPV6 as ICMP6, SRC_PORTS as SRC, SYN_PORTS as SYN,
         TCP_FLAGS as FLAGS, TOTALS as TOT, icmp_key, port_key, port_proto, total,
     },
-    packet::{Network, Transport, parse_raw},
+    packet::{Network, Packet, Transport, parse_into},
+    track::contact_key,
 };
 
-use crate::maps::{DST_PORTS, ICMP, ICMPV6, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS};
-
-/// Adds `n` to `key` of this CPU's slice of `map`. An index past the map (a CPU the daemon did
-/// not size for) finds no element and is skipped rather than misfiled.
-#[inline(always)]
-fn add(map: &Array<u64>, cpu: u32, slice: u32, key: u32, n: u64) {
-    if let Some(counter) = map.get_ptr_mut(cpu * slice + key) {
-        // SAFETY: the pointer is to a live array element, and only this CPU writes its slice
-        // (XDP runs with migration disabled, so the program cannot move CPU mid-packet).
-        unsafe { *counter += n };
-    }
-}
+use crate::{
+    maps::{DST_PORTS, ICMP, ICMPV6, PACKET, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, add},
+    track,
+};
 
 #[inline(always)]
 pub fn frame(ctx: &XdpContext) {
     // SAFETY: a BPF helper with no arguments and no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
-    // SAFETY: data..data_end is the packet the kernel handed us.
-    let parsed = unsafe { parse_raw(ctx.data(), ctx.data_end()) };
     let total = |key, n| add(&TOTALS, cpu, TOT.slice, key, n);
     total(total::PACKETS, 1);
-    let p = match parsed {
-        Ok(p) => p,
-        Err(why) => {
-            total(total::BYTES, (ctx.data_end() - ctx.data()) as u64);
-            total(total::MALFORMED, 1);
-            // Off unless the daemon runs at debug level (it sets AYA_LOG_LEVEL at load): then
-            // the cost is one load and compare per malformed frame.
-            debug!(ctx, "malformed frame ({}): counted, not parsed", why.name());
-            return;
-        }
-    };
+    // The packet is parsed into this CPU's slot in map memory, not onto the 512-byte stack.
+    let Some(p) = PACKET.get_ptr_mut(0) else { return };
+    // SAFETY: this CPU's own slot, used by nothing else during this run of the program;
+    // data..data_end is the packet the kernel handed us.
+    let p = unsafe { &mut *p };
+    // SAFETY: as above.
+    if let Err(why) = unsafe { parse_into(p, ctx.data(), ctx.data_end()) } {
+        total(total::BYTES, (ctx.data_end() - ctx.data()) as u64);
+        total(total::MALFORMED, 1);
+        // Off unless the daemon runs at debug level (it sets AYA_LOG_LEVEL at load): then
+        // the cost is one load and compare per malformed frame.
+        debug!(ctx, "malformed frame ({}): counted, not parsed", why.name());
+        return;
+    }
+    let p: &Packet = p;
     total(total::BYTES, u64::from(p.len));
     if p.vlan_tags != 0 {
         total(total::VLAN_TAGGED, 1);
@@ -111,5 +106,9 @@ pub fn frame(ctx: &XdpContext) {
             );
         }
         Transport::None => {}
+    }
+    // Established TCP and non-first fragments stop here: counted, nothing more to learn.
+    if let Some(key) = contact_key(p) {
+        track::packet(ctx, p, &key, cpu);
     }
 }

@@ -4,6 +4,7 @@
 
 mod count;
 mod maps;
+mod track;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 

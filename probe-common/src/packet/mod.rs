@@ -7,8 +7,8 @@
 mod options;
 mod parse;
 
-pub use options::IpOptions;
-pub use parse::{parse, parse_raw};
+pub use options::{IpOptions, OptionsSpan};
+pub use parse::{options_raw, parse, parse_into, parse_raw, payload_of, payload_prefix};
 
 /// EtherType values the parser follows. <https://www.iana.org/assignments/ieee-802-numbers>
 pub mod ether_type {
@@ -152,8 +152,8 @@ pub struct Packet {
     pub ttl: u8,
     /// IPv4 identification, or the IPv6 fragment header's identification (0 without one).
     pub ip_id: u32,
-    /// The IPv4 options, as raw bytes; [`IpOptions::kinds`] says which are present.
-    pub ip_options: IpOptions,
+    /// Where the IPv4 options are; [`Packet::ip_options_in`] copies them out of the frame.
+    pub ip_options: OptionsSpan,
     /// IPv4 DF bit.
     pub dont_fragment: bool,
     /// IPv4 MF bit, or the IPv6 fragment header's M flag.
@@ -189,6 +189,14 @@ impl Packet {
     /// A non-first fragment carries no transport header: it must not count as a port hit.
     pub const fn is_non_first_fragment(&self) -> bool {
         self.fragment_offset != 0
+    }
+
+    /// The IPv4 options of this packet, copied out of `frame` (the frame it was parsed from).
+    pub fn ip_options_in(&self, frame: &[u8]) -> IpOptions {
+        let start = frame.as_ptr() as usize;
+        // SAFETY: a slice is readable over its whole length.
+        let bytes = unsafe { options_raw(start, start + frame.len(), &self.ip_options) };
+        IpOptions { len: self.ip_options.len, bytes }
     }
 
     /// The IPv4 source address, when the packet is IPv4.

@@ -2,6 +2,16 @@
 
 use super::{Malformed, ip_option};
 
+/// Where an IPv4 header's options are in the frame. The parser records this and copies nothing:
+/// counting never needs the options, and a copy on every packet would cost stack and time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OptionsSpan {
+    /// Offset of the first option byte from the start of the frame (0 when there are none).
+    pub offset: u16,
+    /// Bytes of options: a multiple of four, at most 40.
+    pub len: u8,
+}
+
 /// The options area of an IPv4 header: `len` bytes (a multiple of four, at most 40) in `bytes`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpOptions {

@@ -6,7 +6,7 @@
 //! No offset is ever taken straight from a 16-bit packet field: those are compared, never added
 //! to a pointer unclamped (the verifier stops tracking ranges once an offset can reach 0xFFFF).
 
-use super::{IpOptions, Malformed, Network, Packet, Transport, ether_type, ip_proto};
+use super::{Malformed, Network, OptionsSpan, Packet, Transport, ether_type, ip_proto};
 
 const ETH_HEADER: usize = 14;
 const VLAN_TAG: usize = 4;
@@ -54,7 +54,20 @@ pub fn parse(frame: &[u8]) -> Result<Packet, Malformed> {
 /// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
 #[inline(always)]
 pub unsafe fn parse_raw(start: usize, end: usize) -> Result<Packet, Malformed> {
-    let mut p = Packet {
+    let mut p = Packet::default();
+    // SAFETY: forwarded.
+    unsafe { parse_into(&mut p, start, end) }?;
+    Ok(p)
+}
+
+/// Parses the frame in `[start, end)` into `p`, which it resets first. The XDP program parses
+/// into a per-CPU map slot this way, keeping the packet off its 512-byte stack.
+///
+/// # Safety
+/// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
+#[inline(always)]
+pub unsafe fn parse_into(p: &mut Packet, start: usize, end: usize) -> Result<(), Malformed> {
+    *p = Packet {
         len: (end - start) as u32,
         ..Packet::default()
     };
@@ -85,11 +98,10 @@ pub unsafe fn parse_raw(start: usize, end: usize) -> Result<Packet, Malformed> {
     p.ether_type = et;
 
     match et {
-        ether_type::IPV4 => unsafe { ipv4(&mut p, start, end, off) }?,
-        ether_type::IPV6 => unsafe { ipv6(&mut p, start, end, off) }?,
-        _ => {}
+        ether_type::IPV4 => unsafe { ipv4(p, start, end, off) },
+        ether_type::IPV6 => unsafe { ipv6(p, start, end, off) },
+        _ => Ok(()),
     }
-    Ok(p)
 }
 
 /// IPv4 header at `off` (≤ 22), then the transport.
@@ -124,7 +136,11 @@ unsafe fn ipv4(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
     p.protocol = h[9];
 
     if ihl > IPV4_HEADER {
-        p.ip_options = unsafe { ipv4_options(start, end, off + IPV4_HEADER, ihl - IPV4_HEADER) }?;
+        // Inside the frame: the header is inside `total_len`, checked above.
+        p.ip_options = OptionsSpan {
+            offset: (off + IPV4_HEADER) as u16,
+            len: (ihl - IPV4_HEADER) as u8,
+        };
     }
     if p.fragment_offset != 0 {
         return Ok(());
@@ -132,31 +148,30 @@ unsafe fn ipv4(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
     unsafe { transport(p, start, end, off + ihl, total_len - ihl) }
 }
 
-/// Copies the IPv4 options in `[off, off + len)` (whole 32-bit words: IHL counts words).
+/// The IPv4 options `span` points at, copied out of `[start, end)`; zeros past their end.
 ///
-/// They are copied, not walked: counting needs none of them, and a walk over variable-length
-/// options at variable offsets costs the verifier far more than the copy costs the CPU.
-/// [`IpOptions::kinds`] walks the copy wherever the kinds are wanted.
+/// Whole 32-bit words (IHL counts words), unrolled with constant offsets: in a loop the compiler
+/// hoists `end - 4` out of the bound check, and the verifier forbids arithmetic on the packet's
+/// end pointer.
+///
+/// # Safety
+/// `[start, end)` must be readable memory.
 #[inline(always)]
-unsafe fn ipv4_options(
-    start: usize,
-    end: usize,
-    off: usize,
-    len: usize,
-) -> Result<IpOptions, Malformed> {
-    let mut opts = IpOptions {
-        len: len as u8,
-        ..IpOptions::default()
-    };
-    // Unrolled with constant offsets: in a loop the compiler hoists `end - 4` out of the bound
-    // check, and the verifier forbids arithmetic on the packet's end pointer.
+pub unsafe fn options_raw(start: usize, end: usize, span: &OptionsSpan) -> [u8; 40] {
+    let mut out = [0u8; 40];
+    let off = span.offset as usize;
+    let len = span.len as usize;
+    // Options start after at most two VLAN tags and the fixed header; the cap makes it provable.
+    if off > ETH_HEADER + 2 * VLAN_TAG + IPV4_HEADER {
+        return out;
+    }
     macro_rules! word {
         ($at:literal) => {
             if len > $at {
-                let Some(bytes) = (unsafe { load::<4>(start, end, off + $at) }) else {
-                    return Err(Malformed::Ipv4Header);
-                };
-                opts.bytes[$at..$at + 4].copy_from_slice(&bytes);
+                // SAFETY: forwarded from this function's contract.
+                if let Some(bytes) = unsafe { load::<4>(start, end, off + $at) } {
+                    out[$at..$at + 4].copy_from_slice(&bytes);
+                }
             }
         };
     }
@@ -170,7 +185,7 @@ unsafe fn ipv4_options(
     word!(28);
     word!(32);
     word!(36);
-    Ok(opts)
+    out
 }
 
 /// IPv6 header at `off` (≤ 22), its extension headers, then the transport.
@@ -315,4 +330,49 @@ unsafe fn transport(
     p.payload_offset = (l4 + header) as u16;
     p.payload_len = (ip_payload - header) as u16;
     Ok(())
+}
+
+/// The first bytes of `p`'s transport payload (at most 16), and how many there are. Reads
+/// 16, 8, 4 or 2 bytes, the most the frame holds: fixed sizes the verifier can check. A payload
+/// of a single byte in an unpadded frame is not captured.
+///
+/// # Safety
+/// `[start, end)` must be the readable frame `p` was parsed from.
+#[inline(always)]
+pub unsafe fn payload_prefix(start: usize, end: usize, p: &Packet) -> ([u8; 16], u8) {
+    let mut out = [0u8; 16];
+    let off = p.payload_offset as usize;
+    let want = p.payload_len as usize;
+    // Capped so the offset is provably bounded (the parser never sets it beyond this). No
+    // `off == 0` test here: the compiler would fuse the two into one wrapping range check the
+    // verifier cannot follow; `want == 0` covers a packet without payload.
+    if want == 0 || off > MAX_L4_OFFSET + 60 {
+        return (out, 0);
+    }
+    // SAFETY (each load): forwarded from this function's contract.
+    if let Some(b) = unsafe { load::<16>(start, end, off) } {
+        out = b;
+        return (out, want.min(16) as u8);
+    }
+    if let Some(b) = unsafe { load::<8>(start, end, off) } {
+        out[..8].copy_from_slice(&b);
+        return (out, want.min(8) as u8);
+    }
+    if let Some(b) = unsafe { load::<4>(start, end, off) } {
+        out[..4].copy_from_slice(&b);
+        return (out, want.min(4) as u8);
+    }
+    // No 1-byte read: its bound check compiles to a form the verifier cannot use.
+    if let Some(b) = unsafe { load::<2>(start, end, off) } {
+        out[..2].copy_from_slice(&b);
+        return (out, want.min(2) as u8);
+    }
+    (out, 0)
+}
+
+/// [`payload_prefix`] over a byte slice, for the host.
+pub fn payload_of(frame: &[u8], p: &Packet) -> ([u8; 16], u8) {
+    let start = frame.as_ptr() as usize;
+    // SAFETY: a slice is readable over its whole length.
+    unsafe { payload_prefix(start, start + frame.len(), p) }
 }

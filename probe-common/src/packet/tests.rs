@@ -13,8 +13,8 @@ use std::{vec, vec::Vec};
 use proptest::{prelude::*, sample::Index};
 
 use super::{
-    IpOptions, Malformed, Network, Packet, Transport, ether_type, ip_option, ip_proto, parse,
-    tcp_flags,
+    IpOptions, Malformed, Network, OptionsSpan, Packet, Transport, ether_type, ip_option, ip_proto,
+    parse, tcp_flags,
 };
 
 const ETH: usize = 14;
@@ -448,7 +448,19 @@ fn a_vlan_tagged_ipv6_packet_is_parsed() {
     );
 }
 
-/// The options area the parser must copy out of a header whose options are `raw`.
+/// The span the parser must record for options `raw` in a frame with `tags` VLAN tags: right
+/// after the fixed header, or offset 0 and length 0 when there are none.
+fn span(tags: usize, raw: &[u8]) -> OptionsSpan {
+    if raw.is_empty() {
+        return OptionsSpan::default();
+    }
+    OptionsSpan {
+        offset: (ETH + TAG * tags + IPV4_HEADER) as u16,
+        len: raw.len() as u8,
+    }
+}
+
+/// The options area [`Packet::ip_options_in`] must copy out of a frame whose options are `raw`.
 fn copied(raw: &[u8]) -> IpOptions {
     let mut o = IpOptions {
         len: raw.len() as u8,
@@ -460,10 +472,14 @@ fn copied(raw: &[u8]) -> IpOptions {
 
 #[test]
 fn a_header_without_options_has_an_empty_options_area() {
-    let p = parse(&Ipv4::new(ip_proto::UDP).frame(&[], &udp(1, 2, &[]))).expect("well-formed");
-    assert!(p.ip_options.is_empty());
-    assert_eq!(p.ip_options.as_bytes(), &[] as &[u8]);
-    assert_eq!(p.ip_options.kinds(), Ok(0));
+    let f = Ipv4::new(ip_proto::UDP).frame(&[], &udp(1, 2, &[]));
+    let p = parse(&f).expect("well-formed");
+    assert_eq!(p.ip_options, OptionsSpan { offset: 0, len: 0 });
+    let options = p.ip_options_in(&f);
+    assert_eq!(options, IpOptions::default());
+    assert!(options.is_empty());
+    assert_eq!(options.as_bytes(), &[] as &[u8]);
+    assert_eq!(options.kinds(), Ok(0));
 }
 
 #[test]
@@ -507,7 +523,7 @@ fn each_ipv4_option_is_copied_and_sets_the_bit_of_its_option_number() {
         assert_eq!(
             p,
             Ok(Packet {
-                ip_options: copied(options),
+                ip_options: span(0, options),
                 transport: Transport::Udp,
                 src_port: 53000,
                 dst_port: 53,
@@ -518,11 +534,9 @@ fn each_ipv4_option_is_copied_and_sets_the_bit_of_its_option_number() {
             }),
             "options {options:?}"
         );
-        assert_eq!(
-            p.unwrap().ip_options.kinds(),
-            Ok(bits),
-            "options {options:?}"
-        );
+        let copy = p.unwrap().ip_options_in(&f);
+        assert_eq!(copy, copied(options), "options {options:?}");
+        assert_eq!(copy.kinds(), Ok(bits), "options {options:?}");
     }
 }
 
@@ -545,7 +559,10 @@ fn several_ipv4_options_set_all_their_bits_and_the_transport_follows_the_full_he
     assert_eq!(
         p,
         Ok(Packet {
-            ip_options: copied(&options),
+            ip_options: OptionsSpan {
+                offset: 34,
+                len: 32
+            },
             transport: Transport::Tcp,
             src_port: 49152,
             dst_port: 443,
@@ -557,8 +574,10 @@ fn several_ipv4_options_set_all_their_bits_and_the_transport_follows_the_full_he
             ..v4_packet(86, ip_proto::TCP)
         })
     );
+    let copy = p.unwrap().ip_options_in(&f);
+    assert_eq!(copy, copied(&options));
     assert_eq!(
-        p.unwrap().ip_options.kinds(),
+        copy.kinds(),
         Ok(ip_option::NOP
             | ip_option::RECORD_ROUTE
             | ip_option::TIMESTAMP
@@ -584,7 +603,10 @@ fn a_full_40_byte_options_area_is_copied_word_for_word() {
     assert_eq!(
         p,
         Ok(Packet {
-            ip_options: copied(&options),
+            ip_options: OptionsSpan {
+                offset: 34,
+                len: 40
+            },
             transport: Transport::Udp,
             src_port: 53000,
             dst_port: 53,
@@ -594,10 +616,66 @@ fn a_full_40_byte_options_area_is_copied_word_for_word() {
             ..v4_packet(82, ip_proto::UDP)
         })
     );
+    let copy = p.unwrap().ip_options_in(&f);
+    assert_eq!(copy, copied(&options));
+    assert_eq!(copy.kinds(), Ok(ip_option::RECORD_ROUTE | ip_option::END));
+}
+
+#[test]
+fn options_behind_vlan_tags_are_found_four_bytes_further_per_tag() {
+    // Two tags put the options at offset 42, the furthest the copy follows.
+    let options = [148, 4, 0, 0, 131, 7, 4, 192, 0, 2, 9, 0];
+    let ip = Ipv4 {
+        options: options.to_vec(),
+        ..Ipv4::new(ip_proto::UDP)
+    };
+    let cases: [(&[u16], u16); 3] = [
+        (&[], 34),
+        (&[ether_type::VLAN], 38),
+        (&[ether_type::QINQ, ether_type::VLAN], 42),
+    ];
+    for (tags, offset) in cases {
+        let f = ip.frame(tags, &udp(53000, 53, b"x"));
+        let p = parse(&f).expect("well-formed");
+        assert_eq!(
+            p.ip_options,
+            OptionsSpan { offset, len: 12 },
+            "{} tags",
+            tags.len()
+        );
+        assert_eq!(p.ip_options, span(tags.len(), &options));
+        let copy = p.ip_options_in(&f);
+        assert_eq!(copy, copied(&options), "{} tags", tags.len());
+        assert_eq!(
+            copy.kinds(),
+            Ok(ip_option::ROUTER_ALERT | ip_option::LSRR | ip_option::END)
+        );
+    }
+}
+
+#[test]
+fn options_copied_out_of_a_shorter_frame_keep_only_the_words_inside_it() {
+    // The span of a 12-byte options area, over a frame that ends two bytes into its third
+    // word: the whole words are copied, the cut one reads as zeros.
+    let options = [1, 1, 1, 1, 148, 4, 0, 0, 1, 1, 1, 0];
+    let ip = Ipv4 {
+        options: options.to_vec(),
+        ..Ipv4::new(ip_proto::UDP)
+    };
+    let f = ip.frame(&[], &udp(53000, 53, &[]));
+    let p = parse(&f).expect("well-formed");
     assert_eq!(
-        p.unwrap().ip_options.kinds(),
-        Ok(ip_option::RECORD_ROUTE | ip_option::END)
+        p.ip_options,
+        OptionsSpan {
+            offset: 34,
+            len: 12
+        }
     );
+    assert_eq!(
+        p.ip_options_in(&f[..44]),
+        copied(&[1, 1, 1, 1, 148, 4, 0, 0, 0, 0, 0, 0])
+    );
+    assert_eq!(p.ip_options_in(&f[..34]), copied(&[0; 12]));
 }
 
 #[test]
@@ -607,9 +685,12 @@ fn end_of_option_list_stops_the_walk_before_later_bytes() {
         options: vec![1, 0, 7, 0xff],
         ..Ipv4::new(ip_proto::UDP)
     };
-    let p = parse(&ip.frame(&[], &udp(53000, 53, &[]))).expect("well-formed");
-    assert_eq!(p.ip_options, copied(&[1, 0, 7, 0xff]));
-    assert_eq!(p.ip_options.kinds(), Ok(ip_option::NOP | ip_option::END));
+    let f = ip.frame(&[], &udp(53000, 53, &[]));
+    let p = parse(&f).expect("well-formed");
+    assert_eq!(p.ip_options, OptionsSpan { offset: 34, len: 4 });
+    let copy = p.ip_options_in(&f);
+    assert_eq!(copy, copied(&[1, 0, 7, 0xff]));
+    assert_eq!(copy.kinds(), Ok(ip_option::NOP | ip_option::END));
 }
 
 #[test]
@@ -1261,8 +1342,8 @@ fn an_ipv4_total_length_beyond_the_frame_is_malformed() {
     }
 }
 
-// The parser copies IPv4 options without judging them (a walk costs the verifier too much);
-// `IpOptions::kinds` names a broken option when it walks the copy.
+// The parser records where the IPv4 options are without judging them (a walk costs the verifier
+// too much); `IpOptions::kinds` names a broken option when it walks `Packet::ip_options_in`.
 
 #[test]
 fn an_ipv4_option_overrunning_the_options_area_is_malformed_when_walked() {
@@ -1277,7 +1358,7 @@ fn an_ipv4_option_overrunning_the_options_area_is_malformed_when_walked() {
         assert_eq!(
             p,
             Ok(Packet {
-                ip_options: copied(&options),
+                ip_options: OptionsSpan { offset: 34, len: 4 },
                 transport: Transport::Udp,
                 src_port: 53000,
                 dst_port: 53,
@@ -1288,8 +1369,10 @@ fn an_ipv4_option_overrunning_the_options_area_is_malformed_when_walked() {
             }),
             "options {options:?}"
         );
+        let copy = p.unwrap().ip_options_in(&f);
+        assert_eq!(copy, copied(&options), "options {options:?}");
         assert_eq!(
-            p.unwrap().ip_options.kinds(),
+            copy.kinds(),
             Err(Malformed::Ipv4Options),
             "options {options:?}"
         );
@@ -1303,10 +1386,13 @@ fn an_ipv4_option_length_below_two_is_malformed_when_walked() {
             options: options.to_vec(),
             ..Ipv4::new(ip_proto::UDP)
         };
-        let p = parse(&ip.frame(&[], &udp(53000, 53, &[]))).expect("options are not judged");
-        assert_eq!(p.ip_options, copied(&options));
+        let f = ip.frame(&[], &udp(53000, 53, &[]));
+        let p = parse(&f).expect("options are not judged");
+        assert_eq!(p.ip_options, OptionsSpan { offset: 34, len: 4 });
+        let copy = p.ip_options_in(&f);
+        assert_eq!(copy, copied(&options), "options {options:?}");
         assert_eq!(
-            p.ip_options.kinds(),
+            copy.kinds(),
             Err(Malformed::Ipv4Options),
             "options {options:?}"
         );
@@ -1321,9 +1407,12 @@ fn an_ipv4_option_length_byte_past_the_options_area_is_malformed_when_walked() {
         options: vec![1, 1, 1, 7],
         ..Ipv4::new(ip_proto::UDP)
     };
-    let p = parse(&ip.frame(&[], &udp(0x0200, 53, &[]))).expect("options are not judged");
-    assert_eq!(p.ip_options, copied(&[1, 1, 1, 7]));
-    assert_eq!(p.ip_options.kinds(), Err(Malformed::Ipv4Options));
+    let f = ip.frame(&[], &udp(0x0200, 53, &[]));
+    let p = parse(&f).expect("options are not judged");
+    assert_eq!(p.ip_options, OptionsSpan { offset: 34, len: 4 });
+    let copy = p.ip_options_in(&f);
+    assert_eq!(copy, copied(&[1, 1, 1, 7]));
+    assert_eq!(copy.kinds(), Err(Malformed::Ipv4Options));
 }
 
 #[test]
@@ -1562,7 +1651,7 @@ fn a_cut_icmpv6_header_is_malformed() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bugs found: fail today, kept so the fix has a test
+// Bugs found and fixed: kept so they stay fixed
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -1636,13 +1725,16 @@ fn offsets_fit(bytes: &[u8], p: &Packet) -> Result<(), TestCaseError> {
         let at = ETH + TAG * usize::from(p.vlan_tags) + IPV4_HEADER;
         let len = usize::from(p.ip_options.len);
         prop_assert!(len <= 40 && len.is_multiple_of(4));
-        prop_assert_eq!(p.ip_options.as_bytes(), &bytes[at..at + len]);
+        let expected_offset = if len == 0 { 0 } else { at as u16 };
+        prop_assert_eq!(p.ip_options.offset, expected_offset);
+        let copy = p.ip_options_in(bytes);
+        prop_assert_eq!(copy.as_bytes(), &bytes[at..at + len]);
         // Walking arbitrary options names a kind set or a malformation, never panics.
-        if let Err(m) = p.ip_options.kinds() {
+        if let Err(m) = copy.kinds() {
             prop_assert_eq!(m, Malformed::Ipv4Options);
         }
     } else {
-        prop_assert!(p.ip_options.is_empty());
+        prop_assert_eq!(p.ip_options, OptionsSpan::default());
     }
     Ok(())
 }
@@ -1862,7 +1954,8 @@ proptest! {
                 prop_assert_eq!(p.dst_v4(), Some([192, 0, 2, 1]));
                 prop_assert_eq!((p.ttl, p.protocol), (header[8], protocol));
                 prop_assert_eq!(p.fragment_offset, frag & 0x1fff);
-                prop_assert_eq!(p.ip_options.as_bytes(), &tail[..usize::from(ihl) * 4 - 20]);
+                let copy = p.ip_options_in(&f);
+                prop_assert_eq!(copy.as_bytes(), &tail[..usize::from(ihl) * 4 - 20]);
             }
             // A version-4 header of 20 bytes or more is past the Ethernet and header rules, and
             // options are never judged by the parser.
@@ -1965,11 +2058,12 @@ proptest! {
         let ip = Ipv4 { options: bytes.clone(), ..Ipv4::new(ip_proto::UDP) };
         let f = ip.frame(&[], &udp(53000, 53, &[]));
         let p = parse(&f);
-        prop_assert_eq!(p.map(|p| p.ip_options.kinds()), Ok(Ok(bits)));
+        prop_assert_eq!(p.map(|p| p.ip_options_in(&f)), Ok(copied(&bytes)));
+        prop_assert_eq!(p.map(|p| p.ip_options_in(&f).kinds()), Ok(Ok(bits)));
         prop_assert_eq!(
             p,
             Ok(Packet {
-                ip_options: copied(&bytes),
+                ip_options: span(0, &bytes),
                 transport: Transport::Udp,
                 src_port: 53000,
                 dst_port: 53,

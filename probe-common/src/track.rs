@@ -1,0 +1,207 @@
+//! What the kernel tracks beyond counters: which contacts are new, and per-source state.
+//!
+//! The rules here decide which packets reach the hash maps at all. An established TCP segment
+//! (ACK set, SYN clear) never does: it needs its counters and nothing else, so the busiest
+//! class of traffic stays on the cheap path. The offline replay applies the same rules.
+
+use crate::packet::{Network, Packet, Transport, tcp_flags};
+
+/// Default capacity of the per-source map (LRU: the least recently seen source is evicted).
+pub const DEFAULT_SOURCES: u32 = 65_536;
+/// Default capacity of the first-contact map (LRU).
+pub const DEFAULT_CONTACTS: u32 = 262_144;
+/// Slots of each CPU's recent-flow cache (a power of two).
+pub const FLOW_CACHE_SLOTS: u32 = 4096;
+/// Default first-contact events per second per CPU, and the burst allowed above it.
+pub const DEFAULT_EVENT_RATE: u64 = 5_000;
+pub const DEFAULT_EVENT_BURST: u64 = 20_000;
+/// Bits in the per-source sketch of destination ports and of destination hosts.
+pub const PORT_SKETCH_BITS: u32 = 512;
+pub const HOST_SKETCH_BITS: u32 = 256;
+
+/// Map names shared by both sides.
+pub mod map {
+    pub const SOURCES: &str = "SOURCES";
+    pub const CONTACTS: &str = "CONTACTS";
+    pub const FLOW_CACHE: &str = "FLOW_CACHE";
+    pub const EVENTS: &str = "EVENTS";
+    pub const BUCKET: &str = "BUCKET";
+}
+
+/// Load-time settings (globals the daemon overrides before loading).
+pub mod setting {
+    /// First-contact events per second per CPU.
+    pub const EVENT_RATE: &str = "EVENT_RATE";
+    /// Events allowed in a burst above the rate.
+    pub const EVENT_BURST: &str = "EVENT_BURST";
+}
+
+/// One new thing: (source, destination, protocol, port or ICMP message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct ContactKey {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    /// Destination port; for ICMP, `type << 8 | code`.
+    pub port: u16,
+    pub protocol: u8,
+    pub ip_version: u8,
+    /// For ICMP echo requests, the TTL: a rising TTL towards one host is how an ICMP traceroute
+    /// shows itself, so each new TTL is a new contact. Zero otherwise.
+    pub ttl: u8,
+    pub pad: [u8; 3],
+}
+
+const _: () = assert!(size_of::<ContactKey>() == 40);
+
+/// The per-source map's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct SourceKey {
+    pub addr: [u8; 16],
+    pub ip_version: u8,
+    pub pad: [u8; 3],
+}
+
+const _: () = assert!(size_of::<SourceKey>() == 20);
+
+/// What one CPU knows about one source. The daemon merges the CPUs' copies: sums, min/max,
+/// and the union of the sketches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct SourceState {
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    /// Tracked packets (every packet but established TCP and repeats of a known UDP flow).
+    pub packets: u64,
+    /// Connection attempts (SYN without ACK).
+    pub syns: u64,
+    /// Destination ports seen, as bits of a [`PORT_SKETCH_BITS`]-bit sketch.
+    pub ports: [u64; 8],
+    /// Destination hosts seen, as bits of a [`HOST_SKETCH_BITS`]-bit sketch.
+    pub hosts: [u64; 4],
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+    /// Type of the last ICMP message, plus one (0: none seen).
+    pub last_icmp: u8,
+    pub pad: [u8; 5],
+}
+
+const _: () = assert!(size_of::<SourceState>() == 136);
+
+/// Per-CPU token bucket for events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Bucket {
+    /// Tokens, in thousandths of an event (so a slow rate still refills between packets).
+    pub milli_tokens: u64,
+    pub last_ns: u64,
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY (all): integers and byte arrays, sizes asserted, no padding.
+    unsafe impl aya::Pod for super::ContactKey {}
+    unsafe impl aya::Pod for super::SourceKey {}
+    unsafe impl aya::Pod for super::SourceState {}
+    unsafe impl aya::Pod for super::Bucket {}
+}
+
+/// True for a TCP segment of an established connection (ACK set, SYN clear): it is counted and
+/// nothing more. A SYN+ACK still counts as tracked: unsolicited ones are backscatter.
+#[inline(always)]
+pub const fn is_established_tcp(p: &Packet) -> bool {
+    matches!(p.transport, Transport::Tcp)
+        && p.tcp_flags & (tcp_flags::ACK | tcp_flags::SYN) == tcp_flags::ACK
+}
+
+/// The contact key of `p`, or `None` when the packet is not tracked: not IP, established TCP, or
+/// a non-first fragment (it has no ports; the fragments counter has it).
+#[inline(always)]
+pub fn contact_key(p: &Packet) -> Option<ContactKey> {
+    if matches!(p.network, Network::Other) || p.fragment_offset != 0 || is_established_tcp(p) {
+        return None;
+    }
+    let (port, ttl) = match p.transport {
+        Transport::Tcp | Transport::Udp => (p.dst_port, 0),
+        Transport::Icmp | Transport::Icmpv6 => {
+            let echo = (p.transport as u8 == Transport::Icmp as u8 && p.icmp_type == 8)
+                || (p.transport as u8 == Transport::Icmpv6 as u8 && p.icmp_type == 128);
+            (u16::from(p.icmp_type) << 8 | u16::from(p.icmp_code), if echo { p.ttl } else { 0 })
+        }
+        Transport::None => (0, 0),
+    };
+    Some(ContactKey {
+        src: p.src,
+        dst: p.dst,
+        port,
+        protocol: p.protocol,
+        ip_version: p.network as u8,
+        ttl,
+        pad: [0; 3],
+    })
+}
+
+/// Mixes one 32-bit word into a running hash (multiply-rotate; cheap in BPF, good enough to
+/// spread flows over a direct-mapped cache and bits over a sketch).
+#[inline(always)]
+const fn mix(h: u32, w: u32) -> u32 {
+    (h ^ w).wrapping_mul(0x9e37_79b1).rotate_left(13)
+}
+
+#[inline(always)]
+const fn word(b: &[u8; 16], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// Hash of a contact key, for the recent-flow cache. Never zero (zero marks an empty slot).
+#[inline(always)]
+pub const fn flow_hash(k: &ContactKey) -> u32 {
+    let mut h = 0x811c_9dc5;
+    h = mix(h, word(&k.src, 0));
+    h = mix(h, word(&k.src, 4));
+    h = mix(h, word(&k.src, 8));
+    h = mix(h, word(&k.src, 12));
+    h = mix(h, word(&k.dst, 0));
+    h = mix(h, word(&k.dst, 4));
+    h = mix(h, word(&k.dst, 8));
+    h = mix(h, word(&k.dst, 12));
+    h = mix(h, (k.port as u32) << 16 | (k.protocol as u32) << 8 | k.ttl as u32);
+    // The version too: an IPv4 and an IPv6 address can share their bytes.
+    h = mix(h, k.ip_version as u32);
+    h ^= h >> 15;
+    if h == 0 { 1 } else { h }
+}
+
+/// The sketch bit of a destination port.
+#[inline(always)]
+pub const fn port_bit(port: u16) -> u32 {
+    let h = mix(0x2545_f491, port as u32);
+    (h ^ (h >> 16)) % PORT_SKETCH_BITS
+}
+
+/// The sketch bit of a destination address.
+#[inline(always)]
+pub const fn host_bit(dst: &[u8; 16]) -> u32 {
+    let mut h = 0x6c07_8965;
+    h = mix(h, word(dst, 0));
+    h = mix(h, word(dst, 4));
+    h = mix(h, word(dst, 8));
+    h = mix(h, word(dst, 12));
+    (h ^ (h >> 16)) % HOST_SKETCH_BITS
+}
+
+/// Distinct values behind a sketch with `set` of `bits` bits set: linear counting,
+/// `-m ln(zeros / m)`. Exact enough below a few times `bits`; saturates when every bit is set.
+#[cfg(feature = "user")]
+pub fn sketch_estimate(set: u32, bits: u32) -> f64 {
+    if bits == 0 || set == 0 {
+        return 0.0;
+    }
+    let m = f64::from(bits);
+    let zeros = f64::from(bits - set.min(bits));
+    if zeros == 0.0 {
+        return m * m.ln();
+    }
+    m * (m / zeros).ln()
+}
