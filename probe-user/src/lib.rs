@@ -4,11 +4,15 @@
 //! → `collector` (what became active) → `query` (socket protocol, server, client).
 //! `knowledge` says what a port or ICMP message means; `cli` holds one file per subcommand.
 
+pub mod capture;
 pub mod cli;
 pub mod collector;
+pub mod contact;
 pub mod counters;
 pub mod duration;
+pub mod events;
 pub mod kernel_log;
 pub mod knowledge;
 pub mod loader;
 pub mod query;
+pub mod tracker;

@@ -4,10 +4,10 @@ use std::{ffi::CString, io};
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
-    maps::{MapData, MapError},
+    maps::{MapData, MapError, RingBuf},
     programs::{ProgramError, Xdp, XdpMode},
 };
-use probe_common::counters::FAMILIES;
+use probe_common::{counters::FAMILIES, track};
 
 use crate::kernel_log;
 
@@ -66,6 +66,8 @@ pub struct Loaded {
     pub ebpf: Ebpf,
     /// The counter maps, in `FAMILIES` order.
     pub maps: Vec<MapData>,
+    /// First-contact events.
+    pub events: RingBuf<MapData>,
     /// Possible CPUs: how many slices each counter map holds.
     pub cpus: usize,
     /// The mode the program ended up attached in.
@@ -83,8 +85,34 @@ pub fn interface_index(iface: &str) -> Result<u32, LoadError> {
     Ok(index)
 }
 
+/// Sizes and rates set at load time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Sources tracked at once (LRU).
+    pub sources: u32,
+    /// Contacts remembered as already reported (LRU).
+    pub contacts: u32,
+    /// First-contact events per second per CPU, and the burst above it.
+    pub event_rate: u64,
+    pub event_burst: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            sources: track::DEFAULT_SOURCES,
+            contacts: track::DEFAULT_CONTACTS,
+            event_rate: track::DEFAULT_EVENT_RATE,
+            event_burst: track::DEFAULT_EVENT_BURST,
+        }
+    }
+}
+
+/// The kernel multiplies the rate by up to ten seconds of nanoseconds in 64 bits.
+pub const MAX_EVENT_RATE: u64 = 1_000_000;
+
 /// Loads the program with each counter map sized for this machine's CPUs and attaches it.
-pub fn load_and_attach(iface: &str, mode: Mode) -> Result<Loaded, LoadError> {
+pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded, LoadError> {
     interface_index(iface)?;
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
     let mut loader = EbpfLoader::new();
@@ -95,6 +123,12 @@ pub fn load_and_attach(iface: &str, mode: Mode) -> Result<Loaded, LoadError> {
     for family in FAMILIES {
         loader.map_max_entries(family.map, family.slice * cpus as u32);
     }
+    loader.map_max_entries(track::map::SOURCES, limits.sources.max(1));
+    loader.map_max_entries(track::map::CONTACTS, limits.contacts.max(1));
+    let rate = limits.event_rate.min(MAX_EVENT_RATE);
+    let burst = limits.event_burst.min(MAX_EVENT_RATE * 10);
+    loader.override_global(track::setting::EVENT_RATE, &rate, true);
+    loader.override_global(track::setting::EVENT_BURST, &burst, true);
     let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
 
     match aya_log::EbpfLogger::init(&mut ebpf) {
@@ -120,9 +154,17 @@ pub fn load_and_attach(iface: &str, mode: Mode) -> Result<Loaded, LoadError> {
         };
         maps.push(data);
     }
+    let events = ebpf
+        .take_map(track::map::EVENTS)
+        .ok_or(LoadError::MissingMap(track::map::EVENTS))?;
+    let events = RingBuf::try_from(events).map_err(|source| LoadError::Map {
+        name: track::map::EVENTS,
+        source,
+    })?;
     Ok(Loaded {
         ebpf,
         maps,
+        events,
         cpus,
         attached_mode,
     })

@@ -7,9 +7,13 @@ use probe_user::cli::{Cli, Command, explain, query, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_target(false)
-        .init();
+    // aya::bpf warns, at length, that the kernel refused the object's BTF: the union inside
+    // aya-log-ebpf is the cause, and the program loads and runs without BTF. RUST_LOG overrides.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,aya::bpf=error"),
+    )
+    .format_target(false)
+    .init();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),

@@ -186,6 +186,9 @@ fn stats_table(s: &Stats) -> String {
         ("udp (on ports)", s.udp),
         ("icmp", s.icmp),
         ("icmpv6", s.icmpv6),
+        ("first-contact events", s.events),
+        ("events over the rate limit", s.events_rate_limited),
+        ("events lost, ring full", s.events_ring_full),
     ];
     let body = rows
         .iter()

@@ -3,6 +3,7 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
+use probe_common::track;
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -12,6 +13,7 @@ use crate::{
     collector::{Became, Collector},
     counters::{CounterMaps, Snapshot},
     duration,
+    events::Events,
     knowledge::RangeClass,
     loader::{self, Mode},
     query::server,
@@ -36,6 +38,34 @@ pub struct RunArgs {
     /// The Unix socket `probe query` talks to (created with mode 0660).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
+    /// Sources the kernel tracks at once; the least recently seen is evicted beyond this.
+    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_SOURCES,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sources: u32,
+    /// Contacts the kernel remembers as reported; the oldest is forgotten beyond this.
+    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_CONTACTS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_contacts: u32,
+    /// First-contact events per second per CPU. Beyond it the kernel counts what it did not
+    /// report, and the daemon reports that as a probe_overload finding.
+    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_RATE,
+          value_parser = clap::value_parser!(u64).range(1..=loader::MAX_EVENT_RATE))]
+    pub event_rate: u64,
+    /// Events allowed in a burst above --event-rate.
+    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_BURST,
+          value_parser = clap::value_parser!(u64).range(1..=loader::MAX_EVENT_RATE * 10))]
+    pub event_burst: u64,
+}
+
+impl RunArgs {
+    fn limits(&self) -> loader::Limits {
+        loader::Limits {
+            sources: self.max_sources,
+            contacts: self.max_contacts,
+            event_rate: self.event_rate,
+            event_burst: self.event_burst,
+        }
+    }
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -50,7 +80,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     // Refuse early, before touching the interface, if another daemon owns the socket.
     server::check_free(&args.socket)?;
-    let loaded = loader::load_and_attach(&args.iface, args.mode)?;
+    let loaded = loader::load_and_attach(&args.iface, args.mode, args.limits())?;
     log::info!(
         "watching {} ({} XDP, {} CPU slices per counter map)",
         args.iface,
@@ -58,6 +88,8 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
         loaded.cpus
     );
     let counters = Arc::new(CounterMaps::new(loaded.maps, loaded.cpus)?);
+    let mut events =
+        Events::new(loaded.events).context("watching the first-contact ring buffer")?;
     let socket = server::bind(&args.socket)?;
     log::info!("serving queries on {}", args.socket.display());
 
@@ -82,6 +114,13 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                     counters.read_into(&mut snapshot);
                     for became in collector.observe(snapshot.clone()) {
                         log_activity(&became);
+                    }
+                }
+                batch = events.next_batch(|c| log::debug!("first contact: {c:?}")) => {
+                    match batch {
+                        Ok(0) => {}
+                        Ok(n) => log::warn!("skipped {n} first-contact records of an unexpected size"),
+                        Err(e) => log::warn!("reading first-contact events failed: {e}"),
                     }
                 }
                 _ = interrupt.recv() => return "SIGINT",
@@ -126,7 +165,17 @@ fn log_activity(became: &Became) {
             packets,
         } => {
             let family = if v6 { "icmpv6" } else { "icmp" };
-            log::info!("active: {family} type {icmp_type} code {code}, {packets} messages");
+            let packets = plural(packets, "message");
+            log::info!("active: {family} type {icmp_type} code {code}, {packets}");
         }
+    }
+}
+
+/// `1 packet`, `2 packets`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -23,6 +23,12 @@ pub struct Stats {
     pub udp: u64,
     pub icmp: u64,
     pub icmpv6: u64,
+    /// First-contact events delivered to the daemon.
+    pub events: u64,
+    /// First contacts not reported: rate limit reached.
+    pub events_rate_limited: u64,
+    /// First contacts not reported: ring buffer full.
+    pub events_ring_full: u64,
 }
 
 /// One port's counters.
@@ -95,6 +101,9 @@ pub fn stats(s: &Snapshot) -> Stats {
         udp: s.udp_packets(),
         icmp: s.icmp.iter().sum(),
         icmpv6: s.icmpv6.iter().sum(),
+        events: s.total(total::EVENTS),
+        events_rate_limited: s.total(total::EVENTS_RATE_LIMITED),
+        events_ring_full: s.total(total::EVENTS_RING_FULL),
     }
 }
 
