@@ -1,0 +1,85 @@
+//! The daemon's life: it attaches XDP and serves queries once started, refuses a second daemon
+//! on the same socket, and on SIGINT or SIGTERM detaches, removes its socket and exits 0.
+
+use std::process::Command;
+
+use probe_integration::{Daemon, Lab, probe_bin, require_root};
+
+/// True when `ip link` shows an XDP program on the sensor interface.
+fn xdp_attached(lab: &Lab) -> bool {
+    let out = lab.sensor(&["ip", "link", "show", "dev", lab.sensor_if()]);
+    out.contains("xdp")
+}
+
+#[test]
+fn sigint_detaches_removes_the_socket_and_exits_zero() {
+    require_root!();
+    let lab = Lab::new();
+    let mut probe = Daemon::start(&lab);
+    assert!(
+        xdp_attached(&lab),
+        "a running daemon has XDP attached to {}",
+        lab.sensor_if()
+    );
+    assert!(probe.socket().exists());
+    let status = probe
+        .stop_with(libc::SIGINT)
+        .expect("the daemon exits on SIGINT");
+    assert!(
+        status.success(),
+        "SIGINT must end the daemon with 0, got {status}:\n{}",
+        probe.log()
+    );
+    assert!(
+        !probe.socket().exists(),
+        "the daemon must remove its socket on exit"
+    );
+    assert!(!xdp_attached(&lab), "the daemon must detach on exit");
+}
+
+#[test]
+fn sigterm_detaches_removes_the_socket_and_exits_zero() {
+    require_root!();
+    let lab = Lab::new();
+    let mut probe = Daemon::start(&lab);
+    let status = probe
+        .stop_with(libc::SIGTERM)
+        .expect("the daemon exits on SIGTERM");
+    assert!(
+        status.success(),
+        "SIGTERM must end the daemon with 0, got {status}:\n{}",
+        probe.log()
+    );
+    assert!(
+        !probe.socket().exists(),
+        "the daemon must remove its socket on exit"
+    );
+    assert!(!xdp_attached(&lab), "the daemon must detach on exit");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_socket_is_refused() {
+    require_root!();
+    let lab = Lab::new();
+    let probe = Daemon::start(&lab);
+    let second = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+        .arg("--")
+        .args(["timeout", "20"])
+        .arg(probe_bin())
+        .args(["run", "--iface", lab.sensor_if(), "--socket"])
+        .arg(probe.socket())
+        .output()
+        .expect("running a second daemon");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "a second daemon must refuse to start: {stderr}"
+    );
+    assert!(
+        stderr.contains("already serving"),
+        "the refusal should say the socket is already served: {stderr}"
+    );
+    // The first one is unharmed.
+    probe.stats();
+}

@@ -1,0 +1,244 @@
+//! The real daemon, started on a lab's sensor interface and queried through its socket.
+
+use std::{
+    fs::{self, File},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::{counters::Stats, lab::Lab};
+
+/// How often the daemon reads its maps (`--interval`).
+const INTERVAL: Duration = Duration::from_millis(200);
+/// Loading and attaching takes a second or two; on a busy machine much longer.
+const START_LIMIT: Duration = Duration::from_secs(15);
+/// SIGTERM to exit: detach, remove the socket.
+const STOP_LIMIT: Duration = Duration::from_secs(10);
+/// Counters count as settled when they have not moved for this long: several daemon intervals,
+/// and far longer than a veth takes to deliver what a finished tool sent.
+const QUIET_FOR: Duration = Duration::from_millis(700);
+/// Longest wait for counters to settle.
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// The `probe` binary under test: `PROBE_BIN`, else `<workspace>/target/debug/probe`.
+pub fn probe_bin() -> PathBuf {
+    let bin = std::env::var_os("PROBE_BIN").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/probe"),
+        PathBuf::from,
+    );
+    assert!(
+        bin.is_file(),
+        "no probe binary at {}: build it first: cargo xtask build (or set PROBE_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// `probe run` on a lab's sensor interface. Dropping it stops the daemon with SIGTERM and
+/// asserts a clean exit (status 0, socket removed) unless the test is already failing.
+pub struct Daemon {
+    /// The daemon process (`None` once stopped).
+    child: Option<Child>,
+    /// The `probe` binary, for queries.
+    bin: PathBuf,
+    /// Private directory for the socket and logs; removed on drop.
+    dir: PathBuf,
+    /// The query socket.
+    socket: PathBuf,
+    /// The daemon's stderr (its log).
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts the daemon on `lab`'s sensor interface and waits until it answers queries.
+    pub fn start(lab: &Lab) -> Self {
+        let bin = probe_bin();
+        let dir = std::env::temp_dir().join(format!("probe-it-{}", crate::lab::unique_id()));
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        let socket = dir.join("probe.sock");
+        let log = dir.join("daemon.log");
+        let log_file =
+            File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
+        // nsenter --net, not `ip netns exec`: the latter remounts /sys and hides bpffs.
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+            .arg("--")
+            .arg(&bin)
+            .args([
+                "run",
+                "--iface",
+                lab.sensor_if(),
+                "--interval",
+                "200ms",
+                "--socket",
+            ])
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("duplicating a file handle"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut daemon = Self {
+            child: Some(child),
+            bin,
+            dir,
+            socket,
+            log,
+        };
+        daemon.wait_until_serving();
+        daemon
+    }
+
+    fn wait_until_serving(&mut self) {
+        let deadline = Instant::now() + START_LIMIT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "the daemon exited while starting ({status}); its log:\n{}",
+                    self.log()
+                );
+            }
+            if self.socket.exists() && self.run_query(&["stats"]).status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not answer on {} within {START_LIMIT:?}; its log:\n{}",
+                self.socket.display(),
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The query socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Everything the daemon has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(log unreadable: {e})"))
+    }
+
+    fn run_query(&self, args: &[&str]) -> Output {
+        Command::new("timeout")
+            .arg("10")
+            .arg(&self.bin)
+            .arg("query")
+            .args(args)
+            .arg("--json")
+            .arg("--socket")
+            .arg(&self.socket)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} query: {e}", self.bin.display()))
+    }
+
+    /// `probe query <args> --json --socket <ours>`, parsed; panics unless it succeeds.
+    pub fn query(&self, args: &[&str]) -> Value {
+        let out = self.run_query(args);
+        assert!(
+            out.status.success(),
+            "`probe query {}` failed ({}): {}\ndaemon log:\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "`probe query {}` printed invalid JSON ({e}):\n{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// The totals right now.
+    pub fn stats(&self) -> Stats {
+        Stats::from_json(&self.query(&["stats"]))
+    }
+
+    /// The totals once they stop changing, checked for consistency.
+    ///
+    /// Tools return before the last frame is through the veth, the kernels may still finish a
+    /// TCP close, and the daemon may answer from its last interval's read; waiting until nothing
+    /// moves for [`QUIET_FOR`] covers all three, so counts that follow are final.
+    pub fn settled_stats(&self) -> Stats {
+        let deadline = Instant::now() + SETTLE_LIMIT;
+        let mut last = self.stats();
+        let mut unchanged_since = Instant::now();
+        loop {
+            thread::sleep(INTERVAL / 2);
+            let now = self.stats();
+            if now != last {
+                last = now;
+                unchanged_since = Instant::now();
+            } else if unchanged_since.elapsed() >= QUIET_FOR {
+                now.assert_consistent();
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "counters still changing after {SETTLE_LIMIT:?}: {now:?}"
+            );
+        }
+    }
+
+    /// Stops the daemon with `signal` and returns how it exited (killed after [`STOP_LIMIT`]).
+    pub fn stop_with(&mut self, signal: libc::c_int) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill has no memory preconditions; the pid is our own unreaped child.
+        unsafe { libc::kill(pid, signal) };
+        let deadline = Instant::now() + STOP_LIMIT;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                _ => {
+                    eprintln!("the daemon ignored the signal for {STOP_LIMIT:?}; killing it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_none() {
+            // The test stopped it and checked the exit itself.
+            let _ = fs::remove_dir_all(&self.dir);
+            return;
+        }
+        let status = self.stop_with(libc::SIGTERM);
+        let log = self.log();
+        let socket_left = self.socket.exists();
+        let _ = fs::remove_dir_all(&self.dir);
+        let clean = status.is_some_and(|s| s.success()) && !socket_left;
+        if clean {
+            return;
+        }
+        if thread::panicking() {
+            eprintln!("the daemon did not exit cleanly ({status:?}); its log:\n{log}");
+        } else {
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "SIGTERM must make the daemon exit 0, it ended with {status:?}; its log:\n{log}"
+            );
+            panic!("the daemon exited but left its socket behind; its log:\n{log}");
+        }
+    }
+}

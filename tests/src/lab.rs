@@ -1,0 +1,536 @@
+//! The network-namespace lab: an attacker namespace and a sensor namespace joined by a veth pair.
+//!
+//! ```text
+//! [attacker netns] pa<id> ── ps<id> [sensor netns: the probe attaches here]
+//!   198.18.0.2/24, 2001:db8::2/64      198.18.0.1/24, 2001:db8::1/64
+//!   route 198.18.1.0/24 via 198.18.0.1
+//! ```
+//!
+//! Addresses come only from the benchmarking range 198.18.0.0/15 and the documentation prefix
+//! 2001:db8::/32, and no namespace has a route out (../shared/docs/lab.md).
+//!
+//! The sensor must be quiet: the probe counts every frame arriving on `ps<id>` and the tests
+//! assert exact totals, so the kernels on both sides must send nothing on their own. What would
+//! otherwise arrive, and what stops it:
+//! - ARP and neighbour discovery: permanent neighbour entries both ways.
+//! - IPv6 duplicate address detection: `nodad` on every address, `accept_dad=0`.
+//! - Router solicitations: `router_solicitations=0` (and `accept_ra=0`); no link-local address
+//!   at all (`addrgenmode none`), so nothing starts autoconfiguration.
+//! - MLDv2 reports: adding an IPv6 address joins its solicited-node group, and the kernel then
+//!   sends two unsolicited reports, the second up to `mldv2_unsolicited_report_interval` (1 s)
+//!   later. `arp off` (IFF_NOARP) makes the kernel skip that join altogether
+//!   (`addrconf_join_solict` returns early for NOARP devices), so no report is ever sent and no
+//!   settle wait is needed; the neighbour entries above replace what NOARP turns off.
+//!
+//! `lab_is_quiet_and_cleans_up.rs` proves the result with tcpdump.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    os::unix::process::CommandExt as _,
+    path::PathBuf,
+    process::{Child, ChildStdout, Command, Output, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    thread,
+    time::{Duration, Instant},
+};
+
+/// The attacker's IPv4 address.
+pub const ATTACKER_V4: &str = "198.18.0.2";
+/// The sensor's IPv4 address.
+pub const SENSOR_V4: &str = "198.18.0.1";
+/// The attacker's IPv6 address.
+pub const ATTACKER_V6: &str = "2001:db8::2";
+/// The sensor's IPv6 address.
+pub const SENSOR_V6: &str = "2001:db8::1";
+/// The attacker's MAC (locally administered; each end lives in its own namespace).
+pub const ATTACKER_MAC: &str = "02:00:00:00:00:02";
+/// The sensor's MAC.
+pub const SENSOR_MAC: &str = "02:00:00:00:00:01";
+/// An address behind the sensor: the attacker routes 198.18.1.0/24 via the sensor, so packets
+/// to it cross the sensor's interface with no neighbour lookup, and die there (no forwarding).
+pub const ROUTED_V4: &str = "198.18.1.7";
+
+/// Upper bound on any one command the lab runs: every sender stops by itself well before.
+const COMMAND_TIMEOUT_SECS: &str = "60";
+
+/// Makes names unique within this process; the process id makes them unique between runs.
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// A unique suffix for this process's next lab: `<pid>n<counter>`.
+pub(crate) fn unique_id() -> String {
+    format!(
+        "{}n{}",
+        std::process::id(),
+        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// True when `ip netns list` shows a namespace called `name`.
+pub fn namespace_exists(name: &str) -> bool {
+    let out = ip("netns list");
+    out.lines()
+        .any(|l| l.split_whitespace().next() == Some(name))
+}
+
+/// A named network namespace, deleted on drop (which also destroys the interfaces inside).
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    fn create(name: String) -> Self {
+        // Same name as a live namespace means an earlier run with the same pid was killed before
+        // its guards ran; nothing else can own this name, so reclaim it.
+        if namespace_exists(&name) {
+            ip(&format!("netns del {name}"));
+        }
+        ip(&format!("netns add {name}"));
+        Self { name }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let out = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => eprintln!(
+                "warning: could not delete netns {}: {}",
+                self.name,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!("warning: could not run `ip netns del {}`: {e}", self.name),
+        }
+    }
+}
+
+/// One end of the veth pair and how it is addressed.
+struct End<'a> {
+    ns: &'a str,
+    iface: &'a str,
+    mac: &'a str,
+    v4: &'a str,
+    v6: &'a str,
+    peer_mac: &'a str,
+    peer_v4: &'a str,
+    peer_v6: &'a str,
+}
+
+/// Two namespaces joined by a veth pair; see the module documentation. Dropping it removes both
+/// namespaces and the pair.
+pub struct Lab {
+    /// Attacker namespace (the senders run here).
+    attacker: Netns,
+    /// Sensor namespace (the probe runs here).
+    sensor: Netns,
+    /// The attacker's end of the veth pair.
+    attacker_if: String,
+    /// The sensor's end of the veth pair: the probe attaches to it.
+    sensor_if: String,
+}
+
+impl Lab {
+    /// Builds a quiet lab, ready for traffic as soon as it returns.
+    pub fn new() -> Self {
+        let id = unique_id();
+        let attacker = Netns::create(format!("probe-it-{id}-a"));
+        let sensor = Netns::create(format!("probe-it-{id}-s"));
+        let attacker_if = format!("pa{id}");
+        let sensor_if = format!("ps{id}");
+        assert!(
+            sensor_if.len() <= 15,
+            "interface name {sensor_if} is longer than IFNAMSIZ allows"
+        );
+        // Created straight inside the namespaces: the root namespace never sees these links.
+        ip(&format!(
+            "-n {} link add {attacker_if} type veth peer name {sensor_if} netns {}",
+            attacker.name, sensor.name
+        ));
+        let lab = Self {
+            attacker,
+            sensor,
+            attacker_if,
+            sensor_if,
+        };
+        let attacker_end = End {
+            ns: &lab.attacker.name,
+            iface: &lab.attacker_if,
+            mac: ATTACKER_MAC,
+            v4: ATTACKER_V4,
+            v6: ATTACKER_V6,
+            peer_mac: SENSOR_MAC,
+            peer_v4: SENSOR_V4,
+            peer_v6: SENSOR_V6,
+        };
+        let sensor_end = End {
+            ns: &lab.sensor.name,
+            iface: &lab.sensor_if,
+            mac: SENSOR_MAC,
+            v4: SENSOR_V4,
+            v6: SENSOR_V6,
+            peer_mac: ATTACKER_MAC,
+            peer_v4: ATTACKER_V4,
+            peer_v6: ATTACKER_V6,
+        };
+        configure_quietly(&sensor_end);
+        configure_quietly(&attacker_end);
+        ip(&format!(
+            "-n {} route add 198.18.1.0/24 via {SENSOR_V4} dev {}",
+            lab.attacker.name, lab.attacker_if
+        ));
+        lab
+    }
+
+    /// Name of the attacker namespace.
+    pub fn attacker_ns(&self) -> &str {
+        &self.attacker.name
+    }
+
+    /// Name of the sensor namespace.
+    pub fn sensor_ns(&self) -> &str {
+        &self.sensor.name
+    }
+
+    /// The attacker's end of the veth pair.
+    pub fn attacker_if(&self) -> &str {
+        &self.attacker_if
+    }
+
+    /// The sensor's end of the veth pair, where the probe attaches.
+    pub fn sensor_if(&self) -> &str {
+        &self.sensor_if
+    }
+
+    /// Runs `argv` in the attacker namespace; panics (with its output) unless it succeeds.
+    /// Returns its stdout.
+    pub fn attacker(&self, argv: &[&str]) -> String {
+        checked(argv, &self.attacker_unchecked(argv))
+    }
+
+    /// Runs `argv` in the sensor namespace; panics (with its output) unless it succeeds.
+    /// Returns its stdout.
+    pub fn sensor(&self, argv: &[&str]) -> String {
+        checked(argv, &self.sensor_unchecked(argv))
+    }
+
+    /// Runs `argv` in the attacker namespace and returns whatever happened.
+    pub fn attacker_unchecked(&self, argv: &[&str]) -> Output {
+        in_netns(&self.attacker.name, argv)
+    }
+
+    /// Runs `argv` in the sensor namespace and returns whatever happened.
+    pub fn sensor_unchecked(&self, argv: &[&str]) -> Output {
+        in_netns(&self.sensor.name, argv)
+    }
+
+    /// Starts `argv` in the sensor namespace in the background (stdout piped).
+    pub fn spawn_in_sensor(&self, argv: &[&str]) -> Background {
+        Background::spawn(&self.sensor.name, argv)
+    }
+
+    /// Starts `argv` in the attacker namespace in the background (stdout piped).
+    pub fn spawn_in_attacker(&self, argv: &[&str]) -> Background {
+        Background::spawn(&self.attacker.name, argv)
+    }
+
+    /// Runs a Python program in the attacker namespace; panics unless it succeeds.
+    pub fn python(&self, program: &str) -> String {
+        self.attacker(&[&python(), "-c", program])
+    }
+
+    /// Sends raw frames from the attacker's interface with scapy and returns their lengths.
+    ///
+    /// `frames` is a Python expression for a list of packets. In scope: everything from
+    /// `scapy.all`, `eth(**fields)` (an `Ether` from the attacker's MAC to the sensor's), and
+    /// `ATTACKER_V4`, `SENSOR_V4`, `ATTACKER_V6`, `SENSOR_V6`.
+    pub fn send_frames(&self, frames: &str) -> Vec<usize> {
+        let program = format!(
+            r#"
+import json, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import *
+conf.verb = 0
+ATTACKER_V4, SENSOR_V4 = "{ATTACKER_V4}", "{SENSOR_V4}"
+ATTACKER_V6, SENSOR_V6 = "{ATTACKER_V6}", "{SENSOR_V6}"
+def eth(**fields):
+    return Ether(src="{ATTACKER_MAC}", dst="{SENSOR_MAC}", **fields)
+frames = [bytes(f) for f in ({frames})]
+sendp([Raw(f) for f in frames], iface="{iface}", verbose=False)
+print(json.dumps([len(f) for f in frames]))
+"#,
+            iface = self.attacker_if
+        );
+        let out = self.python(&program);
+        let last = out.lines().last().unwrap_or_default();
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("scapy printed no frame lengths ({e}); stdout:\n{out}"))
+    }
+}
+
+impl Default for Lab {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Configures one end so that it never speaks unless spoken to (see the module documentation).
+fn configure_quietly(end: &End<'_>) {
+    let End {
+        ns,
+        iface,
+        mac,
+        v4,
+        v6,
+        peer_mac,
+        peer_v4,
+        peer_v6,
+    } = *end;
+    ip(&format!("-n {ns} link set lo up"));
+    // Before any address and before `up`: what NOARP and addrgenmode prevent happens then.
+    ip(&format!(
+        "-n {ns} link set {iface} address {mac} arp off addrgenmode none"
+    ));
+    ip(&format!(
+        "netns exec {ns} sysctl -q -w net.ipv6.conf.{iface}.accept_dad=0 \
+         net.ipv6.conf.{iface}.accept_ra=0 net.ipv6.conf.{iface}.router_solicitations=0"
+    ));
+    ip(&format!("-n {ns} addr add {v4}/24 dev {iface}"));
+    ip(&format!("-n {ns} addr add {v6}/64 dev {iface} nodad"));
+    for peer in [peer_v4, peer_v6] {
+        ip(&format!(
+            "-n {ns} neigh replace {peer} lladdr {peer_mac} dev {iface} nud permanent"
+        ));
+    }
+    ip(&format!("-n {ns} link set {iface} up"));
+}
+
+/// The Python that has scapy: `PROBE_PYTHON`, else Debian's (a pyenv `python3` first on PATH
+/// usually lacks python3-scapy), else whatever `python3` is.
+pub fn python() -> String {
+    if let Some(p) = std::env::var_os("PROBE_PYTHON") {
+        return p.to_string_lossy().into_owned();
+    }
+    if PathBuf::from("/usr/bin/python3").exists() {
+        return "/usr/bin/python3".to_owned();
+    }
+    "python3".to_owned()
+}
+
+/// Runs `argv` in namespace `ns`, bounded in time.
+fn in_netns(ns: &str, argv: &[&str]) -> Output {
+    let output = Command::new("ip")
+        .args(["netns", "exec", ns, "timeout", COMMAND_TIMEOUT_SECS])
+        .args(argv)
+        .stdin(Stdio::null())
+        .output();
+    output.unwrap_or_else(|e| panic!("cannot run `ip netns exec {ns} {}`: {e}", argv.join(" ")))
+}
+
+/// Runs `ip` with the whitespace-separated `args` (names here never hold spaces) from the root
+/// namespace, asserting success. Only configuration: no traffic starts here.
+fn ip(args: &str) -> String {
+    let command: Vec<&str> = std::iter::once("ip")
+        .chain(args.split_whitespace())
+        .collect();
+    let out = Command::new("ip")
+        .args(&command[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `ip {args}`: {e}"));
+    checked(&command, &out)
+}
+
+/// Stdout of a finished command, or a panic that shows what went wrong.
+fn checked(argv: &[&str], out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let hint = if stderr.contains("No such file") || stderr.contains("failed to run command") {
+            "\n(a lab tool is missing? `cargo xtask setup` installs them)"
+        } else {
+            ""
+        };
+        panic!(
+            "`{}` failed ({}){hint}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            argv.join(" "),
+            out.status
+        );
+    }
+    stdout
+}
+
+/// A process running in a namespace in the background; killed on drop if still running.
+pub struct Background {
+    /// The running process (`None` once waited for).
+    child: Option<Child>,
+    /// Its stdout, read line by line.
+    stdout: Option<BufReader<ChildStdout>>,
+    /// The command, for messages.
+    what: String,
+}
+
+impl Background {
+    fn spawn(ns: &str, argv: &[&str]) -> Self {
+        let mut child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{ns}"))
+            .args(["timeout", COMMAND_TIMEOUT_SECS])
+            .args(argv)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{}` in {ns}: {e}", argv.join(" ")));
+        let stdout = child.stdout.take().map(BufReader::new);
+        Self {
+            child: Some(child),
+            stdout,
+            what: argv.join(" "),
+        }
+    }
+
+    /// The process id of `timeout`, which leads the process group of the command.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("not yet waited for").id()
+    }
+
+    /// The next line the process prints (without the newline); panics at end of output.
+    pub fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        let reader = self.stdout.as_mut().expect("stdout is piped");
+        match reader.read_line(&mut line) {
+            Ok(0) => panic!("`{}` ended before printing a line", self.what),
+            Ok(_) => line.trim_end().to_owned(),
+            Err(e) => panic!("reading the output of `{}`: {e}", self.what),
+        }
+    }
+
+    /// Waits (at most `limit`) for the process to end and asserts it succeeded.
+    pub fn finish(mut self, limit: Duration) -> String {
+        let mut child = self.child.take().expect("not yet waited for");
+        let deadline = Instant::now() + limit;
+        while child.try_wait().expect("polling a child").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`{}` still ran after {limit:?}", self.what);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let mut rest = String::new();
+        if let Some(mut r) = self.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut r, &mut rest);
+        }
+        let out = child
+            .wait_with_output()
+            .expect("collecting a child's output");
+        let stdout_rest = Output {
+            stdout: rest.into_bytes(),
+            ..out
+        };
+        checked(&[&self.what], &stdout_rest)
+    }
+
+    /// Sends SIGINT (as Ctrl-C would) and returns everything the process printed.
+    pub fn interrupt(mut self) -> (String, String) {
+        let mut child = self.child.take().expect("not yet waited for");
+        end(&mut child, libc::SIGINT);
+        let mut stdout = String::new();
+        if let Some(mut r) = self.stdout.take() {
+            let _ = std::io::Read::read_to_string(&mut r, &mut stdout);
+        }
+        let out = child
+            .wait_with_output()
+            .expect("collecting a child's output");
+        (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            end(&mut child, libc::SIGTERM);
+        }
+    }
+}
+
+/// Stops a [`Background`] process: `signal` to `timeout`, which passes it on to the command;
+/// after a grace period SIGKILL to the whole process group, since killing `timeout` alone would
+/// leave the command running (and holding its namespace alive).
+fn end(child: &mut Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    // SAFETY: kill has no memory preconditions; the pid is our own child, not yet reaped.
+    unsafe { libc::kill(pid, signal) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: as above; -pid is the process group the child leads (spawned with
+    // `process_group(0)`), holding only it and the command it started.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
+/// tcpdump on the sensor's interface, inbound only: exactly what the XDP program sees.
+pub struct SensorCapture {
+    /// tcpdump, printing one line per frame.
+    process: Background,
+}
+
+impl SensorCapture {
+    /// Starts capturing and returns once tcpdump listens.
+    pub fn start(lab: &Lab) -> Self {
+        let mut process = Background::spawn(
+            lab.sensor_ns(),
+            &[
+                "tcpdump",
+                "-Q",
+                "in",
+                "-nn",
+                "-e",
+                "-l",
+                "-i",
+                lab.sensor_if(),
+                "--immediate-mode",
+            ],
+        );
+        // tcpdump says "listening on ..." on stderr once the socket is bound; a frame sent
+        // before then would be missed, so wait for it.
+        let stderr = process
+            .child
+            .as_mut()
+            .and_then(|c| c.stderr.take())
+            .expect("stderr piped");
+        let mut stderr = BufReader::new(stderr);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match stderr.read_line(&mut line) {
+                Ok(0) | Err(_) => panic!("tcpdump ended before listening: {line}"),
+                Ok(_) if line.contains("listening on") => break,
+                Ok(_) => {}
+            }
+        }
+        // Keep draining stderr so tcpdump never blocks on a full pipe.
+        thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self { process }
+    }
+
+    /// Stops the capture and returns one line per frame seen.
+    pub fn stop(self) -> Vec<String> {
+        // Frames already handed to the capture socket are printed before tcpdump exits on SIGINT.
+        thread::sleep(Duration::from_millis(200));
+        let (stdout, _) = self.process.interrupt();
+        // tcpdump ends its output with an empty line when interrupted.
+        stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
