@@ -1,0 +1,324 @@
+//! `probe explain` as a user runs it: the built binary, its text and its JSON.
+
+use std::{io::Write as _, process::Command};
+
+use serde_json::Value;
+
+/// A services file with a few names, so answers do not depend on the machine's /etc/services.
+fn services_file() -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "http\t\t80/tcp\t\twww\nkrb524\t\t4445/tcp").unwrap();
+    f
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn probe(args: &[&str]) -> Out {
+    let services = services_file();
+    let out = Command::new(env!("CARGO_BIN_EXE_probe"))
+        .arg("explain")
+        .args(args)
+        .arg("--services")
+        .arg(services.path())
+        .output()
+        .expect("run probe");
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = probe(&all);
+    assert!(out.ok, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+/// The first lines of a text answer, which hold the facts; the explanation follows.
+fn head(text: &str, lines: usize) -> Vec<&str> {
+    text.lines().take(lines).collect()
+}
+
+#[test]
+fn back_orifice() {
+    let out = probe(&["31337"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        head(&out.stdout, 7),
+        [
+            "31337/tcp+udp: Back Orifice",
+            "  level     hostile",
+            "  category  trojan",
+            "  meaning   Back Orifice's port, and \"elite\" in hacker spelling; a scan for backdoored machines.",
+            "  range     registered (1024-49151)",
+            "  reference FAQ 1.1, 1.4, 1.12",
+            "",
+        ]
+    );
+    assert!(out.stdout.contains("Check that nothing listens on 31337."));
+    assert!(out.stdout.lines().all(|l| l.len() <= 110), "{}", out.stdout);
+    assert_eq!(out.stderr, "");
+
+    let v = json(&["31337"]);
+    let answers = v.as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["proto"], "tcp");
+    assert_eq!(answers[1]["proto"], "udp");
+    for a in answers {
+        assert_eq!(a["port"], 31337);
+        assert_eq!(a["direction"], "destination");
+        assert_eq!(a["name"], "Back Orifice");
+        assert_eq!(a["level"], "hostile");
+        assert_eq!(a["category"], "trojan");
+        assert_eq!(a["class"], "registered");
+        assert_eq!(a["faq"], "1.1, 1.4, 1.12");
+        assert_eq!(a["basis"], "faq");
+        assert_eq!(a["entry"], "31337");
+        assert_eq!(a["caveats"], serde_json::json!([]));
+    }
+}
+
+#[test]
+fn game_server_as_a_source() {
+    let out = probe(&["27015/udp", "--source"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        head(&out.stdout, 6),
+        [
+            "27015/udp as a source port: Half-Life server",
+            "  level     benign",
+            "  category  game",
+            "  meaning   A Half-Life / Team Fortress Classic server answering a player.",
+            "  range     registered (1024-49151)",
+            "  reference FAQ 1.10",
+        ]
+    );
+    let v = json(&["27015/udp", "--source"]);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["direction"], "source");
+    assert_eq!(v[0]["name"], "Half-Life server");
+    // As a destination the same port means something else.
+    assert_eq!(json(&["27015/udp"])[0]["name"], "Half-Life");
+}
+
+#[test]
+fn icmp_fragmentation_needed() {
+    let out = probe(&["icmp", "3", "4"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        head(&out.stdout, 5),
+        [
+            "ICMP type 3 code 4: Fragmentation Needed",
+            "  level     notable",
+            "  category  error",
+            "  meaning   A packet was too big and marked don't-fragment; path MTU discovery needs this message.",
+            "  reference FAQ 2, 8",
+        ]
+    );
+    assert!(out.stdout.contains("fix the firewall"));
+    let v = json(&["icmp", "3", "4"]);
+    assert_eq!(v[0]["family"], "v4");
+    assert_eq!(v[0]["type"], 3);
+    assert_eq!(v[0]["code"], 4);
+    assert_eq!(v[0]["exact"], true);
+    assert_eq!(v[0]["name"], "Fragmentation Needed");
+}
+
+#[test]
+fn icmp_type_alone_and_icmpv6() {
+    let out = probe(&["icmp", "3"]);
+    assert!(out.ok);
+    assert!(
+        out.stdout
+            .starts_with("ICMP type 3: Destination Unreachable\n")
+    );
+    assert!(out.stdout.contains("Lost from the FAQ: "));
+    let v = json(&["icmp", "3"]);
+    assert_eq!(v[0]["code"], Value::Null);
+    let v = json(&["icmp6", "2"]);
+    assert_eq!(v[0]["family"], "v6");
+    assert_eq!(v[0]["name"], "Packet Too Big");
+    assert_eq!(v[0]["basis"], "general");
+    let out = probe(&["icmp6", "2"]);
+    assert!(
+        out.stdout
+            .contains("  reference FAQ 2, 8; written from general knowledge, not the FAQ's text\n")
+    );
+}
+
+#[test]
+fn port_beyond_the_faq() {
+    // Not in the FAQ, not in the services file: the range class answers.
+    let out = probe(&["4444"]);
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(
+        head(&out.stdout, 6),
+        [
+            "4444/tcp+udp: Registered port",
+            "  level     benign",
+            "  category  unknown",
+            "  meaning   A port in the registered range with no meaning the probe knows of.",
+            "  range     registered (1024-49151)",
+            "  reference the port's range class (FAQ 1)",
+        ]
+    );
+    assert!(
+        out.stdout
+            .contains("Caveat: In practice systems start giving out temporary client ports at")
+    );
+
+    // In the services file for TCP only: TCP says its name, UDP its range class.
+    let out = probe(&["4445"]);
+    assert!(
+        out.stdout.starts_with("4445/tcp: krb524\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\n4445/udp: Registered port\n"));
+    let v = json(&["4445/tcp"]);
+    assert_eq!(v[0]["basis"], "services");
+    assert_eq!(v[0]["faq"], Value::Null);
+}
+
+#[test]
+fn protocols_that_differ_are_shown_apart() {
+    let out = probe(&["53"]);
+    assert!(out.stdout.starts_with("53/tcp: DNS (TCP, zone transfer)\n"));
+    assert!(out.stdout.contains("\n53/udp: DNS\n"));
+}
+
+#[test]
+fn addresses_topics_and_bytes() {
+    let out = probe(&["169.254.3.4"]);
+    assert!(
+        out.stdout
+            .starts_with("169.254.3.4 (in 169.254.0.0/16): Link-local (169.254.x.x)\n")
+    );
+    let v = json(&["10.9.8.7"]);
+    assert_eq!(v[0]["kind"], "address");
+    assert_eq!(v[0]["key"], "10.0.0.0/8");
+    assert_eq!(json(&["8.8.8.8"]), serde_json::json!([]));
+    let out = probe(&["8.8.8.8"]);
+    assert_eq!(
+        out.stdout,
+        "8.8.8.8: an ordinary IPv4 address; no special block in the probe's knowledge covers it.\n"
+    );
+
+    let out = probe(&["topic", "smurf"]);
+    assert!(
+        out.stdout
+            .starts_with("topic smurf: Smurf attack\n  level     hostile\n")
+    );
+    assert_eq!(json(&["decoy-scan"])[0]["name"], "Decoy scan");
+
+    let v = json(&["bytes", "OPNG"]);
+    assert_eq!(v[0]["name"], "PowWow");
+}
+
+#[test]
+fn list_filters_by_category_and_level() {
+    let out = probe(&["--list", "--category", "trojan", "--level", "hostile"]);
+    assert!(out.ok, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("ENTRY"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("31337/tcp+udp") && l.contains("Back Orifice: "))
+    );
+    assert!(lines.iter().any(|l| l.starts_with("topic subseven")));
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(" hostile ") && l.contains(" trojan "))
+    );
+
+    let v = json(&["--list", "--category", "game"]);
+    let all = v.as_array().unwrap();
+    // 11 game ports as destination, 10 as source (27910 counts once each), plus the Quake range.
+    assert_eq!(all.len(), 23);
+    assert!(
+        all.iter()
+            .all(|e| e["category"] == "game" && e["kind"] == "port")
+    );
+    assert!(
+        all.iter()
+            .any(|e| e["ports"] == "27910-27961" && e["direction"] == "either")
+    );
+
+    let v = json(&["--list"]);
+    let all = v.as_array().unwrap();
+    assert!(all.len() > 190, "{}", all.len());
+    for kind in ["port", "icmp", "class", "address", "signature", "topic"] {
+        assert!(all.iter().any(|e| e["kind"] == kind), "{kind}");
+    }
+}
+
+#[test]
+fn knowledge_file_extends_explain() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        f,
+        "[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"Lab shell\"\n\
+         category = \"backdoor\"\nlevel = \"hostile\"\nmeaning = \"Our red team's listener.\""
+    )
+    .unwrap();
+    let path = f.path().to_str().unwrap();
+    let out = probe(&["4444/tcp", "--knowledge", path]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("4444/tcp: Lab shell\n  level     hostile\n")
+    );
+    assert!(out.stdout.contains("  reference your knowledge file\n"));
+}
+
+#[test]
+fn bad_knowledge_file_is_one_clear_line() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        f,
+        "[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nlevel = \"hostle\""
+    )
+    .unwrap();
+    let path = f.path().to_str().unwrap();
+    let out = probe(&["4444", "--knowledge", path]);
+    assert!(!out.ok);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "probe: {path}:5: port[1].level: unknown level \"hostle\"; expected one of: benign, notable, suspicious, hostile\n"
+        )
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "probe: nothing to explain; write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 10.0.0.1, topic smurf or bytes OPNG, or use --list\n"),
+        (&["70000"], "probe: 70000 is not a port: ports run from 0 to 65535\n"),
+        (&["80/sctp"], "probe: unknown protocol \"sctp\" in \"80/sctp\"; write PORT/tcp or PORT/udp\n"),
+        (&["icmp"], "probe: icmp needs a TYPE and optionally a CODE (e.g. `probe explain icmp 3 4`)\n"),
+        (&["icmp", "3", "x"], "probe: icmp CODE must be a number from 0 to 255, not \"x\" (e.g. `probe explain icmp 3 4`)\n"),
+        (&["icmp", "3", "--source"], "probe: --source applies only to a port (e.g. `probe explain 27015/udp --source`)\n"),
+        (&["--list", "80"], "probe: --list takes no TARGET; drop either the TARGET or --list\n"),
+        (&["80", "--level", "hostile"], "probe: --category and --level only filter --list; add --list or drop them\n"),
+        (&["--list", "--level", "evil"], "probe: --level: unknown level \"evil\"; expected one of: benign, notable, suspicious, hostile\n"),
+        (&["no-such-topic"], "probe: \"no-such-topic\" is not a port, ICMP message, address or known topic; topics are: decoy-scan, trojan-probes, subseven, nat-dns, dialup-remnants, irc-proxy-checks, remapped-ports, unknown-protocol, source-routing, private-addresses, directed-broadcast, link-local, tracking-owner, slow-connections, icmp-filters, split-dns, traceroute, sscan, proxy-scanners, smurf, fraggle, ip-id, ttl, netbios\n"),
+    ];
+    for &(args, want) in cases {
+        let out = probe(args);
+        assert!(!out.ok, "{args:?} succeeded");
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert_eq!(out.stderr, want, "{args:?}");
+    }
+}
