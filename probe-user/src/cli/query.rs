@@ -102,11 +102,16 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
                             r.packets.to_string(),
                             r.syn.to_string(),
                             r.class.clone(),
+                            r.level.clone(),
+                            r.name.clone(),
+                            r.meaning.clone(),
                         ]
                     })
                     .collect();
                 table(
-                    &[head, "PROTO", "PACKETS", "SYN", "CLASS"],
+                    &[
+                        head, "PROTO", "PACKETS", "SYN", "CLASS", "LEVEL", "NAME", "MEANING",
+                    ],
                     body,
                     t.is_some(),
                     "ports",
@@ -124,11 +129,16 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
                             r.icmp_type.to_string(),
                             r.code.to_string(),
                             r.packets.to_string(),
+                            r.level.clone(),
+                            r.name.clone(),
+                            r.meaning.clone(),
                         ]
                     })
                     .collect();
                 table(
-                    &["FAMILY", "TYPE", "CODE", "PACKETS"],
+                    &[
+                        "FAMILY", "TYPE", "CODE", "PACKETS", "LEVEL", "NAME", "MEANING",
+                    ],
                     body,
                     t.is_some(),
                     "ICMP messages",

@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use probe_common::track;
+use probe_common::{counters::port_proto, track};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -14,7 +14,7 @@ use crate::{
     counters::{CounterMaps, Snapshot},
     duration,
     events::Events,
-    knowledge::RangeClass,
+    knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
     loader::{self, Mode},
     query::server,
 };
@@ -51,6 +51,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_RATE,
           value_parser = clap::value_parser!(u64).range(1..=loader::MAX_EVENT_RATE))]
     pub event_rate: u64,
+    /// A TOML file of port and ICMP meanings that add to or override the built-in ones
+    /// (docs/knowledge.md). A bad file stops the daemon before it attaches.
+    #[arg(long, value_name = "FILE")]
+    pub knowledge: Option<PathBuf>,
     /// Events allowed in a burst above --event-rate.
     #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_BURST,
           value_parser = clap::value_parser!(u64).range(1..=loader::MAX_EVENT_RATE * 10))]
@@ -78,8 +82,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
-    // Refuse early, before touching the interface, if another daemon owns the socket.
+    // Refuse early, before touching the interface: another daemon on the socket, a bad file.
     server::check_free(&args.socket)?;
+    let knowledge = Arc::new(Knowledge::load(args.knowledge.as_deref())?);
     let loaded = loader::load_and_attach(&args.iface, args.mode, args.limits())?;
     log::info!(
         "watching {} ({} XDP, {} CPU slices per counter map)",
@@ -97,7 +102,8 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     let source: Arc<dyn server::Source> = counters.clone();
     let server_task = {
         let stop = stop_rx.clone();
-        async move { server::serve(&socket.listener, source, stop).await }
+        let knowledge = Arc::clone(&knowledge);
+        async move { server::serve(&socket.listener, source, knowledge, stop).await }
     };
 
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
@@ -113,7 +119,7 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                 _ = tick.tick() => {
                     counters.read_into(&mut snapshot);
                     for became in collector.observe(snapshot.clone()) {
-                        log_activity(&became);
+                        log_activity(&became, &knowledge);
                     }
                 }
                 batch = events.next_batch(|c| log::debug!("first contact: {c:?}")) => {
@@ -140,7 +146,7 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn log_activity(became: &Became) {
+fn log_activity(became: &Became, k: &Knowledge) {
     match *became {
         Became::Port {
             proto,
@@ -148,15 +154,26 @@ fn log_activity(became: &Became) {
             packets,
             syn,
         } => {
+            let kp = if proto == port_proto::TCP {
+                knowledge::Proto::Tcp
+            } else {
+                knowledge::Proto::Udp
+            };
+            let m = k.port(port, kp, Direction::Destination);
             let proto = Snapshot::proto_name(proto);
             let class = RangeClass::of(port);
-            if syn > 0 {
-                log::info!(
-                    "active: {port}/{proto} {packets} packets, {syn} connection attempts ({class} port)"
-                );
+            let packets = plural(packets, "packet");
+            let attempts = if syn > 0 {
+                format!(", {}", plural(syn, "connection attempt"))
             } else {
-                log::info!("active: {port}/{proto} {packets} packets ({class} port)");
-            }
+                String::new()
+            };
+            log::info!(
+                "active: {port}/{proto} {packets}{attempts} ({class} port) [{}] {}: {}",
+                m.level,
+                m.name,
+                m.meaning
+            );
         }
         Became::Icmp {
             v6,
@@ -164,9 +181,16 @@ fn log_activity(became: &Became) {
             code,
             packets,
         } => {
-            let family = if v6 { "icmpv6" } else { "icmp" };
+            let family = if v6 { IcmpFamily::V6 } else { IcmpFamily::V4 };
+            let m = k.icmp(family, icmp_type, code);
+            let name = if v6 { "icmpv6" } else { "icmp" };
             let packets = plural(packets, "message");
-            log::info!("active: {family} type {icmp_type} code {code}, {packets}");
+            log::info!(
+                "active: {name} type {icmp_type} code {code}, {packets} [{}] {}: {}",
+                m.level,
+                m.name,
+                m.meaning
+            );
         }
     }
 }

@@ -4,7 +4,10 @@ use probe_common::counters::{port_proto, total};
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{Proto, Query};
-use crate::{counters::Snapshot, knowledge::RangeClass};
+use crate::{
+    counters::Snapshot,
+    knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
+};
 
 /// Totals, as `probe query stats` shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +34,7 @@ pub struct Stats {
     pub events_ring_full: u64,
 }
 
-/// One port's counters.
+/// One port's counters, with what the port is known for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRow {
     pub port: u16,
@@ -40,6 +43,12 @@ pub struct PortRow {
     /// Connection attempts (SYN without ACK); destination TCP ports only, else 0.
     pub syn: u64,
     pub class: String,
+    /// Short name of what uses the port (as a source port, for `--source`).
+    pub name: String,
+    /// What traffic on it most likely is, in one line.
+    pub meaning: String,
+    /// benign, notable, suspicious or hostile.
+    pub level: String,
 }
 
 /// One ICMP or ICMPv6 type and code.
@@ -51,6 +60,9 @@ pub struct IcmpRow {
     pub icmp_type: u8,
     pub code: u8,
     pub packets: u64,
+    pub name: String,
+    pub meaning: String,
+    pub level: String,
 }
 
 /// One combination of TCP flags.
@@ -107,7 +119,13 @@ pub fn stats(s: &Snapshot) -> Stats {
     }
 }
 
-pub fn ports(s: &Snapshot, proto: Option<Proto>, source: bool, top: Option<usize>) -> Vec<PortRow> {
+pub fn ports(
+    s: &Snapshot,
+    k: &Knowledge,
+    proto: Option<Proto>,
+    source: bool,
+    top: Option<usize>,
+) -> Vec<PortRow> {
     let mut rows = Vec::new();
     for (p, idx) in [(Proto::Tcp, port_proto::TCP), (Proto::Udp, port_proto::UDP)] {
         if proto.is_some_and(|want| want != p) {
@@ -129,14 +147,34 @@ pub fn ports(s: &Snapshot, proto: Option<Proto>, source: bool, top: Option<usize
                 packets,
                 syn,
                 class: RangeClass::of(port).to_string(),
+                name: String::new(),
+                meaning: String::new(),
+                level: String::new(),
             });
         }
     }
     busiest_first(&mut rows, |r| r.packets, top);
+    // Looked up after the cut: a busy interface can have every port active.
+    let direction = if source {
+        Direction::Source
+    } else {
+        Direction::Destination
+    };
+    for r in &mut rows {
+        let kp = if r.proto == Proto::Tcp {
+            knowledge::Proto::Tcp
+        } else {
+            knowledge::Proto::Udp
+        };
+        let m = k.port(r.port, kp, direction);
+        r.name = m.name;
+        r.meaning = m.meaning;
+        r.level = m.level.to_string();
+    }
     rows
 }
 
-pub fn icmp(s: &Snapshot, top: Option<usize>) -> Vec<IcmpRow> {
+pub fn icmp(s: &Snapshot, k: &Knowledge, top: Option<usize>) -> Vec<IcmpRow> {
     let mut rows = Vec::new();
     for (family, counts) in [("icmp", &s.icmp), ("icmpv6", &s.icmpv6)] {
         for (key, &packets) in counts.iter().enumerate() {
@@ -146,11 +184,25 @@ pub fn icmp(s: &Snapshot, top: Option<usize>) -> Vec<IcmpRow> {
                     icmp_type: (key >> 8) as u8,
                     code: key as u8,
                     packets,
+                    name: String::new(),
+                    meaning: String::new(),
+                    level: String::new(),
                 });
             }
         }
     }
     busiest_first(&mut rows, |r| r.packets, top);
+    for r in &mut rows {
+        let family = if r.family == "icmp" {
+            IcmpFamily::V4
+        } else {
+            IcmpFamily::V6
+        };
+        let m = k.icmp(family, r.icmp_type, r.code);
+        r.name = m.name;
+        r.meaning = m.meaning;
+        r.level = m.level.to_string();
+    }
     rows
 }
 
@@ -171,13 +223,13 @@ pub fn flags(s: &Snapshot, top: Option<usize>) -> Vec<FlagRow> {
 }
 
 /// Answers `query` from `s`, as the JSON value the protocol carries.
-pub fn answer(query: &Query, s: &Snapshot) -> serde_json::Result<serde_json::Value> {
+pub fn answer(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Result<serde_json::Value> {
     match query {
         Query::Stats => serde_json::to_value(stats(s)),
         Query::Ports { proto, source, top } => {
-            serde_json::to_value(ports(s, *proto, *source, *top))
+            serde_json::to_value(ports(s, k, *proto, *source, *top))
         }
-        Query::Icmp { top } => serde_json::to_value(icmp(s, *top)),
+        Query::Icmp { top } => serde_json::to_value(icmp(s, k, *top)),
         Query::Flags { top } => serde_json::to_value(flags(s, *top)),
     }
 }
@@ -203,9 +255,13 @@ mod tests {
         s
     }
 
+    fn k() -> Knowledge {
+        Knowledge::new(crate::knowledge::Services::empty())
+    }
+
     #[test]
     fn ports_are_busiest_first_with_syns_and_classes() {
-        let rows = ports(&snapshot(), None, false, None);
+        let rows = ports(&snapshot(), &k(), None, false, None);
         let got: Vec<_> = rows
             .iter()
             .map(|r| (r.port, r.proto, r.packets, r.syn, r.class.as_str()))
@@ -223,21 +279,45 @@ mod tests {
     #[test]
     fn ports_filter_by_protocol_direction_and_top() {
         let s = snapshot();
-        assert_eq!(ports(&s, Some(Proto::Tcp), false, None).len(), 1);
-        let src = ports(&s, None, true, None);
+        assert_eq!(ports(&s, &k(), Some(Proto::Tcp), false, None).len(), 1);
+        let src = ports(&s, &k(), None, true, None);
         assert_eq!(src.len(), 1);
         assert_eq!((src[0].port, src[0].packets, src[0].syn), (53, 2, 0));
-        assert_eq!(ports(&s, None, false, Some(1))[0].port, 53);
+        assert_eq!(ports(&s, &k(), None, false, Some(1))[0].port, 53);
     }
 
     #[test]
     fn icmp_rows_split_type_and_code_per_family() {
-        let rows = icmp(&snapshot(), None);
+        let rows = icmp(&snapshot(), &k(), None);
         let got: Vec<_> = rows
             .iter()
             .map(|r| (r.family.as_str(), r.icmp_type, r.code, r.packets))
             .collect();
         assert_eq!(got, [("icmp", 3, 4, 7), ("icmpv6", 128, 0, 1)]);
+    }
+
+    #[test]
+    fn rows_carry_what_the_port_or_message_means() {
+        let mut s = Snapshot::zeroed();
+        s.dst_ports[port_key(port_proto::TCP, 31_337) as usize] = 2;
+        s.src_ports[port_key(port_proto::UDP, 27_015) as usize] = 1;
+        s.icmp[icmp_key(3, 4) as usize] = 1;
+        let dst = &ports(&s, &k(), None, false, None)[0];
+        assert_eq!(
+            (dst.name.as_str(), dst.level.as_str()),
+            ("Back Orifice", "hostile")
+        );
+        assert!(dst.meaning.contains("Back Orifice"), "{}", dst.meaning);
+        let src = &ports(&s, &k(), None, true, None)[0];
+        assert_eq!(
+            (src.name.as_str(), src.level.as_str()),
+            ("Half-Life server", "benign")
+        );
+        let frag = &icmp(&s, &k(), None)[0];
+        assert_eq!(
+            (frag.name.as_str(), frag.level.as_str()),
+            ("Fragmentation Needed", "notable")
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::{
 };
 
 use super::{answer, frame, protocol};
-use crate::counters::Snapshot;
+use crate::{counters::Snapshot, knowledge::Knowledge};
 
 /// How long a connected client may stay silent before the daemon hangs up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -101,6 +101,7 @@ pub fn bind(path: &Path) -> Result<Socket, BindError> {
 pub async fn serve(
     listener: &UnixListener,
     source: Arc<dyn Source>,
+    knowledge: Arc<Knowledge>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -109,7 +110,8 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let source = Arc::clone(&source);
-                    tokio::spawn(async move { client(stream, source).await });
+                    let knowledge = Arc::clone(&knowledge);
+                    tokio::spawn(async move { client(stream, source, knowledge).await });
                 }
                 Err(e) => {
                     log::warn!("query socket: accept failed: {e}");
@@ -121,7 +123,7 @@ pub async fn serve(
 }
 
 /// Answers one client's requests, one response per request, until it closes or idles out.
-async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
+async fn client(mut stream: UnixStream, source: Arc<dyn Source>, knowledge: Arc<Knowledge>) {
     loop {
         let body =
             match tokio::time::timeout(IDLE_TIMEOUT, frame::read(&mut stream, frame::MAX_REQUEST))
@@ -138,7 +140,7 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
         let response = match protocol::decode_request(&body) {
             Ok(request) => {
                 let snapshot = source.snapshot();
-                match answer::answer(&request.query, &snapshot) {
+                match answer::answer(&request.query, &snapshot, &knowledge) {
                     Ok(value) => protocol::Response::ok(value),
                     Err(e) => protocol::Response::error("internal", e.to_string()),
                 }
