@@ -1,0 +1,467 @@
+//! What the addresses and the IP header alone give away: `bogon_source` (a source that cannot
+//! arrive legitimately), `land` (source equals destination), `source_routed` (LSRR/SSRR
+//! options) and `directed_broadcast` (a destination ending in .255 or .0).
+//!
+//! The FAQ's section 3 on addresses is lost; these rest on the RFCs named in each explanation.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use probe_common::packet::ip_option;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+
+use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
+use crate::{
+    contact::{Contact, Proto},
+    knowledge::{Cidr, Level},
+};
+
+pub(crate) const BOGON: &str = "bogon_source";
+pub(crate) const LAND: &str = "land";
+pub(crate) const SOURCE_ROUTED: &str = "source_routed";
+pub(crate) const BROADCAST: &str = "directed_broadcast";
+
+/// The blocks `bogon_source` watches by default. 198.18.0.0/15 (benchmarking) is left out on
+/// purpose: test labs use it.
+const DEFAULT_BOGONS: &[&str] = &[
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::1/128",
+    "::ffff:0:0/96",
+    "fc00::/7",
+    "ff00::/8",
+];
+
+/// `bogon_source`: which source blocks cannot arrive on this interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BogonConfig {
+    /// Turn off on an interface that faces a private network.
+    pub enabled: bool,
+    /// Source blocks to report, as CIDR strings.
+    #[serde(deserialize_with = "cidrs")]
+    pub blocks: Vec<Cidr>,
+}
+
+impl Default for BogonConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            blocks: DEFAULT_BOGONS
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect(),
+        }
+    }
+}
+
+fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cidr>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| s.parse::<Cidr>().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// `directed_broadcast`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BroadcastConfig {
+    pub enabled: bool,
+    /// UDP destination ports whose broadcasts are everyday LAN chatter (DHCP, NTP, NetBIOS,
+    /// rwho) and are not reported.
+    pub ignore_udp_ports: Vec<u16>,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ignore_udp_ports: vec![67, 68, 123, 137, 138, 513],
+        }
+    }
+}
+
+/// Per-source evidence for the four kinds.
+pub(crate) struct Address {
+    bogon: Lru<IpAddr, Acc>,
+    land: Lru<IpAddr, Acc>,
+    routed: Lru<IpAddr, Acc>,
+    broadcast: Lru<IpAddr, Acc>,
+}
+
+impl Address {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            bogon: Lru::new(cap),
+            land: Lru::new(cap),
+            routed: Lru::new(cap),
+            broadcast: Lru::new(cap),
+        }
+    }
+
+    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+        let before = now.saturating_sub(case_ns);
+        self.bogon.expire(before);
+        self.land.expire(before);
+        self.routed.expire(before);
+        self.broadcast.expire(before);
+    }
+
+    /// The kinds that do not depend on other detectors.
+    pub(crate) fn pre(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        self.bogon(v, ctx, o);
+        self.land(v, ctx, o);
+        self.routed(v, ctx, o);
+    }
+
+    fn bogon(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let list = ctx.config.limits.max_list;
+        let cfg = &ctx.config.bogon_source;
+        if cfg.enabled
+            && !is_dhcp_discover(c)
+            && let Some(block) = cfg
+                .blocks
+                .iter()
+                .filter(|b| b.contains(c.src))
+                .max_by_key(|b| b.prefix())
+        {
+            let acc = self
+                .bogon
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            acc.see(c);
+            let name = ctx
+                .knowledge
+                .address(c.src)
+                .map_or_else(|| block.to_string(), |a| a.name);
+            o.drafts.push(super::Draft {
+                dst: acc.dst(),
+                port: None,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "block": block.to_string(),
+                    "block_name": name,
+                    "hosts": addr_list(&acc.hosts, list),
+                    "ttl_min": acc.ttls.min,
+                    "ttl_max": acc.ttls.max,
+                    "faq": "3",
+                }),
+                explanation: format!(
+                    "Packets arrive from {src}, which lies in {block} ({name}): a block that is \
+                     never routed between networks, so no honest packet from it can reach this \
+                     interface. Either the source is forged (as in floods and decoy scans), or a \
+                     private network or broken NAT is leaking, or this interface itself faces a \
+                     private network. In the last case turn bogon_source off or narrow its \
+                     blocks; otherwise drop such sources at the border (ingress filtering, RFC \
+                     2827) and do not bother answering them.",
+                    src = v.src,
+                ),
+                ..base(BOGON, Level::Suspicious, v)
+            });
+        }
+    }
+
+    fn land(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let list = ctx.config.limits.max_list;
+        if ctx.config.land.enabled && c.src == c.dst {
+            let acc = self.land.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            acc.see(c);
+            o.drafts.push(super::Draft {
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                port: acc.port(),
+                evidence: json!({
+                    "proto": c.proto.as_str(),
+                    "src_port": c.src_port,
+                    "dst_port": c.dst_port,
+                    "ports": acc.ports.render(ctx.config.limits.max_port_runs),
+                    "ttl": c.ttl,
+                    "faq": "general",
+                }),
+                explanation: format!(
+                    "A packet claims to come from {a} and is addressed to {a}: the source is the \
+                     destination. No real traffic looks like that. It is the old \"land\" attack: \
+                     stacks of the late 1990s answered themselves in a loop and froze. Current \
+                     systems shrug it off, but the packet is forged on purpose, so someone is \
+                     testing for old weaknesses. Drop packets whose source is one of your own \
+                     addresses at the border.",
+                    a = v.src,
+                ),
+                ..base(LAND, Level::Hostile, v)
+            });
+        }
+    }
+
+    fn routed(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let list = ctx.config.limits.max_list;
+        let routes = c.ip_options & (ip_option::LSRR | ip_option::SSRR);
+        if ctx.config.source_routed.enabled && routes != 0 {
+            let acc = self
+                .routed
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            acc.see(c);
+            let mut options = Vec::new();
+            if routes & ip_option::LSRR != 0 {
+                options.push("LSRR");
+                acc.tag("LSRR");
+            }
+            if routes & ip_option::SSRR != 0 {
+                options.push("SSRR");
+                acc.tag("SSRR");
+            }
+            o.drafts.push(super::Draft {
+                dst: acc.dst(),
+                port: acc.port(),
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "options": options,
+                    "packets_by_option": acc.tags,
+                    "hosts": addr_list(&acc.hosts, list),
+                    "faq": "3",
+                }),
+                explanation: format!(
+                    "{src} sent {what} to {dst} carrying the {opts} option, which lists the \
+                     routers the packet must pass and makes the answer come back the same way. \
+                     Nothing ordinary uses it any more. An attacker uses it to reach hosts \
+                     behind filters, or to pose as a trusted address and still see the replies. \
+                     Routers and hosts should drop source-routed packets (RFC 7126; Linux: \
+                     net.ipv4.conf.all.accept_source_route=0).",
+                    src = v.src,
+                    what = v.what(),
+                    dst = v.dst,
+                    opts = options.join(" and "),
+                ),
+                ..base(SOURCE_ROUTED, Level::Hostile, v)
+            });
+        }
+    }
+
+    /// `directed_broadcast`, after smurf and fraggle had their say.
+    pub(crate) fn post(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = &ctx.config.directed_broadcast;
+        if !cfg.enabled
+            || !v.broadcast
+            || o.broadcast_explained
+            || (c.proto == Proto::Udp && cfg.ignore_udp_ports.contains(&c.dst_port))
+        {
+            return;
+        }
+        let list = ctx.config.limits.max_list;
+        let acc = self
+            .broadcast
+            .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+        acc.see(c);
+        let ending = match c.dst {
+            IpAddr::V4(a) if a.octets()[3] == 0 => ".0",
+            _ => ".255",
+        };
+        o.drafts.push(super::Draft {
+            dst: acc.dst(),
+            port: acc.port(),
+            add: acc.take(),
+            first_seen_ns: acc.first_ns,
+            evidence: json!({
+                "hosts": addr_list(&acc.hosts, list),
+                "proto": c.proto.as_str(),
+                "ports": acc.ports.render(ctx.config.limits.max_port_runs),
+                "ttl": c.ttl,
+                "faq": "3, 5",
+            }),
+            explanation: format!(
+                "{src} sent {what} to {hosts}. An address ending in {ending} is usually the \
+                 broadcast address of a subnet, so one packet there reaches every host on it; \
+                 that is how smurf and fraggle multiply traffic, and how scanners find networks \
+                 that will do it for them. Routers should not pass directed broadcasts (RFC \
+                 2644); check that yours do not. If your subnets are wider than /24, such an \
+                 address may be an ordinary host and this can be ignored.",
+                src = v.src,
+                what = v.what(),
+                hosts = addr_words(&acc.hosts, list),
+            ),
+            ..base(BROADCAST, Level::Suspicious, v)
+        });
+    }
+}
+
+/// A DHCP client asking for an address has none yet and must send from 0.0.0.0 (RFC 2131).
+fn is_dhcp_discover(c: &Contact) -> bool {
+    c.src == IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        && c.proto == Proto::Udp
+        && c.src_port == 68
+        && c.dst_port == 67
+}
+
+#[cfg(test)]
+mod tests {
+    use probe_common::packet::tcp_flags::SYN;
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        detect::{Config, testkit::*},
+        findings::Status,
+    };
+
+    #[test]
+    fn private_loopback_link_local_and_multicast_sources_are_bogons() {
+        for (src, block) in [
+            ("10.1.2.3", "10.0.0.0/8"),
+            ("192.168.1.9", "192.168.0.0/16"),
+            ("172.20.0.1", "172.16.0.0/12"),
+            ("127.0.0.1", "127.0.0.0/8"),
+            ("169.254.7.7", "169.254.0.0/16"),
+            ("0.1.2.3", "0.0.0.0/8"),
+            ("240.0.0.1", "240.0.0.0/4"),
+            ("224.0.0.5", "224.0.0.0/4"),
+            ("::1", "::1/128"),
+            ("fd00::1", "fc00::/7"),
+        ] {
+            let dst = if src.contains(':') {
+                "2001:db8::1"
+            } else {
+                "198.18.0.1"
+            };
+            let lines = run(&mut engine(), &[syn(src, dst, 80)]);
+            let f = last_of(&lines, BOGON);
+            assert_eq!(
+                (f.level, f.src.as_deref(), f.count, f.status),
+                (Level::Suspicious, Some(src), 1, Status::New),
+                "{src}"
+            );
+            assert_eq!(f.evidence["block"], json!(block), "{src}");
+        }
+    }
+
+    #[test]
+    fn the_benchmarking_range_and_dhcp_discovers_are_not_bogons() {
+        let lines = run(
+            &mut engine(),
+            &[
+                syn("198.18.0.66", "198.18.0.1", 80),
+                syn("198.19.255.1", "198.18.0.1", 80),
+                udp("0.0.0.0", 68, "255.255.255.255", 67),
+                syn("203.0.113.9", "198.18.0.1", 80),
+            ],
+        );
+        assert!(of(&lines, BOGON).is_empty(), "{lines:#?}");
+    }
+
+    #[test]
+    fn bogons_can_be_turned_off_or_narrowed() {
+        let mut cfg = Config::default();
+        cfg.bogon_source.enabled = false;
+        let lines = run(&mut engine_with(cfg), &[syn("10.0.0.1", "198.18.0.1", 80)]);
+        assert!(of(&lines, BOGON).is_empty());
+        let cfg = config(r#"{"bogon_source": {"blocks": ["127.0.0.0/8"]}}"#).unwrap();
+        let lines = run(
+            &mut engine_with(cfg),
+            &[
+                syn("10.0.0.1", "198.18.0.1", 80),
+                syn("127.0.0.2", "198.18.0.1", 80),
+            ],
+        );
+        assert_eq!(last_of(&lines, BOGON).src.as_deref(), Some("127.0.0.2"));
+        assert!(config(r#"{"bogon_source": {"blocks": ["10.1.0.0/8"]}}"#).is_err());
+    }
+
+    #[test]
+    fn repeated_bogon_packets_fold_into_one_finding() {
+        let contacts: Vec<_> = (0..5u16)
+            .map(|i| at(syn("10.9.9.9", "198.18.0.1", 1000 + i), u64::from(i)))
+            .collect();
+        let lines = run(&mut engine(), &contacts);
+        let f = last_of(&lines, BOGON);
+        assert_eq!((f.count, f.status), (5, Status::Update));
+        assert_eq!(
+            of(&lines, BOGON).len(),
+            2,
+            "one new line and one flushed update"
+        );
+    }
+
+    #[test]
+    fn land_is_source_equal_to_destination() {
+        let lines = run(
+            &mut engine(),
+            &[tcp("198.18.0.1", 139, "198.18.0.1", 139, SYN)],
+        );
+        let f = last_of(&lines, LAND);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+            (
+                Level::Hostile,
+                Some("198.18.0.1"),
+                Some("198.18.0.1"),
+                Some(139),
+                1
+            )
+        );
+        assert_eq!(f.evidence["src_port"], json!(139));
+        let lines = run(&mut engine(), &[syn("198.18.0.2", "198.18.0.1", 139)]);
+        assert!(of(&lines, LAND).is_empty());
+    }
+
+    #[test]
+    fn loose_and_strict_source_routes_are_reported() {
+        let mut c = syn("198.18.0.66", "198.18.0.1", 22);
+        c.ip_options = ip_option::LSRR | ip_option::END;
+        let mut d = at(udp("198.18.0.66", 4000, "198.18.0.1", 53), 5);
+        d.ip_options = ip_option::SSRR;
+        let lines = run(&mut engine(), &[c, d]);
+        let f = last_of(&lines, SOURCE_ROUTED);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.count),
+            (Level::Hostile, Some("198.18.0.66"), 2)
+        );
+        assert_eq!(f.evidence["options"], json!(["SSRR"]));
+        assert_eq!(
+            f.evidence["packets_by_option"],
+            json!({"LSRR": 1, "SSRR": 1})
+        );
+        // Record route and timestamps are not source routes.
+        let mut e = syn("198.18.0.66", "198.18.0.1", 22);
+        e.ip_options = ip_option::RECORD_ROUTE | ip_option::TIMESTAMP;
+        assert!(of(&run(&mut engine(), &[e]), SOURCE_ROUTED).is_empty());
+    }
+
+    #[test]
+    fn broadcast_destinations_are_reported_unless_lan_chatter() {
+        let lines = run(&mut engine(), &[syn("198.18.0.66", "198.18.1.255", 80)]);
+        let f = last_of(&lines, BROADCAST);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.port),
+            (
+                Level::Suspicious,
+                Some("198.18.0.66"),
+                Some("198.18.1.255"),
+                Some(80)
+            )
+        );
+        let lines = run(&mut engine(), &[syn("198.18.0.66", "198.18.1.0", 80)]);
+        assert_eq!(
+            last_of(&lines, BROADCAST).dst.as_deref(),
+            Some("198.18.1.0")
+        );
+        let quiet = run(
+            &mut engine(),
+            &[
+                udp("198.18.0.5", 138, "198.18.0.255", 138),
+                udp("0.0.0.0", 68, "255.255.255.255", 67),
+                syn("198.18.0.66", "198.18.1.254", 80),
+                udp("198.18.0.5", 5353, "224.0.0.251", 5353),
+            ],
+        );
+        assert!(of(&quiet, BROADCAST).is_empty(), "{quiet:#?}");
+    }
+}

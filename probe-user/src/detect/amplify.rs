@@ -1,0 +1,494 @@
+//! Attacks that make other machines do the work: `smurf` (pings to a broadcast address with
+//! the victim's address forged, or the flood of echo replies the victim then gets), `fraggle`
+//! (the same with UDP echo and chargen) and `echo_chargen_loop` (UDP between ports 7 and 19).
+//!
+//! FAQ 1.1 (ports 7 and 19) and the section 5 signatures, whose text is lost; the topics in
+//! the knowledge data carry the background.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Acc, Ctx, Out, View, addr_list, base, secs, table::Lru};
+use crate::{
+    contact::{Contact, Proto},
+    knowledge::Level,
+};
+
+pub(crate) const SMURF: &str = "smurf";
+pub(crate) const FRAGGLE: &str = "fraggle";
+pub(crate) const LOOP: &str = "echo_chargen_loop";
+
+const ECHO: u16 = 7;
+const CHARGEN: u16 = 19;
+
+/// `smurf`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmurfConfig {
+    pub enabled: bool,
+    /// Distinct hosts sending echo replies to one address within the window that make it a
+    /// victim. High, because a host that pings many machines gets as many replies.
+    pub reply_sources: usize,
+    pub window_secs: u64,
+}
+
+impl Default for SmurfConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reply_sources: 50,
+            window_secs: 10,
+        }
+    }
+}
+
+/// `fraggle`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FraggleConfig {
+    pub enabled: bool,
+    /// Distinct hosts sending UDP from port 7 or 19 to one address within the window that make
+    /// it a victim.
+    pub reply_sources: usize,
+    pub window_secs: u64,
+}
+
+impl Default for FraggleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reply_sources: 10,
+            window_secs: 10,
+        }
+    }
+}
+
+/// Replies flowing to one address: who sent them lately, and the finding once there are many.
+struct Victims {
+    recent: Lru<IpAddr, Lru<IpAddr, ()>>,
+    cases: Lru<IpAddr, Acc>,
+}
+
+impl Victims {
+    fn new(cap: usize) -> Self {
+        Self {
+            recent: Lru::new(cap),
+            cases: Lru::new(cap),
+        }
+    }
+
+    fn expire(&mut self, now: u64, window_ns: u64, case_ns: u64) {
+        self.recent.expire(now.saturating_sub(window_ns));
+        self.cases.expire(now.saturating_sub(case_ns));
+    }
+
+    /// Counts a reply to `c.dst`; returns the victim's evidence once `threshold` distinct
+    /// senders were seen within the window.
+    fn reply(
+        &mut self,
+        c: &Contact,
+        threshold: usize,
+        window_ns: u64,
+        list: usize,
+    ) -> Option<&mut Acc> {
+        let threshold = threshold.max(1);
+        let recent = self.recent.touch(&c.dst, c.ts_ns, || Lru::new(threshold));
+        recent.touch(&c.src, c.ts_ns, || ());
+        recent.expire(c.ts_ns.saturating_sub(window_ns));
+        let senders: Vec<IpAddr> = recent.iter().map(|(a, ())| *a).collect();
+        let open = self.cases.get(&c.dst).is_some();
+        if !open && senders.len() < threshold {
+            return None;
+        }
+        let acc = self.cases.touch(&c.dst, c.ts_ns, || {
+            let mut acc = Acc::new(c.ts_ns, list);
+            // The replies that crossed the threshold, this one aside.
+            acc.contacts = senders.len().saturating_sub(1) as u64;
+            for s in &senders {
+                acc.sources.insert(*s);
+            }
+            acc
+        });
+        acc.see(c);
+        Some(acc)
+    }
+}
+
+pub(crate) struct Amplify {
+    smurf_amp: Lru<IpAddr, Acc>,
+    fraggle_amp: Lru<IpAddr, Acc>,
+    loops: Lru<IpAddr, Acc>,
+    smurf_victims: Victims,
+    fraggle_victims: Victims,
+}
+
+impl Amplify {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            smurf_amp: Lru::new(cap),
+            fraggle_amp: Lru::new(cap),
+            loops: Lru::new(cap),
+            smurf_victims: Victims::new(cap),
+            fraggle_victims: Victims::new(cap),
+        }
+    }
+
+    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+        let before = now.saturating_sub(case_ns);
+        self.smurf_amp.expire(before);
+        self.fraggle_amp.expire(before);
+        self.loops.expire(before);
+        self.smurf_victims
+            .expire(now, secs(config.smurf.window_secs), case_ns);
+        self.fraggle_victims
+            .expire(now, secs(config.fraggle.window_secs), case_ns);
+    }
+
+    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        self.smurf(v, ctx, o);
+        if v.c.proto == Proto::Udp {
+            self.fraggle(v, ctx, o);
+            self.echo_loop(v, ctx, o);
+        }
+    }
+
+    /// `smurf`, both sides.
+    fn smurf(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let list = cfg.limits.max_list;
+        let ipv4_icmp = c.proto == Proto::Icmp;
+        // Amplifier side: a ping to a broadcast address.
+        if cfg.smurf.enabled && ipv4_icmp && c.icmp_type == 8 && v.broadcast {
+            o.broadcast_explained = true;
+            let acc = self
+                .smurf_amp
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            acc.see(c);
+            o.drafts.push(super::Draft {
+                dst: acc.dst(),
+                port: None,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "role": "amplifier",
+                    "broadcasts": addr_list(&acc.hosts, list),
+                    "faq": "5, 2",
+                }),
+                explanation: format!(
+                    "A ping addressed to {dst}, which looks like a subnet's broadcast address, \
+                     arrived with the source {src}. This is how a smurf attack is launched: \
+                     every host on the subnet answers the ping, and all the answers go to the \
+                     forged source. So {src} is most likely the victim, not the sender. Make sure \
+                     your routers do not forward directed broadcasts and your hosts ignore \
+                     broadcast pings (Linux: net.ipv4.icmp_echo_ignore_broadcasts=1).",
+                    dst = v.dst,
+                    src = v.src,
+                ),
+                ..base(SMURF, Level::Hostile, v)
+            });
+        }
+        // Victim side: echo replies from many hosts.
+        if cfg.smurf.enabled
+            && v.echo_reply()
+            && let Some(acc) = self.smurf_victims.reply(
+                c,
+                cfg.smurf.reply_sources,
+                secs(cfg.smurf.window_secs),
+                list,
+            )
+        {
+            o.drafts.push(super::Draft {
+                subject: format!("victim {}", v.dst),
+                src: acc.src(),
+                port: None,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "role": "victim",
+                    "sources": addr_list(&acc.sources, list),
+                    "sources_total": acc.sources.len(),
+                    "window_secs": cfg.smurf.window_secs,
+                    "faq": "5, 2",
+                }),
+                explanation: format!(
+                    "{n} different hosts sent ping replies to {dst}, at least {t} of them within \
+                     {w} s. Unasked-for echo replies from a crowd are what the target of a smurf \
+                     attack receives: someone pinged broadcast addresses with {dst} as the \
+                     forged source. If {dst} itself just pinged a broadcast address or many hosts, \
+                     these are simply its answers. A real flood has to be filtered upstream: ask \
+                     your provider, and give them the sources listed.",
+                    n = acc.sources.len(),
+                    dst = v.dst,
+                    t = cfg.smurf.reply_sources,
+                    w = cfg.smurf.window_secs,
+                ),
+                ..base(SMURF, Level::Hostile, v)
+            });
+        }
+    }
+
+    /// `fraggle`, both sides.
+    fn fraggle(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let list = cfg.limits.max_list;
+        let to_service = c.dst_port == ECHO || c.dst_port == CHARGEN;
+        let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
+        if cfg.fraggle.enabled && to_service && v.broadcast {
+            o.broadcast_explained = true;
+            o.port_explained = true;
+            let acc = self
+                .fraggle_amp
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            acc.see(c);
+            o.drafts.push(super::Draft {
+                dst: acc.dst(),
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "role": "amplifier",
+                    "broadcasts": addr_list(&acc.hosts, list),
+                    "ports": acc.ports.render(cfg.limits.max_port_runs),
+                    "faq": "5, 1.1",
+                }),
+                explanation: format!(
+                    "A UDP datagram to the {service} port of {dst}, which looks like a subnet's \
+                     broadcast address, arrived with the source {src}. That is a fraggle attack, \
+                     the UDP cousin of smurf: every host there running {service} answers, and the \
+                     answers go to {src}, which is probably forged and the real victim. Turn off \
+                     the echo and chargen services and stop routers from forwarding directed \
+                     broadcasts.",
+                    service = service(c.dst_port),
+                    dst = v.dst,
+                    src = v.src,
+                ),
+                ..base(FRAGGLE, Level::Hostile, v)
+            });
+        }
+        if cfg.fraggle.enabled
+            && from_service
+            && c.dst_port != ECHO
+            && c.dst_port != CHARGEN
+            && let Some(acc) = self.fraggle_victims.reply(
+                c,
+                cfg.fraggle.reply_sources,
+                secs(cfg.fraggle.window_secs),
+                list,
+            )
+        {
+            o.port_explained = true;
+            o.drafts.push(super::Draft {
+                subject: format!("victim {}", v.dst),
+                src: acc.src(),
+                port: None,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "role": "victim",
+                    "sources": addr_list(&acc.sources, list),
+                    "sources_total": acc.sources.len(),
+                    "window_secs": cfg.fraggle.window_secs,
+                    "faq": "5, 1.1",
+                }),
+                explanation: format!(
+                    "{n} different hosts sent UDP from their echo or chargen ports to {dst}, at \
+                     least {t} of them within {w} s. Those services only speak when spoken to, \
+                     so someone sent them datagrams in {dst}'s name, most likely to broadcast \
+                     addresses: this is the receiving end of a fraggle attack. Filter UDP from \
+                     ports 7 and 19 at your border and ask your provider to help with the \
+                     sources.",
+                    n = acc.sources.len(),
+                    dst = v.dst,
+                    t = cfg.fraggle.reply_sources,
+                    w = cfg.fraggle.window_secs,
+                ),
+                ..base(FRAGGLE, Level::Hostile, v)
+            });
+        }
+    }
+
+    /// `echo_chargen_loop`.
+    fn echo_loop(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let list = cfg.limits.max_list;
+        let to_service = c.dst_port == ECHO || c.dst_port == CHARGEN;
+        let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
+        if cfg.echo_chargen_loop.enabled && to_service && from_service {
+            o.port_explained = true;
+            let acc = self
+                .loops
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            acc.see(c);
+            o.drafts.push(super::Draft {
+                dst: acc.dst(),
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "src_port": c.src_port,
+                    "dst_port": c.dst_port,
+                    "hosts": addr_list(&acc.hosts, list),
+                    "faq": "1.1",
+                }),
+                explanation: format!(
+                    "A UDP datagram went from the {from} port of {src} to the {to} port of {dst}. \
+                     Echo sends back whatever arrives and chargen answers anything with a burst \
+                     of characters, so a datagram between two of them starts a loop: each \
+                     answers the other until a packet is lost, burning both hosts' bandwidth. No \
+                     client sends from these ports, so the source was forged to turn {dst} and \
+                     {src} against each other. Turn off echo and chargen (inetd's small \
+                     services) and drop ports 7 and 19 at the border.",
+                    from = service(c.src_port),
+                    src = v.src,
+                    to = service(c.dst_port),
+                    dst = v.dst,
+                ),
+                ..base(LOOP, Level::Hostile, v)
+            });
+        }
+    }
+}
+
+fn service(port: u16) -> &'static str {
+    if port == ECHO {
+        "echo (7)"
+    } else {
+        "chargen (19)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        detect::{address::BROADCAST, testkit::*},
+        findings::Status,
+    };
+
+    #[test]
+    fn a_ping_to_a_broadcast_address_is_a_smurf_launch() {
+        let lines = run(&mut engine(), &[icmp("198.18.0.77", "198.18.1.255", 8, 0)]);
+        let f = last_of(&lines, SMURF);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.count),
+            (Level::Hostile, Some("198.18.0.77"), Some("198.18.1.255"), 1)
+        );
+        assert_eq!(f.evidence["role"], json!("amplifier"));
+        assert!(
+            of(&lines, BROADCAST).is_empty(),
+            "smurf explains the broadcast"
+        );
+        let lines = run(&mut engine(), &[icmp("198.18.0.77", "198.18.1.254", 8, 0)]);
+        assert!(of(&lines, SMURF).is_empty());
+    }
+
+    fn replies(n: u8, dst: &str) -> Vec<Contact> {
+        (0..n)
+            .map(|i| at(icmp(&format!("198.18.2.{i}"), dst, 0, 0), u64::from(i) * 10))
+            .collect()
+    }
+
+    #[test]
+    fn echo_replies_from_many_hosts_make_a_smurf_victim() {
+        let lines = run(&mut engine(), &replies(60, "198.18.0.1"));
+        let f = last_of(&lines, SMURF);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.count),
+            (Level::Hostile, Some("many"), Some("198.18.0.1"), 60)
+        );
+        assert_eq!(f.evidence["sources_total"], json!(60));
+        assert_eq!(f.evidence["role"], json!("victim"));
+        let first = of(&lines, SMURF)[0];
+        assert_eq!((first.status, first.count), (Status::New, 50));
+    }
+
+    #[test]
+    fn replies_to_a_few_pings_are_not_a_smurf() {
+        assert!(of(&run(&mut engine(), &replies(49, "198.18.0.1")), SMURF).is_empty());
+        // Sixty replies spread over more than the window are not either.
+        let slow: Vec<_> = (0..60u8)
+            .map(|i| {
+                at(
+                    icmp(&format!("198.18.2.{i}"), "198.18.0.1", 0, 0),
+                    u64::from(i) * 500,
+                )
+            })
+            .collect();
+        assert!(of(&run(&mut engine(), &slow), SMURF).is_empty());
+    }
+
+    #[test]
+    fn udp_echo_or_chargen_to_a_broadcast_address_is_fraggle() {
+        let lines = run(
+            &mut engine(),
+            &[udp("198.18.0.77", 40_000, "198.18.1.255", 7)],
+        );
+        let f = last_of(&lines, FRAGGLE);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+            (
+                Level::Hostile,
+                Some("198.18.0.77"),
+                Some("198.18.1.255"),
+                Some(7),
+                1
+            )
+        );
+        assert_eq!(opened(&lines), vec![FRAGGLE]);
+        let lines = run(
+            &mut engine(),
+            &[udp("198.18.0.77", 40_000, "198.18.1.0", 19)],
+        );
+        assert_eq!(last_of(&lines, FRAGGLE).port, Some(19));
+        let lines = run(
+            &mut engine(),
+            &[udp("198.18.0.77", 40_000, "198.18.1.9", 7)],
+        );
+        assert!(of(&lines, FRAGGLE).is_empty());
+    }
+
+    #[test]
+    fn udp_from_echo_ports_of_many_hosts_makes_a_fraggle_victim() {
+        let contacts: Vec<_> = (0..10u8)
+            .map(|i| {
+                at(
+                    udp(&format!("198.18.2.{i}"), 19, "198.18.0.1", 40_000),
+                    u64::from(i),
+                )
+            })
+            .collect();
+        let lines = run(&mut engine(), &contacts);
+        let f = last_of(&lines, FRAGGLE);
+        assert_eq!(
+            (f.src.as_deref(), f.dst.as_deref(), f.count),
+            (Some("many"), Some("198.18.0.1"), 10)
+        );
+        assert_eq!(f.evidence["role"], json!("victim"));
+        assert!(of(&run(&mut engine(), &contacts[..9]), FRAGGLE).is_empty());
+    }
+
+    #[test]
+    fn udp_between_echo_and_chargen_is_a_loop() {
+        let lines = run(&mut engine(), &[udp("198.18.0.9", 19, "198.18.0.1", 7)]);
+        let f = last_of(&lines, LOOP);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.port, f.count),
+            (Level::Hostile, Some("198.18.0.9"), Some(7), 1)
+        );
+        assert_eq!(
+            (
+                f.evidence["src_port"].clone(),
+                f.evidence["dst_port"].clone()
+            ),
+            (json!(19), json!(7))
+        );
+        assert_eq!(opened(&lines), vec![LOOP]);
+        let lines = run(&mut engine(), &[udp("198.18.0.9", 40_000, "198.18.0.1", 7)]);
+        assert!(of(&lines, LOOP).is_empty());
+    }
+}

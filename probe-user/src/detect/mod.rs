@@ -1,0 +1,643 @@
+//! Detectors: from first contacts to findings.
+//!
+//! The [`Engine`] takes one [`Contact`] at a time (live events or a replayed capture), runs every
+//! detector over it in a fixed order, and folds what they conclude into findings through the
+//! [`Book`]: one finding per (kind, subject), refreshed, never thousands. Each detector lives in
+//! its own module with its own thresholds in [`Config`]; `docs/findings.md` lists them all.
+//!
+//! # Time and order
+//!
+//! Time comes only from `Contact::ts_ns` and the `now_ns` arguments, never from the system
+//! clock, and every table is ordered, so the same calls give the same findings, byte for byte:
+//! a replay driven by capture timestamps writes what the live daemon wrote. Before it looks at a
+//! contact, [`Engine::contact`] settles everything that fell due before the contact's time, so
+//! how often the caller runs [`Engine::tick`] changes when lines appear, not what they say.
+//!
+//! # Claims
+//!
+//! Specific detectors run before general ones. When one explains a contact's destination port
+//! (a traceroute probe, a NetBIOS query, a DNS query from a low port...) it *claims* it, and
+//! `port_meaning` and `trojan_probe` stay quiet about that contact; traceroute probes are not
+//! counted as port-scan probes either. A source already reported as a port scanner (or a decoy
+//! scan's member) gets no per-port findings: its scan finding covers them.
+//!
+//! # What counts as a probe
+//!
+//! A TCP segment with SYN and without ACK, RST or FIN; a TCP segment with an impossible flag set
+//! (counted by `stealth_scan`); a UDP datagram unless it looks like a reply (from a port below
+//! 1024 to one above, like DNS answers). SYN+ACK answers our own connections and is never a
+//! probe; established TCP never reaches the detectors at all.
+
+mod address;
+mod amplify;
+mod crafted;
+mod decoy;
+mod dialup;
+mod dns;
+mod icmp;
+mod meaning;
+mod netbios;
+mod overload;
+mod proxy;
+mod remap;
+mod scan;
+mod sscan;
+mod table;
+mod traceroute;
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr},
+    sync::Arc,
+};
+
+use probe_common::packet::tcp_flags;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use self::table::{Capped, Lru, PortSet, Ttls};
+pub use self::{
+    address::{BogonConfig, BroadcastConfig},
+    amplify::{FraggleConfig, SmurfConfig},
+    decoy::DecoyConfig,
+    dialup::DialupConfig,
+    icmp::IcmpConfig,
+    meaning::PortMeaningConfig,
+    proxy::ProxyConfig,
+    remap::{RemapConfig, RemapFamily},
+    scan::{SweepConfig, VerticalConfig},
+    sscan::SscanConfig,
+    traceroute::TracerouteConfig,
+};
+use crate::{
+    contact::{Contact, Proto},
+    findings::{Book, BookConfig, Draft, Finding},
+    knowledge::{IcmpFamily, Knowledge, Level},
+};
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+/// Seconds to nanoseconds, saturating.
+pub(crate) const fn secs(s: u64) -> u64 {
+    s.saturating_mul(NS_PER_SEC)
+}
+
+/// A detector that is on or off and has nothing else to set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Toggle {
+    pub enabled: bool,
+}
+
+impl Default for Toggle {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// Caps on memory and on the size of evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Entries each per-source (or per-pair, per-target) table keeps at most; the least
+    /// recently touched is dropped beyond it.
+    pub max_tracked: usize,
+    /// Addresses listed in one finding's evidence at most (the total is still counted).
+    pub max_list: usize,
+    /// Runs of ports (`"1-1024,3306"`) written in one finding's evidence at most.
+    pub max_port_runs: usize,
+    /// How long the probe remembers that a source was seen, for "has it been here before?".
+    pub history_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_tracked: 16_384,
+            max_list: 32,
+            max_port_runs: 64,
+            history_secs: 3600,
+        }
+    }
+}
+
+/// Every detector's thresholds and windows. All fields have defaults, so a file (TOML, JSON)
+/// need only name what it changes (`[vertical_scan] ports = 50`). Unknown fields are refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folding and refreshing of findings.
+    pub findings: BookConfig,
+    pub limits: Limits,
+    pub port_meaning: PortMeaningConfig,
+    pub trojan_probe: Toggle,
+    pub vertical_scan: VerticalConfig,
+    pub horizontal_sweep: SweepConfig,
+    pub ping_sweep: SweepConfig,
+    pub decoy_scan: DecoyConfig,
+    pub stealth_scan: Toggle,
+    pub port_zero: Toggle,
+    pub traceroute: TracerouteConfig,
+    pub smurf: SmurfConfig,
+    pub fraggle: FraggleConfig,
+    pub echo_chargen_loop: Toggle,
+    pub sscan: SscanConfig,
+    pub dns_low_source_port: Toggle,
+    pub dialup_remnant: DialupConfig,
+    pub proxy_check: ProxyConfig,
+    pub remapped_service: RemapConfig,
+    pub netbios_chatter: Toggle,
+    /// The six ICMP message kinds, each on or off.
+    pub icmp: IcmpConfig,
+    pub bogon_source: BogonConfig,
+    pub directed_broadcast: BroadcastConfig,
+    pub source_routed: Toggle,
+    pub land: Toggle,
+    pub probe_overload: Toggle,
+}
+
+/// What the probe remembers about every recent source, for the decoy detector's "was it here
+/// before the scan?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) first_ns: u64,
+    pub(crate) first_ttl: u8,
+}
+
+/// One contact, classified once for all detectors.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one packet, each read by several detectors"
+)]
+pub(crate) struct View<'a> {
+    pub(crate) c: &'a Contact,
+    pub(crate) src: String,
+    pub(crate) dst: String,
+    /// TCP SYN without ACK, RST or FIN: a connection attempt.
+    pub(crate) syn: bool,
+    /// The name of an impossible TCP flag set (`NULL`, `FIN`, `XMAS`, `SYN+FIN`...).
+    pub(crate) odd_flags: Option<String>,
+    /// UDP that looks like an answer: from a port below 1024 to one above.
+    pub(crate) udp_reply: bool,
+    /// A probe of the destination port: `syn`, `odd_flags`, or UDP that is not `udp_reply`.
+    pub(crate) probe: bool,
+    /// IPv4 destination ending in .255 or .0 (not the limited broadcast, not multicast).
+    pub(crate) broadcast: bool,
+    pub(crate) icmp: Option<IcmpFamily>,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn new(c: &'a Contact) -> Self {
+        let tcp = c.proto == Proto::Tcp;
+        let udp = c.proto == Proto::Udp;
+        let f = c.tcp_flags;
+        let syn = tcp
+            && f & tcp_flags::SYN != 0
+            && f & (tcp_flags::ACK | tcp_flags::RST | tcp_flags::FIN) == 0
+            // An FTP server opening the data connection of an active-mode transfer we asked
+            // for: a reply, not a probe.
+            && !(c.src_port == 20 && c.dst_port >= 1024);
+        let odd_flags = if tcp { crafted::odd_flags(f) } else { None };
+        let udp_reply = udp && c.src_port != 0 && c.src_port < 1024 && c.dst_port >= 1024;
+        let probe = syn || odd_flags.is_some() || (udp && !udp_reply);
+        let icmp = match c.proto {
+            Proto::Icmp => Some(IcmpFamily::V4),
+            Proto::Icmpv6 => Some(IcmpFamily::V6),
+            _ => None,
+        };
+        Self {
+            c,
+            src: c.src.to_string(),
+            dst: c.dst.to_string(),
+            syn,
+            odd_flags,
+            udp_reply,
+            probe,
+            broadcast: is_broadcast(c.dst),
+            icmp,
+        }
+    }
+
+    pub(crate) fn echo_request(&self) -> bool {
+        matches!(
+            (self.icmp, self.c.icmp_type),
+            (Some(IcmpFamily::V4), 8) | (Some(IcmpFamily::V6), 128)
+        )
+    }
+
+    pub(crate) fn echo_reply(&self) -> bool {
+        matches!(
+            (self.icmp, self.c.icmp_type),
+            (Some(IcmpFamily::V4), 0) | (Some(IcmpFamily::V6), 129)
+        )
+    }
+
+    /// The knowledge tables' protocol for TCP and UDP.
+    pub(crate) fn kproto(&self) -> Option<crate::knowledge::Proto> {
+        match self.c.proto {
+            Proto::Tcp => Some(crate::knowledge::Proto::Tcp),
+            Proto::Udp => Some(crate::knowledge::Proto::Udp),
+            _ => None,
+        }
+    }
+
+    /// "a SYN", "a UDP datagram", "an ICMP message"... for explanations.
+    pub(crate) fn what(&self) -> String {
+        match self.c.proto {
+            Proto::Tcp if self.syn => "a TCP connection attempt (SYN)".to_owned(),
+            Proto::Tcp => format!("a TCP segment ({})", flag_names(self.c.tcp_flags)),
+            Proto::Udp => "a UDP datagram".to_owned(),
+            Proto::Icmp | Proto::Icmpv6 => format!(
+                "an {} message (type {}, code {})",
+                if self.c.proto == Proto::Icmp {
+                    "ICMP"
+                } else {
+                    "ICMPv6"
+                },
+                self.c.icmp_type,
+                self.c.icmp_code
+            ),
+            Proto::Other => format!("an IP packet of protocol {}", self.c.protocol),
+        }
+    }
+}
+
+/// An IPv4 address that is most likely a subnet's broadcast address: it ends in .255 or .0.
+/// The limited broadcast 255.255.255.255, "this network" 0.x.x.x, multicast and class E are
+/// not directed broadcasts.
+pub(crate) fn is_broadcast(addr: IpAddr) -> bool {
+    let IpAddr::V4(a) = addr else {
+        return false;
+    };
+    let [first, .., last] = a.octets();
+    (last == 255 || last == 0) && first != 0 && first < 224 && a != Ipv4Addr::BROADCAST
+}
+
+/// TCP flags by name, `FIN+PSH+URG`; `none` when no flag is set.
+pub(crate) fn flag_names(flags: u8) -> String {
+    const NAMES: [(u8, &str); 8] = [
+        (tcp_flags::FIN, "FIN"),
+        (tcp_flags::SYN, "SYN"),
+        (tcp_flags::RST, "RST"),
+        (tcp_flags::PSH, "PSH"),
+        (tcp_flags::ACK, "ACK"),
+        (tcp_flags::URG, "URG"),
+        (tcp_flags::ECE, "ECE"),
+        (tcp_flags::CWR, "CWR"),
+    ];
+    let names: Vec<&str> = NAMES
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join("+")
+    }
+}
+
+/// A duration for explanations: `850 ms`, `12.3 s`, `4 min 10 s`.
+pub(crate) fn span(ns: u64) -> String {
+    let ms = ns / 1_000_000;
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
+    } else {
+        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+/// `"s"` unless `n` is 1.
+pub(crate) const fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// What a detector hands back for one contact.
+#[derive(Default)]
+pub(crate) struct Out {
+    pub(crate) drafts: Vec<Draft>,
+    /// A specific detector explained the destination port: no `port_meaning`/`trojan_probe`.
+    pub(crate) port_explained: bool,
+    /// Not a port-scan probe (a traceroute probe): scans do not count it.
+    pub(crate) not_scan: bool,
+    /// A detector explained the broadcast destination (smurf, fraggle).
+    pub(crate) broadcast_explained: bool,
+}
+
+/// A draft about `v`'s contact, subject its source, counting one contact.
+pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
+    let c = v.c;
+    Draft {
+        kind,
+        subject: v.src.clone(),
+        level,
+        src: Some(v.src.clone()),
+        dst: Some(v.dst.clone()),
+        proto: Some(c.proto),
+        port: c.proto.has_ports().then_some(c.dst_port),
+        add: 1,
+        first_seen_ns: c.ts_ns,
+        last_seen_ns: c.ts_ns,
+        evidence: Value::Null,
+        explanation: String::new(),
+    }
+}
+
+/// What one finding has gathered so far: the evidence most detectors share.
+#[derive(Clone, Debug)]
+pub(crate) struct Acc {
+    pub(crate) first_ns: u64,
+    pub(crate) last_ns: u64,
+    pub(crate) contacts: u64,
+    /// Contacts already handed to the book in a draft.
+    reported: u64,
+    pub(crate) ports: PortSet,
+    pub(crate) hosts: Capped<IpAddr>,
+    pub(crate) sources: Capped<IpAddr>,
+    pub(crate) ttls: Ttls,
+    pub(crate) tags: BTreeMap<String, u64>,
+}
+
+impl Acc {
+    pub(crate) fn new(now: u64, list_cap: usize) -> Self {
+        Self {
+            first_ns: now,
+            last_ns: now,
+            contacts: 0,
+            reported: 0,
+            ports: PortSet::default(),
+            hosts: Capped::new(list_cap.max(1).saturating_mul(8)),
+            sources: Capped::new(list_cap.max(1).saturating_mul(8)),
+            ttls: Ttls::default(),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    /// Counts `c`: time, TTL, destination host, source, and the destination port if it has
+    /// one.
+    pub(crate) fn see(&mut self, c: &Contact) {
+        self.contacts = self.contacts.saturating_add(1);
+        self.first_ns = self.first_ns.min(c.ts_ns);
+        self.last_ns = self.last_ns.max(c.ts_ns);
+        self.ttls.add(c.ttl);
+        self.hosts.insert(c.dst);
+        self.sources.insert(c.src);
+        if c.proto.has_ports() {
+            self.ports.insert(c.dst_port);
+        }
+    }
+
+    pub(crate) fn tag(&mut self, tag: &str) {
+        *self.tags.entry(tag.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Contacts not yet reported, now reported.
+    pub(crate) fn take(&mut self) -> u64 {
+        let n = self.contacts.saturating_sub(self.reported);
+        self.reported = self.contacts;
+        n
+    }
+
+    /// The one host, or `"many"`.
+    pub(crate) fn dst(&self) -> Option<String> {
+        one_or_many(&self.hosts)
+    }
+
+    /// The one source, or `"many"`.
+    pub(crate) fn src(&self) -> Option<String> {
+        one_or_many(&self.sources)
+    }
+
+    /// The one port, if only one was seen.
+    pub(crate) fn port(&self) -> Option<u16> {
+        if self.ports.len() == 1 {
+            self.ports.first()
+        } else {
+            None
+        }
+    }
+}
+
+fn one_or_many(set: &Capped<IpAddr>) -> Option<String> {
+    match set.len() {
+        0 => None,
+        1 if !set.overflowed() => set.first().map(ToString::to_string),
+        _ => Some("many".to_owned()),
+    }
+}
+
+/// Up to `max` addresses as JSON strings.
+pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Value {
+    Value::Array(
+        set.iter()
+            .take(max)
+            .map(|a| Value::String(a.to_string()))
+            .collect(),
+    )
+}
+
+/// `198.18.0.1`, or `198.18.0.1, 198.18.0.2 and 3 more`.
+pub(crate) fn addr_words(set: &Capped<IpAddr>, max: usize) -> String {
+    let shown: Vec<String> = set.iter().take(max).map(ToString::to_string).collect();
+    let more = set.len().saturating_sub(shown.len());
+    match (shown.len(), more) {
+        (0, _) => "no address".to_owned(),
+        (_, 0) => shown.join(", "),
+        _ => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// The detection engine: every detector, the source history and the book of open findings.
+pub struct Engine {
+    config: Config,
+    knowledge: Arc<Knowledge>,
+    book: Book,
+    /// Recent sources and when each was first seen.
+    seen: Lru<IpAddr, Seen>,
+    /// The latest time the engine was given.
+    now_ns: u64,
+    /// `bogon_source`, `land`, `source_routed`, `directed_broadcast`.
+    address: address::Address,
+    /// `stealth_scan`, `port_zero`.
+    crafted: crafted::Crafted,
+    /// `smurf`, `fraggle`, `echo_chargen_loop`.
+    amplify: amplify::Amplify,
+    /// The six ICMP message kinds.
+    icmp: icmp::Icmp,
+    traceroute: traceroute::Traceroute,
+    /// `netbios_chatter`.
+    netbios: netbios::Netbios,
+    /// `dns_low_source_port`.
+    dns: dns::Dns,
+    /// `dialup_remnant`.
+    dialup: dialup::Dialup,
+    sscan: sscan::Sscan,
+    /// `decoy_scan`.
+    decoy: decoy::Decoy,
+    /// `proxy_check`.
+    proxy: proxy::Proxy,
+    /// `remapped_service`.
+    remap: remap::Remap,
+    /// `vertical_scan`, `horizontal_sweep`, `ping_sweep`.
+    scan: scan::Scan,
+    /// `port_meaning`, `trojan_probe`.
+    meaning: meaning::Meaning,
+    /// `probe_overload`: the kernel's drop counters at the last call.
+    overload: overload::Overload,
+}
+
+/// What every detector needs besides the contact.
+pub(crate) struct Ctx<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) knowledge: &'a Knowledge,
+}
+
+impl Engine {
+    pub fn new(config: Config, knowledge: Arc<Knowledge>) -> Self {
+        let cap = config.limits.max_tracked.max(1);
+        Self {
+            book: Book::new(&config.findings),
+            seen: Lru::new(cap),
+            now_ns: 0,
+            address: address::Address::new(cap),
+            crafted: crafted::Crafted::new(cap),
+            amplify: amplify::Amplify::new(cap),
+            icmp: icmp::Icmp::new(cap),
+            traceroute: traceroute::Traceroute::new(cap),
+            netbios: netbios::Netbios::new(cap),
+            dns: dns::Dns::new(cap),
+            dialup: dialup::Dialup::new(cap),
+            sscan: sscan::Sscan::new(cap),
+            decoy: decoy::Decoy::new(&config.decoy_scan, cap),
+            proxy: proxy::Proxy::new(cap),
+            remap: remap::Remap::new(cap),
+            scan: scan::Scan::new(cap),
+            meaning: meaning::Meaning::new(cap),
+            overload: overload::Overload::default(),
+            config,
+            knowledge,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Findings open right now.
+    pub fn open_findings(&self) -> usize {
+        self.book.len()
+    }
+
+    /// Looks at one first contact. Returns the lines it causes, after any refreshes that fell
+    /// due before its time.
+    pub fn contact(&mut self, c: &Contact) -> Vec<Finding> {
+        let mut out = self.advance(c.ts_ns);
+        let v = View::new(c);
+        let ctx = Ctx {
+            config: &self.config,
+            knowledge: &self.knowledge,
+        };
+        let mut o = Out::default();
+        self.address.pre(&v, &ctx, &mut o);
+        self.crafted.run(&v, &ctx, &mut o);
+        self.amplify.run(&v, &ctx, &mut o);
+        self.address.post(&v, &ctx, &mut o);
+        self.icmp.run(&v, &ctx, &mut o);
+        self.traceroute.run(&v, &ctx, &mut o);
+        self.netbios.run(&v, &ctx, &mut o);
+        self.dns.run(&v, &ctx, &mut o);
+        self.dialup.run(&v, &ctx, &mut o);
+        self.sscan.run(&v, &ctx, &mut o);
+        self.decoy.run(&v, &ctx, &self.seen, &mut o);
+        self.proxy.run(&v, &ctx, &mut o);
+        self.remap.run(&v, &ctx, &mut o);
+        // Decoy members and sscan sources are covered by those findings, not counted as scans;
+        // a reported port scanner, or a port probed by several sources at once (a decoy
+        // round), gets no per-port findings.
+        let member = self.decoy.is_member(c.src, c.dst);
+        let sscan_open = self.book.is_open(sscan::KIND, &v.src);
+        self.scan.run(&v, &ctx, member || sscan_open, &mut o);
+        let covered = member
+            || sscan_open
+            || self.book.is_open(scan::VERTICAL, &v.src)
+            || self.decoy.co_probed(c) >= 2;
+        if !o.port_explained && !covered {
+            self.meaning.run(&v, &ctx, &mut o);
+        }
+        let seen = self.seen.touch(&c.src, c.ts_ns, || Seen {
+            first_ns: c.ts_ns,
+            first_ttl: c.ttl,
+        });
+        if c.ts_ns < seen.first_ns {
+            seen.first_ns = c.ts_ns;
+            seen.first_ttl = c.ttl;
+        }
+        for d in o.drafts {
+            out.extend(self.book.merge(d));
+        }
+        out
+    }
+
+    /// Lets time pass: expires windows and returns refreshes and last lines that fell due.
+    /// Call it now and then (once a second is plenty); a replay calls it with capture times.
+    pub fn tick(&mut self, now_ns: u64) -> Vec<Finding> {
+        self.advance(now_ns)
+    }
+
+    /// Reports events the kernel could not deliver. `rate_limited` and `ring_full` are the
+    /// kernel's running totals; the finding counts what was added since the last call (a total
+    /// that went down — the counters were reset — counts in full).
+    pub fn overload(&mut self, now_ns: u64, rate_limited: u64, ring_full: u64) -> Vec<Finding> {
+        let mut out = self.advance(now_ns);
+        let case_ns = secs(self.config.findings.window_secs.max(1));
+        if let Some(d) = self.overload.update(
+            now_ns,
+            rate_limited,
+            ring_full,
+            case_ns,
+            self.config.probe_overload.enabled,
+        ) {
+            out.extend(self.book.merge(d));
+        }
+        out
+    }
+
+    /// On shutdown: what fell due by `now_ns`, then the last state of every finding that
+    /// changed since its last line. The engine starts afresh afterwards (history aside).
+    pub fn flush(&mut self, now_ns: u64) -> Vec<Finding> {
+        self.now_ns = self.now_ns.max(now_ns);
+        self.book.flush(now_ns.max(self.now_ns))
+    }
+
+    fn advance(&mut self, now_ns: u64) -> Vec<Finding> {
+        self.now_ns = self.now_ns.max(now_ns);
+        let now = self.now_ns;
+        let case_ns = secs(self.config.findings.window_secs.max(1));
+        let c = &self.config;
+        self.seen
+            .expire(now.saturating_sub(secs(c.limits.history_secs)));
+        self.address.expire(now, case_ns);
+        self.crafted.expire(now, case_ns);
+        self.amplify.expire(now, case_ns, c);
+        self.icmp.expire(now, case_ns);
+        self.traceroute.expire(now, case_ns, c);
+        self.netbios.expire(now, case_ns);
+        self.dns.expire(now, case_ns);
+        self.dialup.expire(now, case_ns);
+        self.sscan.expire(now, case_ns, c);
+        self.decoy.expire(now, c);
+        self.proxy.expire(now, case_ns, c);
+        self.remap.expire(now, case_ns, c);
+        self.scan.expire(now, case_ns, c);
+        self.meaning.expire(now, case_ns);
+        self.book.due(now)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testkit;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,498 @@
+//! Scans by breadth: `vertical_scan` (one source, many ports of one host), `horizontal_sweep`
+//! (one source, one port on many hosts) and `ping_sweep` (one source pinging many hosts).
+//!
+//! Counted probes: TCP SYN and UDP that is not a reply. Impossible flag sets are
+//! `stealth_scan`'s, traceroute probes are not probes, and members of a decoy scan or an
+//! sscan run are covered by those findings. Once a source is reported, its further probes
+//! (to any host) fold into the same finding until it goes quiet.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, secs, span, table::Lru};
+use crate::{contact::Proto, knowledge::Level};
+
+pub(crate) const VERTICAL: &str = "vertical_scan";
+pub(crate) const HORIZONTAL: &str = "horizontal_sweep";
+pub(crate) const PING_SWEEP: &str = "ping_sweep";
+
+/// `vertical_scan`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerticalConfig {
+    pub enabled: bool,
+    /// Distinct ports of one host probed by one source within the window.
+    pub ports: usize,
+    pub window_secs: u64,
+}
+
+impl Default for VerticalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ports: 20,
+            window_secs: 60,
+        }
+    }
+}
+
+/// `horizontal_sweep` and `ping_sweep`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepConfig {
+    pub enabled: bool,
+    /// Distinct hosts probed (on one port, or pinged) by one source within the window.
+    pub hosts: usize,
+    pub window_secs: u64,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            hosts: 10,
+            window_secs: 60,
+        }
+    }
+}
+
+pub(crate) struct Scan {
+    /// Recent distinct (protocol, port) per (source, host).
+    ports: Lru<(IpAddr, IpAddr), Lru<(u8, u16), ()>>,
+    /// Recent distinct hosts per (source, protocol, port).
+    hosts: Lru<(IpAddr, u8, u16), Lru<IpAddr, ()>>,
+    /// Recent distinct hosts pinged per source.
+    pinged: Lru<IpAddr, Lru<IpAddr, ()>>,
+    vertical: Lru<IpAddr, Acc>,
+    horizontal: Lru<IpAddr, Acc>,
+    ping: Lru<IpAddr, Acc>,
+}
+
+/// Adds `item` to the recent set under `key`; once the set holds `threshold` items within the
+/// window, returns them with the time of the oldest.
+fn recent<K: Ord + Clone, T: Ord + Clone>(
+    table: &mut Lru<K, Lru<T, ()>>,
+    key: &K,
+    item: &T,
+    now: u64,
+    threshold: usize,
+    window_ns: u64,
+) -> Option<(Vec<T>, u64)> {
+    let set = table.touch(key, now, || Lru::new(threshold));
+    set.touch(item, now, || ());
+    set.expire(now.saturating_sub(window_ns));
+    if set.len() < threshold {
+        return None;
+    }
+    let items = set.iter().map(|(t, ())| t.clone()).collect();
+    Some((items, set.oldest().unwrap_or(now)))
+}
+
+impl Scan {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            ports: Lru::new(cap),
+            hosts: Lru::new(cap),
+            pinged: Lru::new(cap),
+            vertical: Lru::new(cap),
+            horizontal: Lru::new(cap),
+            ping: Lru::new(cap),
+        }
+    }
+
+    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+        self.ports
+            .expire(now.saturating_sub(secs(config.vertical_scan.window_secs)));
+        self.hosts
+            .expire(now.saturating_sub(secs(config.horizontal_sweep.window_secs)));
+        self.pinged
+            .expire(now.saturating_sub(secs(config.ping_sweep.window_secs)));
+        let before = now.saturating_sub(case_ns);
+        self.vertical.expire(before);
+        self.horizontal.expire(before);
+        self.ping.expire(before);
+    }
+
+    /// `covered`: the source is a decoy-scan member or an sscan source; its probes are not
+    /// counted here.
+    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, covered: bool, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let counted = !covered && !o.not_scan && (v.syn || (c.proto == Proto::Udp && !v.udp_reply));
+        if counted && cfg.vertical_scan.enabled {
+            self.vertical(v, ctx, o);
+        }
+        if counted && cfg.horizontal_sweep.enabled && !v.broadcast {
+            self.horizontal(v, ctx, o);
+        }
+        if cfg.ping_sweep.enabled && v.echo_request() && !v.broadcast && !o.not_scan {
+            self.ping(v, ctx, o);
+        }
+    }
+
+    /// `vertical_scan`: many ports of one host.
+    fn vertical(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let list = cfg.limits.max_list;
+        let threshold = cfg.vertical_scan.ports.max(2);
+        let found = recent(
+            &mut self.ports,
+            &(c.src, c.dst),
+            &(c.protocol, c.dst_port),
+            c.ts_ns,
+            threshold,
+            secs(cfg.vertical_scan.window_secs),
+        );
+        let open = self.vertical.get(&c.src).is_some();
+        if open || found.is_some() {
+            let acc = self
+                .vertical
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            let fresh = found.filter(|_| !open);
+            if let Some((items, oldest)) = &fresh {
+                // The probes that crossed the threshold, this one included in the tags
+                // and ports, counted by `see` below.
+                for (protocol, port) in items {
+                    acc.ports.insert(*port);
+                    acc.tag(if *protocol == 17 { "udp" } else { "syn" });
+                }
+                acc.contacts = items.len().saturating_sub(1) as u64;
+                acc.first_ns = *oldest;
+            }
+            acc.see(c);
+            if fresh.is_none() {
+                acc.tag(if c.proto == Proto::Udp { "udp" } else { "syn" });
+            }
+            let n = u64::from(acc.ports.len());
+            let kinds = probe_kinds(acc);
+            o.drafts.push(super::Draft {
+                dst: acc.dst(),
+                port: None,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "ports": acc.ports.render(cfg.limits.max_port_runs),
+                    "distinct_ports": n,
+                    "probes": acc.tags,
+                    "hosts": addr_list(&acc.hosts, list),
+                    "ttl_min": acc.ttls.min,
+                    "ttl_max": acc.ttls.max,
+                    "faq": "1",
+                }),
+                explanation: format!(
+                    "{src} probed {n} different ports on {hosts} within {took}, with \
+                     {kinds}. One source working through the ports of a host is a port \
+                     scan: someone is listing the services it offers, usually to find a \
+                     weak one. Make sure only the services you mean to offer are \
+                     reachable, and consider blocking {src}.",
+                    src = v.src,
+                    hosts = addr_words(&acc.hosts, list),
+                    took = span(acc.last_ns.saturating_sub(acc.first_ns)),
+                ),
+                ..base(VERTICAL, Level::Suspicious, v)
+            });
+        }
+    }
+
+    /// `horizontal_sweep`: one port on many hosts.
+    fn horizontal(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let list = cfg.limits.max_list;
+        let threshold = cfg.horizontal_sweep.hosts.max(2);
+        let found = recent(
+            &mut self.hosts,
+            &(c.src, c.protocol, c.dst_port),
+            &c.dst,
+            c.ts_ns,
+            threshold,
+            secs(cfg.horizontal_sweep.window_secs),
+        );
+        let open = self.horizontal.get(&c.src).is_some();
+        if open || found.is_some() {
+            let acc = self
+                .horizontal
+                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            if let Some((items, oldest)) = found.filter(|_| !open) {
+                for h in &items {
+                    acc.hosts.insert(*h);
+                }
+                acc.contacts = items.len().saturating_sub(1) as u64;
+                acc.first_ns = oldest;
+            }
+            acc.see(c);
+            let count = acc.hosts.len() as u64;
+            let port = acc.port();
+            let name = port
+                .and_then(|number| {
+                    v.kproto().and_then(|kp| {
+                        ctx.knowledge.port_entry(
+                            number,
+                            kp,
+                            crate::knowledge::Direction::Destination,
+                        )
+                    })
+                })
+                .map(|e| format!(" ({})", e.info.name))
+                .unwrap_or_default();
+            let what = match port {
+                Some(number) => format!("port {number}/{}{name}", c.proto.as_str()),
+                None => format!("ports {}", acc.ports.render(cfg.limits.max_port_runs)),
+            };
+            o.drafts.push(super::Draft {
+                dst: Some("many".to_owned()),
+                port,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "ports": acc.ports.render(cfg.limits.max_port_runs),
+                    "hosts": addr_list(&acc.hosts, list),
+                    "hosts_total": count,
+                    "ttl_min": acc.ttls.min,
+                    "ttl_max": acc.ttls.max,
+                    "faq": "1",
+                }),
+                explanation: format!(
+                    "{src} probed {what} on {count} different hosts ({hosts}). Sweeping one \
+                     port across many addresses is how worms and attackers look for every \
+                     machine running one particular service. Check that the hosts that \
+                     answer on it are meant to and are patched; block {src} if it is not \
+                     one of yours.",
+                    src = v.src,
+                    hosts = addr_words(&acc.hosts, list.min(8)),
+                ),
+                ..base(HORIZONTAL, Level::Suspicious, v)
+            });
+        }
+    }
+
+    /// `ping_sweep`: pings to many hosts.
+    fn ping(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+        let c = v.c;
+        let cfg = ctx.config;
+        let list = cfg.limits.max_list;
+        let threshold = cfg.ping_sweep.hosts.max(2);
+        let found = recent(
+            &mut self.pinged,
+            &c.src,
+            &c.dst,
+            c.ts_ns,
+            threshold,
+            secs(cfg.ping_sweep.window_secs),
+        );
+        let open = self.ping.get(&c.src).is_some();
+        if open || found.is_some() {
+            let acc = self.ping.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            if let Some((items, oldest)) = found.filter(|_| !open) {
+                for h in &items {
+                    acc.hosts.insert(*h);
+                }
+                acc.contacts = items.len().saturating_sub(1) as u64;
+                acc.first_ns = oldest;
+            }
+            acc.see(c);
+            let n = acc.hosts.len() as u64;
+            o.drafts.push(super::Draft {
+                dst: Some("many".to_owned()),
+                port: None,
+                add: acc.take(),
+                first_seen_ns: acc.first_ns,
+                evidence: json!({
+                    "hosts": addr_list(&acc.hosts, list),
+                    "hosts_total": n,
+                    "ttl_min": acc.ttls.min,
+                    "ttl_max": acc.ttls.max,
+                    "faq": "2",
+                }),
+                explanation: format!(
+                    "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \
+                     out which addresses of a network are in use, often the first step \
+                     before scanning them (nmap -sn, fping). It does no harm by itself but \
+                     shows someone is taking an interest; drop incoming echo requests at \
+                     the border if you would rather not be mapped.",
+                    src = v.src,
+                    es = if n == 1 { "" } else { "es" },
+                    hosts = addr_words(&acc.hosts, list.min(8)),
+                ),
+                ..base(PING_SWEEP, Level::Notable, v)
+            });
+        }
+    }
+}
+
+/// "SYN probes (half-open...)" and/or "UDP probes".
+fn probe_kinds(acc: &Acc) -> String {
+    let syn = acc.tags.get("syn").copied().unwrap_or(0);
+    let udp = acc.tags.get("udp").copied().unwrap_or(0);
+    let mut parts = Vec::new();
+    if syn > 0 {
+        parts.push(format!(
+            "{syn} TCP SYN probe{s} (connection attempts; a scanner like nmap -sS never \
+             completes them)",
+            s = plural(syn)
+        ));
+    }
+    if udp > 0 {
+        parts.push(format!("{udp} UDP probe{s}", s = plural(udp)));
+    }
+    parts.join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{contact::Contact, detect::testkit::*, findings::Status};
+
+    fn syn_scan(src: &str, dst: &str, ports: impl Iterator<Item = u16>) -> Vec<Contact> {
+        ports
+            .enumerate()
+            .map(|(i, p)| at(syn(src, dst, p), i as u64 * 10))
+            .collect()
+    }
+
+    #[test]
+    fn a_syn_scan_of_many_ports_is_one_vertical_scan() {
+        let lines = run(
+            &mut engine(),
+            &syn_scan("198.18.0.66", "198.18.0.1", 1000..2000),
+        );
+        let f = last_of(&lines, VERTICAL);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+            (
+                Level::Suspicious,
+                Some("198.18.0.66"),
+                Some("198.18.0.1"),
+                None,
+                1000
+            )
+        );
+        assert_eq!(f.evidence["ports"], json!("1000-1999"));
+        assert_eq!(f.evidence["distinct_ports"], json!(1000));
+        let first = of(&lines, VERTICAL)[0];
+        assert_eq!((first.status, first.count), (Status::New, 20));
+        assert_eq!(first.evidence["ports"], json!("1000-1019"));
+        assert_eq!(first.first_seen_ns, T0);
+        // 1000 probes over 10 s: a new line and the flushed final state, nothing between.
+        assert_eq!(of(&lines, VERTICAL).len(), 2);
+    }
+
+    #[test]
+    fn a_udp_scan_counts_too() {
+        let contacts: Vec<_> = (1u16..=25)
+            .map(|p| at(udp("198.18.0.66", 40_000, "198.18.0.1", p), u64::from(p)))
+            .collect();
+        let lines = run(&mut engine(), &contacts);
+        let f = last_of(&lines, VERTICAL);
+        assert_eq!(f.count, 25);
+        assert_eq!(f.evidence["probes"], json!({"udp": 25}));
+    }
+
+    #[test]
+    fn near_misses_are_not_vertical_scans() {
+        // 19 ports; 20 ports spread over more than the window; 30 answers from servers.
+        assert!(
+            of(
+                &run(&mut engine(), &syn_scan("198.18.0.66", "198.18.0.1", 1..20)),
+                VERTICAL
+            )
+            .is_empty()
+        );
+        let slow: Vec<_> = (0..20u16)
+            .map(|i| {
+                at(
+                    syn("198.18.0.66", "198.18.0.1", 1000 + i),
+                    u64::from(i) * 4000,
+                )
+            })
+            .collect();
+        assert!(of(&run(&mut engine(), &slow), VERTICAL).is_empty());
+        let answers: Vec<_> = (0..30u16)
+            .flat_map(|i| {
+                [
+                    at(
+                        syn_ack("198.18.0.9", 443, "198.18.0.1", 50_000 + i),
+                        u64::from(i),
+                    ),
+                    at(
+                        udp("198.18.0.53", 53, "198.18.0.1", 40_000 + i),
+                        u64::from(i),
+                    ),
+                    at(
+                        tcp(
+                            "198.18.0.21",
+                            20,
+                            "198.18.0.1",
+                            60_000 + i,
+                            probe_common::packet::tcp_flags::SYN,
+                        ),
+                        u64::from(i),
+                    ),
+                ]
+            })
+            .collect();
+        assert!(run(&mut engine(), &answers).is_empty());
+    }
+
+    #[test]
+    fn one_port_on_many_hosts_is_a_horizontal_sweep() {
+        let contacts: Vec<_> = (1u8..=12)
+            .map(|h| {
+                at(
+                    syn("198.18.0.66", &format!("198.18.1.{h}"), 31_337),
+                    u64::from(h),
+                )
+            })
+            .collect();
+        let lines = run(&mut engine(), &contacts);
+        let f = last_of(&lines, HORIZONTAL);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+            (
+                Level::Suspicious,
+                Some("198.18.0.66"),
+                Some("many"),
+                Some(31_337),
+                12
+            )
+        );
+        assert_eq!(f.evidence["hosts_total"], json!(12));
+        assert!(f.explanation.contains("port 31337/tcp (Back Orifice)"));
+        assert_eq!(of(&lines, HORIZONTAL)[0].count, 10);
+        // Nine hosts: no.
+        assert!(of(&run(&mut engine(), &contacts[..9]), HORIZONTAL).is_empty());
+    }
+
+    #[test]
+    fn pinging_many_hosts_is_a_ping_sweep_and_a_few_pings_are_not() {
+        let contacts: Vec<_> = (1u8..=10)
+            .map(|h| {
+                at(
+                    icmp("198.18.0.66", &format!("198.18.1.{h}"), 8, 0),
+                    u64::from(h),
+                )
+            })
+            .collect();
+        let lines = run(&mut engine(), &contacts);
+        let f = last_of(&lines, PING_SWEEP);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+            (Level::Notable, Some("198.18.0.66"), Some("many"), None, 10)
+        );
+        assert_eq!(f.evidence["hosts_total"], json!(10));
+        let few: Vec<_> = (1u8..=3)
+            .map(|h| {
+                at(
+                    icmp("198.18.0.66", &format!("198.18.1.{h}"), 8, 0),
+                    u64::from(h),
+                )
+            })
+            .collect();
+        assert!(run(&mut engine(), &few).is_empty());
+    }
+}

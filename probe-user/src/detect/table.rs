@@ -1,0 +1,337 @@
+//! Bounded tables the detectors keep their state in.
+//!
+//! Everything here is ordered (`BTreeMap`, `BTreeSet`): what the detectors write never depends
+//! on hash order, so a replay gives the same evidence as the live run. Every table has a cap
+//! and drops its least recently touched entry to stay under it.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Write as _,
+};
+
+/// A map that remembers when each entry was last touched, drops the stalest beyond `cap`, and
+/// expires entries not touched for a while.
+#[derive(Clone, Debug)]
+pub(crate) struct Lru<K: Ord + Clone, V> {
+    map: BTreeMap<K, (u64, V)>,
+    order: BTreeSet<(u64, K)>,
+    cap: usize,
+}
+
+impl<K: Ord + Clone, V> Lru<K, V> {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            map: BTreeMap::new(),
+            order: BTreeSet::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn get(&self, k: &K) -> Option<&V> {
+        self.map.get(k).map(|(_, v)| v)
+    }
+
+    /// The entry for `k`, made by `make` if missing, marked touched at `now` (never moved back
+    /// in time by a late contact).
+    pub(crate) fn touch(&mut self, k: &K, now: u64, make: impl FnOnce() -> V) -> &mut V {
+        match self.map.get(k).map(|(at, _)| *at) {
+            Some(at) if now > at => {
+                self.order.remove(&(at, k.clone()));
+                self.order.insert((now, k.clone()));
+            }
+            Some(_) => {}
+            None => {
+                while self.map.len() >= self.cap {
+                    let Some((_, stale)) = self.order.pop_first() else {
+                        break;
+                    };
+                    self.map.remove(&stale);
+                }
+                self.order.insert((now, k.clone()));
+            }
+        }
+        let entry = self.map.entry(k.clone()).or_insert_with(|| (now, make()));
+        entry.0 = entry.0.max(now);
+        &mut entry.1
+    }
+
+    /// Drops every entry last touched before `before`.
+    pub(crate) fn expire(&mut self, before: u64) {
+        while let Some((at, _)) = self.order.first()
+            && *at < before
+        {
+            if let Some((_, k)) = self.order.pop_first() {
+                self.map.remove(&k);
+            }
+        }
+    }
+
+    /// When the stalest entry was last touched.
+    pub(crate) fn oldest(&self) -> Option<u64> {
+        self.order.first().map(|(at, _)| *at)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter().map(|(k, (_, v))| (k, v))
+    }
+}
+
+/// A set that keeps at most `cap` members and counts the ones it had no room for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Capped<T: Ord> {
+    set: BTreeSet<T>,
+    cap: usize,
+    /// Insertions refused for lack of room (they may repeat members already refused).
+    dropped: u64,
+}
+
+impl<T: Ord> Capped<T> {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            set: BTreeSet::new(),
+            cap: cap.max(1),
+            dropped: 0,
+        }
+    }
+
+    /// True if `v` was not yet a member and was added.
+    pub(crate) fn insert(&mut self, v: T) -> bool {
+        if self.set.contains(&v) {
+            return false;
+        }
+        if self.set.len() >= self.cap {
+            self.dropped = self.dropped.saturating_add(1);
+            return false;
+        }
+        self.set.insert(v)
+    }
+
+    pub(crate) fn contains(&self, v: &T) -> bool {
+        self.set.contains(v)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// True when members were refused: `len` is then a lower bound.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.dropped > 0
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.set.iter()
+    }
+
+    pub(crate) fn first(&self) -> Option<&T> {
+        self.set.first()
+    }
+}
+
+/// Ports kept in a sorted list before the set switches to a bitmap.
+const SMALL_PORTS: usize = 64;
+
+/// A set of ports: a short sorted list (128 bytes at most), turned into an 8 KiB bitmap only
+/// when a set grows past 64 ports, which only scans do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PortSet {
+    small: Vec<u16>,
+    bits: Option<Box<[u64; 1024]>>,
+    len: u32,
+}
+
+impl PortSet {
+    /// True if `port` was not yet a member.
+    pub(crate) fn insert(&mut self, port: u16) -> bool {
+        if self.bits.is_none() {
+            match self.small.binary_search(&port) {
+                Ok(_) => return false,
+                Err(at) if self.small.len() < SMALL_PORTS => {
+                    self.small.insert(at, port);
+                    self.len += 1;
+                    return true;
+                }
+                Err(_) => {
+                    let mut bits = Box::new([0u64; 1024]);
+                    for p in self.small.drain(..) {
+                        bits[usize::from(p / 64)] |= 1u64 << (p % 64);
+                    }
+                    self.bits = Some(bits);
+                }
+            }
+        }
+        let Some(bits) = self.bits.as_mut() else {
+            return false;
+        };
+        let (word, mask) = (usize::from(port / 64), 1u64 << (port % 64));
+        if bits[word] & mask != 0 {
+            return false;
+        }
+        bits[word] |= mask;
+        self.len += 1;
+        true
+    }
+
+    pub(crate) fn contains(&self, port: u16) -> bool {
+        match &self.bits {
+            Some(b) => b[usize::from(port / 64)] & (1u64 << (port % 64)) != 0,
+            None => self.small.binary_search(&port).is_ok(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// The lowest member.
+    pub(crate) fn first(&self) -> Option<u16> {
+        match &self.bits {
+            Some(_) => self.next_member(0),
+            None => self.small.first().copied(),
+        }
+    }
+
+    /// Runs of consecutive members, lowest first.
+    pub(crate) fn runs(&self) -> Vec<(u16, u16)> {
+        let mut out: Vec<(u16, u16)> = Vec::new();
+        let mut push = |p: u16| match out.last_mut() {
+            Some((_, hi)) if u32::from(*hi) + 1 == u32::from(p) => *hi = p,
+            _ => out.push((p, p)),
+        };
+        if self.bits.is_none() {
+            self.small.iter().for_each(|p| push(*p));
+        } else {
+            let mut from = 0u32;
+            while let Some(p) = self.next_member(from) {
+                push(p);
+                from = u32::from(p) + 1;
+            }
+        }
+        out
+    }
+
+    fn next_member(&self, from: u32) -> Option<u16> {
+        let bits = self.bits.as_ref()?;
+        let mut index = usize::try_from(from / 64).ok()?;
+        // The word holding `from`, with the bits below it cleared.
+        let shift = from % 64;
+        let mut word = (bits.get(index)? >> shift) << shift;
+        while word == 0 {
+            index += 1;
+            word = *bits.get(index)?;
+        }
+        u16::try_from(index * 64 + word.trailing_zeros() as usize).ok()
+    }
+
+    /// `"1-1024,3306,8080"`, at most `max_runs` runs, then `" (+N more runs)"`.
+    pub(crate) fn render(&self, max_runs: usize) -> String {
+        let mut s = String::new();
+        let mut extra = 0usize;
+        for (i, (lo, hi)) in self.runs().into_iter().enumerate() {
+            if i >= max_runs {
+                extra += 1;
+                continue;
+            }
+            if !s.is_empty() {
+                s.push(',');
+            }
+            if lo == hi {
+                let _ = write!(s, "{lo}");
+            } else {
+                let _ = write!(s, "{lo}-{hi}");
+            }
+        }
+        if extra > 0 {
+            let _ = write!(s, " (+{extra} more runs)");
+        }
+        s
+    }
+}
+
+/// Lowest and highest TTL seen, plus the distinct values (at most 64 kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Ttls {
+    pub(crate) min: u8,
+    pub(crate) max: u8,
+    pub(crate) values: Capped<u8>,
+}
+
+impl Default for Ttls {
+    fn default() -> Self {
+        Self {
+            min: u8::MAX,
+            max: 0,
+            values: Capped::new(64),
+        }
+    }
+}
+
+impl Ttls {
+    pub(crate) fn add(&mut self, ttl: u8) {
+        self.min = self.min.min(ttl);
+        self.max = self.max.max(ttl);
+        self.values.insert(ttl);
+    }
+
+    pub(crate) fn list(&self) -> Vec<u8> {
+        self.values.iter().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lru_drops_the_stalest_and_expires_by_time() {
+        let mut t: Lru<u32, u32> = Lru::new(2);
+        *t.touch(&1, 10, || 0) += 1;
+        *t.touch(&2, 20, || 0) += 1;
+        *t.touch(&1, 30, || 0) += 1;
+        *t.touch(&3, 40, || 0) += 1;
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.get(&1), Some(&2));
+        assert_eq!(t.get(&2), None, "2 was the stalest");
+        // A late touch does not move an entry back in time.
+        t.touch(&3, 5, || 0);
+        t.expire(35);
+        assert_eq!((t.get(&1), t.get(&3)), (None, Some(&1)));
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn capped_sets_count_what_they_refused() {
+        let mut s = Capped::new(2);
+        assert!(s.insert(5) && s.insert(1) && !s.insert(5));
+        assert!(!s.insert(9));
+        assert!(s.overflowed());
+        assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 5]);
+    }
+
+    #[test]
+    fn port_sets_render_as_runs() {
+        let mut p = PortSet::default();
+        assert_eq!((p.render(8), p.first()), (String::new(), None));
+        for port in [80u16, 1, 2, 3, 65_535, 443, 444, 0, 63, 64, 65] {
+            p.insert(port);
+        }
+        assert!(!p.insert(80));
+        assert_eq!(p.len(), 11);
+        assert_eq!(p.render(8), "0-3,63-65,80,443-444,65535");
+        assert_eq!(p.render(2), "0-3,63-65 (+3 more runs)");
+        assert_eq!(p.first(), Some(0));
+        assert!(p.contains(65_535) && !p.contains(62));
+        // Past 64 members the set becomes a bitmap and reads the same.
+        for port in 1000..1100u16 {
+            p.insert(port);
+        }
+        assert!(!p.insert(1050) && p.contains(80) && !p.contains(1100));
+        assert_eq!(p.len(), 111);
+        assert_eq!(p.render(8), "0-3,63-65,80,443-444,1000-1099,65535");
+        assert_eq!(p.first(), Some(0));
+    }
+}

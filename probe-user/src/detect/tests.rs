@@ -1,0 +1,241 @@
+//! Engine-wide behaviour: normal traffic stays quiet, output is deterministic however the
+//! engine is ticked, memory stays bounded, nothing panics.
+
+use probe_common::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN, URG};
+
+use super::{Config, testkit::*};
+use crate::{contact::Contact, findings::Finding};
+
+/// Kinds that say someone is scanning.
+const SCAN_KINDS: &[&str] = &[
+    "vertical_scan",
+    "horizontal_sweep",
+    "ping_sweep",
+    "decoy_scan",
+    "stealth_scan",
+    "sscan",
+    "proxy_check",
+    "remapped_service",
+    "traceroute",
+    "smurf",
+    "fraggle",
+];
+
+#[test]
+fn normal_traffic_stays_quiet() {
+    let mut contacts = Vec::new();
+    let mut ms = 0;
+    let mut push = |c: Contact| {
+        contacts.push(at(c, ms));
+        ms += 37;
+    };
+    // Clients connecting to a web server, each once (the kernel reports one SYN per port).
+    for i in 0..50u8 {
+        push(syn(&format!("198.18.3.{i}"), "198.18.0.1", 80));
+        push(syn(&format!("198.18.3.{i}"), "198.18.0.1", 443));
+    }
+    // Our own connections answered: SYN+ACK from servers to our temporary ports.
+    for i in 0..40u16 {
+        push(syn_ack("198.18.4.1", 443, "198.18.0.1", 40_000 + i));
+    }
+    // DNS: our queries answered from port 53 to many of our ports; a client's query to us.
+    for i in 0..40u16 {
+        push(udp("198.18.4.53", 53, "198.18.0.1", 30_000 + i * 7));
+    }
+    push(udp("198.18.3.9", 51_515, "198.18.0.1", 53));
+    // NTP answers, and a few pings and their replies.
+    push(udp("198.18.4.123", 123, "198.18.0.1", 45_000));
+    for i in 1..=3u8 {
+        push(icmp(&format!("198.18.3.{i}"), "198.18.0.1", 8, 0));
+        push(icmp(&format!("198.18.4.{i}"), "198.18.0.1", 0, 0));
+    }
+    // RSTs to connections that ended.
+    push(tcp("198.18.4.1", 443, "198.18.0.1", 40_100, RST));
+    let lines = run(&mut engine(), &contacts);
+    let loud: Vec<&Finding> = lines
+        .iter()
+        .filter(|f| SCAN_KINDS.contains(&f.kind.as_str()))
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
+    assert!(lines.is_empty(), "nothing at all to report: {lines:#?}");
+}
+
+/// A little of everything, for the determinism and robustness tests.
+fn mixed() -> Vec<Contact> {
+    let mut out = Vec::new();
+    for i in 0..300u16 {
+        let ms = u64::from(i) * 250;
+        out.push(at(syn("198.18.0.66", "198.18.0.1", 1 + i), ms));
+        if i % 3 == 0 {
+            out.push(at(
+                tcp("198.18.0.67", 40_000, "198.18.0.1", 100 + i, FIN),
+                ms + 1,
+            ));
+        }
+        if i % 7 == 0 {
+            out.push(at(
+                icmp("198.18.0.68", &format!("198.18.1.{}", i % 250), 8, 0),
+                ms + 2,
+            ));
+        }
+        if i % 11 == 0 {
+            out.push(at(udp("10.0.0.1", 19, "198.18.0.1", 7), ms + 3));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_same_contacts_give_the_same_lines_however_often_time_is_ticked() {
+    let contacts = mixed();
+    let last = contacts.last().map_or(T0, |c| c.ts_ns) + 400 * SEC;
+    // Never ticked.
+    let mut a = engine();
+    let mut lines_a: Vec<Finding> = contacts.iter().flat_map(|c| a.contact(c)).collect();
+    lines_a.extend(a.tick(last));
+    lines_a.extend(a.flush(last));
+    // Ticked every 100 ms of contact time, and once in between every contact.
+    let mut b = engine();
+    let mut lines_b = Vec::new();
+    let mut next_tick = T0;
+    for c in &contacts {
+        while next_tick < c.ts_ns {
+            lines_b.extend(b.tick(next_tick));
+            next_tick += 100_000_000;
+        }
+        lines_b.extend(b.contact(c));
+    }
+    lines_b.extend(b.tick(last));
+    lines_b.extend(b.flush(last));
+    let json = |ls: &[Finding]| ls.iter().map(Finding::to_json_line).collect::<Vec<_>>();
+    assert_eq!(json(&lines_a), json(&lines_b));
+    assert!(lines_a.len() > 5);
+}
+
+#[test]
+fn a_long_scan_gives_one_finding_refreshed_once_a_minute() {
+    // 3000 ports, one every 100 ms: five minutes of scanning.
+    let contacts: Vec<_> = (0..3000u16)
+        .map(|i| {
+            at(
+                syn("198.18.0.66", "198.18.0.1", 10_000 + i),
+                u64::from(i) * 100,
+            )
+        })
+        .collect();
+    let mut e = engine();
+    let mut lines = Vec::new();
+    for c in &contacts {
+        lines.extend(e.contact(c));
+    }
+    lines.extend(e.flush(T0 + 301 * SEC));
+    let scans = of(&lines, "vertical_scan");
+    let stamps: Vec<u64> = scans.iter().map(|f| (f.ts_ns - T0) / SEC).collect();
+    assert_eq!(stamps, vec![1, 61, 121, 181, 241, 301]);
+    assert!(scans.iter().all(|f| f.id == scans[0].id));
+    assert_eq!(scans.last().map(|f| f.count), Some(3000));
+}
+
+/// A small deterministic generator, so the robustness test needs no dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+#[test]
+fn arbitrary_contacts_never_panic_and_memory_stays_bounded() {
+    let mut cfg = Config::default();
+    cfg.limits.max_tracked = 64;
+    cfg.findings.max_open = 32;
+    cfg.decoy_scan.max_targets = 4;
+    let mut e = engine_with(cfg);
+    let mut r = Lcg(7);
+    let protos = [
+        crate::contact::Proto::Tcp,
+        crate::contact::Proto::Udp,
+        crate::contact::Proto::Icmp,
+        crate::contact::Proto::Icmpv6,
+        crate::contact::Proto::Other,
+    ];
+    let flags = [
+        0,
+        FIN,
+        SYN,
+        SYN | ACK,
+        RST,
+        FIN | PSH | URG,
+        SYN | FIN,
+        0xff,
+    ];
+    let mut ts = T0;
+    for i in 0..20_000u64 {
+        // Time mostly moves on, sometimes jumps back.
+        ts = if r.next().is_multiple_of(50) {
+            ts.saturating_sub(r.next() % (5 * SEC))
+        } else {
+            ts + r.next() % 20_000_000
+        };
+        let src = if r.next().is_multiple_of(2) {
+            std::net::IpAddr::from((r.next() as u32 | 0x0a00_0000).to_be_bytes())
+        } else {
+            std::net::IpAddr::from(u128::from(r.next()).to_be_bytes())
+        };
+        let dst = std::net::IpAddr::from(((r.next() % 4) as u32 | 0xc612_00f0).to_be_bytes());
+        let c = Contact {
+            ts_ns: ts,
+            src,
+            dst: if i % 97 == 0 { src } else { dst },
+            proto: protos[(r.next() % 5) as usize],
+            protocol: (r.next() % 256) as u8,
+            src_port: (r.next() % 65_536) as u16,
+            dst_port: (r.next() % 65_536) as u16,
+            ttl: (r.next() % 256) as u8,
+            ip_id: r.next() as u32,
+            tcp_flags: flags[(r.next() % 8) as usize],
+            tcp_window: 0,
+            icmp_type: (r.next() % 256) as u8,
+            icmp_code: (r.next() % 16) as u8,
+            ip_options: r.next() as u32,
+            ip_options_malformed: r.next().is_multiple_of(2),
+            dont_fragment: false,
+            more_fragments: false,
+            fragment_offset: 0,
+            payload: (0..r.next() % 17).map(|_| r.next() as u8).collect(),
+        };
+        for f in e.contact(&c) {
+            assert!(f.evidence.is_object(), "{f:?}");
+            assert!(!f.explanation.is_empty());
+        }
+        if i % 1000 == 0 {
+            e.tick(ts);
+            e.overload(ts, i, i / 2);
+        }
+        assert!(e.open_findings() <= 32);
+    }
+    e.flush(u64::MAX);
+    e.flush(0);
+}
+
+#[test]
+fn an_empty_config_is_the_default_and_unknown_fields_are_refused() {
+    assert_eq!(config("{}").unwrap(), Config::default());
+    let cfg =
+        config(r#"{"vertical_scan": {"ports": 50}, "findings": {"refresh_secs": 5}}"#).unwrap();
+    assert_eq!(
+        (
+            cfg.vertical_scan.ports,
+            cfg.vertical_scan.window_secs,
+            cfg.findings.refresh_secs
+        ),
+        (50, 60, 5)
+    );
+    assert!(config(r#"{"vertical_scan": {"prots": 50}}"#).is_err());
+    assert!(config(r#"{"nonsense": {}}"#).is_err());
+}

@@ -1,0 +1,346 @@
+//! Where findings go: a human line in the log (warn for suspicious and hostile, info below), JSON
+//! Lines to stdout and/or a file, and a bounded memory of recent findings for
+//! `probe query findings`.
+//!
+//! Every line is written and flushed as it is made, so a reader tailing the file sees each
+//! finding at once, and a crash loses nothing already reported.
+
+use std::{
+    collections::VecDeque,
+    fs::OpenOptions,
+    io::{self, Write},
+    path::PathBuf,
+};
+
+use crate::{findings::Finding, knowledge::Level};
+
+/// How many findings the memory keeps by default.
+pub const DEFAULT_KEEP: usize = 10_000;
+
+/// Where to send findings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkOptions {
+    /// A human line per finding through the `log` crate.
+    pub log: bool,
+    /// JSON Lines to stdout (`--json`).
+    pub json_stdout: bool,
+    /// JSON Lines appended to this file (`--findings FILE`).
+    pub file: Option<PathBuf>,
+    /// Findings kept in memory for queries (the latest line of each).
+    pub keep: usize,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            log: true,
+            json_stdout: false,
+            file: None,
+            keep: DEFAULT_KEEP,
+        }
+    }
+}
+
+/// A findings output that could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot open the findings file {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write findings to {to}: {source}")]
+    Write {
+        to: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// One JSON Lines output and what to call it in errors.
+struct Output {
+    name: String,
+    writer: Box<dyn Write + Send>,
+}
+
+/// Writes findings and remembers the recent ones.
+pub struct Sink {
+    log: bool,
+    outputs: Vec<Output>,
+    /// The latest line of each recent finding, oldest first.
+    recent: VecDeque<Finding>,
+    keep: usize,
+}
+
+impl Sink {
+    /// Opens the outputs `options` asks for (the file in append mode, created if missing).
+    pub fn new(options: &SinkOptions) -> Result<Self, SinkError> {
+        let mut sink = Self {
+            log: options.log,
+            outputs: Vec::new(),
+            recent: VecDeque::new(),
+            keep: options.keep,
+        };
+        if options.json_stdout {
+            sink.outputs.push(Output {
+                name: "stdout".to_owned(),
+                writer: Box::new(io::stdout()),
+            });
+        }
+        if let Some(path) = &options.file {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| SinkError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+            sink.outputs.push(Output {
+                name: path.display().to_string(),
+                writer: Box::new(file),
+            });
+        }
+        Ok(sink)
+    }
+
+    /// Adds a JSON Lines output (a pipe, a buffer in a test); `name` is used in errors.
+    #[must_use]
+    pub fn with_writer(mut self, name: &str, writer: Box<dyn Write + Send>) -> Self {
+        self.outputs.push(Output {
+            name: name.to_owned(),
+            writer,
+        });
+        self
+    }
+
+    /// Logs, writes and remembers one finding. Every output is tried; the first failure is
+    /// returned.
+    pub fn write(&mut self, finding: &Finding) -> Result<(), SinkError> {
+        if self.log {
+            if finding.level >= Level::Suspicious {
+                log::warn!("{}", finding.summary());
+            } else {
+                log::info!("{}", finding.summary());
+            }
+        }
+        self.remember(finding);
+        let mut line = finding.to_json_line();
+        line.push('\n');
+        let mut first_error = None;
+        for out in &mut self.outputs {
+            let result = out
+                .writer
+                .write_all(line.as_bytes())
+                .and_then(|()| out.writer.flush());
+            if let Err(source) = result
+                && first_error.is_none()
+            {
+                first_error = Some(SinkError::Write {
+                    to: out.name.clone(),
+                    source,
+                });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// [`Sink::write`] for each finding, in order.
+    pub fn write_all(&mut self, findings: &[Finding]) -> Result<(), SinkError> {
+        let mut first_error = None;
+        for f in findings {
+            if let Err(e) = self.write(f)
+                && first_error.is_none()
+            {
+                first_error = Some(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The latest state of recent findings, oldest first: those seen (`last_seen`) at or after
+    /// `since_ns`, of kind `kind`, when given.
+    pub fn recent(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
+        self.recent
+            .iter()
+            .filter(|f| since_ns.is_none_or(|s| f.last_seen_ns >= s))
+            .filter(|f| kind.is_none_or(|k| f.kind == k))
+            .cloned()
+            .collect()
+    }
+
+    /// Findings held in memory.
+    pub fn len(&self) -> usize {
+        self.recent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.recent.is_empty()
+    }
+
+    fn remember(&mut self, finding: &Finding) {
+        if self.keep == 0 {
+            return;
+        }
+        // An update replaces the earlier line of its finding and moves it to the back.
+        if let Some(i) = self.recent.iter().rposition(|f| f.id == finding.id) {
+            self.recent.remove(i);
+        }
+        while self.recent.len() >= self.keep {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(finding.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{contact::Proto, findings::Status};
+
+    const T0: u64 = 1_714_564_800_000_000_000;
+
+    fn finding(id: u64, kind: &str, status: Status, last: u64) -> Finding {
+        Finding {
+            ts_ns: last,
+            id,
+            status,
+            kind: kind.to_owned(),
+            level: Level::Suspicious,
+            src: Some("198.18.0.66".to_owned()),
+            dst: Some("198.18.0.1".to_owned()),
+            proto: Some(Proto::Tcp),
+            port: None,
+            count: id,
+            first_seen_ns: T0,
+            last_seen_ns: last,
+            evidence: json!({}),
+            explanation: "Test.".to_owned(),
+        }
+    }
+
+    /// A writer whose bytes the test can read.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn quiet(keep: usize) -> Sink {
+        Sink::new(&SinkOptions {
+            log: false,
+            keep,
+            ..SinkOptions::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn each_finding_is_one_json_line() {
+        let buf = Shared::default();
+        let mut sink = quiet(10).with_writer("buffer", Box::new(buf.clone()));
+        sink.write_all(&[
+            finding(1, "vertical_scan", Status::New, T0),
+            finding(2, "land", Status::New, T0),
+        ])
+        .unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(text.ends_with('\n'));
+        let back: Finding = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(back, finding(2, "land", Status::New, T0));
+    }
+
+    #[test]
+    fn the_file_is_appended_and_readable_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("findings.jsonl");
+        std::fs::write(&path, "earlier\n").unwrap();
+        let mut sink = Sink::new(&SinkOptions {
+            log: false,
+            file: Some(path.clone()),
+            ..SinkOptions::default()
+        })
+        .unwrap();
+        sink.write(&finding(1, "smurf", Status::New, T0)).unwrap();
+        // Not dropped, not closed: the line is already on disk.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("earlier\n{"));
+        assert_eq!(text.lines().count(), 2);
+        let missing = Sink::new(&SinkOptions {
+            file: Some(dir.path().join("no/such/dir/f.jsonl")),
+            ..SinkOptions::default()
+        });
+        assert!(matches!(missing, Err(SinkError::Open { .. })));
+    }
+
+    #[test]
+    fn recent_keeps_the_latest_line_per_finding_and_filters() {
+        let mut sink = quiet(3);
+        sink.write(&finding(1, "vertical_scan", Status::New, T0))
+            .unwrap();
+        sink.write(&finding(2, "land", Status::New, T0 + 10))
+            .unwrap();
+        sink.write(&finding(1, "vertical_scan", Status::Update, T0 + 20))
+            .unwrap();
+        let all = sink.recent(None, None);
+        assert_eq!(
+            all.iter().map(|f| (f.id, f.status)).collect::<Vec<_>>(),
+            vec![(2, Status::New), (1, Status::Update)]
+        );
+        assert_eq!(sink.recent(Some(T0 + 15), None).len(), 1);
+        assert_eq!(sink.recent(None, Some("land")).len(), 1);
+        assert!(sink.recent(None, Some("smurf")).is_empty());
+        // Bounded: the oldest goes.
+        for id in 3..=5 {
+            sink.write(&finding(id, "land", Status::New, T0 + 30))
+                .unwrap();
+        }
+        assert_eq!(sink.len(), 3);
+        assert_eq!(
+            sink.recent(None, None)
+                .iter()
+                .map(|f| f.id)
+                .collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn a_failing_output_is_reported_and_the_others_still_get_the_line() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Shared::default();
+        let mut sink = quiet(10)
+            .with_writer("pipe", Box::new(Broken))
+            .with_writer("buffer", Box::new(buf.clone()));
+        let err = sink
+            .write(&finding(1, "land", Status::New, T0))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cannot write findings to pipe"));
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert_eq!(sink.len(), 1);
+    }
+}
