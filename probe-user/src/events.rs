@@ -67,6 +67,23 @@ impl Events {
         })
     }
 
+    /// Hands every event already in the ring to `each`, without waiting (for shutdown).
+    pub fn drain(&mut self, mut each: impl FnMut(Contact)) -> usize {
+        let clock = self.clock;
+        let ring = self.ring.get_mut();
+        let mut skipped = 0;
+        while let Some(item) = ring.next() {
+            if item.len() < size_of::<FirstContact>() {
+                skipped += 1;
+                continue;
+            }
+            // SAFETY: as in `next_batch`.
+            let event = unsafe { item.as_ptr().cast::<FirstContact>().read_unaligned() };
+            each(Contact::from_event(&event, clock.wall(event.ts_ns)));
+        }
+        skipped
+    }
+
     /// Waits for events, then hands every one available to `each`. A record of the wrong size
     /// (an object built from other sources) is skipped and counted in the return value.
     pub async fn next_batch(&mut self, mut each: impl FnMut(Contact)) -> io::Result<usize> {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use probe_user::cli::{Cli, Command, explain, query, run};
+use probe_user::cli::{Cli, Command, explain, query, replay, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 
 pub mod explain;
 pub mod query;
+pub mod replay;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -22,4 +23,6 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Explain a port or ICMP message, offline (no root, no daemon).
     Explain(explain::ExplainArgs),
+    /// Run a capture file through the same parser and detectors, offline (no root).
+    Replay(replay::ReplayArgs),
 }

@@ -6,10 +6,13 @@ use anyhow::Context as _;
 use serde::de::DeserializeOwned;
 
 use super::run::DEFAULT_SOCKET;
-use crate::query::{
-    answer::{FlagRow, IcmpRow, PortRow, Stats},
-    client,
-    protocol::{Proto, Query},
+use crate::{
+    findings::Finding,
+    query::{
+        answer::{FlagRow, IcmpRow, PortRow, Stats},
+        client,
+        protocol::{Proto, Query},
+    },
 };
 
 /// Rows a table shows when --top is not given (JSON shows all).
@@ -54,6 +57,15 @@ pub enum What {
     },
     /// Totals: packets, bytes, IPv4/IPv6, VLAN, fragments, malformed.
     Stats,
+    /// Recent findings (the latest state of each), oldest first.
+    Findings {
+        /// Only findings seen within this long (like 10m, 1h).
+        #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+        since: Option<std::time::Duration>,
+        /// Only findings of this kind (like vertical_scan; docs/findings.md lists them).
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+    },
 }
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
@@ -69,9 +81,33 @@ async fn ask<T: DeserializeOwned>(args: &QueryArgs, q: Query) -> anyhow::Result<
     Ok(client::ask(&args.socket, q).await?)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one short arm per query kind reads better than five helpers"
+)]
 async fn query(args: &QueryArgs) -> anyhow::Result<()> {
     let top = |t: Option<u64>| t.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     match args.what {
+        What::Findings { since, ref kind } => {
+            let since_ns = since.map(|d| {
+                let now = crate::events::KernelClock::now_wall();
+                now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            });
+            let found: Vec<Finding> = ask(
+                args,
+                Query::Findings {
+                    since_ns,
+                    kind: kind.clone(),
+                },
+            )
+            .await?;
+            print(args, &found, || {
+                if found.is_empty() {
+                    return "no findings yet\n".to_owned();
+                }
+                found.iter().map(|f| f.summary() + "\n").collect()
+            })
+        }
         What::Stats => {
             let s: Stats = ask(args, Query::Stats).await?;
             print(args, &s, || stats_table(&s))

@@ -1,9 +1,17 @@
 //! `probe run`: the daemon.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::Context as _;
-use probe_common::{counters::port_proto, track};
+use probe_common::{
+    counters::{port_proto, total},
+    track,
+};
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -12,11 +20,14 @@ use tokio::{
 use crate::{
     collector::{Became, Collector},
     counters::{CounterMaps, Snapshot},
+    detect::{Config, Engine},
     duration,
-    events::Events,
+    events::{Events, KernelClock},
+    findings::Finding,
     knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
     loader::{self, Mode},
     query::server,
+    sink::{Sink, SinkOptions},
 };
 
 /// Where the daemon serves queries unless told otherwise.
@@ -55,6 +66,15 @@ pub struct RunArgs {
     /// (docs/knowledge.md). A bad file stops the daemon before it attaches.
     #[arg(long, value_name = "FILE")]
     pub knowledge: Option<PathBuf>,
+    /// Print each finding as a JSON line on standard output (docs/findings.md), besides the log.
+    #[arg(long)]
+    pub json: bool,
+    /// Append each finding as a JSON line to FILE, flushed as it is written.
+    #[arg(long, value_name = "FILE")]
+    pub findings: Option<PathBuf>,
+    /// A TOML file of detector thresholds and windows (docs/findings.md); defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub detectors: Option<PathBuf>,
     /// Events allowed in a burst above --event-rate.
     #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_BURST,
           value_parser = clap::value_parser!(u64).range(1..=loader::MAX_EVENT_RATE * 10))]
@@ -85,6 +105,13 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     // Refuse early, before touching the interface: another daemon on the socket, a bad file.
     server::check_free(&args.socket)?;
     let knowledge = Arc::new(Knowledge::load(args.knowledge.as_deref())?);
+    let config = detector_config(args.detectors.as_deref())?;
+    let sink = Sink::new(&SinkOptions {
+        log: true,
+        json_stdout: args.json,
+        file: args.findings.clone(),
+        ..SinkOptions::default()
+    })?;
     let loaded = loader::load_and_attach(&args.iface, args.mode, args.limits())?;
     log::info!(
         "watching {} ({} XDP, {} CPU slices per counter map)",
@@ -95,17 +122,33 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     let counters = Arc::new(CounterMaps::new(loaded.maps, loaded.cpus)?);
     let mut events =
         Events::new(loaded.events).context("watching the first-contact ring buffer")?;
+    let sink = Arc::new(Mutex::new(sink));
     let socket = server::bind(&args.socket)?;
     log::info!("serving queries on {}", args.socket.display());
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let source: Arc<dyn server::Source> = counters.clone();
+    let source: Arc<dyn server::Source> = Arc::new(server::Live {
+        counters: Arc::clone(&counters),
+        findings: Arc::clone(&sink),
+    });
     let server_task = {
         let stop = stop_rx.clone();
         let knowledge = Arc::clone(&knowledge);
         async move { server::serve(&socket.listener, source, knowledge, stop).await }
     };
 
+    let mut engine = Engine::new(config, Arc::clone(&knowledge));
+    let write = |findings: Vec<Finding>| {
+        if findings.is_empty() {
+            return;
+        }
+        let mut sink = sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = sink.write_all(&findings) {
+            log::error!("writing findings failed: {e}");
+        }
+    };
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -121,8 +164,15 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                     for became in collector.observe(snapshot.clone()) {
                         log_activity(&became, &knowledge);
                     }
+                    let now = KernelClock::now_wall();
+                    write(engine.overload(
+                        now,
+                        snapshot.total(total::EVENTS_RATE_LIMITED),
+                        snapshot.total(total::EVENTS_RING_FULL),
+                    ));
+                    write(engine.tick(now));
                 }
-                batch = events.next_batch(|c| log::debug!("first contact: {c:?}")) => {
+                batch = events.next_batch(|c| write(engine.contact(&c))) => {
                     match batch {
                         Ok(0) => {}
                         Ok(n) => log::warn!("skipped {n} first-contact records of an unexpected size"),
@@ -141,9 +191,33 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     log::info!("{signal_name}: detaching from {} and exiting", args.iface);
     let _ = stop_tx.send(true);
     drop(stop_rx);
-    // Dropping the program detaches it; dropping the socket removes its file.
+    // Dropping the program detaches it; no event arrives after this.
     drop(loaded.ebpf);
+    // What the detectors still hold, written and flushed before exit.
+    let _ = events.drain(|c| write(engine.contact(&c)));
+    write(engine.flush(KernelClock::now_wall()));
     Ok(())
+}
+
+/// The detectors' settings: defaults, or a TOML file (docs/findings.md lists the keys).
+fn detector_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the detector settings {}", path.display()))?;
+    toml::from_str::<Config>(&text).map_err(|e| {
+        let place = e
+            .span()
+            .map(|span| {
+                format!(
+                    ":{}",
+                    text[..span.start.min(text.len())].lines().count().max(1)
+                )
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{place}: {}", path.display(), e.message())
+    })
 }
 
 fn log_activity(became: &Became, k: &Knowledge) {

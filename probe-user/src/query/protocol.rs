@@ -42,6 +42,15 @@ pub enum Query {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         top: Option<usize>,
     },
+    /// Recent findings (the latest state of each), oldest first.
+    Findings {
+        /// Only findings seen at or after this time, in nanoseconds since the Unix epoch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_ns: Option<u64>,
+        /// Only findings of this kind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -4,7 +4,7 @@ use std::{
     io,
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -14,19 +14,35 @@ use tokio::{
 };
 
 use super::{answer, frame, protocol};
-use crate::{counters::Snapshot, knowledge::Knowledge};
+use crate::{counters::Snapshot, findings::Finding, knowledge::Knowledge, sink::Sink};
 
 /// How long a connected client may stay silent before the daemon hangs up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where answers come from: the live counters, or anything else in tests.
+/// Where answers come from: the live counters and findings, or anything else in tests.
 pub trait Source: Send + Sync + 'static {
     fn snapshot(&self) -> Snapshot;
+    /// Recent findings, newest last, optionally since a time and of one kind.
+    fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding>;
 }
 
-impl Source for crate::counters::CounterMaps {
+/// The running daemon's counters and findings.
+pub struct Live {
+    pub counters: Arc<crate::counters::CounterMaps>,
+    pub findings: Arc<Mutex<Sink>>,
+}
+
+impl Source for Live {
     fn snapshot(&self) -> Snapshot {
-        self.read()
+        self.counters.read()
+    }
+
+    fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
+        let sink = self
+            .findings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sink.recent(since_ns, kind)
     }
 }
 
@@ -139,8 +155,13 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, knowledge: Arc<
             };
         let response = match protocol::decode_request(&body) {
             Ok(request) => {
-                let snapshot = source.snapshot();
-                match answer::answer(&request.query, &snapshot, &knowledge) {
+                let answered = if let protocol::Query::Findings { since_ns, kind } = &request.query
+                {
+                    serde_json::to_value(source.findings(*since_ns, kind.as_deref()))
+                } else {
+                    answer::answer(&request.query, &source.snapshot(), &knowledge)
+                };
+                match answered {
                     Ok(value) => protocol::Response::ok(value),
                     Err(e) => protocol::Response::error("internal", e.to_string()),
                 }
