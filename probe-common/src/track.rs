@@ -26,6 +26,8 @@ pub mod map {
     pub const FLOW_CACHE: &str = "FLOW_CACHE";
     pub const EVENTS: &str = "EVENTS";
     pub const BUCKET: &str = "BUCKET";
+    /// The tracking maps whose state must outlive a daemon restart (pinned with the counters).
+    pub const PERSISTENT: [&str; 5] = [SOURCES, CONTACTS, FLOW_CACHE, EVENTS, BUCKET];
 }
 
 /// Load-time settings (globals the daemon overrides before loading).

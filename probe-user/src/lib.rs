@@ -16,6 +16,7 @@ pub mod findings;
 pub mod kernel_log;
 pub mod knowledge;
 pub mod loader;
+pub mod pins;
 pub mod query;
 pub mod replay;
 pub mod sink;

@@ -1,15 +1,19 @@
 //! Loading the XDP program, sizing its maps for this machine, and attaching it.
 
-use std::{ffi::CString, io};
+use std::{ffi::CString, io, path::PathBuf};
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
     maps::{MapData, MapError, RingBuf},
-    programs::{ProgramError, Xdp, XdpMode},
+    programs::{
+        ProgramError, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+    },
 };
 use probe_common::{counters::FAMILIES, track};
 
-use crate::kernel_log;
+use crate::{kernel_log, pins::Pins};
 
 /// The XDP program, built by build.rs for bpfel-unknown-none.
 static PROGRAM: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
@@ -52,6 +56,24 @@ pub enum LoadError {
     Program(#[source] ProgramError),
     #[error("the program's map {0} is missing: the embedded object does not match this daemon")]
     MissingMap(&'static str),
+    #[error("cannot pin in {path}: {source}")]
+    Pin {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "taking over the probe an earlier daemon left attached failed ({0}); `probe detach --iface IF` removes it, or start with --reset"
+    )]
+    Resume(String),
+    #[error(
+        "the pinned map {map} holds {found} counters where this probe expects {expected} (another version or CPU count): start with --reset to begin again from zero"
+    )]
+    PinMismatch {
+        map: &'static str,
+        found: u32,
+        expected: u32,
+    },
     #[error("opening map {name}: {source}")]
     Map {
         name: &'static str,
@@ -62,8 +84,12 @@ pub enum LoadError {
 
 /// The loaded program, attached, with its counter maps taken out for reading.
 pub struct Loaded {
-    /// Keeps the program (and so the attachment) alive: dropping it detaches.
+    /// Keeps the program alive; without pins, dropping it detaches.
     pub ebpf: Ebpf,
+    /// The pinned link, when pinning: it keeps the program attached after the daemon exits.
+    pub pinned_link: Option<PinnedLink>,
+    /// True when an earlier daemon's pinned program and maps were taken over.
+    pub resumed: bool,
     /// The counter maps, in `FAMILIES` order.
     pub maps: Vec<MapData>,
     /// First-contact events.
@@ -113,6 +139,18 @@ pub const MAX_EVENT_RATE: u64 = 1_000_000;
 
 /// Loads the program with each counter map sized for this machine's CPUs and attaches it.
 pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded, LoadError> {
+    load(iface, mode, limits, None)
+}
+
+/// Loads and attaches, with the link and the maps that hold state pinned under `pins` (when
+/// given): if an earlier daemon left them, its maps are reused and the new program is swapped
+/// into its link, so counting continues without a gap or a second attachment.
+pub fn load(
+    iface: &str,
+    mode: Mode,
+    limits: Limits,
+    pins: Option<&Pins>,
+) -> Result<Loaded, LoadError> {
     interface_index(iface)?;
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
     let mut loader = EbpfLoader::new();
@@ -129,6 +167,24 @@ pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded
     let burst = limits.event_burst.min(MAX_EVENT_RATE * 10);
     loader.override_global(track::setting::EVENT_RATE, &rate, true);
     loader.override_global(track::setting::EVENT_BURST, &burst, true);
+    let pin_paths: Vec<(&'static str, PathBuf)> = match pins {
+        Some(p) => {
+            p.create().map_err(|source| LoadError::Pin {
+                path: p.dir().to_owned(),
+                source,
+            })?;
+            FAMILIES
+                .iter()
+                .map(|f| f.map)
+                .chain(track::map::PERSISTENT)
+                .map(|name| (name, p.map(name)))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    for (name, path) in &pin_paths {
+        loader.map_pin_path(name, path.as_path());
+    }
     let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
 
     match aya_log::EbpfLogger::init(&mut ebpf) {
@@ -142,7 +198,23 @@ pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded
         .try_into()
         .map_err(LoadError::Program)?;
     program.load().map_err(classify_program)?;
-    let attached_mode = attach(program, iface, mode)?;
+    let (attached_mode, pinned_link, resumed) = match pins {
+        Some(p) if p.has_link() => {
+            let pinned =
+                PinnedLink::from_pin(p.link()).map_err(|e| LoadError::Resume(e.to_string()))?;
+            let link = XdpLink::try_from(FdLink::from(pinned))
+                .map_err(|e| LoadError::Resume(e.to_string()))?;
+            program
+                .attach_to_link(link)
+                .map_err(|e| LoadError::Resume(e.to_string()))?;
+            ("pinned", None, true)
+        }
+        Some(p) => {
+            let (mode, id) = attach(program, iface, mode)?;
+            (mode, Some(pin_link(program, id, p)?), false)
+        }
+        None => (attach(program, iface, mode)?.0, None, false),
+    };
 
     let mut maps = Vec::with_capacity(FAMILIES.len());
     for family in FAMILIES {
@@ -152,6 +224,22 @@ pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded
         let aya::maps::Map::Array(data) = map else {
             return Err(LoadError::MissingMap(family.map));
         };
+        // A reused pin must have the size this program and machine expect.
+        let expected = family.slice * cpus as u32;
+        let found = data
+            .info()
+            .map_err(|source| LoadError::Map {
+                name: family.map,
+                source,
+            })?
+            .max_entries();
+        if found != expected {
+            return Err(LoadError::PinMismatch {
+                map: family.map,
+                found,
+                expected,
+            });
+        }
         maps.push(data);
     }
     let events = ebpf
@@ -163,6 +251,8 @@ pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded
     })?;
     Ok(Loaded {
         ebpf,
+        pinned_link,
+        resumed,
         maps,
         events,
         cpus,
@@ -170,18 +260,22 @@ pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded
     })
 }
 
-fn attach(program: &mut Xdp, iface: &str, mode: Mode) -> Result<&'static str, LoadError> {
+fn attach(
+    program: &mut Xdp,
+    iface: &str,
+    mode: Mode,
+) -> Result<(&'static str, XdpLinkId), LoadError> {
     let try_mode = |program: &mut Xdp, xdp: XdpMode, name: &'static str| {
         program
             .attach(iface, xdp)
-            .map(|_| name)
+            .map(|id| (name, id))
             .map_err(|e| classify_attach(e, iface, name))
     };
     match mode {
         Mode::Native => try_mode(program, XdpMode::Driver, "native"),
         Mode::Skb => try_mode(program, XdpMode::Skb, "generic"),
         Mode::Auto => match try_mode(program, XdpMode::Driver, "native") {
-            Ok(name) => Ok(name),
+            Ok(attached) => Ok(attached),
             Err(LoadError::ModeNotSupported { .. }) => {
                 log::info!(
                     "{iface} has no native XDP support; attaching in generic (skb) mode, which sees the same packets a little later in the stack"
@@ -191,6 +285,17 @@ fn attach(program: &mut Xdp, iface: &str, mode: Mode) -> Result<&'static str, Lo
             Err(e) => Err(e),
         },
     }
+}
+
+/// Moves the attachment out of the program into a pin, so it outlives this process.
+fn pin_link(program: &mut Xdp, id: XdpLinkId, pins: &Pins) -> Result<PinnedLink, LoadError> {
+    let fail = |e: String| LoadError::Pin {
+        path: pins.link(),
+        source: io::Error::other(e),
+    };
+    let link = program.take_link(id).map_err(|e| fail(e.to_string()))?;
+    let fd_link = FdLink::try_from(link).map_err(|e| fail(e.to_string()))?;
+    fd_link.pin(pins.link()).map_err(|e| fail(e.to_string()))
 }
 
 /// The OS error somewhere in an error's source chain, if any.

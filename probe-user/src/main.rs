@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use probe_user::cli::{Cli, Command, explain, query, replay, run};
+use probe_user::cli::{Cli, Command, detach, explain, query, replay, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Detach(args) => detach::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! The `probe` command line: one file per subcommand.
 
+pub mod detach;
 pub mod explain;
 pub mod query;
 pub mod replay;
@@ -25,4 +26,6 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Run a capture file through the same parser and detectors, offline (no root).
     Replay(replay::ReplayArgs),
+    /// Remove the probe a dead daemon left attached to an interface (needs root).
+    Detach(detach::DetachArgs),
 }

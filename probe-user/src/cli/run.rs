@@ -26,6 +26,7 @@ use crate::{
     findings::Finding,
     knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
     loader::{self, Mode},
+    pins::{self, Bpffs, Pins},
     query::server,
     sink::{Sink, SinkOptions},
 };
@@ -66,6 +67,12 @@ pub struct RunArgs {
     /// (docs/knowledge.md). A bad file stops the daemon before it attaches.
     #[arg(long, value_name = "FILE")]
     pub knowledge: Option<PathBuf>,
+    /// Start counting from zero: remove what an earlier daemon left pinned for this interface.
+    #[arg(long)]
+    pub reset: bool,
+    /// Do not pin the program and maps in bpffs: counters then end with this daemon.
+    #[arg(long)]
+    pub no_pin: bool,
     /// Print each finding as a JSON line on standard output (docs/findings.md), besides the log.
     #[arg(long)]
     pub json: bool,
@@ -112,7 +119,15 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
         file: args.findings.clone(),
         ..SinkOptions::default()
     })?;
-    let loaded = loader::load_and_attach(&args.iface, args.mode, args.limits())?;
+    loader::interface_index(&args.iface)?;
+    let pins = pins_for(args)?;
+    let loaded = loader::load(&args.iface, args.mode, args.limits(), pins.as_ref())?;
+    if loaded.resumed {
+        log::info!(
+            "took over the probe an earlier daemon left on {}: counters continue from where it stopped",
+            args.iface
+        );
+    }
     log::info!(
         "watching {} ({} XDP, {} CPU slices per counter map)",
         args.iface,
@@ -191,12 +206,49 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     log::info!("{signal_name}: detaching from {} and exiting", args.iface);
     let _ = stop_tx.send(true);
     drop(stop_rx);
-    // Dropping the program detaches it; no event arrives after this.
+    // Unpinning and dropping the program detaches it; no event arrives after this.
+    if let Some(p) = &pins
+        && let Err(e) = p.remove()
+    {
+        log::warn!("removing the pins in {} failed: {e}", p.dir().display());
+    }
+    drop(loaded.pinned_link);
     drop(loaded.ebpf);
     // What the detectors still hold, written and flushed before exit.
     let _ = events.drain(|c| write(engine.contact(&c)));
     write(engine.flush(KernelClock::now_wall()));
     Ok(())
+}
+
+/// Where to pin, or `None` to run unpinned (asked to, or no bpffs to pin in: said either way).
+fn pins_for(args: &RunArgs) -> anyhow::Result<Option<Pins>> {
+    if args.no_pin {
+        log::info!("not pinning (--no-pin): counters end with this daemon");
+        return Ok(None);
+    }
+    match pins::ensure_bpffs() {
+        Bpffs::Mounted => {}
+        Bpffs::MountedNow => log::info!("mounted bpffs at {}", pins::BPFFS),
+        Bpffs::Unavailable => {
+            log::warn!(
+                "no bpffs at {} and mounting one failed: running without pins, so counters end with this daemon (run it with nsenter --net rather than ip netns exec, which hides /sys/fs/bpf)",
+                pins::BPFFS
+            );
+            return Ok(None);
+        }
+    }
+    let p = Pins::for_iface(&args.iface).context("finding this network namespace")?;
+    if args.reset && p.has_link() {
+        log::info!(
+            "--reset: removing what an earlier daemon left pinned in {}",
+            p.dir().display()
+        );
+    }
+    if args.reset {
+        p.remove()
+            .with_context(|| format!("removing {}", p.dir().display()))?;
+    }
+    Ok(Some(p))
 }
 
 /// The detectors' settings: defaults, or a TOML file (docs/findings.md lists the keys).

@@ -1,0 +1,178 @@
+//! Pinning the program's link and maps in bpffs, so a daemon that dies (or is upgraded) leaves
+//! the probe counting, and the next one picks up the same maps instead of starting over.
+//!
+//! Layout: `/sys/fs/bpf/probe/<netns>-<iface>/v<LAYOUT>/{link,<MAP>...}`. The network
+//! namespace's inode is part of the name because interface names repeat across namespaces;
+//! the layout version is part of the path because reused pins are not checked against the
+//! new program's map definitions by the loader: a change of layout must not reuse old pins.
+
+use std::{
+    ffi::CString,
+    io,
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+};
+
+/// Bump when a pinned map's key, value or meaning changes.
+pub const LAYOUT: u32 = 1;
+/// Where bpffs is mounted.
+pub const BPFFS: &str = "/sys/fs/bpf";
+/// `statfs` type of bpffs.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// The pin directory of one interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pins {
+    dir: PathBuf,
+}
+
+/// Whether bpffs is there to pin in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bpffs {
+    Mounted,
+    /// It was not; the daemon mounted it.
+    MountedNow,
+    /// Not mounted and mounting failed (for example inside `ip netns exec`, which remounts
+    /// /sys): the daemon runs without pins.
+    Unavailable,
+}
+
+fn is_bpffs(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `st` a writable statfs.
+    let rc = unsafe { libc::statfs(c.as_ptr(), &raw mut st) };
+    rc == 0 && i64::from(st.f_type) == BPF_FS_MAGIC
+}
+
+/// Makes sure bpffs is mounted at [`BPFFS`], mounting it if it is not.
+pub fn ensure_bpffs() -> Bpffs {
+    let path = Path::new(BPFFS);
+    if is_bpffs(path) {
+        return Bpffs::Mounted;
+    }
+    if std::fs::create_dir_all(path).is_err() {
+        return Bpffs::Unavailable;
+    }
+    let (Ok(src), Ok(target), Ok(fstype)) = (
+        CString::new("bpf"),
+        CString::new(BPFFS),
+        CString::new("bpf"),
+    ) else {
+        return Bpffs::Unavailable;
+    };
+    // SAFETY: valid C strings; no mount data.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 && is_bpffs(path) {
+        Bpffs::MountedNow
+    } else {
+        Bpffs::Unavailable
+    }
+}
+
+/// The inode of this process's network namespace.
+fn netns_inode() -> io::Result<u64> {
+    Ok(std::fs::metadata("/proc/self/ns/net")?.ino())
+}
+
+impl Pins {
+    /// The pin directory of `iface` in this network namespace (not created).
+    pub fn for_iface(iface: &str) -> io::Result<Self> {
+        Self::under(Path::new(BPFFS), iface)
+    }
+
+    /// As [`Pins::for_iface`], under another root (tests).
+    pub fn under(root: &Path, iface: &str) -> io::Result<Self> {
+        let ns = netns_inode()?;
+        Ok(Self {
+            dir: root
+                .join("probe")
+                .join(format!("{ns}-{iface}"))
+                .join(format!("v{LAYOUT}")),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn map(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn link(&self) -> PathBuf {
+        self.dir.join("link")
+    }
+
+    /// True when a link is pinned: a probe is attached (its daemon may be dead).
+    pub fn has_link(&self) -> bool {
+        self.link().exists()
+    }
+
+    pub fn create(&self) -> io::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+    }
+
+    /// Removes every pin of this interface (every layout version) and the directories. Removing
+    /// the link's pin detaches the program once no process holds the link any more.
+    pub fn remove(&self) -> io::Result<()> {
+        let Some(iface_dir) = self.dir.parent() else {
+            return Ok(());
+        };
+        match std::fs::remove_dir_all(iface_dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_live_per_namespace_interface_and_layout() {
+        let p = Pins::under(Path::new("/x"), "eth1").unwrap();
+        let ns = netns_inode().unwrap();
+        assert_eq!(p.dir(), Path::new(&format!("/x/probe/{ns}-eth1/v{LAYOUT}")));
+        assert_eq!(
+            p.link(),
+            Path::new(&format!("/x/probe/{ns}-eth1/v{LAYOUT}/link"))
+        );
+        assert_eq!(
+            p.map("TOTALS"),
+            Path::new(&format!("/x/probe/{ns}-eth1/v{LAYOUT}/TOTALS"))
+        );
+    }
+
+    #[test]
+    fn remove_clears_every_layout_of_the_interface_and_tolerates_absence() {
+        let root = tempfile::tempdir().unwrap();
+        let p = Pins::under(root.path(), "veth0").unwrap();
+        p.create().unwrap();
+        std::fs::write(p.link(), b"").unwrap();
+        let old = p.dir().parent().unwrap().join("v0");
+        std::fs::create_dir_all(&old).unwrap();
+        assert!(p.has_link());
+        p.remove().unwrap();
+        assert!(!p.has_link());
+        assert!(!old.exists());
+        p.remove().unwrap();
+    }
+
+    #[test]
+    fn a_plain_directory_is_not_bpffs() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_bpffs(dir.path()));
+    }
+}
