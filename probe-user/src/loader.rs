@@ -287,6 +287,30 @@ fn attach(
     }
 }
 
+/// Attaches the loaded program again, after its interface was deleted and came back, and pins
+/// the new link in place of the old one.
+pub fn reattach(
+    ebpf: &mut Ebpf,
+    pinned_link: &mut Option<PinnedLink>,
+    iface: &str,
+    mode: Mode,
+    pins: Option<&Pins>,
+) -> Result<&'static str, LoadError> {
+    let program: &mut Xdp = ebpf
+        .program_mut("probe")
+        .ok_or(LoadError::MissingMap("probe (program)"))?
+        .try_into()
+        .map_err(LoadError::Program)?;
+    let (name, id) = attach(program, iface, mode)?;
+    if let Some(p) = pins {
+        // The old link died with the old interface; its pin must go before the new one.
+        drop(pinned_link.take());
+        let _ = std::fs::remove_file(p.link());
+        *pinned_link = Some(pin_link(program, id, p)?);
+    }
+    Ok(name)
+}
+
 /// Moves the attachment out of the program into a pin, so it outlives this process.
 fn pin_link(program: &mut Xdp, id: XdpLinkId, pins: &Pins) -> Result<PinnedLink, LoadError> {
     let fail = |e: String| LoadError::Pin {

@@ -24,9 +24,11 @@ use crate::{
     duration,
     events::{Events, KernelClock},
     findings::Finding,
+    iface,
     knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
     loader::{self, Mode},
     pins::{self, Bpffs, Pins},
+    privilege,
     query::server,
     sink::{Sink, SinkOptions},
 };
@@ -67,6 +69,10 @@ pub struct RunArgs {
     /// (docs/knowledge.md). A bad file stops the daemon before it attaches.
     #[arg(long, value_name = "FILE")]
     pub knowledge: Option<PathBuf>,
+    /// When the interface is deleted and comes back, attach to it again (keeps the capabilities
+    /// attaching needs; without it the daemon drops them all once attached).
+    #[arg(long)]
+    pub follow: bool,
     /// Start counting from zero: remove what an earlier daemon left pinned for this interface.
     #[arg(long)]
     pub reset: bool,
@@ -121,8 +127,16 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     })?;
     loader::interface_index(&args.iface)?;
     let pins = pins_for(args)?;
-    let loaded = loader::load(&args.iface, args.mode, args.limits(), pins.as_ref())?;
-    if loaded.resumed {
+    let loader::Loaded {
+        mut ebpf,
+        mut pinned_link,
+        resumed,
+        maps,
+        events,
+        cpus,
+        attached_mode,
+    } = loader::load(&args.iface, args.mode, args.limits(), pins.as_ref())?;
+    if resumed {
         log::info!(
             "took over the probe an earlier daemon left on {}: counters continue from where it stopped",
             args.iface
@@ -131,15 +145,37 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     log::info!(
         "watching {} ({} XDP, {} CPU slices per counter map)",
         args.iface,
-        loaded.attached_mode,
-        loaded.cpus
+        attached_mode,
+        cpus
     );
-    let counters = Arc::new(CounterMaps::new(loaded.maps, loaded.cpus)?);
-    let mut events =
-        Events::new(loaded.events).context("watching the first-contact ring buffer")?;
+    let counters = Arc::new(CounterMaps::new(maps, cpus)?);
+    let mut events = Events::new(events).context("watching the first-contact ring buffer")?;
     let sink = Arc::new(Mutex::new(sink));
     let socket = server::bind(&args.socket)?;
-    log::info!("serving queries on {}", args.socket.display());
+    match privilege::socket_group(&args.socket) {
+        Ok(Some(gid)) => log::info!(
+            "serving queries on {} (group probe, gid {gid})",
+            args.socket.display()
+        ),
+        Ok(None) => log::info!("serving queries on {}", args.socket.display()),
+        Err(e) => log::warn!(
+            "serving queries on {}, but giving it to group probe failed: {e}",
+            args.socket.display()
+        ),
+    }
+    // Everything that needs privilege is done (unless --follow must attach again).
+    let keep = if args.follow {
+        privilege::FOR_ATTACHING
+    } else {
+        &[]
+    };
+    match privilege::keep_only(keep) {
+        Ok(()) if args.follow => {
+            log::info!("dropped every capability but those attaching needs (--follow)")
+        }
+        Ok(()) => log::info!("dropped every capability: nothing left to do needs them"),
+        Err(e) => log::warn!("could not drop capabilities: {e}"),
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let source: Arc<dyn server::Source> = Arc::new(server::Live {
@@ -172,9 +208,16 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
         let mut snapshot = Snapshot::zeroed();
         let mut tick = tokio::time::interval(args.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut iface_state = iface::state(&args.iface);
+        let mut attached_index = iface_state.index();
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    let now_state = iface::state(&args.iface);
+                    if now_state != iface_state {
+                        watch_iface(args, &mut ebpf, &mut pinned_link, pins.as_ref(), now_state, &mut attached_index);
+                        iface_state = now_state;
+                    }
                     counters.read_into(&mut snapshot);
                     for became in collector.observe(snapshot.clone()) {
                         log_activity(&became, &knowledge);
@@ -212,12 +255,59 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     {
         log::warn!("removing the pins in {} failed: {e}", p.dir().display());
     }
-    drop(loaded.pinned_link);
-    drop(loaded.ebpf);
+    drop(pinned_link);
+    drop(ebpf);
     // What the detectors still hold, written and flushed before exit.
     let _ = events.drain(|c| write(engine.contact(&c)));
     write(engine.flush(KernelClock::now_wall()));
     Ok(())
+}
+
+/// Says what happened to the interface and, with --follow, attaches again when it is back.
+fn watch_iface(
+    args: &RunArgs,
+    ebpf: &mut aya::Ebpf,
+    pinned_link: &mut Option<aya::programs::links::PinnedLink>,
+    pins: Option<&Pins>,
+    now: iface::State,
+    attached_index: &mut Option<u32>,
+) {
+    let name = &args.iface;
+    match now {
+        iface::State::Gone => {
+            let next = if args.follow {
+                "waiting for it to come back (--follow)"
+            } else {
+                "nothing more will be counted; restart the probe or run it with --follow"
+            };
+            log::warn!(
+                "{name} was deleted: the probe is detached from it; still serving queries; {next}"
+            );
+        }
+        iface::State::Down { .. } => {
+            log::warn!("{name} is down: no traffic to count until it is up; still serving queries")
+        }
+        iface::State::Up { index } if *attached_index == Some(index) => {
+            log::info!("{name} is up again")
+        }
+        iface::State::Up { index } => {
+            if !args.follow {
+                log::warn!(
+                    "{name} is back (a new interface with the same name); the probe is not attached to it without --follow"
+                );
+                return;
+            }
+            match loader::reattach(ebpf, pinned_link, name, args.mode, pins) {
+                Ok(mode) => {
+                    *attached_index = Some(index);
+                    log::info!(
+                        "{name} is back: attached again ({mode} XDP); counting continues in the same maps"
+                    );
+                }
+                Err(e) => log::error!("{name} is back, but attaching again failed: {e}"),
+            }
+        }
+    }
 }
 
 /// Where to pin, or `None` to run unpinned (asked to, or no bpffs to pin in: said either way).
