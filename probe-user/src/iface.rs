@@ -49,7 +49,7 @@ fn is_up(iface: &str) -> Option<bool> {
         return None;
     }
     for (dst, &b) in req.ifr_name.iter_mut().zip(bytes) {
-        *dst = b as libc::c_char;
+        *dst = libc::c_char::from_ne_bytes([b]);
     }
     // SAFETY: a datagram socket only to issue the ioctl; closed below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };

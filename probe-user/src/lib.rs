@@ -4,6 +4,12 @@
 //! → `collector` (what became active) → `query` (socket protocol, server, client).
 //! `knowledge` says what a port or ICMP message means; `cli` holds one file per subcommand.
 
+// Nothing read from the network, the socket or a file may panic the daemon.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod capture;
 pub mod cli;
 pub mod collector;

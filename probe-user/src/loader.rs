@@ -145,6 +145,10 @@ pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded
 /// Loads and attaches, with the link and the maps that hold state pinned under `pins` (when
 /// given): if an earlier daemon left them, its maps are reused and the new program is swapped
 /// into its link, so counting continues without a gap or a second attachment.
+#[expect(
+    clippy::too_many_lines,
+    reason = "load, attach or resume, then take the maps: one sequence"
+)]
 pub fn load(
     iface: &str,
     mode: Mode,

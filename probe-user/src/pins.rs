@@ -44,7 +44,13 @@ fn is_bpffs(path: &Path) -> bool {
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid C string and `st` a writable statfs.
     let rc = unsafe { libc::statfs(c.as_ptr(), &raw mut st) };
-    rc == 0 && i64::from(st.f_type) == BPF_FS_MAGIC
+    // f_type is i64 here but narrower on some architectures.
+    #[allow(
+        clippy::useless_conversion,
+        reason = "the field's type differs by architecture"
+    )]
+    let f_type = i64::from(st.f_type);
+    rc == 0 && f_type == BPF_FS_MAGIC
 }
 
 /// Makes sure bpffs is mounted at [`BPFFS`], mounting it if it is not.

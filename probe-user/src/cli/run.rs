@@ -38,6 +38,10 @@ pub const DEFAULT_SOCKET: &str = "/run/probe/probe.sock";
 
 /// Arguments of `probe run`.
 #[derive(Debug, clap::Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each is an independent command-line switch"
+)]
 pub struct RunArgs {
     /// The interface to watch (`ip link` lists them).
     #[arg(long, value_name = "IF")]
@@ -114,6 +118,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the daemon's life in order: set up, serve and collect, shut down"
+)]
 async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     // Refuse early, before touching the interface: another daemon on the socket, a bad file.
     server::check_free(&args.socket)?;
@@ -171,7 +179,7 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     };
     match privilege::keep_only(keep) {
         Ok(()) if args.follow => {
-            log::info!("dropped every capability but those attaching needs (--follow)")
+            log::info!("dropped every capability but those attaching needs (--follow)");
         }
         Ok(()) => log::info!("dropped every capability: nothing left to do needs them"),
         Err(e) => log::warn!("could not drop capabilities: {e}"),
@@ -285,10 +293,10 @@ fn watch_iface(
             );
         }
         iface::State::Down { .. } => {
-            log::warn!("{name} is down: no traffic to count until it is up; still serving queries")
+            log::warn!("{name} is down: no traffic to count until it is up; still serving queries");
         }
         iface::State::Up { index } if *attached_index == Some(index) => {
-            log::info!("{name} is up again")
+            log::info!("{name} is up again");
         }
         iface::State::Up { index } => {
             if !args.follow {

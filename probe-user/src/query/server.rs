@@ -18,6 +18,9 @@ use crate::{counters::Snapshot, findings::Finding, knowledge::Knowledge, sink::S
 
 /// How long a connected client may stay silent before the daemon hangs up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Clients served at once; more are answered with a refusal and closed, so a flood of
+/// connections cannot use up the daemon's descriptors.
+pub const MAX_CLIENTS: usize = 64;
 
 /// Where answers come from: the live counters and findings, or anything else in tests.
 pub trait Source: Send + Sync + 'static {
@@ -120,14 +123,28 @@ pub async fn serve(
     knowledge: Arc<Knowledge>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((mut stream, _)) => {
+                    let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                        tokio::spawn(async move {
+                            let busy = protocol::Response::error(
+                                "busy",
+                                format!("{MAX_CLIENTS} clients are connected already; try again shortly"),
+                            );
+                            let _ = tokio::time::timeout(Duration::from_secs(1), send(&mut stream, &busy)).await;
+                        });
+                        continue;
+                    };
                     let source = Arc::clone(&source);
                     let knowledge = Arc::clone(&knowledge);
-                    tokio::spawn(async move { client(stream, source, knowledge).await });
+                    tokio::spawn(async move {
+                        client(stream, source, knowledge).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     log::warn!("query socket: accept failed: {e}");
