@@ -10,7 +10,11 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{counters::Stats, lab::Lab};
+use crate::{
+    counters::Stats,
+    findings::{Finding, latest, parse_lines},
+    lab::Lab,
+};
 
 /// How often the daemon reads its maps (`--interval`).
 const INTERVAL: Duration = Duration::from_millis(200);
@@ -51,16 +55,24 @@ pub struct Daemon {
     socket: PathBuf,
     /// The daemon's stderr (its log).
     log: PathBuf,
+    /// Where the daemon appends its findings (`--findings`).
+    findings: PathBuf,
 }
 
 impl Daemon {
     /// Starts the daemon on `lab`'s sensor interface and waits until it answers queries.
     pub fn start(lab: &Lab) -> Self {
+        Self::start_with(lab, &[])
+    }
+
+    /// [`Daemon::start`] with more `probe run` arguments (`--event-rate 1`, `--detectors F`...).
+    pub fn start_with(lab: &Lab, extra: &[&str]) -> Self {
         let bin = probe_bin();
         let dir = std::env::temp_dir().join(format!("probe-it-{}", crate::lab::unique_id()));
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         let socket = dir.join("probe.sock");
         let log = dir.join("daemon.log");
+        let findings = dir.join("findings.jsonl");
         let log_file =
             File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
         // nsenter --net, not `ip netns exec`: the latter remounts /sys and hides bpffs.
@@ -77,6 +89,9 @@ impl Daemon {
                 "--socket",
             ])
             .arg(&socket)
+            .arg("--findings")
+            .arg(&findings)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("duplicating a file handle"))
             .stderr(log_file)
@@ -88,6 +103,7 @@ impl Daemon {
             dir,
             socket,
             log,
+            findings,
         };
         daemon.wait_until_serving();
         daemon
@@ -192,6 +208,46 @@ impl Daemon {
                 "counters still changing after {SETTLE_LIMIT:?}: {now:?}"
             );
         }
+    }
+
+    /// `probe query findings --json [args]`: the latest line the daemon wrote of each recent
+    /// finding (an update it has not written yet, within the refresh interval, is not there).
+    pub fn query_findings(&self, args: &[&str]) -> Vec<Finding> {
+        let mut what = vec!["findings"];
+        what.extend_from_slice(args);
+        let answer = self.query(&what);
+        answer
+            .as_array()
+            .unwrap_or_else(|| panic!("`query findings` did not answer a list: {answer}"))
+            .iter()
+            .map(Finding::from_json)
+            .collect()
+    }
+
+    /// Every line the daemon wrote to its findings file so far, in order.
+    pub fn findings_lines(&self) -> Vec<Finding> {
+        let text = fs::read_to_string(&self.findings).unwrap_or_default();
+        parse_lines(&text)
+    }
+
+    /// Waits until the traffic has been seen ([`Daemon::settled_stats`]), stops the daemon with
+    /// SIGTERM (asserting a clean exit), and returns the final state of every finding: the
+    /// daemon drains its events and writes every finding that changed since its last line
+    /// before it exits, so the last line of each is complete.
+    pub fn finish(&mut self) -> Vec<Finding> {
+        self.settled_stats();
+        let status = self.stop_with(libc::SIGTERM);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "SIGTERM must make the daemon exit 0, it ended with {status:?}; its log:\n{}",
+            self.log()
+        );
+        assert!(
+            !self.socket.exists(),
+            "the daemon exited but left its socket behind; its log:\n{}",
+            self.log()
+        );
+        latest(self.findings_lines())
     }
 
     /// Stops the daemon with `signal` and returns how it exited (killed after [`STOP_LIMIT`]).

@@ -246,26 +246,13 @@ impl Lab {
     /// `scapy.all`, `eth(**fields)` (an `Ether` from the attacker's MAC to the sensor's), and
     /// `ATTACKER_V4`, `SENSOR_V4`, `ATTACKER_V6`, `SENSOR_V6`.
     pub fn send_frames(&self, frames: &str) -> Vec<usize> {
-        let program = format!(
-            r#"
-import json, logging
-logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import *
-conf.verb = 0
-ATTACKER_V4, SENSOR_V4 = "{ATTACKER_V4}", "{SENSOR_V4}"
-ATTACKER_V6, SENSOR_V6 = "{ATTACKER_V6}", "{SENSOR_V6}"
-def eth(**fields):
-    return Ether(src="{ATTACKER_MAC}", dst="{SENSOR_MAC}", **fields)
-frames = [bytes(f) for f in ({frames})]
-sendp([Raw(f) for f in frames], iface="{iface}", verbose=False)
-print(json.dumps([len(f) for f in frames]))
-"#,
-            iface = self.attacker_if
-        );
-        let out = self.python(&program);
-        let last = out.lines().last().unwrap_or_default();
-        serde_json::from_str(last)
-            .unwrap_or_else(|e| panic!("scapy printed no frame lengths ({e}); stdout:\n{out}"))
+        send_frames_from(
+            &self.attacker.name,
+            &self.attacker_if,
+            ATTACKER_MAC,
+            SENSOR_MAC,
+            frames,
+        )
     }
 }
 
@@ -499,25 +486,8 @@ impl SensorCapture {
                 "--immediate-mode",
             ],
         );
-        // tcpdump says "listening on ..." on stderr once the socket is bound; a frame sent
-        // before then would be missed, so wait for it.
-        let stderr = process
-            .child
-            .as_mut()
-            .and_then(|c| c.stderr.take())
-            .expect("stderr piped");
-        let mut stderr = BufReader::new(stderr);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match stderr.read_line(&mut line) {
-                Ok(0) | Err(_) => panic!("tcpdump ended before listening: {line}"),
-                Ok(_) if line.contains("listening on") => break,
-                Ok(_) => {}
-            }
-        }
-        // Keep draining stderr so tcpdump never blocks on a full pipe.
-        thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        // Its statistics are of no interest here; the thread ends with tcpdump.
+        drop(wait_until_listening(&mut process));
         Self { process }
     }
 
@@ -533,4 +503,203 @@ impl SensorCapture {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// Waits until tcpdump says "listening on ..." on stderr, which it does once its socket is
+/// bound: a frame sent before then would be missed. Then keeps draining stderr so tcpdump never
+/// blocks on a full pipe; the thread returns the rest of it (tcpdump's closing statistics).
+fn wait_until_listening(process: &mut Background) -> thread::JoinHandle<String> {
+    let stderr = process
+        .child
+        .as_mut()
+        .and_then(|c| c.stderr.take())
+        .expect("stderr piped");
+    let mut stderr = BufReader::new(stderr);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match stderr.read_line(&mut line) {
+            Ok(0) | Err(_) => panic!("tcpdump ended before listening: {line}"),
+            Ok(_) if line.contains("listening on") => break,
+            Ok(_) => {}
+        }
+    }
+    thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        rest
+    })
+}
+
+/// tcpdump writing what arrives on the sensor's interface (inbound only, as the XDP program
+/// sees it) to a pcap file, for `probe replay`.
+pub struct PcapCapture {
+    /// tcpdump -w.
+    process: Background,
+    /// The rest of tcpdump's stderr, ending with how many packets it captured and dropped.
+    stderr: thread::JoinHandle<String>,
+    /// The capture file.
+    path: PathBuf,
+}
+
+impl PcapCapture {
+    /// Starts writing to `path` and returns once tcpdump listens.
+    pub fn start(lab: &Lab, path: &std::path::Path) -> Self {
+        let file = path.to_str().expect("a UTF-8 capture path");
+        let mut process = Background::spawn(
+            lab.sensor_ns(),
+            &[
+                "tcpdump",
+                "-Q",
+                "in",
+                "-i",
+                lab.sensor_if(),
+                // Every frame handed over at once: without it, frames still in a partly filled
+                // ring block when tcpdump is interrupted are never written.
+                "--immediate-mode",
+                // In immediate mode the ring has one slot per snapshot length: the default
+                // (256 KiB) leaves 8 slots in the default 2 MiB buffer, and a scan's burst
+                // overflows them. Lab frames are at most 1514 bytes.
+                "-s",
+                "2048",
+                "-B",
+                "8192",
+                // Each packet is written as it arrives, not when a buffer fills.
+                "-U",
+                "-w",
+                file,
+            ],
+        );
+        let stderr = wait_until_listening(&mut process);
+        Self {
+            process,
+            stderr,
+            path: path.to_owned(),
+        }
+    }
+
+    /// Stops the capture (tcpdump writes what it holds on SIGINT) and returns the file; panics
+    /// if tcpdump says the kernel dropped packets, since then the capture is not what the probe
+    /// saw.
+    pub fn stop(self) -> PathBuf {
+        // Frames already handed to the capture socket are written before tcpdump exits.
+        thread::sleep(Duration::from_millis(200));
+        let _ = self.process.interrupt();
+        let stats = self.stderr.join().unwrap_or_default();
+        assert!(
+            stats
+                .lines()
+                .any(|l| l.trim() == "0 packets dropped by kernel"),
+            "the capture lost packets:\n{stats}"
+        );
+        self.path
+    }
+}
+
+/// The far attacker's address: a third namespace behind the attacker namespace, which routes
+/// for it, so its packets reach the sensor one hop later (TTL one lower) than the attacker's.
+///
+/// ```text
+/// [far netns] pf<id> ── pr<id> [attacker netns, forwarding] pa<id> ── ps<id> [sensor]
+///  198.18.2.2/24          198.18.2.1/24
+///  routes 198.18.0.0/24 and 198.18.1.0/24 via 198.18.2.1
+/// ```
+pub const FAR_V4: &str = "198.18.2.2";
+/// The attacker's address on the far link (the far namespace's gateway).
+pub const FAR_GATEWAY_V4: &str = "198.18.2.1";
+/// The far namespace's MAC.
+pub const FAR_MAC: &str = "02:00:00:00:00:04";
+/// The attacker's MAC on the far link.
+pub const FAR_GATEWAY_MAC: &str = "02:00:00:00:00:03";
+
+/// A namespace one router (the attacker namespace) further from the sensor: a second sender
+/// with a different hop count. Dropping it removes the namespace and its link (in either order
+/// with the [`Lab`]: deleting either namespace destroys the veth pair).
+pub struct FarAttacker {
+    ns: Netns,
+    iface: String,
+}
+
+impl FarAttacker {
+    /// Adds the far namespace to `lab` and makes the attacker namespace route for it.
+    pub fn new(lab: &Lab) -> Self {
+        let id = unique_id();
+        let ns = Netns::create(format!("probe-it-{id}-f"));
+        let iface = format!("pf{id}");
+        let router_if = format!("pr{id}");
+        assert!(
+            router_if.len() <= 15,
+            "interface name {router_if} is longer than IFNAMSIZ allows"
+        );
+        ip(&format!(
+            "-n {} link add {router_if} type veth peer name {iface} netns {}",
+            lab.attacker_ns(),
+            ns.name
+        ));
+        configure_quietly(&End {
+            ns: &ns.name,
+            iface: &iface,
+            mac: FAR_MAC,
+            v4: FAR_V4,
+            v6: "2001:db8:2::2",
+            peer_mac: FAR_GATEWAY_MAC,
+            peer_v4: FAR_GATEWAY_V4,
+            peer_v6: "2001:db8:2::1",
+        });
+        configure_quietly(&End {
+            ns: lab.attacker_ns(),
+            iface: &router_if,
+            mac: FAR_GATEWAY_MAC,
+            v4: FAR_GATEWAY_V4,
+            v6: "2001:db8:2::1",
+            peer_mac: FAR_MAC,
+            peer_v4: FAR_V4,
+            peer_v6: "2001:db8:2::2",
+        });
+        for net in ["198.18.0.0/24", "198.18.1.0/24"] {
+            ip(&format!(
+                "-n {} route add {net} via {FAR_GATEWAY_V4} dev {iface}",
+                ns.name
+            ));
+        }
+        // Forward, and do not drop forged sources (decoys) for arriving on the "wrong" link.
+        ip(&format!(
+            "netns exec {} sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+             net.ipv4.conf.{router_if}.rp_filter=0",
+            lab.attacker_ns()
+        ));
+        Self { ns, iface }
+    }
+
+    /// Sends raw frames from the far namespace with scapy, as [`Lab::send_frames`] does from
+    /// the attacker's; `eth(**fields)` here addresses the attacker (the far side's router).
+    pub fn send_frames(&self, frames: &str) -> Vec<usize> {
+        send_frames_from(&self.ns.name, &self.iface, FAR_MAC, FAR_GATEWAY_MAC, frames)
+    }
+}
+
+/// Sends the frames of the Python expression `frames` with scapy from `iface` in namespace
+/// `ns`; `eth(**fields)` is an `Ether` from `mac` to `peer_mac`. Returns the frames' lengths.
+fn send_frames_from(ns: &str, iface: &str, mac: &str, peer_mac: &str, frames: &str) -> Vec<usize> {
+    let program = format!(
+        r#"
+import json, logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import *
+conf.verb = 0
+ATTACKER_V4, SENSOR_V4 = "{ATTACKER_V4}", "{SENSOR_V4}"
+ATTACKER_V6, SENSOR_V6 = "{ATTACKER_V6}", "{SENSOR_V6}"
+def eth(**fields):
+    return Ether(src="{mac}", dst="{peer_mac}", **fields)
+frames = [bytes(f) for f in ({frames})]
+sendp([Raw(f) for f in frames], iface="{iface}", verbose=False)
+print(json.dumps([len(f) for f in frames]))
+"#
+    );
+    let argv = [python(), "-c".to_owned(), program];
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = checked(&argv, &in_netns(ns, &argv));
+    let last = out.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("scapy printed no frame lengths ({e}); stdout:\n{out}"))
 }

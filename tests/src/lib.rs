@@ -5,19 +5,35 @@
 //! parallel and a crashed earlier run cannot collide), starts a [`Daemon`] on it, sends a known
 //! set of packets from the attacker side with real tools, and asserts exact counters. Guards
 //! remove namespaces, processes and files on `Drop`, also when a test panics.
+//!
+//! Findings: the daemon always writes them to a private `--findings` file;
+//! [`Daemon::finish`] stops it (which flushes every finding's last state) and returns the final
+//! [`Finding`]s, [`Daemon::query_findings`] asks the running daemon. [`PcapCapture`] records
+//! what arrives on the sensor's interface and [`replay`] runs `probe replay` on it.
+//! [`FarAttacker`] adds a sender one hop further away; [`bogon_sources`] holds the only
+//! addresses outside the lab ranges the tests use.
 
+mod bogons;
 mod counters;
 mod daemon;
+mod findings;
 mod lab;
 mod privilege;
+mod scratch;
 
+pub use bogons::{Bogon, bogon_sources};
 pub use counters::{PortRow, Stats, flag_list, flag_names, icmp_list, port_list, port_row};
 pub use daemon::{Daemon, probe_bin};
+pub use findings::{
+    Finding, FindingKey, Replay, describe, keys, kinds, latest, of_kind, only, parse_lines, replay,
+};
 pub use lab::{
-    ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, Lab, ROUTED_V4, SENSOR_MAC, SENSOR_V4,
-    SENSOR_V6, SensorCapture, namespace_exists, python,
+    ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, FAR_GATEWAY_MAC, FAR_GATEWAY_V4, FAR_MAC,
+    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, SENSOR_MAC, SENSOR_V4, SENSOR_V6,
+    SensorCapture, namespace_exists, python,
 };
 pub use privilege::privileged;
+pub use scratch::Scratch;
 
 /// Returns from the calling test unless it runs as root (see [`privileged`]).
 #[macro_export]

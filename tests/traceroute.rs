@@ -1,0 +1,82 @@
+//! `traceroute`: Linux traceroute in its UDP mode (ports 33434 and up, TTLs 1, 2, 3...) and in
+//! its ICMP mode (`-I`: echo requests with rising TTLs) is one benign finding naming the tracer.
+//! Its probes are not a port scan and their ports need no reading of their own: nothing else is
+//! reported.
+
+use probe_integration::{
+    ATTACKER_V4, Daemon, Lab, ROUTED_V4, SENSOR_V4, describe, only, require_root,
+};
+use serde_json::json;
+
+#[test]
+fn a_udp_traceroute_is_one_benign_traceroute_finding_not_a_scan() {
+    require_root!();
+    let lab = Lab::new();
+    let mut probe = Daemon::start(&lab);
+
+    // Three probes for each TTL 1 to 5, all sent at once (traceroute's default -N 16), to ports
+    // 33434-33448. The sensor is one hop away, so every probe reaches it.
+    lab.attacker(&["traceroute", "-n", "-w", "1", "-m", "5", SENSOR_V4]);
+
+    let findings = probe.finish();
+    assert_eq!(findings.len(), 1, "{}", describe(&findings));
+    let f = only(&findings, "traceroute");
+    assert_eq!(
+        (
+            f.level.as_str(),
+            f.src.as_deref(),
+            f.dst.as_deref(),
+            f.proto.as_deref(),
+            f.port,
+            f.count
+        ),
+        (
+            "benign",
+            Some(ATTACKER_V4),
+            Some(SENSOR_V4),
+            Some("udp"),
+            None,
+            15
+        )
+    );
+    assert_eq!(f.evidence["mode"], json!("udp"));
+    assert_eq!(f.evidence["ttls"], json!([1, 2, 3, 4, 5]));
+    assert_eq!(f.evidence["ports"], json!("33434-33448"));
+    assert_eq!(f.evidence["probes"], json!(15));
+}
+
+#[test]
+fn an_icmp_traceroute_is_one_benign_traceroute_finding_not_a_ping_sweep() {
+    require_root!();
+    let lab = Lab::new();
+    let mut probe = Daemon::start(&lab);
+
+    // traceroute -I to a host behind the sensor (which does not forward): echo requests with
+    // TTLs 1 to 6, three each; the kernel reports each new TTL as a new contact.
+    lab.attacker(&["traceroute", "-I", "-n", "-w", "1", "-m", "6", ROUTED_V4]);
+
+    let findings = probe.finish();
+    assert_eq!(findings.len(), 1, "{}", describe(&findings));
+    let f = only(&findings, "traceroute");
+    assert_eq!(
+        (
+            f.level.as_str(),
+            f.src.as_deref(),
+            f.dst.as_deref(),
+            f.proto.as_deref(),
+            f.port,
+            f.count
+        ),
+        (
+            "benign",
+            Some(ATTACKER_V4),
+            Some(ROUTED_V4),
+            Some("icmp"),
+            None,
+            6
+        )
+    );
+    assert_eq!(f.evidence["mode"], json!("icmp"));
+    assert_eq!(f.evidence["ttls"], json!([1, 2, 3, 4, 5, 6]));
+    assert_eq!(f.evidence["probes"], json!(6));
+}
