@@ -246,6 +246,8 @@ impl Book {
             let old_deadline = case.deadline_ns;
             let f = &mut case.finding;
             let rose = d.level > f.level;
+            // A new verdict on who is behind it (a decoy scan naming its real source) is news.
+            let renamed = d.src != f.src;
             f.level = f.level.max(d.level);
             f.count = f.count.saturating_add(d.add);
             f.last_seen_ns = f.last_seen_ns.max(d.last_seen_ns);
@@ -257,8 +259,9 @@ impl Book {
             f.evidence = d.evidence;
             f.explanation = d.explanation;
             case.dirty = true;
-            if rose {
-                // A finding that became more worrying is worth a line at once.
+            if rose || renamed {
+                // A finding that became more worrying, or now names someone else, is worth a
+                // line at once.
                 out.push(emit(case, d.last_seen_ns));
             }
             let new_deadline = deadline(self.window_ns, self.refresh_ns, case);
@@ -305,6 +308,14 @@ impl Book {
         self.deadlines.insert((case.deadline_ns, key.clone()));
         self.open.insert(key, case);
         out
+    }
+
+    /// The current state of every open finding, as its next line would show it.
+    pub fn open_findings(&self) -> Vec<Finding> {
+        self.open
+            .values()
+            .map(|case| case.finding.clone())
+            .collect()
     }
 
     /// Lines that fell due by `now_ns`: refreshes of changed findings (stamped with the moment

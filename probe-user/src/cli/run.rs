@@ -186,9 +186,13 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The engine is shared with the query server, which reads open findings' current state;
+    // both run on this one thread, so the lock is never contended.
+    let engine = Arc::new(Mutex::new(Engine::new(config, Arc::clone(&knowledge))));
     let source: Arc<dyn server::Source> = Arc::new(server::Live {
         counters: Arc::clone(&counters),
         findings: Arc::clone(&sink),
+        engine: Arc::clone(&engine),
     });
     let server_task = {
         let stop = stop_rx.clone();
@@ -196,7 +200,11 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
         async move { server::serve(&socket.listener, source, knowledge, stop).await }
     };
 
-    let mut engine = Engine::new(config, Arc::clone(&knowledge));
+    let engine = || {
+        engine
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     let write = |findings: Vec<Finding>| {
         if findings.is_empty() {
             return;
@@ -231,14 +239,14 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                         log_activity(&became, &knowledge);
                     }
                     let now = KernelClock::now_wall();
-                    write(engine.overload(
+                    write(engine().overload(
                         now,
                         snapshot.total(total::EVENTS_RATE_LIMITED),
                         snapshot.total(total::EVENTS_RING_FULL),
                     ));
-                    write(engine.tick(now));
+                    write(engine().tick(now));
                 }
-                batch = events.next_batch(|c| write(engine.contact(&c))) => {
+                batch = events.next_batch(|c| write(engine().contact(&c))) => {
                     match batch {
                         Ok(0) => {}
                         Ok(n) => log::warn!("skipped {n} first-contact records of an unexpected size"),
@@ -266,8 +274,8 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     drop(pinned_link);
     drop(ebpf);
     // What the detectors still hold, written and flushed before exit.
-    let _ = events.drain(|c| write(engine.contact(&c)));
-    write(engine.flush(KernelClock::now_wall()));
+    let _ = events.drain(|c| write(engine().contact(&c)));
+    write(engine().flush(KernelClock::now_wall()));
     Ok(())
 }
 

@@ -248,15 +248,14 @@ impl Decoy {
         if group.len() < need || !is_member {
             return;
         }
-        target.contacts = target.contacts.saturating_add(1);
+        // The group's probes are its members' co-probed rounds, counted whenever a member joined:
+        // a source that qualifies late brings its earlier probes with it.
+        let probes: u64 = group
+            .iter()
+            .filter_map(|(a, _, _)| target.members.get(a).map(|m| m.rounds))
+            .sum();
+        target.contacts = target.contacts.max(probes.max(1));
         if target.found_ns.is_none() {
-            // The co-probed probes that formed the group, this one included.
-            target.contacts = target
-                .members
-                .iter()
-                .map(|(_, m)| m.rounds)
-                .sum::<u64>()
-                .max(1);
             target.found_ns = Some(c.ts_ns);
         }
         let add = target.contacts.saturating_sub(target.reported);
@@ -594,8 +593,10 @@ mod tests {
             "{:#?}",
             of(&lines, VERTICAL)
         );
+        // When the group forms, three sources have co-probed five ports each; the fourth is one
+        // port short, and its probes join the count when it qualifies.
         let first = of(&lines, KIND)[0];
-        assert_eq!((first.status, first.count), (Status::New, 19));
+        assert_eq!((first.status, first.count), (Status::New, 15));
     }
 
     #[test]

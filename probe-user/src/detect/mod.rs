@@ -530,6 +530,12 @@ impl Engine {
         self.book.len()
     }
 
+    /// The current state of every open finding (between refresh lines, fresher than the last
+    /// line written).
+    pub fn open_state(&self) -> Vec<Finding> {
+        self.book.open_findings()
+    }
+
     /// Looks at one first contact. Returns the lines it causes, after any refreshes that fell
     /// due before its time.
     pub fn contact(&mut self, c: &Contact) -> Vec<Finding> {

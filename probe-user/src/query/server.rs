@@ -14,7 +14,9 @@ use tokio::{
 };
 
 use super::{answer, frame, protocol};
-use crate::{counters::Snapshot, findings::Finding, knowledge::Knowledge, sink::Sink};
+use crate::{
+    counters::Snapshot, detect::Engine, findings::Finding, knowledge::Knowledge, sink::Sink,
+};
 
 /// How long a connected client may stay silent before the daemon hangs up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,7 +34,10 @@ pub trait Source: Send + Sync + 'static {
 /// The running daemon's counters and findings.
 pub struct Live {
     pub counters: Arc<crate::counters::CounterMaps>,
+    /// Lines written, including findings already closed.
     pub findings: Arc<Mutex<Sink>>,
+    /// Open findings, in their current state.
+    pub engine: Arc<Mutex<Engine>>,
 }
 
 impl Source for Live {
@@ -41,11 +46,28 @@ impl Source for Live {
     }
 
     fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
-        let sink = self
-            .findings
+        // Written lines (closed findings too), overlaid with the open ones' current state:
+        // between refresh lines the engine knows more than the last line says.
+        let mut by_id: std::collections::BTreeMap<u64, Finding> = {
+            let sink = self
+                .findings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sink.recent(since_ns, kind)
+                .into_iter()
+                .map(|f| (f.id, f))
+                .collect()
+        };
+        let engine = self
+            .engine
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sink.recent(since_ns, kind)
+        for f in engine.open_state() {
+            if since_ns.is_none_or(|s| f.last_seen_ns >= s) && kind.is_none_or(|k| f.kind == k) {
+                by_id.insert(f.id, f);
+            }
+        }
+        by_id.into_values().collect()
     }
 }
 
