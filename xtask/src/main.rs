@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own commands for setting up a machine, building the probe,
 //! running it and testing it. One module per subcommand; helpers shared by them live here.
 mod build;
+mod fuzz;
 mod run;
 mod setup;
 mod test;
@@ -50,6 +51,9 @@ enum Cmd {
     /// Set up, then run the host tests and the privileged integration tests
     #[command(long_about = test::LONG_ABOUT)]
     Test(test::Args),
+    /// Set up, then run every fuzz target (cargo-fuzz, pinned nightly) for a while each
+    #[command(long_about = fuzz::LONG_ABOUT)]
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Cmd::Build(args) => build::run(&args),
         Cmd::BuildAndRun(args) => run::run(&args),
         Cmd::Test(args) => test::run(&args),
+        Cmd::Fuzz(args) => fuzz::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

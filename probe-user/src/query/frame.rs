@@ -21,10 +21,14 @@ pub enum FrameError {
 /// Reads one frame. `Ok(None)` when the peer closed cleanly between frames.
 pub async fn read<R: AsyncRead + Unpin>(r: &mut R, max: u32) -> Result<Option<Bytes>, FrameError> {
     let mut header = [0u8; 4];
-    match r.read_exact(&mut header).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let mut got = 0;
+    while got < header.len() {
+        match r.read(&mut header[got..]).await? {
+            // Nothing at all: a clean close between frames. Part of a header: a cut frame.
+            0 if got == 0 => return Ok(None),
+            0 => return Err(FrameError::Truncated),
+            n => got += n,
+        }
     }
     let len = u32::from_be_bytes(header);
     if len > max {
@@ -89,5 +93,7 @@ mod tests {
             Err(FrameError::Truncated)
         ));
         assert!(read(&mut [].as_slice(), 100).await.unwrap().is_none());
+        // A length header cut short is a cut frame too, not a clean close.
+        assert!(matches!(read(&mut [0u8, 0].as_slice(), 100).await, Err(FrameError::Truncated)));
     }
 }
