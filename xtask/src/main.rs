@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's own commands for setting up a machine, building the probe,
 //! running it and testing it. One module per subcommand; helpers shared by them live here.
+mod bench;
 mod build;
 mod fuzz;
 mod run;
@@ -54,6 +55,9 @@ enum Cmd {
     /// Set up, then run every fuzz target (cargo-fuzz, pinned nightly) for a while each
     #[command(long_about = fuzz::LONG_ABOUT)]
     Fuzz(fuzz::Args),
+    /// Build in release, measure the probe against its yardsticks, write docs/benchmarks.md (as root)
+    #[command(long_about = bench::LONG_ABOUT)]
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Cmd::BuildAndRun(args) => run::run(&args),
         Cmd::Test(args) => test::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
+        Cmd::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,543 @@
+//! Collector cost: one collection as the daemon makes it (every counter map read through its
+//! mmap reader, deltas through `Collector::observe`, rows built as `query::answer` builds them),
+//! at 1,000 and 65,536 active ports, beside per-key and batch lookups of the same maps and of a
+//! full SOURCES map. CPU time of this thread, so time spent waiting for a CPU does not count.
+
+use std::{
+    hint::black_box,
+    io,
+    os::fd::{AsFd as _, AsRawFd as _, RawFd},
+    ptr::NonNull,
+    time::Instant,
+};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use aya::maps::{Map, MapData};
+use probe_common::{
+    counters::{
+        DST_PORTS, FAMILIES, Family, ICMP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, icmp_key,
+        port_key, port_proto, total,
+    },
+    track::{self, SourceKey, SourceState},
+};
+use probe_user::{
+    collector::{Became, Collector},
+    counters::{CounterMaps, Snapshot},
+    knowledge::{self, Direction, IcmpFamily, Knowledge},
+    query::answer,
+};
+
+use crate::{
+    Plan,
+    object::{self, Limits},
+    report::{Row, Summary, Verdict, format_value},
+    sys,
+};
+
+const SECTION: &str = "collect";
+/// 1% of one core at a 1 s interval.
+const TARGET_MS: f64 = 10.0;
+
+/// CPU time of this thread.
+fn cpu_now() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Milliseconds of CPU `f` takes.
+fn cpu_ms(f: impl FnOnce()) -> f64 {
+    let start = cpu_now();
+    f();
+    cpu_now() - start
+}
+
+/// A writable mapping of one counter map, to make ports active the way the program would.
+struct Writable {
+    family: Family,
+    base: NonNull<u64>,
+    len: usize,
+    cpus: usize,
+}
+
+impl Writable {
+    fn new(family: Family, fd: RawFd, cpus: usize) -> io::Result<Self> {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let len = (family.slice as usize * cpus * 8).div_ceil(page) * page;
+        // SAFETY: a shared mapping of a BPF_F_MMAPABLE array; the kernel checks the length.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(addr.cast()).ok_or_else(|| io::Error::other("mmap gave null"))?;
+        Ok(Self {
+            family,
+            base,
+            len,
+            cpus,
+        })
+    }
+
+    fn zero(&self) {
+        // SAFETY: the mapping is `len` bytes long and writable.
+        unsafe { self.base.as_ptr().cast::<u8>().write_bytes(0, self.len) };
+    }
+
+    /// Adds `n` to `key` in CPU `cpu`'s slice (a key beyond the slice is ignored).
+    fn add(&self, cpu: usize, key: u32, n: u64) {
+        if key >= self.family.slice {
+            return;
+        }
+        let i = (cpu % self.cpus) * self.family.slice as usize + key as usize;
+        // SAFETY: `i < cpus * slice`, inside the mapping; volatile because the kernel side
+        // shares the memory.
+        unsafe {
+            let p = self.base.as_ptr().add(i);
+            p.write_volatile(p.read_volatile() + n);
+        }
+    }
+}
+
+impl Drop for Writable {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+/// The counter maps, mapped for writing, keyed by family.
+struct Writer(Vec<Writable>);
+
+impl Writer {
+    /// Adds `n` to `key` of `family` in CPU `cpu`'s slice.
+    fn add(&self, family: Family, cpu: usize, key: u32, n: u64) {
+        if let Some(w) = self.0.iter().find(|w| w.family == family) {
+            w.add(cpu, key, n);
+        }
+    }
+
+    fn zero(&self) {
+        self.0.iter().for_each(Writable::zero);
+    }
+
+    /// Makes `ports` TCP ports active (spread over the port range) with SYNs, flags, ICMP and
+    /// totals as a scan would leave them.
+    fn activity(&self, ports: u32, round: u64) {
+        let step = 65_536 / ports;
+        for i in 0..ports {
+            let port = (i * step) as u16;
+            let cpu = i as usize;
+            self.add(DST_PORTS, cpu, port_key(port_proto::TCP, port), round);
+            self.add(SRC_PORTS, cpu, port_key(port_proto::TCP, port), round);
+            self.add(SYN_PORTS, cpu, u32::from(port), round);
+        }
+        for bits in [0x02, 0x12, 0x10, 0x04, 0x18] {
+            self.add(TCP_FLAGS, 0, bits, round);
+        }
+        for (t, c) in [(8, 0), (0, 0), (3, 3), (11, 0)] {
+            self.add(ICMP, 0, icmp_key(t, c), round);
+        }
+        self.add(TOTALS, 0, total::PACKETS, u64::from(ports) * round);
+    }
+}
+
+/// How much of a collection to do.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Work {
+    /// Read every counter map and compute what became active.
+    ReadObserve,
+    /// Plus the knowledge of each port that became active: the daemon's tick (its activity log
+    /// looks each one up; the logging itself is not included).
+    Tick,
+    /// Plus the rows `probe query` builds from the same snapshot (stats, ports, icmp, flags).
+    Rows,
+}
+
+fn collection(
+    counters: &CounterMaps,
+    collector: &mut Collector,
+    snapshot: &mut Snapshot,
+    k: &Knowledge,
+    work: Work,
+) {
+    counters.read_into(snapshot);
+    let became = collector.observe(snapshot.clone());
+    if work == Work::ReadObserve {
+        black_box(became);
+        return;
+    }
+    for became in became {
+        match became {
+            Became::Port { proto, port, .. } => {
+                let proto = if proto == port_proto::TCP {
+                    knowledge::Proto::Tcp
+                } else {
+                    knowledge::Proto::Udp
+                };
+                black_box(k.port(port, proto, Direction::Destination));
+            }
+            Became::Icmp {
+                v6,
+                icmp_type,
+                code,
+                ..
+            } => {
+                let family = if v6 { IcmpFamily::V6 } else { IcmpFamily::V4 };
+                black_box(k.icmp(family, icmp_type, code));
+            }
+        }
+    }
+    if work == Work::Rows {
+        black_box(answer::stats(snapshot));
+        black_box(answer::ports(snapshot, k, None, false, None));
+        black_box(answer::icmp(snapshot, k, None));
+        black_box(answer::flags(snapshot, None));
+    }
+}
+
+/// Every counter map, key by key: `cpus * slice` lookups per map.
+fn read_per_key(fds: &[(Family, RawFd)], cpus: usize) -> Result<u64> {
+    let mut sum = 0u64;
+    let mut value = [0u8; 8];
+    for &(family, fd) in fds {
+        for key in 0..family.slice * cpus as u32 {
+            sys::lookup(fd, &key.to_ne_bytes(), &mut value)
+                .with_context(|| format!("looking up {}[{key}]", family.map))?;
+            sum = sum.wrapping_add(u64::from_ne_bytes(value));
+        }
+    }
+    Ok(sum)
+}
+
+/// Every counter map with one `BPF_MAP_LOOKUP_BATCH` call each.
+fn read_batched(
+    fds: &[(Family, RawFd)],
+    cpus: usize,
+    keys: &mut [u8],
+    values: &mut [u8],
+) -> Result<u64> {
+    let mut sum = 0u64;
+    for &(family, fd) in fds {
+        let n = family.slice * cpus as u32;
+        let got = sys::lookup_all_batched(
+            fd,
+            4,
+            8,
+            n,
+            &mut keys[..n as usize * 4],
+            &mut values[..n as usize * 8],
+        )
+        .with_context(|| format!("batch lookup of {}", family.map))?;
+        ensure!(
+            got == n as usize,
+            "batch lookup of {} read {got} of {n}",
+            family.map
+        );
+        sum = values[..n as usize * 8].chunks_exact(8).fold(sum, |s, v| {
+            s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
+        });
+    }
+    Ok(sum)
+}
+
+fn bytes_of<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: `T` is plain old data (SourceKey, SourceState: integers and byte arrays without
+    // padding, sizes asserted in probe-common); reading its bytes is sound.
+    unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
+}
+
+/// Fills SOURCES with `n` IPv4 sources from 198.18.0.0/15, each with a state on every CPU.
+fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
+    let state = SourceState {
+        first_seen_ns: 1,
+        last_seen_ns: 2,
+        packets: 3,
+        syns: 1,
+        ports: [1; 8],
+        hosts: [1; 4],
+        ttl_min: 64,
+        ttl_max: 64,
+        last_icmp: 0,
+        pad: [0; 5],
+    };
+    let value: Vec<u8> = (0..cpus).flat_map(|_| bytes_of(&state).to_vec()).collect();
+    for i in 0..n {
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&[198, 18 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        let key = SourceKey {
+            addr,
+            ip_version: 4,
+            pad: [0; 3],
+        };
+        sys::update(fd, bytes_of(&key), &value).context("inserting into SOURCES")?;
+    }
+    Ok(())
+}
+
+/// SOURCES key by key: GET_NEXT_KEY then LOOKUP per source. Returns how many were read.
+fn sources_per_key(fd: RawFd, cpus: usize) -> Result<usize> {
+    let mut key = [0u8; size_of::<SourceKey>()];
+    let mut next = [0u8; size_of::<SourceKey>()];
+    let mut value = vec![0u8; size_of::<SourceState>() * cpus];
+    let mut n = 0;
+    let mut first = true;
+    while sys::next_key(fd, (!first).then_some(&key[..]), &mut next)? {
+        first = false;
+        match sys::lookup(fd, &next, &mut value) {
+            Ok(()) => n += 1,
+            // Evicted between the two calls: not an error for a reader.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        key = next;
+    }
+    black_box(&value);
+    Ok(n)
+}
+
+fn sources_batched(
+    fd: RawFd,
+    cpus: usize,
+    capacity: usize,
+    keys: &mut [u8],
+    values: &mut [u8],
+) -> Result<usize> {
+    let got = sys::lookup_all_batched(
+        fd,
+        size_of::<SourceKey>(),
+        size_of::<SourceState>() * cpus,
+        4096,
+        &mut keys[..capacity * size_of::<SourceKey>()],
+        &mut values[..capacity * size_of::<SourceState>() * cpus],
+    )?;
+    Ok(got)
+}
+
+#[allow(clippy::too_many_lines)] // one straight sequence of trials reads best in one place
+pub fn run(plan: &Plan) -> Result<Vec<Row>> {
+    eprintln!(
+        "collect: {} trials (slow read strategies: {})",
+        plan.collect_trials, plan.slow_read_trials
+    );
+    let (mut ebpf, cpus) = object::load(Limits::default())?;
+    let maps = object::counter_maps(&mut ebpf)?;
+    let fds: Vec<(Family, RawFd)> = FAMILIES
+        .into_iter()
+        .zip(&maps)
+        .map(|(f, m)| (f, m.fd().as_fd().as_raw_fd()))
+        .collect();
+    let writer = Writer(
+        fds.iter()
+            .map(|&(f, fd)| {
+                Writable::new(f, fd, cpus).with_context(|| format!("mapping {} writable", f.map))
+            })
+            .collect::<Result<_>>()?,
+    );
+    // `maps` (and with them the descriptors in `fds`) live in `counters` until the end.
+    let counters = CounterMaps::new(maps, cpus)?;
+    let sources: MapData = match object::take(&mut ebpf, track::map::SOURCES)? {
+        Map::PerCpuLruHashMap(m) => m,
+        _ => bail!("SOURCES is not an LRU per-CPU hash map"),
+    };
+    let sources_fd = sources.fd().as_fd().as_raw_fd();
+    let started = Instant::now();
+    fill_sources(sources_fd, track::DEFAULT_SOURCES, cpus)?;
+    let capacity = track::DEFAULT_SOURCES as usize;
+    let mut src_keys = vec![0u8; capacity * size_of::<SourceKey>()];
+    let mut src_values = vec![0u8; capacity * size_of::<SourceState>() * cpus];
+    let tracked = sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values)?;
+    eprintln!(
+        "collect: SOURCES filled with {tracked} sources in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let largest = FAMILIES
+        .iter()
+        .map(|f| f.slice as usize * cpus)
+        .max()
+        .unwrap_or(0);
+    let mut keys = vec![0u8; largest * 4];
+    let mut values = vec![0u8; largest * 8];
+    let k = Knowledge::builtin();
+    let mut snapshot = Snapshot::zeroed();
+    // (ports, work, steady: measure the second interval, when no port is newly active,
+    // sources: also read SOURCES by batch)
+    let cases = [
+        (1_000, Work::Rows, false, false),
+        (65_536, Work::Rows, false, false),
+        (65_536, Work::Rows, true, false),
+        (65_536, Work::Tick, false, false),
+        (65_536, Work::ReadObserve, false, false),
+        (65_536, Work::Rows, false, true),
+    ];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut mmap = vec![];
+    let (mut per_key, mut batch, mut src_per_key, mut src_batch) = (vec![], vec![], vec![], vec![]);
+    for trial in 0..plan.collect_trials {
+        crate::check_interrupted()?;
+        for (i, &(ports, work, steady, with_sources)) in cases.iter().enumerate() {
+            writer.zero();
+            let mut collector = Collector::new(counters.read());
+            writer.activity(ports, 1);
+            if steady {
+                collection(&counters, &mut collector, &mut snapshot, &k, work);
+                writer.activity(ports, 1);
+            }
+            let mut read = Ok(0);
+            cpu[i].push(cpu_ms(|| {
+                collection(&counters, &mut collector, &mut snapshot, &k, work);
+                if with_sources {
+                    read =
+                        sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values);
+                }
+            }));
+            read.context("reading SOURCES by batch")?;
+        }
+        mmap.push(cpu_ms(|| counters.read_into(&mut snapshot)));
+        if trial < plan.slow_read_trials {
+            let mut r = Ok(0);
+            per_key.push(cpu_ms(|| r = read_per_key(&fds, cpus)));
+            r?;
+            let mut r = Ok(0);
+            batch.push(cpu_ms(|| {
+                r = read_batched(&fds, cpus, &mut keys, &mut values);
+            }));
+            r?;
+            let mut n = Ok(0);
+            src_per_key.push(cpu_ms(|| n = sources_per_key(sources_fd, cpus)));
+            n?;
+            let mut n = Ok(0);
+            src_batch.push(cpu_ms(|| {
+                n = sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values);
+            }));
+            n?;
+        }
+    }
+    drop(writer);
+
+    let counter_keys: u32 = FAMILIES.iter().map(|f| f.slice).sum::<u32>() * cpus as u32;
+    let median = |v: &[f64]| Summary::of(v).map_or(f64::NAN, |s| s.median);
+    let core = |v: &[f64]| format!("{:.2}% of a core at 1 s", median(v) / 10.0);
+    let vs = |v: &[f64], base: &[f64], what: &str| {
+        format!("{}× {what}", format_value(median(v) / median(base)))
+    };
+    let collection_row = |name: String, v: &[f64], judged: bool, note: String| Row {
+        section: SECTION,
+        name,
+        summary: Summary::of(v),
+        unit: "ms CPU",
+        ratio: core(v),
+        target: if judged {
+            format!("≤ {TARGET_MS:.0} ms (1% of a core)")
+        } else {
+            String::new()
+        },
+        verdict: if judged {
+            Verdict::judge(median(v) <= TARGET_MS)
+        } else {
+            Verdict::Info
+        },
+        note,
+    };
+    let read_row = |name: &str, v: &[f64], ratio: String, note: String| Row {
+        section: SECTION,
+        name: name.to_owned(),
+        summary: Summary::of(v),
+        unit: "ms CPU",
+        ratio,
+        target: String::new(),
+        verdict: Verdict::Info,
+        note,
+    };
+    let newly = "every port becomes active in the interval: the worst one";
+    let steady = "the ports were already active in the previous interval: none is news";
+    Ok(vec![
+        collection_row(
+            "collection, 1,000 ports newly active (tick + query rows)".into(),
+            &cpu[0],
+            false,
+            newly.into(),
+        ),
+        collection_row(
+            "collection, 65,536 ports newly active (tick + query rows)".into(),
+            &cpu[1],
+            true,
+            newly.into(),
+        ),
+        collection_row(
+            "collection, 65,536 ports staying active (tick + query rows)".into(),
+            &cpu[2],
+            true,
+            steady.into(),
+        ),
+        collection_row(
+            "daemon tick alone, 65,536 ports newly active".into(),
+            &cpu[3],
+            false,
+            "what `probe run` does each interval: mmap read, Collector::observe, knowledge of \
+             each port that became active (logging not included)"
+                .into(),
+        ),
+        collection_row(
+            "mmap read + Collector::observe, 65,536 ports".into(),
+            &cpu[4],
+            false,
+            "no knowledge, no rows".into(),
+        ),
+        collection_row(
+            format!("collection, 65,536 ports newly active + {tracked} sources (batch)"),
+            &cpu[5],
+            false,
+            "tick + rows, plus SOURCES read with BPF_MAP_LOOKUP_BATCH: the daemon does not \
+             read SOURCES yet; this is what doing so would add"
+                .into(),
+        ),
+        read_row(
+            "counter maps read: mmap of per-CPU slices (the daemon's)",
+            &mmap,
+            "1.0× mmap".into(),
+            format!("{counter_keys} u64 counters ({cpus} CPU slices)"),
+        ),
+        read_row(
+            "counter maps read: per-key BPF_MAP_LOOKUP_ELEM",
+            &per_key,
+            vs(&per_key, &mmap, "mmap"),
+            format!("{counter_keys} syscalls"),
+        ),
+        read_row(
+            "counter maps read: BPF_MAP_LOOKUP_BATCH",
+            &batch,
+            vs(&batch, &mmap, "mmap"),
+            "one batch call per map".into(),
+        ),
+        read_row(
+            &format!("SOURCES ({tracked} sources) read: per-key GET_NEXT_KEY + LOOKUP"),
+            &src_per_key,
+            "1.0× per-key".into(),
+            format!(
+                "LRU per-CPU hash, {} B per CPU per source",
+                size_of::<SourceState>()
+            ),
+        ),
+        read_row(
+            &format!("SOURCES ({tracked} sources) read: BPF_MAP_LOOKUP_BATCH"),
+            &src_batch,
+            vs(&src_batch, &src_per_key, "per-key"),
+            "4096 sources per call".into(),
+        ),
+    ])
+}
