@@ -216,5 +216,8 @@ impl Packet {
     }
 }
 
+// The parser zeroes a Packet word by word (parse.rs, `reset`), and all zeros must be its default.
+const _: () = assert!(size_of::<Packet>() % 4 == 0 && align_of::<Packet>() >= 4);
+
 #[cfg(test)]
 mod tests;
