@@ -227,15 +227,48 @@ impl PortSet {
         u16::try_from(index * 64 + word.trailing_zeros() as usize).ok()
     }
 
-    /// `"1-1024,3306,8080"`, at most `max_runs` runs, then `" (+N more runs)"`.
+    /// `"1-1024,3306,8080"`: at most `max_runs` runs, then `" (+N more ports)"`.
+    ///
+    /// Stops at the first run it will not show: detectors render their evidence on every
+    /// contact, so walking the whole set each time would make a long scan cost the square of
+    /// its length. The set knows its size, so the rest is counted without being walked.
     pub(crate) fn render(&self, max_runs: usize) -> String {
-        let mut s = String::new();
-        let mut extra = 0usize;
-        for (i, (lo, hi)) in self.runs().into_iter().enumerate() {
-            if i >= max_runs {
-                extra += 1;
-                continue;
+        let mut runs: Vec<(u16, u16)> = Vec::new();
+        let mut shown = 0u32;
+        let mut truncated = false;
+        let mut take = |p: u16| -> bool {
+            let extends =
+                matches!(runs.last(), Some((_, hi)) if u32::from(*hi) + 1 == u32::from(p));
+            if extends {
+                if let Some(last) = runs.last_mut() {
+                    last.1 = p;
+                }
+            } else if runs.len() >= max_runs {
+                truncated = true;
+                return false;
+            } else {
+                runs.push((p, p));
             }
+            shown += 1;
+            true
+        };
+        if self.bits.is_none() {
+            for &p in &self.small {
+                if !take(p) {
+                    break;
+                }
+            }
+        } else {
+            let mut from = 0u32;
+            while let Some(p) = self.next_member(from) {
+                if !take(p) {
+                    break;
+                }
+                from = u32::from(p) + 1;
+            }
+        }
+        let mut s = String::new();
+        for (lo, hi) in runs {
             if !s.is_empty() {
                 s.push(',');
             }
@@ -245,8 +278,8 @@ impl PortSet {
                 let _ = write!(s, "{lo}-{hi}");
             }
         }
-        if extra > 0 {
-            let _ = write!(s, " (+{extra} more runs)");
+        if truncated {
+            let _ = write!(s, " (+{} more ports)", self.len.saturating_sub(shown));
         }
         s
     }
@@ -322,7 +355,7 @@ mod tests {
         assert!(!p.insert(80));
         assert_eq!(p.len(), 11);
         assert_eq!(p.render(8), "0-3,63-65,80,443-444,65535");
-        assert_eq!(p.render(2), "0-3,63-65 (+3 more runs)");
+        assert_eq!(p.render(2), "0-3,63-65 (+4 more ports)");
         assert_eq!(p.first(), Some(0));
         assert!(p.contains(65_535) && !p.contains(62));
         // Past 64 members the set becomes a bitmap and reads the same.
