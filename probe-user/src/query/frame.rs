@@ -94,6 +94,9 @@ mod tests {
         ));
         assert!(read(&mut [].as_slice(), 100).await.unwrap().is_none());
         // A length header cut short is a cut frame too, not a clean close.
-        assert!(matches!(read(&mut [0u8, 0].as_slice(), 100).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read(&mut [0u8, 0].as_slice(), 100).await,
+            Err(FrameError::Truncated)
+        ));
     }
 }
