@@ -293,10 +293,10 @@ mod tests {
         h
     }
 
-    fn record(ts_sec: u32, ts_usec: u32, data: &[u8]) -> Vec<u8> {
+    fn record(secs: u32, micros: u32, data: &[u8]) -> Vec<u8> {
         let mut r = Vec::new();
-        r.extend(ts_sec.to_le_bytes());
-        r.extend(ts_usec.to_le_bytes());
+        r.extend(secs.to_le_bytes());
+        r.extend(micros.to_le_bytes());
         r.extend((data.len() as u32).to_le_bytes());
         r.extend((data.len() as u32).to_le_bytes());
         r.extend(data);

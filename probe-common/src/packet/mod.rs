@@ -196,7 +196,10 @@ impl Packet {
         let start = frame.as_ptr() as usize;
         // SAFETY: a slice is readable over its whole length.
         let bytes = unsafe { options_raw(start, start + frame.len(), &self.ip_options) };
-        IpOptions { len: self.ip_options.len, bytes }
+        IpOptions {
+            len: self.ip_options.len,
+            bytes,
+        }
     }
 
     /// The IPv4 source address, when the packet is IPv4.
@@ -217,7 +220,7 @@ impl Packet {
 }
 
 // The parser zeroes a Packet word by word (parse.rs, `reset`), and all zeros must be its default.
-const _: () = assert!(size_of::<Packet>() % 4 == 0 && align_of::<Packet>() >= 4);
+const _: () = assert!(size_of::<Packet>().is_multiple_of(4) && align_of::<Packet>() >= 4);
 
 #[cfg(test)]
 mod tests;

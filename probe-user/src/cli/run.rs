@@ -33,6 +33,11 @@ use crate::{
     sink::{Sink, SinkOptions},
 };
 
+/// Activity lines logged per interval at most; the rest are summed up in one line. A scan or a
+/// flood of spoofed sources would otherwise make the daemon write one line per port, as fast as
+/// an attacker cares to send, on the thread that also answers queries.
+const ACTIVITY_LINES: usize = 20;
+
 /// Where the daemon serves queries unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/probe/probe.sock";
 
@@ -235,8 +240,15 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                         iface_state = now_state;
                     }
                     counters.read_into(&mut snapshot);
-                    for became in collector.observe(snapshot.clone()) {
-                        log_activity(&became, &knowledge);
+                    let became = collector.observe(snapshot.clone());
+                    for b in became.iter().take(ACTIVITY_LINES) {
+                        log_activity(b, &knowledge);
+                    }
+                    if became.len() > ACTIVITY_LINES {
+                        log::info!(
+                            "active: {} more ports and ICMP messages this interval (probe query ports and icmp list them)",
+                            became.len() - ACTIVITY_LINES
+                        );
                     }
                     let now = KernelClock::now_wall();
                     write(engine().overload(

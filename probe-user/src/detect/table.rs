@@ -195,25 +195,6 @@ impl PortSet {
         }
     }
 
-    /// Runs of consecutive members, lowest first.
-    pub(crate) fn runs(&self) -> Vec<(u16, u16)> {
-        let mut out: Vec<(u16, u16)> = Vec::new();
-        let mut push = |p: u16| match out.last_mut() {
-            Some((_, hi)) if u32::from(*hi) + 1 == u32::from(p) => *hi = p,
-            _ => out.push((p, p)),
-        };
-        if self.bits.is_none() {
-            self.small.iter().for_each(|p| push(*p));
-        } else {
-            let mut from = 0u32;
-            while let Some(p) = self.next_member(from) {
-                push(p);
-                from = u32::from(p) + 1;
-            }
-        }
-        out
-    }
-
     fn next_member(&self, from: u32) -> Option<u16> {
         let bits = self.bits.as_ref()?;
         let mut index = usize::try_from(from / 64).ok()?;

@@ -27,7 +27,7 @@ pub enum ClientError {
         #[source]
         source: io::Error,
     },
-    #[error("the daemon's answer could not be read: {0}")]
+    #[error("the daemon's answer could not be read")]
     Frame(#[from] frame::FrameError),
     #[error("the daemon closed the connection without answering")]
     NoAnswer,
@@ -55,10 +55,18 @@ pub async fn ask<T: DeserializeOwned>(socket: &Path, query: Query) -> Result<T, 
         version: VERSION,
         query,
     })?;
-    frame::write(&mut stream, &body).await?;
-    let reply = frame::read(&mut stream, frame::MAX_RESPONSE)
-        .await?
-        .ok_or(ClientError::NoAnswer)?;
+    // A daemon that refuses the connection (too many clients) answers and closes before it
+    // reads anything: the write then fails, but its refusal is waiting to be read.
+    let written = frame::write(&mut stream, &body).await;
+    let reply = match frame::read(&mut stream, frame::MAX_RESPONSE).await {
+        Ok(Some(reply)) => reply,
+        Ok(None) => {
+            return Err(written
+                .err()
+                .map_or(ClientError::NoAnswer, ClientError::Frame));
+        }
+        Err(e) => return Err(ClientError::Frame(written.err().unwrap_or(e))),
+    };
     let response: Response = serde_json::from_slice(&reply)?;
     match (response.ok, response.error) {
         (Some(value), _) => Ok(serde_json::from_value(value)?),
