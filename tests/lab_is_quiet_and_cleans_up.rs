@@ -1,10 +1,11 @@
 //! The lab itself: an idle lab delivers nothing to the sensor (so exact counts are possible),
-//! its namespaces disappear when it is dropped, also when the test using it panics, and a
-//! background process dies with its guard even if it ignores SIGTERM.
+//! its namespaces disappear when it is dropped, also when the test using it panics, so do the
+//! pins a killed daemon left, and a background process dies with its guard even if it ignores
+//! SIGTERM.
 
 use std::{panic, thread, time::Duration};
 
-use probe_integration::{Lab, SENSOR_V4, SensorCapture, namespace_exists, require_root};
+use probe_integration::{Daemon, Lab, SENSOR_V4, SensorCapture, namespace_exists, require_root};
 
 #[test]
 fn an_idle_lab_delivers_nothing_to_the_sensor() {
@@ -46,6 +47,30 @@ fn dropping_a_lab_removes_its_namespaces() {
             "{name} should be gone once the lab is dropped"
         );
     }
+}
+
+#[test]
+fn dropping_a_lab_removes_the_pins_a_killed_daemon_left() {
+    require_root!();
+    let lab = Lab::new();
+    let pins = lab.pin_dir();
+    let mut probe = Daemon::start(&lab);
+    assert!(
+        probe.stop_with(libc::SIGKILL).is_some(),
+        "the daemon was running"
+    );
+    assert!(
+        pins.join("v1/link").exists(),
+        "a killed daemon leaves its pins in {}",
+        pins.display()
+    );
+    drop(probe);
+    drop(lab);
+    assert!(
+        !pins.exists(),
+        "{} should be gone once the lab is dropped",
+        pins.display()
+    );
 }
 
 #[test]

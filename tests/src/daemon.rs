@@ -140,12 +140,63 @@ impl Daemon {
         &self.socket
     }
 
+    /// The daemon's process id (`nsenter` without `--fork` execs the daemon in its place).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the daemon is running").id()
+    }
+
+    /// True while the daemon process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The value of line `key` of `/proc/<pid>/status` (`VmRSS`, `CapEff`, ...), trimmed.
+    pub fn proc_status(&self, key: &str) -> String {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix(':')))
+            .map_or_else(
+                || panic!("no {key} line in {path}:\n{status}"),
+                |v| v.trim().to_owned(),
+            )
+    }
+
+    /// The daemon's resident memory (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let value = self.proc_status("VmRSS");
+        value
+            .strip_suffix(" kB")
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("VmRSS is not \"<n> kB\": {value:?}"))
+    }
+
+    /// Waits (at most `limit`) until the daemon's log contains `needle`; returns the log.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not log {needle:?} within {limit:?}; its log:\n{log}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything the daemon has logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(log unreadable: {e})"))
     }
 
-    fn run_query(&self, args: &[&str]) -> Output {
+    /// `probe query <args> --json --socket <ours>` as it ran, successful or not.
+    pub fn run_query(&self, args: &[&str]) -> Output {
         Command::new("timeout")
             .arg("10")
             .arg(&self.bin)

@@ -26,13 +26,15 @@
 
 use std::{
     io::{BufRead as _, BufReader},
-    os::unix::process::CommandExt as _,
+    os::unix::{fs::MetadataExt as _, process::CommandExt as _},
     path::PathBuf,
     process::{Child, ChildStdout, Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     thread,
     time::{Duration, Instant},
 };
+
+use crate::raw::RawSocket;
 
 /// The attacker's IPv4 address.
 pub const ATTACKER_V4: &str = "198.18.0.2";
@@ -129,6 +131,8 @@ pub struct Lab {
     attacker_if: String,
     /// The sensor's end of the veth pair: the probe attaches to it.
     sensor_if: String,
+    /// The inode of the sensor's network namespace, which names the daemon's pin directory.
+    sensor_netns_inode: u64,
 }
 
 impl Lab {
@@ -143,20 +147,31 @@ impl Lab {
             sensor_if.len() <= 15,
             "interface name {sensor_if} is longer than IFNAMSIZ allows"
         );
-        // Created straight inside the namespaces: the root namespace never sees these links.
-        ip(&format!(
-            "-n {} link add {attacker_if} type veth peer name {sensor_if} netns {}",
-            attacker.name, sensor.name
-        ));
+        let sensor_netns_inode = std::fs::metadata(format!("/run/netns/{}", sensor.name))
+            .unwrap_or_else(|e| panic!("stat /run/netns/{}: {e}", sensor.name))
+            .ino();
         let lab = Self {
             attacker,
             sensor,
             attacker_if,
             sensor_if,
+            sensor_netns_inode,
         };
+        lab.join();
+        lab
+    }
+
+    /// Creates the veth pair between the namespaces and configures both ends (again, after
+    /// [`Lab::delete_link`]: same names, same addresses, a new interface index).
+    fn join(&self) {
+        // Created straight inside the namespaces: the root namespace never sees these links.
+        ip(&format!(
+            "-n {} link add {} type veth peer name {} netns {}",
+            self.attacker.name, self.attacker_if, self.sensor_if, self.sensor.name
+        ));
         let attacker_end = End {
-            ns: &lab.attacker.name,
-            iface: &lab.attacker_if,
+            ns: &self.attacker.name,
+            iface: &self.attacker_if,
             mac: ATTACKER_MAC,
             v4: ATTACKER_V4,
             v6: ATTACKER_V6,
@@ -165,8 +180,8 @@ impl Lab {
             peer_v6: SENSOR_V6,
         };
         let sensor_end = End {
-            ns: &lab.sensor.name,
-            iface: &lab.sensor_if,
+            ns: &self.sensor.name,
+            iface: &self.sensor_if,
             mac: SENSOR_MAC,
             v4: SENSOR_V4,
             v6: SENSOR_V6,
@@ -178,9 +193,91 @@ impl Lab {
         configure_quietly(&attacker_end);
         ip(&format!(
             "-n {} route add 198.18.1.0/24 via {SENSOR_V4} dev {}",
-            lab.attacker.name, lab.attacker_if
+            self.attacker.name, self.attacker_if
         ));
-        lab
+    }
+
+    /// Deletes the veth pair (both ends: deleting one end of a veth pair deletes the other).
+    pub fn delete_link(&self) {
+        ip(&format!(
+            "-n {} link del {}",
+            self.sensor.name, self.sensor_if
+        ));
+    }
+
+    /// Re-creates the veth pair [`Lab::delete_link`] deleted, configured as before.
+    pub fn recreate_link(&self) {
+        self.join();
+    }
+
+    /// Sets the sensor's end administratively up or down.
+    pub fn set_sensor_up(&self, up: bool) {
+        let state = if up { "up" } else { "down" };
+        ip(&format!(
+            "-n {} link set {} {state}",
+            self.sensor.name, self.sensor_if
+        ));
+    }
+
+    /// The inode of the sensor's network namespace (what `/proc/<pid>/ns/net` of the daemon
+    /// shows).
+    pub fn sensor_netns_inode(&self) -> u64 {
+        self.sensor_netns_inode
+    }
+
+    /// Where a daemon on the sensor's interface pins its link and maps:
+    /// `/sys/fs/bpf/probe/<sensor netns inode>-<interface>` (probe-user/src/pins.rs).
+    pub fn pin_dir(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/sys/fs/bpf/probe/{}-{}",
+            self.sensor_netns_inode, self.sensor_if
+        ))
+    }
+
+    /// A raw socket on the attacker's interface, for exact frames ([`RawSocket`]). Gives the
+    /// interface a packet queue first: a veth with no queue (its default) has nowhere to keep a
+    /// frame its peer cannot take yet and may drop it; with one, the queue holds it instead,
+    /// and when even the queue is full the sender is told and sends again. (In the lab's runs
+    /// no frame was dropped either way; [`Lab::attacker_tx_dropped`] would show it.)
+    pub fn raw_socket(&self) -> RawSocket {
+        ip(&format!(
+            "netns exec {} tc qdisc replace dev {} root pfifo limit 4096",
+            self.attacker.name, self.attacker_if
+        ));
+        RawSocket::open(&self.attacker.name, &self.attacker_if)
+    }
+
+    /// The id of the XDP program attached to the sensor's interface, or `None`; panics if
+    /// `ip -d link` shows more than one.
+    pub fn xdp_program(&self) -> Option<u64> {
+        let text = self.sensor(&["ip", "-d", "link", "show", "dev", &self.sensor_if]);
+        let shown = text.matches("prog/xdp id").count();
+        assert!(shown <= 1, "more than one XDP program attached:\n{text}");
+        let json = self.sensor(&["ip", "-j", "-d", "link", "show", "dev", &self.sensor_if]);
+        let v: serde_json::Value = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("`ip -j link` printed invalid JSON ({e}): {json}"));
+        let id = v[0]["xdp"]["prog"]["id"].as_u64();
+        assert_eq!(
+            id.is_some(),
+            shown == 1,
+            "ip -j and ip disagree:\n{text}\n{json}"
+        );
+        id
+    }
+
+    /// Frames the attacker's interface dropped on the way out (its `tx_dropped` counter): a
+    /// test that counts what it sent checks this is 0, so a lossy lab cannot pass for a
+    /// miscounting probe.
+    pub fn attacker_tx_dropped(&self) -> u64 {
+        let out = ip(&format!(
+            "-n {} -s -j link show dev {}",
+            self.attacker.name, self.attacker_if
+        ));
+        let v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("`ip -s -j link` printed invalid JSON ({e}): {out}"));
+        v[0]["stats64"]["tx"]["dropped"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no stats64.tx.dropped in {v}"))
     }
 
     /// Name of the attacker namespace.
@@ -259,6 +356,23 @@ impl Lab {
 impl Default for Lab {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Drop for Lab {
+    /// Removes what a daemon left pinned for the sensor's interface (a graceful stop removes it
+    /// itself; a SIGKILL leaves it, and the program attached), before the namespaces go.
+    fn drop(&mut self) {
+        let dir = self.pin_dir();
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                eprintln!(
+                    "warning: could not remove the pins in {}: {e}",
+                    dir.display()
+                );
+            }
+            _ => {}
+        }
     }
 }
 

@@ -12,16 +12,25 @@
 //! what arrives on the sensor's interface and [`replay`] runs `probe replay` on it.
 //! [`FarAttacker`] adds a sender one hop further away; [`bogon_sources`] holds the only
 //! addresses outside the lab ranges the tests use.
+//!
+//! Exact frames: [`craft`] builds them byte by byte and [`RawSocket`] sends them from the
+//! attacker's interface ([`Lab::raw_socket`]). [`Client`] speaks the query protocol by hand, to
+//! send the daemon what `probe query` never would.
 
 mod bogons;
+pub mod bpf;
+mod client;
 mod counters;
+pub mod craft;
 mod daemon;
 mod findings;
 mod lab;
 mod privilege;
+mod raw;
 mod scratch;
 
 pub use bogons::{Bogon, bogon_sources};
+pub use client::{Client, Reply, error_code};
 pub use counters::{PortRow, Stats, flag_list, flag_names, icmp_list, port_list, port_row};
 pub use daemon::{Daemon, probe_bin};
 pub use findings::{
@@ -33,6 +42,7 @@ pub use lab::{
     SensorCapture, namespace_exists, python,
 };
 pub use privilege::privileged;
+pub use raw::RawSocket;
 pub use scratch::Scratch;
 
 /// Returns from the calling test unless it runs as root (see [`privileged`]).
