@@ -129,7 +129,10 @@ pub fn contact_key(p: &Packet) -> Option<ContactKey> {
         Transport::Icmp | Transport::Icmpv6 => {
             let echo = (p.transport as u8 == Transport::Icmp as u8 && p.icmp_type == 8)
                 || (p.transport as u8 == Transport::Icmpv6 as u8 && p.icmp_type == 128);
-            (u16::from(p.icmp_type) << 8 | u16::from(p.icmp_code), if echo { p.ttl } else { 0 })
+            (
+                u16::from(p.icmp_type) << 8 | u16::from(p.icmp_code),
+                if echo { p.ttl } else { 0 },
+            )
         }
         Transport::None => (0, 0),
     };
@@ -168,7 +171,10 @@ pub const fn flow_hash(k: &ContactKey) -> u32 {
     h = mix(h, word(&k.dst, 4));
     h = mix(h, word(&k.dst, 8));
     h = mix(h, word(&k.dst, 12));
-    h = mix(h, (k.port as u32) << 16 | (k.protocol as u32) << 8 | k.ttl as u32);
+    h = mix(
+        h,
+        (k.port as u32) << 16 | (k.protocol as u32) << 8 | k.ttl as u32,
+    );
     // The version too: an IPv4 and an IPv6 address can share their bytes.
     h = mix(h, k.ip_version as u32);
     h ^= h >> 15;

@@ -440,7 +440,7 @@ mod estimate {
     }
 
     #[test]
-        fn an_empty_sketch_estimates_positive_zero() {
+    fn an_empty_sketch_estimates_positive_zero() {
         let e = sketch_estimate(0, 512);
         assert!(e == 0.0 && e.is_sign_positive(), "{e:?}");
     }
