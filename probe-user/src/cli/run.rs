@@ -36,7 +36,7 @@ use crate::{
 /// Activity lines logged per interval at most; the rest are summed up in one line. A scan or a
 /// flood of spoofed sources would otherwise make the daemon write one line per port, as fast as
 /// an attacker cares to send, on the thread that also answers queries.
-const ACTIVITY_LINES: usize = 20;
+pub const ACTIVITY_LINES: usize = 20;
 
 /// Where the daemon serves queries unless told otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/probe/probe.sock";

@@ -21,6 +21,7 @@ use probe_common::{
     track::{self, SourceKey, SourceState},
 };
 use probe_user::{
+    cli::run::ACTIVITY_LINES,
     collector::{Became, Collector},
     counters::{CounterMaps, Snapshot},
     knowledge::{self, Direction, IcmpFamily, Knowledge},
@@ -160,8 +161,8 @@ impl Writer {
 enum Work {
     /// Read every counter map and compute what became active.
     ReadObserve,
-    /// Plus the knowledge of each port that became active: the daemon's tick (its activity log
-    /// looks each one up; the logging itself is not included).
+    /// Plus the knowledge of the ports that became active, as many as the daemon logs (at most
+    /// `ACTIVITY_LINES`; the logging itself is not included): the daemon's tick.
     Tick,
     /// Plus the rows `probe query` builds from the same snapshot (stats, ports, icmp, flags).
     Rows,
@@ -180,7 +181,8 @@ fn collection(
         black_box(became);
         return;
     }
-    for became in became {
+    // As the daemon: knowledge for the activity lines it logs, at most ACTIVITY_LINES.
+    for became in became.into_iter().take(ACTIVITY_LINES) {
         match became {
             Became::Port { proto, port, .. } => {
                 let proto = if proto == port_proto::TCP {
@@ -467,29 +469,29 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
     let steady = "the ports were already active in the previous interval: none is news";
     Ok(vec![
         collection_row(
-            "collection, 1,000 ports newly active (tick + query rows)".into(),
+            "tick + a full query of every row, 1,000 ports newly active".into(),
             &cpu[0],
             false,
-            newly.into(),
+            format!("{newly}; the query rows are built on demand, not each interval"),
         ),
         collection_row(
-            "collection, 65,536 ports newly active (tick + query rows)".into(),
+            "tick + a full query of every row, 65,536 ports newly active".into(),
             &cpu[1],
-            true,
-            newly.into(),
-        ),
-        collection_row(
-            "collection, 65,536 ports staying active (tick + query rows)".into(),
-            &cpu[2],
-            true,
-            steady.into(),
-        ),
-        collection_row(
-            "daemon tick alone, 65,536 ports newly active".into(),
-            &cpu[3],
             false,
-            "what `probe run` does each interval: mmap read, Collector::observe, knowledge of \
-             each port that became active (logging not included)"
+            format!("{newly}; the query rows are built on demand, not each interval"),
+        ),
+        collection_row(
+            "tick + a full query of every row, 65,536 ports staying active".into(),
+            &cpu[2],
+            false,
+            format!("{steady}; the query rows are built on demand, not each interval"),
+        ),
+        collection_row(
+            "collection (the daemon's tick), 65,536 ports newly active".into(),
+            &cpu[3],
+            true,
+            "what `probe run` does each interval: mmap read of every counter, \
+             Collector::observe, knowledge for the activity lines it logs (logging not included)"
                 .into(),
         ),
         collection_row(
