@@ -137,8 +137,8 @@ fn a_first_contact_is_120_bytes_aligned_to_8() {
 
 #[test]
 fn the_first_contact_of_an_ipv4_syn_with_lsrr_and_payload_has_every_field() {
-    // NOP, then a loose source route (RFC 791 §3.1) through 203.0.113.9.
-    let options = [1, 131, 7, 4, 203, 0, 113, 9];
+    // NOP, then a loose source route (RFC 791 §3.1) through 198.18.7.9.
+    let options = [1, 131, 7, 4, 198, 18, 7, 9];
     let ip = V4 {
         ttl: 51,
         id: 0xbeef,

@@ -661,6 +661,9 @@ fn lost_facts_are_marked_unknown() {
 }
 
 /// Section 3: address blocks (its text is missing; built from the RFCs).
+///
+/// The addresses below are looked up in the knowledge tables, offline: no packet is sent to or
+/// from any of them, so the lab's address rules (which govern traffic) do not apply here.
 #[test]
 fn address_blocks() {
     let k = tables_only();

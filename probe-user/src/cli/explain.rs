@@ -71,7 +71,7 @@ enum Target {
 }
 
 const TARGET_HINT: &str =
-    "write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 10.0.0.1, topic smurf or bytes OPNG";
+    "write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 2001:db8::1, topic smurf or bytes OPNG";
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     // Check the request before reading any file, so usage mistakes are reported first.
