@@ -10,7 +10,7 @@ use std::{
 use aya::maps::MapData;
 use probe_common::counters::{
     DST_PORTS, FAMILIES, Family, ICMP, ICMPV6, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
-    port_proto, total,
+    port_proto,
 };
 
 /// One counter map mapped into our memory.
@@ -187,14 +187,6 @@ impl Snapshot {
 
     pub fn udp_packets(&self) -> u64 {
         self.dst_ports[65_536..].iter().sum()
-    }
-
-    /// `PACKETS` by construction; the kernel counts them separately, so this is a cross-check.
-    pub fn packets_by_kind(&self) -> u64 {
-        self.total(total::IPV4)
-            + self.total(total::IPV6)
-            + self.total(total::OTHER_ETHER_TYPE)
-            + self.total(total::MALFORMED)
     }
 
     /// The transport protocol of a `port_proto` index, for output.

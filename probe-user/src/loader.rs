@@ -137,12 +137,8 @@ impl Default for Limits {
 /// The kernel multiplies the rate by up to ten seconds of nanoseconds in 64 bits.
 pub const MAX_EVENT_RATE: u64 = 1_000_000;
 
-/// Loads the program with each counter map sized for this machine's CPUs and attaches it.
-pub fn load_and_attach(iface: &str, mode: Mode, limits: Limits) -> Result<Loaded, LoadError> {
-    load(iface, mode, limits, None)
-}
-
-/// Loads and attaches, with the link and the maps that hold state pinned under `pins` (when
+/// Loads the program with each counter map sized for this machine's CPUs and attaches it,
+/// with the link and the maps that hold state pinned under `pins` (when
 /// given): if an earlier daemon left them, its maps are reused and the new program is swapped
 /// into its link, so counting continues without a gap or a second attachment.
 #[expect(
