@@ -13,6 +13,21 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("probe-user has no parent directory"))?
         .join("probe-ebpf");
     let root_dir = root.to_str().context("the probe-ebpf path is not UTF-8")?;
+    // aya-build fixes the nested build's rustflags, so this flag rides in through the release
+    // profile (a nightly cargo feature, enabled for that build alone): with misaligned access
+    // allowed, a 16- or 32-bit header field is one load instead of one per byte. The verifier
+    // accepts misaligned packet and map reads on hosts with efficient unaligned access
+    // (x86-64, arm64): the machines an XDP probe runs on.
+    // SAFETY: the build script is single-threaded; the variables are meant for the child cargo.
+    unsafe {
+        std::env::set_var("CARGO_UNSTABLE_PROFILE_RUSTFLAGS", "true");
+        std::env::set_var(
+            "CARGO_PROFILE_RELEASE_RUSTFLAGS",
+            "-Ctarget-feature=+allows-misaligned-mem-access",
+        );
+        // Not for the nested build's host-side proc macros, which have no such feature.
+        std::env::set_var("CARGO_PROFILE_RELEASE_BUILD_OVERRIDE_RUSTFLAGS", "");
+    }
     aya_build::build_ebpf(
         [Package {
             name: "probe-ebpf",

@@ -60,7 +60,7 @@ fn dropping_a_lab_removes_the_pins_a_killed_daemon_left() {
         "the daemon was running"
     );
     assert!(
-        pins.join("v1/link").exists(),
+        pins.join("v2/link").exists(),
         "a killed daemon leaves its pins in {}",
         pins.display()
     );

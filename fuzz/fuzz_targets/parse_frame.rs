@@ -1,6 +1,7 @@
 //! Arbitrary bytes as an Ethernet frame through everything the XDP program and the replay do with
 //! one: parse, copy the IPv4 options out and walk them, take the payload prefix, build the
-//! contact key and the first-contact event. Nothing may panic, and every offset the parser
+//! contact key and the first-contact event; and the established-TCP shortcut the XDP program
+//! takes first must agree with the parser. Nothing may panic, and every offset the parser
 //! reports must lie inside the frame. libFuzzer hands over an exactly sized heap buffer, so
 //! AddressSanitizer flags any read past the end.
 #![no_main]
@@ -9,7 +10,10 @@ use libfuzzer_sys::fuzz_target;
 use probe_common::{
     counters::{DST_PORTS, ICMP, SYN_PORTS, TCP_FLAGS, icmp_key, port_key, port_proto},
     event::{FirstContact, PAYLOAD_BYTES},
-    packet::{Malformed, Network, Packet, Transport, ip_proto, parse, payload_of},
+    packet::{
+        Malformed, Network, Packet, Segment, Transport, established_tcp_of, ip_proto, parse,
+        payload_of,
+    },
     track::{contact_key, flow_hash, is_established_tcp},
 };
 
@@ -18,9 +22,12 @@ const VLAN_TAG: usize = 4;
 const IPV4_HEADER: usize = 20;
 
 fuzz_target!(|frame: &[u8]| {
+    let short = established_tcp_of(frame);
     let Ok(p) = parse(frame) else {
+        assert_eq!(short, None, "shortcut answered for a frame the parser refuses");
         return;
     };
+    shortcut_agrees(short, &p);
     layers_are_consistent(frame, &p);
     offsets_are_inside(frame, &p);
     options_are_copied_exactly(frame, &p);
@@ -126,6 +133,24 @@ fn counter_keys_fit(p: &Packet) {
     assert!(u32::from(p.dst_port) < SYN_PORTS.slice);
     assert!(u32::from(p.tcp_flags) < TCP_FLAGS.slice);
     assert!(icmp_key(p.icmp_type, p.icmp_code) < ICMP.slice);
+}
+
+/// The shortcut answers exactly for established TCP in an untagged, unfragmented packet with
+/// the transport right after a fixed-size IP header, and with the parser's values.
+fn shortcut_agrees(short: Option<Segment>, p: &Packet) {
+    let fixed_l4 = if p.network == Network::Ipv4 { 34 } else { 54 };
+    let eligible = is_established_tcp(p)
+        && p.vlan_tags == 0
+        && !p.is_fragment
+        && p.ip_options.len == 0
+        && p.l4_offset == fixed_l4;
+    let expected = eligible.then_some(Segment {
+        network: p.network,
+        src_port: p.src_port,
+        dst_port: p.dst_port,
+        tcp_flags: p.tcp_flags,
+    });
+    assert_eq!(short, expected);
 }
 
 fn contact_key_follows_the_packet(p: &Packet) {

@@ -1,11 +1,12 @@
 //! Layout of the counter maps the XDP program writes and the daemon reads.
 //!
-//! Each counter family is one `BPF_F_MMAPABLE` array of `u64`, laid out as one slice per CPU:
-//! `index = cpu * SLICE + key`. Only CPU `cpu` ever writes its slice, so increments need no
-//! atomics; the daemon maps the whole array read-only and sums the slices without a syscall
-//! per key (the kernel refuses `BPF_F_MMAPABLE` on per-CPU maps, hence the manual layout).
-//! The program is built with room for one CPU; the daemon sets each map's size to
-//! `possible CPUs * SLICE` at load time.
+//! Each counter family is one `BPF_F_MMAPABLE` array whose element `cpu` is that CPU's slice,
+//! `[u64; SLICE]`: in memory, `u64` number `cpu * SLICE + key`. Only CPU `cpu` ever writes its
+//! slice, so increments need no atomics, and one lookup serves every counter of the family a
+//! packet bumps; the daemon maps the whole array read-only and sums the slices without a
+//! syscall per key (the kernel refuses `BPF_F_MMAPABLE` on per-CPU maps, hence the manual
+//! layout). The program is built with one element; the daemon sets each map to
+//! `possible CPUs` elements at load time.
 
 /// `BPF_F_MMAPABLE`: the array can be mapped into user memory.
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
@@ -105,6 +106,15 @@ pub const ICMPV6: Family = Family {
 pub const FAMILIES: [Family; 7] = [
     TOTALS, DST_PORTS, SRC_PORTS, SYN_PORTS, TCP_FLAGS, ICMP, ICMPV6,
 ];
+
+// The XDP program masks keys with `slice - 1` to keep them provably in range.
+const _: () = {
+    let mut i = 0;
+    while i < FAMILIES.len() {
+        assert!(FAMILIES[i].slice.is_power_of_two());
+        i += 1;
+    }
+};
 
 /// Key of an ICMP or ICMPv6 type and code.
 #[inline(always)]

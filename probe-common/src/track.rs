@@ -6,12 +6,14 @@
 
 use crate::packet::{Network, Packet, Transport, tcp_flags};
 
-/// Default capacity of the per-source map (LRU: the least recently seen source is evicted).
+/// Default slots of each CPU's per-source table. Direct-mapped: a source takes the slot its
+/// address hashes to, and a new source whose address hashes there takes it over.
 pub const DEFAULT_SOURCES: u32 = 65_536;
-/// Default capacity of the first-contact map (LRU).
+/// Default slots of each CPU's table of reported contacts (direct-mapped, as the sources).
 pub const DEFAULT_CONTACTS: u32 = 262_144;
-/// Slots of each CPU's recent-flow cache (a power of two).
-pub const FLOW_CACHE_SLOTS: u32 = 4096;
+/// Largest tables the daemon accepts: 160 MiB and 128 MiB per CPU.
+pub const MAX_SOURCES: u32 = 1 << 20;
+pub const MAX_CONTACTS: u32 = 1 << 24;
 /// Default first-contact events per second per CPU, and the burst allowed above it.
 pub const DEFAULT_EVENT_RATE: u64 = 5_000;
 pub const DEFAULT_EVENT_BURST: u64 = 20_000;
@@ -23,11 +25,10 @@ pub const HOST_SKETCH_BITS: u32 = 256;
 pub mod map {
     pub const SOURCES: &str = "SOURCES";
     pub const CONTACTS: &str = "CONTACTS";
-    pub const FLOW_CACHE: &str = "FLOW_CACHE";
     pub const EVENTS: &str = "EVENTS";
     pub const BUCKET: &str = "BUCKET";
     /// The tracking maps whose state must outlive a daemon restart (pinned with the counters).
-    pub const PERSISTENT: [&str; 5] = [SOURCES, CONTACTS, FLOW_CACHE, EVENTS, BUCKET];
+    pub const PERSISTENT: [&str; 4] = [SOURCES, CONTACTS, EVENTS, BUCKET];
 }
 
 /// Load-time settings (globals the daemon overrides before loading).
@@ -36,6 +37,20 @@ pub mod setting {
     pub const EVENT_RATE: &str = "EVENT_RATE";
     /// Events allowed in a burst above the rate.
     pub const EVENT_BURST: &str = "EVENT_BURST";
+    /// Slots of the per-source table minus one (the table has a power of two of them).
+    pub const SOURCE_MASK: &str = "SOURCE_MASK";
+    /// Slots of the reported-contacts table minus one (a power of two of them).
+    pub const CONTACT_MASK: &str = "CONTACT_MASK";
+}
+
+/// The table size used for a requested capacity: the next power of two (at least 2), so a
+/// slot is a hash masked, not divided.
+pub const fn table_slots(requested: u32) -> u32 {
+    let n = if requested < 2 { 2 } else { requested };
+    match n.checked_next_power_of_two() {
+        Some(p) => p,
+        None => 1 << 31,
+    }
 }
 
 /// One new thing: (source, destination, protocol, port or ICMP message).
@@ -91,6 +106,18 @@ pub struct SourceState {
 
 const _: () = assert!(size_of::<SourceState>() == 136);
 
+/// One slot of a CPU's per-source table: whose state it holds (all zeros: nobody's), and that
+/// state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct SourceSlot {
+    pub key: SourceKey,
+    pub pad: [u8; 4],
+    pub state: SourceState,
+}
+
+const _: () = assert!(size_of::<SourceSlot>() == 160);
+
 /// Per-CPU token bucket for events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
@@ -106,6 +133,7 @@ mod pod {
     unsafe impl aya::Pod for super::ContactKey {}
     unsafe impl aya::Pod for super::SourceKey {}
     unsafe impl aya::Pod for super::SourceState {}
+    unsafe impl aya::Pod for super::SourceSlot {}
     unsafe impl aya::Pod for super::Bucket {}
 }
 
@@ -148,7 +176,7 @@ pub fn contact_key(p: &Packet) -> Option<ContactKey> {
 }
 
 /// Mixes one 32-bit word into a running hash (multiply-rotate; cheap in BPF, good enough to
-/// spread flows over a direct-mapped cache and bits over a sketch).
+/// spread bits over a sketch).
 #[inline(always)]
 const fn mix(h: u32, w: u32) -> u32 {
     (h ^ w).wrapping_mul(0x9e37_79b1).rotate_left(13)
@@ -159,26 +187,64 @@ const fn word(b: &[u8; 16], i: usize) -> u32 {
     u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
 }
 
-/// Hash of a contact key, for the recent-flow cache. Never zero (zero marks an empty slot).
+/// Mixes one 64-bit word into a running hash: multiply, then fold the high half down so the
+/// low bits (the ones a table slot uses) depend on every bit of the input. Five instructions.
 #[inline(always)]
-pub const fn flow_hash(k: &ContactKey) -> u32 {
-    let mut h = 0x811c_9dc5;
-    h = mix(h, word(&k.src, 0));
-    h = mix(h, word(&k.src, 4));
-    h = mix(h, word(&k.src, 8));
-    h = mix(h, word(&k.src, 12));
-    h = mix(h, word(&k.dst, 0));
-    h = mix(h, word(&k.dst, 4));
-    h = mix(h, word(&k.dst, 8));
-    h = mix(h, word(&k.dst, 12));
-    h = mix(
-        h,
-        (k.port as u32) << 16 | (k.protocol as u32) << 8 | k.ttl as u32,
-    );
-    // The version too: an IPv4 and an IPv6 address can share their bytes.
-    h = mix(h, k.ip_version as u32);
-    h ^= h >> 15;
+const fn mix64(h: u64, w: u64) -> u64 {
+    let h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 32)
+}
+
+#[inline(always)]
+const fn half(b: &[u8; 16], i: usize) -> u64 {
+    u64::from_le_bytes([
+        b[i],
+        b[i + 1],
+        b[i + 2],
+        b[i + 3],
+        b[i + 4],
+        b[i + 5],
+        b[i + 6],
+        b[i + 7],
+    ])
+}
+
+/// Final avalanche, and never zero (zero marks an empty slot).
+#[inline(always)]
+const fn finish(h: u64) -> u64 {
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let h = h ^ (h >> 32);
     if h == 0 { 1 } else { h }
+}
+
+/// Hash of a contact key: its slot in the reported-contacts table (low bits) and what the slot
+/// stores to recognise it (all 64 bits). Never zero.
+#[inline(always)]
+pub const fn flow_hash(k: &ContactKey) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    h = mix64(h, half(&k.src, 0));
+    h = mix64(h, half(&k.src, 8));
+    h = mix64(h, half(&k.dst, 0));
+    h = mix64(h, half(&k.dst, 8));
+    // The version too: an IPv4 and an IPv6 address can share their bytes.
+    h = mix64(
+        h,
+        (k.port as u64) << 24
+            | (k.protocol as u64) << 16
+            | (k.ttl as u64) << 8
+            | k.ip_version as u64,
+    );
+    finish(h)
+}
+
+/// Hash of a source: its slot in the per-source table. Never zero.
+#[inline(always)]
+pub const fn source_hash(k: &SourceKey) -> u64 {
+    let mut h = 0x6a09_e667_f3bc_c909;
+    h = mix64(h, half(&k.addr, 0));
+    h = mix64(h, half(&k.addr, 8));
+    h = mix64(h, k.ip_version as u64);
+    finish(h)
 }
 
 /// The sketch bit of a destination port.

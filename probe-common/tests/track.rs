@@ -10,8 +10,8 @@ use common::{
 use probe_common::{
     packet::{Packet, ip_proto, parse, tcp_flags},
     track::{
-        ContactKey, FLOW_CACHE_SLOTS, HOST_SKETCH_BITS, PORT_SKETCH_BITS, SourceState, contact_key,
-        flow_hash, host_bit, is_established_tcp, port_bit,
+        ContactKey, HOST_SKETCH_BITS, PORT_SKETCH_BITS, SourceState, contact_key, flow_hash,
+        host_bit, is_established_tcp, port_bit,
     },
 };
 
@@ -234,7 +234,7 @@ fn each_ttl_of_an_icmp_traceroute_is_a_new_contact() {
         .collect();
     let ttls: Vec<u8> = keys.iter().map(|k| k.ttl).collect();
     assert_eq!(ttls, (1..=30).collect::<Vec<u8>>());
-    let hashes: HashSet<u32> = keys.iter().map(flow_hash).collect();
+    let hashes: HashSet<u64> = keys.iter().map(flow_hash).collect();
     assert_eq!(hashes.len(), 30);
 }
 
@@ -378,7 +378,6 @@ fn the_sketch_sizes_match_the_source_state_arrays_and_the_cache_is_a_power_of_tw
     };
     assert_eq!(s.ports.len() * 64, PORT_SKETCH_BITS as usize);
     assert_eq!(s.hosts.len() * 64, HOST_SKETCH_BITS as usize);
-    assert!(FLOW_CACHE_SLOTS.is_power_of_two());
 }
 
 #[test]
@@ -486,4 +485,70 @@ mod estimate {
             }
         }
     }
+}
+
+// Direct-mapped tables
+
+#[test]
+fn table_sizes_round_up_to_a_power_of_two_of_at_least_two() {
+    use probe_common::track::table_slots;
+    assert_eq!(table_slots(0), 2);
+    assert_eq!(table_slots(1), 2);
+    assert_eq!(table_slots(2), 2);
+    assert_eq!(table_slots(3), 4);
+    assert_eq!(table_slots(1000), 1024);
+    assert_eq!(table_slots(65_536), 65_536);
+    assert_eq!(table_slots(65_537), 131_072);
+    assert_eq!(table_slots(u32::MAX), 1 << 31);
+}
+
+/// Distinct slots `hashes` fall into in a table of `slots` (a power of two).
+fn slots_used(hashes: impl Iterator<Item = u64>, slots: u32) -> usize {
+    hashes
+        .map(|h| (h as u32) & (slots - 1))
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+#[test]
+fn a_port_scan_spreads_over_the_contacts_table_as_a_random_hash_would() {
+    // 65,536 ports of one host into 262,144 slots: a uniform hash fills 1 - e^(-1/4) of the
+    // keys' worth, about 88.5%. A hash that ignored the port's high byte would fill at most 256.
+    let slots = probe_common::track::DEFAULT_CONTACTS;
+    let used = slots_used(
+        (0..=u16::MAX).map(|port| flow_hash(&v4_key(ip_proto::TCP, port, 0))),
+        slots,
+    );
+    assert!((57_000..=59_000).contains(&used), "{used} slots");
+}
+
+#[test]
+fn a_sweep_of_sources_spreads_over_the_source_table_as_a_random_hash_would() {
+    use probe_common::track::{DEFAULT_SOURCES, SourceKey, source_hash};
+    // 65,536 consecutive IPv4 sources into 65,536 slots: about 1 - 1/e = 63.2% used.
+    let used = slots_used(
+        (0..65_536u32).map(|i| {
+            let mut addr = [0; 16];
+            addr[..4].copy_from_slice(&(0xc612_0000 | i).to_be_bytes());
+            source_hash(&SourceKey {
+                addr,
+                ip_version: 4,
+                pad: [0; 3],
+            })
+        }),
+        DEFAULT_SOURCES,
+    );
+    assert!((40_500..=42_300).contains(&used), "{used} slots");
+}
+
+#[test]
+fn the_same_bytes_as_an_ipv4_and_an_ipv6_source_are_two_sources() {
+    use probe_common::track::{SourceKey, source_hash};
+    let key = |ip_version| SourceKey {
+        addr: [198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ip_version,
+        pad: [0; 3],
+    };
+    assert_ne!(source_hash(&key(4)), source_hash(&key(6)));
+    assert_ne!(source_hash(&key(4)), 0);
 }

@@ -1,39 +1,67 @@
-//! The counter maps. Sizes here hold one CPU; the daemon resizes each to
-//! `possible CPUs * slice` before loading (see `probe_common::counters`).
+//! The counter maps. Each element is one CPU's whole slice of a family, so one lookup (keyed by
+//! the CPU) serves every counter of that family a packet bumps. The program is built with one
+//! element; the daemon sets each map to `possible CPUs` elements before loading (see
+//! `probe_common::counters`). In memory this is the flat `cpu * SLICE + key` layout the daemon
+//! maps.
 
 use aya_ebpf::{
     macros::map,
     maps::{Array, PerCpuArray},
 };
-use probe_common::packet::Packet;
-use probe_common::counters::{
-    BPF_F_MMAPABLE, DST_PORTS as DST, ICMP as ICMP4, ICMPV6 as ICMP6, SRC_PORTS as SRC,
-    SYN_PORTS as SYN, TCP_FLAGS as FLAGS, TOTALS as TOT,
+use probe_common::{
+    counters::{
+        BPF_F_MMAPABLE, DST_PORTS as DST, ICMP as ICMP4, ICMPV6 as ICMP6, SRC_PORTS as SRC,
+        SYN_PORTS as SYN, TCP_FLAGS as FLAGS, TOTALS as TOT,
+    },
+    packet::Packet,
 };
 
-#[map]
-pub static TOTALS: Array<u64> = Array::with_max_entries(TOT.slice, BPF_F_MMAPABLE);
-#[map]
-pub static DST_PORTS: Array<u64> = Array::with_max_entries(DST.slice, BPF_F_MMAPABLE);
-#[map]
-pub static SRC_PORTS: Array<u64> = Array::with_max_entries(SRC.slice, BPF_F_MMAPABLE);
-#[map]
-pub static SYN_PORTS: Array<u64> = Array::with_max_entries(SYN.slice, BPF_F_MMAPABLE);
-#[map]
-pub static TCP_FLAGS: Array<u64> = Array::with_max_entries(FLAGS.slice, BPF_F_MMAPABLE);
-#[map]
-pub static ICMP: Array<u64> = Array::with_max_entries(ICMP4.slice, BPF_F_MMAPABLE);
-#[map]
-pub static ICMPV6: Array<u64> = Array::with_max_entries(ICMP6.slice, BPF_F_MMAPABLE);
+/// One CPU's counters of a family; `N` is a power of two (asserted in probe-common).
+pub type Slice<const N: usize> = [u64; N];
 
-/// Adds `n` to `key` of this CPU's slice of `map`. An index past the map (a CPU the daemon did
-/// not size for) finds no element and is skipped rather than misfiled.
+#[map]
+pub static TOTALS: Array<Slice<{ TOT.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+#[map]
+pub static DST_PORTS: Array<Slice<{ DST.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+#[map]
+pub static SRC_PORTS: Array<Slice<{ SRC.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+#[map]
+pub static SYN_PORTS: Array<Slice<{ SYN.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+#[map]
+pub static TCP_FLAGS: Array<Slice<{ FLAGS.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+#[map]
+pub static ICMP: Array<Slice<{ ICMP4.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+#[map]
+pub static ICMPV6: Array<Slice<{ ICMP6.slice as usize }>> =
+    Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// This CPU's slice of `map`. `None` for a CPU the daemon did not size for: its packets are
+/// skipped rather than misfiled.
 #[inline(always)]
-pub fn add(map: &Array<u64>, cpu: u32, slice: u32, key: u32, n: u64) {
-    if let Some(counter) = map.get_ptr_mut(cpu * slice + key) {
-        // SAFETY: the pointer is to a live array element, and only this CPU writes its slice
-        // (XDP runs with migration disabled, so the program cannot move CPU mid-packet).
-        unsafe { *counter += n };
+pub fn slice<const N: usize>(map: &Array<Slice<N>>, cpu: u32) -> Option<&mut Slice<N>> {
+    // SAFETY: a live array element; only this CPU writes its slice (XDP runs with migration
+    // disabled, so the program cannot move CPU mid-packet), so plain loads and stores suffice.
+    map.get_ptr_mut(cpu).map(|s| unsafe { &mut *s })
+}
+
+/// Adds `n` to counter `key` of `s`. The mask keeps the index provably inside the slice, for
+/// the verifier, without a branch; keys are built in range (see `probe_common::counters`).
+#[inline(always)]
+pub fn bump<const N: usize>(s: &mut Slice<N>, key: u32, n: u64) {
+    s[key as usize & (N - 1)] += n;
+}
+
+/// Adds `n` to `key` of this CPU's slice of `map`: for a family touched once per packet.
+#[inline(always)]
+pub fn add<const N: usize>(map: &Array<Slice<N>>, cpu: u32, key: u32, n: u64) {
+    if let Some(s) = slice(map, cpu) {
+        bump(s, key, n);
     }
 }
 

@@ -1,47 +1,46 @@
 //! Beyond counters: per-source state and first-contact events, for the packets that need them.
 //!
-//! Cheapest first: an established TCP segment never gets here; a repeat of a recently seen UDP
-//! or ICMP flow stops at the per-CPU flow cache (one array slot, no hash map); only what is new
-//! or may be hostile touches the LRU maps, and only a first contact costs an event.
+//! Cheapest first: an established TCP segment never gets here; a repeat of a reported UDP or
+//! ICMP contact stops at one slot of this CPU's contacts table (`seen`, inline, no call).
+//! Only what is new or may be hostile reaches the per-source table and the token bucket, and
+//! only a first contact within the rate limit costs an event.
+//!
+//! Both tables are per-CPU and direct-mapped: a slot is a hash masked, found with one array
+//! lookup, overwritten when another key hashes there. No hash-map walk, no lock, no LRU list
+//! on the packet path. What that gives up: a contact whose slot was taken over, or that shows
+//! up on another CPU, is reported again (the daemon's detectors count distinct contacts, so a
+//! repeat changes no finding); a source whose slot was taken over starts a fresh state.
 
 use aya_ebpf::{
-    helpers::bpf_ktime_get_ns,
+    helpers::{bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
     macros::map,
-    maps::{LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
+    maps::{PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use probe_common::{
-    counters::{TOTALS as TOT, total},
+    counters::total,
     event::FirstContact,
     packet::{Packet, Transport},
     track::{
-        Bucket, ContactKey, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE,
-        DEFAULT_SOURCES, FLOW_CACHE_SLOTS, SourceKey, SourceState, flow_hash,
-        host_bit, port_bit,
+        Bucket, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE, DEFAULT_SOURCES,
+        SourceKey, SourceSlot, host_bit, port_bit, source_hash,
     },
 };
 
-use crate::maps::{TOTALS, add};
+use crate::maps::{Slice, bump};
 
-/// Per-source state; the daemon sets the capacity at load.
+/// Each CPU's per-source table; the daemon sets the slots (a power of two) at load.
 #[map]
-static SOURCES: LruPerCpuHashMap<SourceKey, SourceState> =
-    LruPerCpuHashMap::with_max_entries(DEFAULT_SOURCES, 0);
-/// Contacts already reported; the daemon sets the capacity at load.
+static SOURCES: PerCpuArray<SourceSlot> = PerCpuArray::with_max_entries(DEFAULT_SOURCES, 0);
+/// Each CPU's table of reported contacts: slot = hash & mask, value = the contact's hash.
 #[map]
-static CONTACTS: LruHashMap<ContactKey, u8> = LruHashMap::with_max_entries(DEFAULT_CONTACTS, 0);
-/// Each CPU's direct-mapped cache of recently seen flows: slot = hash % slots, value = hash.
-#[map]
-static FLOW_CACHE: PerCpuArray<u32> = PerCpuArray::with_max_entries(FLOW_CACHE_SLOTS, 0);
+static CONTACTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DEFAULT_CONTACTS, 0);
 /// First-contact events to the daemon.
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 /// Each CPU's token bucket for events.
 #[map]
 static BUCKET: PerCpuArray<Bucket> = PerCpuArray::with_max_entries(1, 0);
-/// A per-CPU scratch source state, so a new source is built off the (small) BPF stack.
-#[map]
-static SCRATCH: PerCpuArray<SourceState> = PerCpuArray::with_max_entries(1, 0);
 
 /// Events per second per CPU; set by the daemon at load.
 #[unsafe(no_mangle)]
@@ -49,48 +48,69 @@ static EVENT_RATE: u64 = DEFAULT_EVENT_RATE;
 /// Events allowed in a burst; set by the daemon at load.
 #[unsafe(no_mangle)]
 static EVENT_BURST: u64 = DEFAULT_EVENT_BURST;
+/// Slots of SOURCES and CONTACTS minus one; set by the daemon at load with the tables' sizes.
+#[unsafe(no_mangle)]
+static SOURCE_MASK: u32 = DEFAULT_SOURCES - 1;
+#[unsafe(no_mangle)]
+static CONTACT_MASK: u32 = DEFAULT_CONTACTS - 1;
 
-/// Tracks `p`, whose contact key is `key`: a function of its own (a BPF-to-BPF call) so its
-/// stack frame does not add to the parser's.
-#[inline(never)]
-pub fn packet(ctx: &XdpContext, p: &Packet, key: &ContactKey, cpu: u32) {
-    let hash = flow_hash(key);
-    let Some(slot) = FLOW_CACHE.get_ptr_mut(hash % FLOW_CACHE_SLOTS) else { return };
+/// Reads a load-time constant the daemon may have overridden.
+#[inline(always)]
+fn setting<T: Copy>(value: &'static T) -> T {
+    // SAFETY: a plain read of a static; volatile so the build-time default is not folded in.
+    unsafe { core::ptr::read_volatile(value) }
+}
+
+/// True when the contact hashing to `hash` was already reported from this CPU.
+#[inline(always)]
+pub fn seen(hash: u64) -> bool {
+    let slot = (hash as u32) & setting(&CONTACT_MASK);
     // SAFETY: a live element of this CPU's own array.
-    let seen = unsafe { *slot } == hash;
-    let tcp = matches!(p.transport, Transport::Tcp);
-    if seen && !tcp {
-        return;
-    }
+    CONTACTS
+        .get_ptr(slot)
+        .is_some_and(|v| unsafe { *v } == hash)
+}
+
+/// Tracks `p`, whose contact hashes to `hash` and was `known` already (a repeat that still
+/// tells about its source: a SYN, FIN, ... to a reported port). A function of its own (a
+/// BPF-to-BPF call) so its stack frame does not add to the parser's.
+#[inline(never)]
+pub fn packet<const T: usize>(
+    ctx: &XdpContext,
+    p: &Packet,
+    hash: u64,
+    known: bool,
+    totals: &mut Slice<T>,
+) {
+    // Jiffy-grained and a fraction of the cost of the precise clock: enough for first/last
+    // seen and for refilling the bucket. Events carry the precise time.
     // SAFETY: a helper with no preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
-    // Repeated SYNs, FINs, ... to a known port still tell about their source.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
     source(p, now);
-    if seen {
-        return;
-    }
-    if CONTACTS.get_ptr(key).is_some() {
-        // SAFETY: as above.
-        unsafe { *slot = hash };
+    if known {
         return;
     }
     if !take_token(now) {
-        add(&TOTALS, cpu, TOT.slice, total::EVENTS_RATE_LIMITED, 1);
+        bump(totals, total::EVENTS_RATE_LIMITED, 1);
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<FirstContact>(0) else {
-        add(&TOTALS, cpu, TOT.slice, total::EVENTS_RING_FULL, 1);
+        bump(totals, total::EVENTS_RING_FULL, 1);
         return;
     };
+    // SAFETY: a helper with no preconditions.
+    let at = unsafe { bpf_ktime_get_ns() };
     // SAFETY: the reserved slot is writable and sized for a FirstContact; data..data_end is the
     // frame `p` was parsed from.
-    unsafe { FirstContact::write_from(entry.as_mut_ptr(), ctx.data(), ctx.data_end(), p, now) };
+    unsafe { FirstContact::write_from(entry.as_mut_ptr(), ctx.data(), ctx.data_end(), p, at) };
     entry.submit(0);
     // Only now: a contact whose event was not delivered stays unknown and is reported later.
-    let _ = CONTACTS.insert(key, &1, 0);
-    // SAFETY: as above.
-    unsafe { *slot = hash };
-    add(&TOTALS, cpu, TOT.slice, total::EVENTS, 1);
+    let slot = (hash as u32) & setting(&CONTACT_MASK);
+    if let Some(v) = CONTACTS.get_ptr_mut(slot) {
+        // SAFETY: as in `seen`.
+        unsafe { *v = hash };
+    }
+    bump(totals, total::EVENTS, 1);
 }
 
 #[inline(always)]
@@ -100,6 +120,12 @@ fn source(p: &Packet, now: u64) {
         ip_version: p.network as u8,
         pad: [0; 3],
     };
+    let slot = (source_hash(&key) as u32) & setting(&SOURCE_MASK);
+    let Some(slot) = SOURCES.get_ptr_mut(slot) else {
+        return;
+    };
+    // SAFETY: this CPU's own element (per-CPU map), valid for this program run.
+    let slot = unsafe { &mut *slot };
     let port = port_bit(p.dst_port);
     let host = host_bit(&p.dst);
     let syn = u64::from(p.is_connection_attempt());
@@ -108,9 +134,8 @@ fn source(p: &Packet, now: u64) {
     } else {
         0
     };
-    if let Some(s) = SOURCES.get_ptr_mut(&key) {
-        // SAFETY: this CPU's own copy of the value (per-CPU map), valid for this program run.
-        let s = unsafe { &mut *s };
+    let s = &mut slot.state;
+    if slot.key == key {
         s.last_seen_ns = now;
         s.packets += 1;
         s.syns += syn;
@@ -123,9 +148,8 @@ fn source(p: &Packet, now: u64) {
         }
         return;
     }
-    let Some(s) = SCRATCH.get_ptr_mut(0) else { return };
-    // SAFETY: this CPU's scratch element; fully rewritten before use.
-    let s = unsafe { &mut *s };
+    // A new source, or another one hashing to the same slot: it takes the slot over.
+    slot.key = key;
     s.first_seen_ns = now;
     s.last_seen_ns = now;
     s.packets = 1;
@@ -137,18 +161,18 @@ fn source(p: &Packet, now: u64) {
     s.ttl_min = p.ttl;
     s.ttl_max = p.ttl;
     s.last_icmp = icmp;
-    let _ = SOURCES.insert(&key, s, 0);
 }
 
 /// Takes one event's token from this CPU's bucket, refilled at `EVENT_RATE` per second.
 #[inline(always)]
 fn take_token(now: u64) -> bool {
-    let Some(b) = BUCKET.get_ptr_mut(0) else { return false };
+    let Some(b) = BUCKET.get_ptr_mut(0) else {
+        return false;
+    };
     // SAFETY: this CPU's own element.
     let b = unsafe { &mut *b };
-    // SAFETY: reads of load-time constants the daemon may have overridden.
-    let rate = unsafe { core::ptr::read_volatile(&raw const EVENT_RATE) };
-    let burst = unsafe { core::ptr::read_volatile(&raw const EVENT_BURST) }.wrapping_mul(1000);
+    let rate = setting(&EVENT_RATE);
+    let burst = setting(&EVENT_BURST).wrapping_mul(1000);
     // Capped at ten seconds, and the daemon caps the rate at a million, so the product stays
     // far below 2^64 (BPF has no 128-bit multiply for a checked one).
     let elapsed = now.wrapping_sub(b.last_ns).min(10_000_000_000);

@@ -114,9 +114,9 @@ pub fn interface_index(iface: &str) -> Result<u32, LoadError> {
 /// Sizes and rates set at load time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Sources tracked at once (LRU).
+    /// Slots of each CPU's per-source table (rounded up to a power of two).
     pub sources: u32,
-    /// Contacts remembered as already reported (LRU).
+    /// Slots of each CPU's table of reported contacts (rounded up to a power of two).
     pub contacts: u32,
     /// First-contact events per second per CPU, and the burst above it.
     pub event_rate: u64,
@@ -159,10 +159,14 @@ pub fn load(
     let kernel_log_level = kernel_log::level(log::max_level());
     loader.override_global(aya_log::LEVEL, &kernel_log_level, false);
     for family in FAMILIES {
-        loader.map_max_entries(family.map, family.slice * cpus as u32);
+        loader.map_max_entries(family.map, cpus as u32);
     }
-    loader.map_max_entries(track::map::SOURCES, limits.sources.max(1));
-    loader.map_max_entries(track::map::CONTACTS, limits.contacts.max(1));
+    let (sources, contacts) = table_sizes(limits, pins);
+    loader.map_max_entries(track::map::SOURCES, sources);
+    loader.map_max_entries(track::map::CONTACTS, contacts);
+    let (source_mask, contact_mask) = (sources - 1, contacts - 1);
+    loader.override_global(track::setting::SOURCE_MASK, &source_mask, true);
+    loader.override_global(track::setting::CONTACT_MASK, &contact_mask, true);
     let rate = limits.event_rate.min(MAX_EVENT_RATE);
     let burst = limits.event_burst.min(MAX_EVENT_RATE * 10);
     loader.override_global(track::setting::EVENT_RATE, &rate, true);
@@ -225,7 +229,7 @@ pub fn load(
             return Err(LoadError::MissingMap(family.map));
         };
         // A reused pin must have the size this program and machine expect.
-        let expected = family.slice * cpus as u32;
+        let expected = cpus as u32;
         let found = data
             .info()
             .map_err(|source| LoadError::Map {
@@ -258,6 +262,33 @@ pub fn load(
         cpus,
         attached_mode,
     })
+}
+
+/// Slots of the per-source and reported-contacts tables: the limits rounded up to powers of
+/// two, or the sizes of the pinned tables this load will reuse (the program's slot masks must
+/// match the tables it gets).
+fn table_sizes(limits: Limits, pins: Option<&Pins>) -> (u32, u32) {
+    let mut sizes = [
+        (track::map::SOURCES, track::table_slots(limits.sources)),
+        (track::map::CONTACTS, track::table_slots(limits.contacts)),
+    ];
+    if let Some(p) = pins {
+        for (name, slots) in &mut sizes {
+            let found = MapData::from_pin(p.map(name))
+                .and_then(|m| m.info())
+                .map(|info| info.max_entries());
+            if let Ok(found) = found
+                && found != *slots
+                && found.is_power_of_two()
+            {
+                log::info!(
+                    "keeping the pinned {name} table's {found} slots per CPU (asked for {slots}); start with --reset to resize it"
+                );
+                *slots = found;
+            }
+        }
+    }
+    (sizes[0].1, sizes[1].1)
 }
 
 fn attach(

@@ -14,7 +14,7 @@ use std::{
 };
 
 /// Bump when a pinned map's key, value or meaning changes.
-pub const LAYOUT: u32 = 1;
+pub const LAYOUT: u32 = 2;
 /// Where bpffs is mounted.
 pub const BPFFS: &str = "/sys/fs/bpf";
 /// `statfs` type of bpffs.

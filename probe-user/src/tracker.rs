@@ -2,8 +2,9 @@
 //! remembered-contacts capacity and the same event rate limit, driven by capture time.
 //!
 //! The kernel keeps one token bucket per CPU; a capture has no CPUs, so the replay uses one.
-//! Its LRU is exact where the kernel's is approximate: both forget the least recently seen
-//! contact first.
+//! The replay remembers contacts in an exact LRU of the same capacity; the kernel's per-CPU
+//! tables are direct-mapped and forget a contact when another takes over its slot. Either way
+//! a forgotten contact that recurs is reported again.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -32,19 +32,38 @@ pub fn map_info(path: &Path) -> Value {
     bpftool(&["map", "show", "pinned", &path_arg(path)])
 }
 
+fn bytes(v: &Value) -> Vec<u8> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a byte list: {v}"))
+        .iter()
+        .map(|b| {
+            let hex = b.as_str().and_then(|s| s.strip_prefix("0x")).unwrap_or("?");
+            u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("not a hex byte: {b}"))
+        })
+        .collect()
+}
+
+/// Every entry of the pinned per-CPU map at `path` as (key bytes, each CPU's value bytes).
+pub fn per_cpu_entries(path: &Path) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let dump = bpftool(&["map", "dump", "pinned", &path_arg(path)]);
+    dump.as_array()
+        .unwrap_or_else(|| panic!("bpftool map dump did not print a list: {dump}"))
+        .iter()
+        .map(|e| {
+            let values = e["values"]
+                .as_array()
+                .unwrap_or_else(|| panic!("not a per-CPU entry: {e}"))
+                .iter()
+                .map(|v| bytes(&v["value"]))
+                .collect();
+            (bytes(&e["key"]), values)
+        })
+        .collect()
+}
+
 /// Every entry of the pinned map at `path` as (key bytes, value bytes).
 pub fn map_entries(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let dump = bpftool(&["map", "dump", "pinned", &path_arg(path)]);
-    let bytes = |v: &Value| -> Vec<u8> {
-        v.as_array()
-            .unwrap_or_else(|| panic!("not a byte list: {v}"))
-            .iter()
-            .map(|b| {
-                let hex = b.as_str().and_then(|s| s.strip_prefix("0x")).unwrap_or("?");
-                u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("not a hex byte: {b}"))
-            })
-            .collect()
-    };
     dump.as_array()
         .unwrap_or_else(|| panic!("bpftool map dump did not print a list: {dump}"))
         .iter()
@@ -60,18 +79,14 @@ pub fn map_entries(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-/// The packets total read straight from a pinned TOTALS map (no daemon needed): key 0 of every
-/// CPU's slice, summed (probe-common/src/counters.rs lays the map out as one slice of
-/// `total::COUNT` keys per CPU).
+/// The packets total read straight from a pinned TOTALS map (no daemon needed): counter
+/// `total::PACKETS` of every CPU's slice, summed (probe-common/src/counters.rs makes element
+/// `cpu` of the map that CPU's slice of `total::COUNT` counters).
 pub fn pinned_packets(totals: &Path) -> u64 {
-    let slice = probe_common::counters::total::COUNT;
+    let at = probe_common::counters::total::PACKETS as usize * 8;
     map_entries(totals)
         .into_iter()
-        .filter_map(|(key, value)| {
-            let key = u32::from_le_bytes(key.try_into().ok()?);
-            let value = u64::from_le_bytes(value.try_into().ok()?);
-            (key % slice == probe_common::counters::total::PACKETS).then_some(value)
-        })
+        .filter_map(|(_, value)| Some(u64::from_le_bytes(value.get(at..at + 8)?.try_into().ok()?)))
         .sum()
 }
 

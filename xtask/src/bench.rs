@@ -259,20 +259,20 @@ the same trials: `bench_empty` (returns `XDP_PASS`: the cost of the test harness
 `bench_minimal` (parses Ethernet/IPv4/TCP at constant offsets and increments one per-CPU counter).
 
 A test run replays the *same bytes* `repeat` times on the same buffer, so a frame is new only on \
-its first run: a repeated UDP datagram or ICMP echo measures the flow-cache hit that every later \
+its first run: a repeated UDP datagram or ICMP echo measures the contacts-table hit that every later \
 packet of a known flow takes, which is what those rows claim. Classes that must be new on every \
 packet (SYN to a new port, IPv6 SYN to a new port, a new source each packet) run through \
 `bench_vary`: it increments a field of the frame in place (the kernel does not copy the input \
 again between repeats), then tail-calls the probe. The destination port cycles through 65,536 \
 values; the source cycles through 131,072 addresses of 198.18.0.0/15, twice the SOURCES \
-capacity, so every packet misses SOURCES and evicts. The same wrapper tail-calling \
+slots, so every packet takes over a source slot. The same wrapper tail-calling \
 `bench_empty` is measured in the same trial and its cost beyond the empty program subtracted: \
 row = T(vary→probe) − T(vary→empty) + T(empty). Under the daemon's default limits (5,000 \
 events/s per CPU, burst 20,000) a million new contacts in a fraction of a second are almost all \
 rate-limited, which is what a scan flood costs; the note says what share became events. The \
 row \"event delivered\" is loaded a second time with the limits raised and CONTACTS smaller \
 than the port cycle, so every repeat reserves, writes and submits a ring-buffer event and \
-inserts a contact; it runs 4,096 repeats (the ring holds 8,192 events and is drained between \
+records its contact; it runs 4,096 repeats (the ring holds 8,192 events and is drained between \
 runs). Targets: established TCP and UDP to a seen port ≤ 2× empty; every class ≤ 6× empty.
 
 **veth.** Two lab namespaces (`pbench-<pid>-a`, `pbench-<pid>-s`, 198.18.0.0/24) joined by a \
@@ -300,10 +300,10 @@ its activity log does; logging itself excluded) plus the rows `probe query` buil
 (`query::answer` stats, ports, icmp and flags with their knowledge). Timed with \
 `CLOCK_THREAD_CPUTIME_ID`. \"Newly active\": every port becomes active in the measured \
 interval (the worst one); \"staying active\": the ports were active in the previous interval \
-too. Beside it, the same counter maps read key by key (`BPF_MAP_LOOKUP_ELEM`, one syscall per \
-u64 of every CPU slice) and with `BPF_MAP_LOOKUP_BATCH` (raw `bpf()` syscall, one call per \
-map), and SOURCES filled from user space with 65,536 sources and read both ways (per key: \
-`GET_NEXT_KEY` + `LOOKUP`; batch: 4,096 per call). Target: ≤ 10 ms per collection with 65,536 \
+too. Beside it, the same counter maps read through the syscall (`BPF_MAP_LOOKUP_ELEM`, one \
+syscall per element, which is one CPU's slice) and with `BPF_MAP_LOOKUP_BATCH` (raw `bpf()` \
+syscall, one call per map), and SOURCES (each CPU's 65,536 slots) filled from user space and \
+read both ways (per key: `GET_NEXT_KEY` + `LOOKUP`; batch: 4,096 per call). Target: ≤ 10 ms per collection with 65,536 \
 ports active (1% of one core at a 1 s interval).
 
 **Replay.** A legacy pcap of 1,000,000 frames is generated (deterministic; 100,000 packets per \
@@ -324,35 +324,30 @@ quadratic, hence the spread sources. Target: ≥ 1× tcpdump's rate.
 const ANALYSIS: [(&str, &str); 4] = [
     (
         "kernel",
-        "**In-kernel.** The byte-at-a-time `memset` that used to reset the parsed `Packet` (about \
-         300 instructions per packet) is gone: the parser now zeroes it with word stores, which \
-         took the established ACK from about 46 to 27 ns, the malformed frame from 36 to 13 and \
-         the fragment from 43 to 20. The rest of the gap to 2× is the full parse into map memory and \
-         six counter updates over four maps; a fast path for the hot classes (constant offsets \
-         for untagged IPv4/IPv6 TCP without SYN and for UDP, counters only, no `Packet` built) \
-         is what `bench_minimal` shows reaching about 1.2× empty. Repeats of known UDP/ICMP \
-         flows add the 40-byte contact key and its hash (byte-wise loads) before the flow cache: \
-         hashing the 5-tuple words straight from the packet would cut that. First contacts and \
-         LRU churn are dominated by helper calls: `bpf_ktime_get_ns`, the SOURCES LRU per-CPU \
-         hash lookup, the CONTACTS lookup (a 40-byte jhash), and for a new source an LRU \
-         insert with eviction (the churn row) — each tens to hundreds of nanoseconds, beyond \
-         6× on their own; a delivered event adds the ring-buffer reserve, the 120-byte event \
-         written field by field (IPv4 options and payload copied with bounded loads) and the \
-         CONTACTS insert. Reaching 6× there needs per-packet work without hash-map updates: \
-         a per-CPU direct-mapped source table (array slot, overwrite on collision) in front of \
-         SOURCES, admitting a source to the LRU only once it shows repeated or scan-like \
-         behaviour, and checking the event token bucket before the CONTACTS lookup when the \
-         bucket is empty.",
+        "**In-kernel.** What reached the hot targets: an established TCP segment takes a \
+         shortcut through the parser (`packet::established_tcp`: constant offsets, the parser's \
+         own checks, held to agree with it by the unit tests and the fuzz target) and never \
+         builds a `Packet`; each counter family is one lookup per packet (a map element is a \
+         whole CPU slice); header fields are read with 16- and 32-bit loads (the eBPF build \
+         allows misaligned access) instead of byte by byte; the hash maps are gone from the \
+         packet path (per-CPU direct-mapped tables for sources and reported contacts, a \
+         64-bit hash, the contacts-table check inline before any call). What still misses: a \
+         first contact runs the full parse, builds the 40-byte contact key, hashes it, reads \
+         the coarse clock, updates a 160-byte source slot and refills the token bucket, and \
+         the slot it touches in a 2 MiB contacts table and a 10 MiB source table is, for a \
+         scan, a cache miss each (tens of ns on their own); a delivered event adds the \
+         ring-buffer reserve and submit and the 120-byte event. Reaching 6× there would take \
+         smaller, cache-resident tables (a few thousand slots per CPU, trading more repeats \
+         of forgotten contacts), a contact key hashed straight from the packet, and a source \
+         slot split into a hot part (counters) and a cold part (sketches) written less often.",
     ),
     (
         "veth",
-        "**veth.** The veth rate is the in-kernel cost seen end to end. With steady traffic a \
-         frame costs the empty program's setup about 0.76 µs of CPU on this path and the probe \
-         adds the 40–60 ns its ACK, UDP and ICMP rows show (less the empty program): 5–8%, \
-         just past the target; the in-kernel changes above (the byte-wise reset alone is \
-         about 20 ns) would bring it within 5%. With every packet a first contact from a new \
-         source, the several hundred nanoseconds of the LRU path cost a third of the rate; \
-         only the churn row's remedy (no hash-map insert per new source) reaches 5% there.",
+        "**veth.** The veth rate is the in-kernel cost seen end to end: a frame costs the \
+         empty program's path about 0.8–1 µs of CPU here, so the probe's extra nanoseconds per \
+         frame are a few percent with steady traffic. With every packet a first contact from a \
+         new source, the first-contact path (see the in-kernel note: two cache-missing table \
+         slots per packet) is what separates the probe from the empty program.",
     ),
     (
         "collect",

@@ -8,7 +8,10 @@ mod options;
 mod parse;
 
 pub use options::{IpOptions, OptionsSpan};
-pub use parse::{options_raw, parse, parse_into, parse_raw, payload_of, payload_prefix};
+pub use parse::{
+    Segment, established_tcp, established_tcp_of, options_raw, parse, parse_into, parse_raw,
+    payload_of, payload_prefix,
+};
 
 /// EtherType values the parser follows. <https://www.iana.org/assignments/ieee-802-numbers>
 pub mod ether_type {

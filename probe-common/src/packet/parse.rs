@@ -6,7 +6,7 @@
 //! No offset is ever taken straight from a 16-bit packet field: those are compared, never added
 //! to a pointer unclamped (the verifier stops tracking ranges once an offset can reach 0xFFFF).
 
-use super::{Malformed, Network, OptionsSpan, Packet, Transport, ether_type, ip_proto};
+use super::{Malformed, Network, OptionsSpan, Packet, Transport, ether_type, ip_proto, tcp_flags};
 
 const ETH_HEADER: usize = 14;
 const VLAN_TAG: usize = 4;
@@ -36,9 +36,49 @@ unsafe fn load<const N: usize>(start: usize, end: usize, off: usize) -> Option<[
     Some(unsafe { core::ptr::read_unaligned((start + off) as *const [u8; N]) })
 }
 
+/// A header whose first `N` bytes were checked to lie inside the frame ([`fits`]). Fields are
+/// read with typed unaligned loads: with misaligned access allowed (the XDP program enables it,
+/// as x86-64 and arm64 do natively) a 16- or 32-bit field is one load and one byte swap, where a
+/// byte array read field by field costs a load, shift and or per byte.
+#[derive(Clone, Copy)]
+struct Header<const N: usize>(usize);
+
+impl<const N: usize> Header<N> {
+    #[inline(always)]
+    fn u8(self, i: usize) -> u8 {
+        // SAFETY: `i < N` at every call site (constant offsets); `fits` checked the N bytes.
+        unsafe { *((self.0 + i) as *const u8) }
+    }
+
+    #[inline(always)]
+    fn be16(self, i: usize) -> u16 {
+        // SAFETY: as `u8`, for `i + 2 <= N`; unaligned reads are fine.
+        u16::from_be(unsafe { core::ptr::read_unaligned((self.0 + i) as *const u16) })
+    }
+
+    #[inline(always)]
+    fn be32(self, i: usize) -> u32 {
+        // SAFETY: as `u8`, for `i + 4 <= N`.
+        u32::from_be(unsafe { core::ptr::read_unaligned((self.0 + i) as *const u32) })
+    }
+
+    #[inline(always)]
+    fn bytes<const M: usize>(self, i: usize) -> [u8; M] {
+        // SAFETY: as `u8`, for `i + M <= N`.
+        unsafe { core::ptr::read_unaligned((self.0 + i) as *const [u8; M]) }
+    }
+}
+
+/// The `N` bytes at `start + off` as a [`Header`], or `None` when they are not all before `end`.
+///
+/// # Safety
+/// `[start, end)` must be readable memory.
 #[inline(always)]
-fn be16(b0: u8, b1: u8) -> u16 {
-    u16::from_be_bytes([b0, b1])
+unsafe fn fits<const N: usize>(start: usize, end: usize, off: usize) -> Option<Header<N>> {
+    if start + off + N > end {
+        return None;
+    }
+    Some(Header(start + off))
 }
 
 /// Parses the frame at `[start, end)` on the host: a safe wrapper over [`parse_raw`].
@@ -89,24 +129,24 @@ pub unsafe fn parse_into(p: &mut Packet, start: usize, end: usize) -> Result<(),
     p.len = (end - start) as u32;
 
     // SAFETY (all `load` calls below): forwarded from this function's contract.
-    let Some(eth) = (unsafe { load::<2>(start, end, 12) }) else {
+    let Some(eth) = (unsafe { fits::<2>(start, end, 12) }) else {
         return Err(Malformed::Ethernet);
     };
-    let mut et = be16(eth[0], eth[1]);
+    let mut et = eth.be16(0);
     let mut off = ETH_HEADER;
     // Two tags at most (802.1ad outer, 802.1Q inner), unrolled so `off` stays a constant.
     if et == ether_type::VLAN || et == ether_type::QINQ {
-        let Some(tag) = (unsafe { load::<2>(start, end, ETH_HEADER + 2) }) else {
+        let Some(tag) = (unsafe { fits::<2>(start, end, ETH_HEADER + 2) }) else {
             return Err(Malformed::Ethernet);
         };
-        et = be16(tag[0], tag[1]);
+        et = tag.be16(0);
         off = ETH_HEADER + VLAN_TAG;
         p.vlan_tags = 1;
         if et == ether_type::VLAN || et == ether_type::QINQ {
-            let Some(tag) = (unsafe { load::<2>(start, end, ETH_HEADER + VLAN_TAG + 2) }) else {
+            let Some(tag) = (unsafe { fits::<2>(start, end, ETH_HEADER + VLAN_TAG + 2) }) else {
                 return Err(Malformed::Ethernet);
             };
-            et = be16(tag[0], tag[1]);
+            et = tag.be16(0);
             off = ETH_HEADER + 2 * VLAN_TAG;
             p.vlan_tags = 2;
         }
@@ -120,36 +160,114 @@ pub unsafe fn parse_into(p: &mut Packet, start: usize, end: usize) -> Result<(),
     }
 }
 
+/// What counting a segment of an established TCP connection needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub network: Network,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub tcp_flags: u8,
+}
+
+/// The busiest class of traffic, read at constant offsets: a TCP segment of an established
+/// connection (ACK set, SYN clear) in an untagged frame, over IPv4 without options and not
+/// fragmented, or over IPv6 with TCP right after the fixed header.
+///
+/// A shortcut through [`parse_into`], not a second parser: it applies the same checks to the
+/// same fields, and returns `Some` only for a frame that [`parse`] accepts with these values
+/// and that [`crate::track::is_established_tcp`] leaves untracked (the unit tests and the
+/// parser's fuzz target hold it to that). Everything else, malformed frames included, gets
+/// `None` and goes through the full parse.
+///
+/// # Safety
+/// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
+#[inline(always)]
+pub unsafe fn established_tcp(start: usize, end: usize) -> Option<Segment> {
+    const L3: usize = ETH_HEADER;
+    // SAFETY (every `fits`): forwarded from this function's contract.
+    let eth = unsafe { fits::<ETH_HEADER>(start, end, 0) }?;
+    let (network, l4, ip_payload) = match eth.be16(12) {
+        ether_type::IPV4 => {
+            let h = unsafe { fits::<IPV4_HEADER>(start, end, L3) }?;
+            // Version 4, no options; neither MF nor an offset; TCP.
+            if h.u8(0) != 0x45 || h.be16(6) & 0x3fff != 0 || h.u8(9) != ip_proto::TCP {
+                return None;
+            }
+            let total_len = h.be16(2) as usize;
+            if total_len < IPV4_HEADER || start + L3 + total_len > end {
+                return None;
+            }
+            (Network::Ipv4, L3 + IPV4_HEADER, total_len - IPV4_HEADER)
+        }
+        ether_type::IPV6 => {
+            let h = unsafe { fits::<IPV6_HEADER>(start, end, L3) }?;
+            if h.u8(0) >> 4 != 6 || h.u8(6) != ip_proto::TCP {
+                return None;
+            }
+            let payload_len = h.be16(4) as usize;
+            if start + L3 + IPV6_HEADER + payload_len > end {
+                return None;
+            }
+            (Network::Ipv6, L3 + IPV6_HEADER, payload_len)
+        }
+        _ => return None,
+    };
+    let t = unsafe { fits::<TCP_HEADER>(start, end, l4) }?;
+    let doff = ((t.u8(12) >> 4) as usize) * 4;
+    let flags = t.u8(13);
+    if doff < TCP_HEADER
+        || doff > ip_payload
+        || start + l4 + doff > end
+        || flags & (tcp_flags::ACK | tcp_flags::SYN) != tcp_flags::ACK
+    {
+        return None;
+    }
+    Some(Segment {
+        network,
+        src_port: t.be16(0),
+        dst_port: t.be16(2),
+        tcp_flags: flags,
+    })
+}
+
+/// [`established_tcp`] over a byte slice, for the host.
+pub fn established_tcp_of(frame: &[u8]) -> Option<Segment> {
+    let start = frame.as_ptr() as usize;
+    // SAFETY: a slice is readable over its whole length.
+    unsafe { established_tcp(start, start + frame.len()) }
+}
+
 /// IPv4 header at `off` (≤ 22), then the transport.
 #[inline(always)]
 unsafe fn ipv4(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(), Malformed> {
-    let Some(h) = (unsafe { load::<IPV4_HEADER>(start, end, off) }) else {
+    let Some(h) = (unsafe { fits::<IPV4_HEADER>(start, end, off) }) else {
         return Err(Malformed::Ipv4Header);
     };
-    if h[0] >> 4 != 4 {
+    let version_ihl = h.u8(0);
+    if version_ihl >> 4 != 4 {
         return Err(Malformed::Ipv4Header);
     }
-    let ihl = ((h[0] & 0x0f) as usize) * 4;
+    let ihl = ((version_ihl & 0x0f) as usize) * 4;
     if ihl < IPV4_HEADER {
         return Err(Malformed::Ipv4Header);
     }
-    let total_len = be16(h[2], h[3]) as usize;
+    let total_len = h.be16(2) as usize;
     // Compared, never used as an offset: see the module comment.
     if total_len < ihl || start + off + total_len > end {
         return Err(Malformed::Ipv4Length);
     }
 
     p.network = Network::Ipv4;
-    p.src[..4].copy_from_slice(&h[12..16]);
-    p.dst[..4].copy_from_slice(&h[16..20]);
-    p.ttl = h[8];
-    p.ip_id = u32::from(be16(h[4], h[5]));
-    let frag = be16(h[6], h[7]);
+    p.src[..4].copy_from_slice(&h.bytes::<4>(12));
+    p.dst[..4].copy_from_slice(&h.bytes::<4>(16));
+    p.ttl = h.u8(8);
+    p.ip_id = u32::from(h.be16(4));
+    let frag = h.be16(6);
     p.dont_fragment = frag & 0x4000 != 0;
     p.more_fragments = frag & 0x2000 != 0;
     p.fragment_offset = frag & 0x1fff;
     p.is_fragment = p.more_fragments || p.fragment_offset != 0;
-    p.protocol = h[9];
+    p.protocol = h.u8(9);
 
     if ihl > IPV4_HEADER {
         // Inside the frame: the header is inside `total_len`, checked above.
@@ -207,49 +325,44 @@ pub unsafe fn options_raw(start: usize, end: usize, span: &OptionsSpan) -> [u8; 
 /// IPv6 header at `off` (≤ 22), its extension headers, then the transport.
 #[inline(always)]
 unsafe fn ipv6(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(), Malformed> {
-    let Some(h) = (unsafe { load::<8>(start, end, off) }) else {
+    let Some(h) = (unsafe { fits::<IPV6_HEADER>(start, end, off) }) else {
         return Err(Malformed::Ipv6Header);
     };
-    let (Some(src), Some(dst)) = (unsafe { load::<16>(start, end, off + 8) }, unsafe {
-        load::<16>(start, end, off + 24)
-    }) else {
-        return Err(Malformed::Ipv6Header);
-    };
-    if h[0] >> 4 != 6 {
+    if h.u8(0) >> 4 != 6 {
         return Err(Malformed::Ipv6Header);
     }
-    let payload_len = be16(h[4], h[5]) as usize;
+    let payload_len = h.be16(4) as usize;
     if start + off + IPV6_HEADER + payload_len > end {
         return Err(Malformed::Ipv6Length);
     }
     p.network = Network::Ipv6;
-    p.src = src;
-    p.dst = dst;
-    p.ttl = h[7];
+    p.src = h.bytes::<16>(8);
+    p.dst = h.bytes::<16>(24);
+    p.ttl = h.u8(7);
 
-    let mut next = h[6];
+    let mut next = h.u8(6);
     let first_ext = off + IPV6_HEADER;
     let mut pos = first_ext;
     for _ in 0..IPV6_MAX_EXTENSIONS {
         match next {
             ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS => {
-                let Some(e) = (unsafe { load::<2>(start, end, pos) }) else {
+                let Some(e) = (unsafe { fits::<2>(start, end, pos) }) else {
                     return Err(Malformed::Ipv6Extension);
                 };
-                next = e[0];
-                pos += (e[1] as usize + 1) * 8;
+                next = e.u8(0);
+                pos += (e.u8(1) as usize + 1) * 8;
             }
             ip_proto::IPV6_FRAG => {
-                let Some(e) = (unsafe { load::<8>(start, end, pos) }) else {
+                let Some(e) = (unsafe { fits::<8>(start, end, pos) }) else {
                     return Err(Malformed::Ipv6Extension);
                 };
-                next = e[0];
-                let frag = be16(e[2], e[3]);
+                next = e.u8(0);
+                let frag = e.be16(2);
                 p.fragment_offset = frag >> 3;
                 p.more_fragments = frag & 1 != 0;
                 // An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946).
                 p.is_fragment = p.more_fragments || p.fragment_offset != 0;
-                p.ip_id = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+                p.ip_id = e.be32(4);
                 pos += 8;
                 if p.fragment_offset != 0 {
                     // What follows a non-first fragment's header is data, not headers
@@ -298,35 +411,35 @@ unsafe fn transport(
     let whole = !p.more_fragments;
     let header = match (p.protocol, p.network) {
         (ip_proto::TCP, _) => {
-            let Some(h) = (unsafe { load::<TCP_HEADER>(start, end, l4) }) else {
+            let Some(h) = (unsafe { fits::<TCP_HEADER>(start, end, l4) }) else {
                 return Err(Malformed::Tcp);
             };
-            let doff = ((h[12] >> 4) as usize) * 4;
+            let doff = ((h.u8(12) >> 4) as usize) * 4;
             if doff < TCP_HEADER || doff > ip_payload || start + l4 + doff > end {
                 return Err(Malformed::Tcp);
             }
             p.transport = Transport::Tcp;
-            p.src_port = be16(h[0], h[1]);
-            p.dst_port = be16(h[2], h[3]);
-            p.tcp_flags = h[13];
-            p.tcp_window = be16(h[14], h[15]);
+            p.src_port = h.be16(0);
+            p.dst_port = h.be16(2);
+            p.tcp_flags = h.u8(13);
+            p.tcp_window = h.be16(14);
             doff
         }
         (ip_proto::UDP, _) => {
-            let Some(h) = (unsafe { load::<UDP_HEADER>(start, end, l4) }) else {
+            let Some(h) = (unsafe { fits::<UDP_HEADER>(start, end, l4) }) else {
                 return Err(Malformed::Udp);
             };
-            let ulen = be16(h[4], h[5]) as usize;
+            let ulen = h.be16(4) as usize;
             if ulen < UDP_HEADER || ip_payload < UDP_HEADER || (whole && ulen > ip_payload) {
                 return Err(Malformed::Udp);
             }
             p.transport = Transport::Udp;
-            p.src_port = be16(h[0], h[1]);
-            p.dst_port = be16(h[2], h[3]);
+            p.src_port = h.be16(0);
+            p.dst_port = h.be16(2);
             UDP_HEADER
         }
         (ip_proto::ICMP, Network::Ipv4) | (ip_proto::ICMPV6, Network::Ipv6) => {
-            let Some(h) = (unsafe { load::<ICMP_HEADER>(start, end, l4) }) else {
+            let Some(h) = (unsafe { fits::<ICMP_HEADER>(start, end, l4) }) else {
                 return Err(Malformed::Icmp);
             };
             if ip_payload < ICMP_HEADER {
@@ -337,8 +450,8 @@ unsafe fn transport(
             } else {
                 Transport::Icmpv6
             };
-            p.icmp_type = h[0];
-            p.icmp_code = h[1];
+            p.icmp_type = h.u8(0);
+            p.icmp_code = h.u8(1);
             ICMP_HEADER
         }
         _ => 0,

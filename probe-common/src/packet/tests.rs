@@ -13,8 +13,8 @@ use std::{vec, vec::Vec};
 use proptest::{prelude::*, sample::Index};
 
 use super::{
-    IpOptions, Malformed, Network, OptionsSpan, Packet, Transport, ether_type, ip_option, ip_proto,
-    parse, tcp_flags,
+    IpOptions, Malformed, Network, OptionsSpan, Packet, Segment, Transport, established_tcp_of,
+    ether_type, ip_option, ip_proto, parse, tcp_flags,
 };
 
 const ETH: usize = 14;
@@ -1912,6 +1912,89 @@ fn ipv4_option() -> impl Strategy<Value = (Vec<u8>, u32)> {
     ]
 }
 
+/// The established-TCP shortcut agrees with the parser on `frame`: when it answers, the parser
+/// accepts the frame with the same values and the segment is established TCP in an untagged,
+/// unfragmented packet without IPv4 options or IPv6 extension headers; and for every such frame
+/// the parser accepts, the shortcut answers.
+fn shortcut_agrees(frame: &[u8]) -> Result<(), TestCaseError> {
+    let short = established_tcp_of(frame);
+    let parsed = parse(frame);
+    let eligible = parsed.as_ref().ok().filter(|p| {
+        crate::track::is_established_tcp(p)
+            && p.vlan_tags == 0
+            && !p.is_fragment
+            && p.ip_options.len == 0
+            && p.l4_offset == if p.network == Network::Ipv4 { 34 } else { 54 }
+    });
+    match (short, eligible) {
+        (Some(s), Some(p)) => {
+            prop_assert_eq!(
+                s,
+                Segment {
+                    network: p.network,
+                    src_port: p.src_port,
+                    dst_port: p.dst_port,
+                    tcp_flags: p.tcp_flags,
+                }
+            );
+        }
+        (None, None) => {}
+        (s, _) => prop_assert!(false, "shortcut {:?} but parser {:?}", s, parsed),
+    }
+    Ok(())
+}
+
+#[test]
+fn the_shortcut_answers_for_established_tcp_and_leaves_everything_else_to_the_parser() {
+    let ack = Tcp::new(tcp_flags::ACK | tcp_flags::PSH).segment(b"data");
+    let v4 = Ipv4::new(ip_proto::TCP).frame(&[], &ack);
+    assert_eq!(
+        established_tcp_of(&v4),
+        Some(Segment {
+            network: Network::Ipv4,
+            src_port: 49152,
+            dst_port: 443,
+            tcp_flags: tcp_flags::ACK | tcp_flags::PSH,
+        })
+    );
+    let v6 = Ipv6::new(ip_proto::TCP).frame(&[], &ack);
+    assert_eq!(
+        established_tcp_of(&v6).map(|s| (s.network, s.dst_port)),
+        Some((Network::Ipv6, 443))
+    );
+    // Each of these goes through the full parse: a SYN, SYN+ACK and RST are tracked, tags,
+    // options, fragments and extension headers move or hide the transport, and a broken length
+    // is for the parser to name.
+    let mut fragment = Ipv4::new(ip_proto::TCP);
+    fragment.more_fragments = true;
+    let mut options = Ipv4::new(ip_proto::TCP);
+    options.options = vec![1, 1, 1, 0];
+    let (next, exts) = extension_chain(&[(ip_proto::HOPOPT, 0)], ip_proto::TCP);
+    let mut with_ext = exts;
+    with_ext.extend_from_slice(&ack);
+    let mut too_long = v4.clone();
+    set_u16(&mut too_long, ETH + 2, 2000);
+    let others = [
+        Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::SYN).segment(&[])),
+        Ipv4::new(ip_proto::TCP)
+            .frame(&[], &Tcp::new(tcp_flags::SYN | tcp_flags::ACK).segment(&[])),
+        Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::RST).segment(&[])),
+        Ipv4::new(ip_proto::TCP).frame(&[ether_type::VLAN], &ack),
+        options.frame(&[], &ack),
+        fragment.frame(&[], &ack),
+        Ipv6::new(next).frame(&[], &with_ext),
+        Ipv4::new(ip_proto::UDP).frame(&[], &udp(1, 2, b"")),
+        too_long,
+        v4[..v4.len() - 10].to_vec(),
+    ];
+    for (i, f) in others.iter().enumerate() {
+        assert_eq!(established_tcp_of(f), None, "frame {i}");
+        shortcut_agrees(f).unwrap_or_else(|e| panic!("frame {i}: {e}"));
+    }
+    shortcut_agrees(&v4).expect("v4");
+    shortcut_agrees(&v6).expect("v6");
+}
+
 proptest! {
     #[test]
     fn any_bytes_parse_without_panic_and_offsets_fit(
@@ -1920,6 +2003,7 @@ proptest! {
         if let Ok(p) = parse(&bytes) {
             offsets_fit(&bytes, &p)?;
         }
+        shortcut_agrees(&bytes)?;
     }
 
     #[test]
@@ -1945,6 +2029,7 @@ proptest! {
         f.extend_from_slice(&header);
         f.extend_from_slice(&[192, 0, 2, 1]); // destination; the source is in `fields`
         f.extend_from_slice(&tail);
+        shortcut_agrees(&f)?;
         match parse(&f) {
             Ok(p) => {
                 offsets_fit(&f, &p)?;
@@ -1994,6 +2079,7 @@ proptest! {
         f.extend_from_slice(&src);
         f.extend_from_slice(&DST6);
         f.extend_from_slice(&tail);
+        shortcut_agrees(&f)?;
         match parse(&f) {
             Ok(p) => {
                 offsets_fit(&f, &p)?;
@@ -2017,6 +2103,7 @@ proptest! {
     #[test]
     fn a_generated_tcp_or_udp_packet_parses_to_the_fields_it_was_built_from(s in spec()) {
         let (frame, expected) = build(&s);
+        shortcut_agrees(&frame)?;
         prop_assert_eq!(parse(&frame), Ok(expected));
     }
 
@@ -2033,6 +2120,7 @@ proptest! {
             (false, true) if n < l3 + IPV6_HEADER => Malformed::Ipv6Header,
             (false, true) => Malformed::Ipv6Length,
         };
+        shortcut_agrees(&frame[..n])?;
         prop_assert_eq!(parse(&frame[..n]), Err(expected), "cut at {}", n);
     }
 

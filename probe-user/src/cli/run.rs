@@ -61,13 +61,15 @@ pub struct RunArgs {
     /// The Unix socket `probe query` talks to (created with mode 0660).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    /// Sources the kernel tracks at once; the least recently seen is evicted beyond this.
+    /// Slots of each CPU's per-source table (rounded up to a power of two; 160 bytes each).
+    /// A source takes the slot its address hashes to: a new source hashing there takes it over.
     #[arg(long, value_name = "N", default_value_t = track::DEFAULT_SOURCES,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(track::MAX_SOURCES)))]
     pub max_sources: u32,
-    /// Contacts the kernel remembers as reported; the oldest is forgotten beyond this.
+    /// Slots of each CPU's table of reported contacts (rounded up to a power of two; 8 bytes
+    /// each). A contact whose slot another takes over is reported again when it recurs.
     #[arg(long, value_name = "N", default_value_t = track::DEFAULT_CONTACTS,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(track::MAX_CONTACTS)))]
     pub max_contacts: u32,
     /// First-contact events per second per CPU. Beyond it the kernel counts what it did not
     /// report, and the daemon reports that as a probe_overload finding.

@@ -18,7 +18,7 @@ use probe_common::{
         DST_PORTS, FAMILIES, Family, ICMP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, icmp_key,
         port_key, port_proto, total,
     },
-    track::{self, SourceKey, SourceState},
+    track::{self, SourceKey, SourceSlot, SourceState},
 };
 use probe_user::{
     cli::run::ACTIVITY_LINES,
@@ -211,15 +211,18 @@ fn collection(
     }
 }
 
-/// Every counter map, key by key: `cpus * slice` lookups per map.
+/// Every counter map through the syscall: one `BPF_MAP_LOOKUP_ELEM` per element (one CPU's
+/// slice), summing the counters copied out.
 fn read_per_key(fds: &[(Family, RawFd)], cpus: usize) -> Result<u64> {
     let mut sum = 0u64;
-    let mut value = [0u8; 8];
     for &(family, fd) in fds {
-        for key in 0..family.slice * cpus as u32 {
+        let mut value = vec![0u8; family.slice as usize * 8];
+        for key in 0..cpus as u32 {
             sys::lookup(fd, &key.to_ne_bytes(), &mut value)
                 .with_context(|| format!("looking up {}[{key}]", family.map))?;
-            sum = sum.wrapping_add(u64::from_ne_bytes(value));
+            sum = value.chunks_exact(8).fold(sum, |s, v| {
+                s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
+            });
         }
     }
     Ok(sum)
@@ -234,14 +237,16 @@ fn read_batched(
 ) -> Result<u64> {
     let mut sum = 0u64;
     for &(family, fd) in fds {
-        let n = family.slice * cpus as u32;
+        // One element per CPU, each a slice of `family.slice` counters.
+        let n = cpus as u32;
+        let width = family.slice as usize * 8;
         let got = sys::lookup_all_batched(
             fd,
             4,
-            8,
+            width,
             n,
             &mut keys[..n as usize * 4],
-            &mut values[..n as usize * 8],
+            &mut values[..n as usize * width],
         )
         .with_context(|| format!("batch lookup of {}", family.map))?;
         ensure!(
@@ -249,9 +254,11 @@ fn read_batched(
             "batch lookup of {} read {got} of {n}",
             family.map
         );
-        sum = values[..n as usize * 8].chunks_exact(8).fold(sum, |s, v| {
-            s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
-        });
+        sum = values[..n as usize * width]
+            .chunks_exact(8)
+            .fold(sum, |s, v| {
+                s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
+            });
     }
     Ok(sum)
 }
@@ -262,7 +269,7 @@ fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
 }
 
-/// Fills SOURCES with `n` IPv4 sources from 198.18.0.0/15, each with a state on every CPU.
+/// Fills every slot of SOURCES with an IPv4 source from 198.18.0.0/15, on every CPU.
 fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
     let state = SourceState {
         first_seen_ns: 1,
@@ -276,35 +283,35 @@ fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
         last_icmp: 0,
         pad: [0; 5],
     };
-    let value: Vec<u8> = (0..cpus).flat_map(|_| bytes_of(&state).to_vec()).collect();
     for i in 0..n {
         let mut addr = [0u8; 16];
         addr[..4].copy_from_slice(&[198, 18 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
-        let key = SourceKey {
-            addr,
-            ip_version: 4,
-            pad: [0; 3],
+        let slot = SourceSlot {
+            key: SourceKey {
+                addr,
+                ip_version: 4,
+                pad: [0; 3],
+            },
+            pad: [0; 4],
+            state,
         };
-        sys::update(fd, bytes_of(&key), &value).context("inserting into SOURCES")?;
+        let value: Vec<u8> = (0..cpus).flat_map(|_| bytes_of(&slot).to_vec()).collect();
+        sys::update(fd, &i.to_ne_bytes(), &value).context("writing SOURCES")?;
     }
     Ok(())
 }
 
-/// SOURCES key by key: GET_NEXT_KEY then LOOKUP per source. Returns how many were read.
+/// SOURCES slot by slot: GET_NEXT_KEY then LOOKUP per slot. Returns how many were read.
 fn sources_per_key(fd: RawFd, cpus: usize) -> Result<usize> {
-    let mut key = [0u8; size_of::<SourceKey>()];
-    let mut next = [0u8; size_of::<SourceKey>()];
-    let mut value = vec![0u8; size_of::<SourceState>() * cpus];
+    let mut key = [0u8; 4];
+    let mut next = [0u8; 4];
+    let mut value = vec![0u8; size_of::<SourceSlot>() * cpus];
     let mut n = 0;
     let mut first = true;
     while sys::next_key(fd, (!first).then_some(&key[..]), &mut next)? {
         first = false;
-        match sys::lookup(fd, &next, &mut value) {
-            Ok(()) => n += 1,
-            // Evicted between the two calls: not an error for a reader.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e.into()),
-        }
+        sys::lookup(fd, &next, &mut value)?;
+        n += 1;
         key = next;
     }
     black_box(&value);
@@ -320,11 +327,11 @@ fn sources_batched(
 ) -> Result<usize> {
     let got = sys::lookup_all_batched(
         fd,
-        size_of::<SourceKey>(),
-        size_of::<SourceState>() * cpus,
+        4,
+        size_of::<SourceSlot>() * cpus,
         4096,
-        &mut keys[..capacity * size_of::<SourceKey>()],
-        &mut values[..capacity * size_of::<SourceState>() * cpus],
+        &mut keys[..capacity * 4],
+        &mut values[..capacity * size_of::<SourceSlot>() * cpus],
     )?;
     Ok(got)
 }
@@ -352,15 +359,15 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
     // `maps` (and with them the descriptors in `fds`) live in `counters` until the end.
     let counters = CounterMaps::new(maps, cpus)?;
     let sources: MapData = match object::take(&mut ebpf, track::map::SOURCES)? {
-        Map::PerCpuLruHashMap(m) => m,
-        _ => bail!("SOURCES is not an LRU per-CPU hash map"),
+        Map::PerCpuArray(m) => m,
+        _ => bail!("SOURCES is not a per-CPU array"),
     };
     let sources_fd = sources.fd().as_fd().as_raw_fd();
     let started = Instant::now();
     fill_sources(sources_fd, track::DEFAULT_SOURCES, cpus)?;
     let capacity = track::DEFAULT_SOURCES as usize;
-    let mut src_keys = vec![0u8; capacity * size_of::<SourceKey>()];
-    let mut src_values = vec![0u8; capacity * size_of::<SourceState>() * cpus];
+    let mut src_keys = vec![0u8; capacity * 4];
+    let mut src_values = vec![0u8; capacity * size_of::<SourceSlot>() * cpus];
     let tracked = sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values)?;
     eprintln!(
         "collect: SOURCES filled with {tracked} sources in {:.1} s",
@@ -515,10 +522,10 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             format!("{counter_keys} u64 counters ({cpus} CPU slices)"),
         ),
         read_row(
-            "counter maps read: per-key BPF_MAP_LOOKUP_ELEM",
+            "counter maps read: BPF_MAP_LOOKUP_ELEM per CPU slice",
             &per_key,
             vs(&per_key, &mmap, "mmap"),
-            format!("{counter_keys} syscalls"),
+            format!("{} syscalls, one per CPU slice", FAMILIES.len() * cpus),
         ),
         read_row(
             "counter maps read: BPF_MAP_LOOKUP_BATCH",
@@ -531,8 +538,8 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             &src_per_key,
             "1.0× per-key".into(),
             format!(
-                "LRU per-CPU hash, {} B per CPU per source",
-                size_of::<SourceState>()
+                "per-CPU direct-mapped table, {} B per CPU per slot",
+                size_of::<SourceSlot>()
             ),
         ),
         read_row(

@@ -121,7 +121,7 @@ fn classes() -> Vec<Class> {
             &frames::udp4(ATTACKER, TARGET, 5353, 53, &[0x42; 32]),
             None,
             Target::Hot,
-            "counters + flow-cache hit (the flow was seen on the first repeat)",
+            "counters + contacts-table hit (the contact was reported on the first repeat)",
         ),
         class(
             "TCP SYN to a new port each packet",
@@ -129,8 +129,8 @@ fn classes() -> Vec<Class> {
             &syn,
             Some((offset::IPV4_TCP_PORTS, 0xffff)),
             Target::Any,
-            "destination port bumped per repeat: flow-cache miss, source update, CONTACTS \
-             lookup, token bucket (default limits: beyond the burst, rate-limited)",
+            "destination port bumped per repeat: contacts-table miss, source slot update, \
+             token bucket (default limits: beyond the burst, rate-limited)",
         ),
         class(
             "TCP SYN to a new port, event delivered",
@@ -139,7 +139,7 @@ fn classes() -> Vec<Class> {
             Some((offset::IPV4_TCP_PORTS, 0xffff)),
             Target::Any,
             "as above with limits raised so every repeat reserves, fills and submits a \
-             ring-buffer event and inserts into CONTACTS (4096 repeats per run: the ring's room)",
+             ring-buffer event and records its contact (4096 repeats per run: the ring's room)",
         ),
         class(
             "ICMP echo request",
@@ -147,7 +147,7 @@ fn classes() -> Vec<Class> {
             &frames::echo4(ATTACKER, TARGET, 64, 1),
             None,
             Target::Any,
-            "counters + flow-cache hit",
+            "counters + contacts-table hit",
         ),
         class(
             "IPv6 TCP SYN to a new port each packet",
@@ -163,7 +163,7 @@ fn classes() -> Vec<Class> {
             &frames::echo4_record_route(ATTACKER, TARGET),
             None,
             Target::Any,
-            "options span recorded, flow-cache hit",
+            "options span recorded, contacts-table hit",
         ),
         class(
             "two-tag VLAN frame (802.1ad + 802.1Q, UDP/53)",
@@ -171,7 +171,7 @@ fn classes() -> Vec<Class> {
             &frames::udp4_qinq(ATTACKER, TARGET),
             None,
             Target::Any,
-            "two tags parsed, flow-cache hit",
+            "two tags parsed, contacts-table hit",
         ),
         class(
             "non-first IPv4 fragment",
@@ -195,8 +195,8 @@ fn classes() -> Vec<Class> {
             &frames::tcp4(ATTACKER, TARGET, 40_000, 80, flag::SYN, &[]),
             Some((offset::IPV4_SRC, 0x0001_ffff)),
             Target::Any,
-            "source bumped through 198.18.0.0/15 (131,072 addresses, 2× SOURCES): every \
-             repeat misses SOURCES and evicts, plus the new-contact path",
+            "source bumped through 198.18.0.0/15 (131,072 addresses, 2× the SOURCES slots): \
+             every repeat takes over a source slot, plus the new-contact path",
         ),
     ]
 }
@@ -341,7 +341,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
     );
     let mut daemon = Instance::new(Limits::default())?;
     // Every new contact an event: rate and burst at the daemon's caps; CONTACTS smaller than
-    // the 65,536 ports cycled, so a port is forgotten before it comes round again.
+    // the 65,536 ports cycled, so a port's slot is taken over before it comes round again.
     let mut eventful = Instance::new(Limits {
         contacts: 16_384,
         event_rate: 1_000_000,

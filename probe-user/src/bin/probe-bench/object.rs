@@ -48,10 +48,17 @@ pub fn load(limits: Limits) -> Result<(Ebpf, usize)> {
     let mut loader = EbpfLoader::new();
     loader.override_global(aya_log::LEVEL, &KERNEL_LOG_INFO, false);
     for family in FAMILIES {
-        loader.map_max_entries(family.map, family.slice * cpus as u32);
+        loader.map_max_entries(family.map, cpus as u32);
     }
-    loader.map_max_entries(track::map::SOURCES, limits.sources);
-    loader.map_max_entries(track::map::CONTACTS, limits.contacts);
+    let (sources, contacts) = (
+        track::table_slots(limits.sources),
+        track::table_slots(limits.contacts),
+    );
+    loader.map_max_entries(track::map::SOURCES, sources);
+    loader.map_max_entries(track::map::CONTACTS, contacts);
+    let (source_mask, contact_mask) = (sources - 1, contacts - 1);
+    loader.override_global(track::setting::SOURCE_MASK, &source_mask, true);
+    loader.override_global(track::setting::CONTACT_MASK, &contact_mask, true);
     loader.override_global(track::setting::EVENT_RATE, &limits.event_rate, true);
     loader.override_global(track::setting::EVENT_BURST, &limits.event_burst, true);
     let mut ebpf = loader
