@@ -331,8 +331,10 @@ const ANALYSIS: [(&str, &str); 4] = [
          whole CPU slice); header fields are read with 16- and 32-bit loads (the eBPF build \
          allows misaligned access) instead of byte by byte; the hash maps are gone from the \
          packet path (per-CPU direct-mapped tables for sources and reported contacts, a \
-         64-bit hash, the contacts-table check inline before any call). What still misses: a \
-         first contact runs the full parse, builds the 40-byte contact key, hashes it, reads \
+         64-bit hash, the contacts-table check inline before any call). What still misses: UDP to \
+         a seen port takes the full parse, the 40-byte contact key and its hash before the \
+         contacts-table hit (a UDP shortcut like TCP's, hashing the addresses and ports \
+         straight from the frame, is the next step to 2×); a first contact runs the full parse, builds the 40-byte contact key, hashes it, reads \
          the coarse clock, updates a 160-byte source slot and refills the token bucket, and \
          the slot it touches in a 2 MiB contacts table and a 10 MiB source table is, for a \
          scan, a cache miss each (tens of ns on their own); a delivered event adds the \
