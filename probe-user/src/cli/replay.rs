@@ -30,7 +30,8 @@ pub struct ReplayArgs {
     /// A TOML file of port and ICMP meanings that add to or override the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub knowledge: Option<PathBuf>,
-    /// Contacts remembered as reported, as the live daemon's --max-contacts.
+    /// Contacts remembered as reported (an exact LRU; the live daemon's --max-contacts sizes
+    /// per-CPU tables where a colliding contact takes over a slot, so it may repeat a few more).
     #[arg(long, value_name = "N", default_value_t = track::DEFAULT_CONTACTS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_contacts: u32,
