@@ -128,9 +128,16 @@ impl MachineLock {
         };
         let file =
             File::create(dir.join("probe-it-probe-group.lock")).expect("creating the lock file");
-        // SAFETY: flock on a descriptor we own.
-        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) };
+            let e = std::io::Error::last_os_error();
+            if rc == 0 {
+                break;
+            }
+            // A signal can end the wait for the lock early; wait again.
+            assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "flock: {e}");
+        }
         Self { _file: file }
     }
 }

@@ -63,6 +63,9 @@ impl Client {
                 Ok(0) if got == 0 => return Ok(Reply::Closed),
                 Ok(0) => return Err(io::Error::other("closed inside a length header")),
                 Ok(n) => got += n,
+                // A timed socket read is not restarted after a signal (a stop and continue,
+                // a cgroup freeze): the wait goes on.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if got == 0 && e.kind() == io::ErrorKind::ConnectionReset => {
                     return Ok(Reply::Closed);
                 }

@@ -106,6 +106,9 @@ impl RawSocket {
                     frame.len()
                 )));
             }
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
             if !full || Instant::now() > deadline {
                 return Err(e);
             }
