@@ -161,7 +161,7 @@ fn flood_the_daemon(query_limit: Duration) {
             EVENT_RATE,
         ],
     );
-    let pins = lab.pin_dir().join("v2");
+    let pins = lab.pins();
     let (sources_pin, contacts_pin) = (pins.join("SOURCES"), pins.join("CONTACTS"));
     let sources_before = bpf::map_info(&sources_pin);
     let contacts_before = bpf::map_info(&contacts_pin);

@@ -148,7 +148,7 @@ fn with_follow_a_recreated_interface_is_attached_again_and_counts_add_to_the_old
         .expect("--follow attaches to the new interface");
     assert_eq!(
         program,
-        bpf::link_program(&lab.pin_dir().join("v2/link")),
+        bpf::link_program(&lab.pins().join("link")),
         "the new attachment is pinned in place of the old one"
     );
     send(&lab, 6);

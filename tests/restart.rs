@@ -142,12 +142,12 @@ impl Drop for Paced {
 
 /// The program the pinned link runs.
 fn pinned_link_program(lab: &Lab) -> u64 {
-    bpf::link_program(&lab.pin_dir().join("v2/link"))
+    bpf::link_program(&lab.pins().join("link"))
 }
 
 /// The packets total in the pinned maps, read without a daemon.
 fn pinned_packets(lab: &Lab) -> u64 {
-    bpf::pinned_packets(&lab.pin_dir().join("v2/TOTALS"))
+    bpf::pinned_packets(&lab.pins().join(probe_common::counters::MAP))
 }
 
 /// `probe detach --iface <sensor interface>` in the sensor's namespace; returns stdout.
@@ -195,7 +195,7 @@ fn a_daemon_killed_mid_traffic_and_restarted_loses_nothing_and_counts_nothing_tw
 
     // Dead daemon, live probe: the pins stay, the program stays attached and keeps counting.
     assert!(
-        lab.pin_dir().join("v2/link").exists(),
+        lab.pins().join("link").exists(),
         "SIGKILL must leave the link pinned"
     );
     assert_eq!(lab.xdp_program(), Some(first_program));
@@ -295,7 +295,7 @@ fn detach_removes_the_pins_and_the_program_a_killed_daemon_left() {
     let mut probe = Daemon::start(&lab);
     kill(&mut probe);
     assert!(
-        lab.pin_dir().join("v2/link").exists(),
+        lab.pins().join("link").exists(),
         "SIGKILL must leave the link pinned"
     );
     assert!(
@@ -322,7 +322,7 @@ fn a_graceful_stop_leaves_no_pins_and_no_program() {
     let lab = Lab::new();
     let mut probe = Daemon::start(&lab);
     assert!(
-        lab.pin_dir().join("v2/link").exists(),
+        lab.pins().join("link").exists(),
         "a running daemon pins its link"
     );
     assert!(lab.xdp_program().is_some());

@@ -1,8 +1,8 @@
 //! Arbitrary bytes as an Ethernet frame through everything the XDP program and the replay do with
 //! one: parse, copy the IPv4 options out and walk them, take the payload prefix, build the
-//! contact key and the first-contact event; and the established-TCP shortcut the XDP program
-//! takes first must agree with the parser. Nothing may panic, and every offset the parser
-//! reports must lie inside the frame. libFuzzer hands over an exactly sized heap buffer, so
+//! contact key and the first-contact event; and the shortcut the XDP program takes first
+//! (established TCP, UDP) must agree with the parser. Nothing may panic, and every offset the
+//! parser reports must lie inside the frame. libFuzzer hands over an exactly sized heap buffer, so
 //! AddressSanitizer flags any read past the end.
 #![no_main]
 
@@ -11,8 +11,8 @@ use probe_common::{
     counters::{DST_PORTS, ICMP, SYN_PORTS, TCP_FLAGS, icmp_key, port_key, port_proto},
     event::{FirstContact, PAYLOAD_BYTES},
     packet::{
-        Malformed, Network, Packet, Segment, Transport, established_tcp_of, ip_proto, parse,
-        payload_of,
+        Datagram, Malformed, Network, Packet, Segment, Shortcut, Transport, ip_proto, parse,
+        payload_of, shortcut_of,
     },
     track::{contact_key, flow_hash, is_established_tcp},
 };
@@ -22,7 +22,7 @@ const VLAN_TAG: usize = 4;
 const IPV4_HEADER: usize = 20;
 
 fuzz_target!(|frame: &[u8]| {
-    let short = established_tcp_of(frame);
+    let short = shortcut_of(frame);
     let Ok(p) = parse(frame) else {
         assert_eq!(short, None, "shortcut answered for a frame the parser refuses");
         return;
@@ -135,21 +135,34 @@ fn counter_keys_fit(p: &Packet) {
     assert!(icmp_key(p.icmp_type, p.icmp_code) < ICMP.slice);
 }
 
-/// The shortcut answers exactly for established TCP in an untagged, unfragmented packet with
-/// the transport right after a fixed-size IP header, and with the parser's values.
-fn shortcut_agrees(short: Option<Segment>, p: &Packet) {
+/// The shortcut answers exactly for established TCP and for UDP in an untagged, unfragmented
+/// packet with the transport right after a fixed-size IP header, with the parser's values and,
+/// for UDP, the hash of the parsed contact key.
+fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
     let fixed_l4 = if p.network == Network::Ipv4 { 34 } else { 54 };
-    let eligible = is_established_tcp(p)
-        && p.vlan_tags == 0
-        && !p.is_fragment
-        && p.ip_options.len == 0
-        && p.l4_offset == fixed_l4;
-    let expected = eligible.then_some(Segment {
-        network: p.network,
-        src_port: p.src_port,
-        dst_port: p.dst_port,
-        tcp_flags: p.tcp_flags,
-    });
+    let plain =
+        p.vlan_tags == 0 && !p.is_fragment && p.ip_options.len == 0 && p.l4_offset == fixed_l4;
+    let expected = if !plain {
+        None
+    } else if is_established_tcp(p) {
+        Some(Shortcut::Established(Segment {
+            network: p.network,
+            src_port: p.src_port,
+            dst_port: p.dst_port,
+            tcp_flags: p.tcp_flags,
+        }))
+    } else if p.transport == Transport::Udp {
+        contact_key(p).map(|k| {
+            Shortcut::Datagram(Datagram {
+                network: p.network,
+                src_port: p.src_port,
+                dst_port: p.dst_port,
+                contact: flow_hash(&k),
+            })
+        })
+    } else {
+        None
+    };
     assert_eq!(short, expected);
 }
 

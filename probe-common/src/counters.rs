@@ -1,21 +1,46 @@
-//! Layout of the counter maps the XDP program writes and the daemon reads.
+//! Layout of the counters the XDP program writes and the daemon reads.
 //!
-//! Each counter family is one `BPF_F_MMAPABLE` array whose element `cpu` is that CPU's slice,
-//! `[u64; SLICE]`: in memory, `u64` number `cpu * SLICE + key`. Only CPU `cpu` ever writes its
-//! slice, so increments need no atomics, and one lookup serves every counter of the family a
-//! packet bumps; the daemon maps the whole array read-only and sums the slices without a
-//! syscall per key (the kernel refuses `BPF_F_MMAPABLE` on per-CPU maps, hence the manual
-//! layout). The program is built with one element; the daemon sets each map to
+//! Every counter lives in one `BPF_F_MMAPABLE` array, [`MAP`], whose element `cpu` is that
+//! CPU's block of [`BLOCK`] counters: in memory, `u64` number `cpu * BLOCK + offset + key`,
+//! where each [`Family`] (totals, ports, flags, ICMP ...) holds a fixed range of the block. Only
+//! CPU `cpu` ever writes its block, so increments need no atomics, and a packet finds every
+//! counter it bumps with one map lookup; the daemon maps the whole array read-only and sums the
+//! blocks without a syscall per key (the kernel refuses `BPF_F_MMAPABLE` on per-CPU maps, hence
+//! the manual layout). The program is built with one element; the daemon sets the map to
 //! `possible CPUs` elements at load time.
 
 /// `BPF_F_MMAPABLE`: the array can be mapped into user memory.
 pub const BPF_F_MMAPABLE: u32 = 1 << 10;
 
-/// One family of counters: the map's name and how many keys each CPU's slice holds.
+/// The counter map's name.
+pub const MAP: &str = "COUNTERS";
+
+/// One family of counters: its name, and where its keys lie in each CPU's block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Family {
-    pub map: &'static str,
+    pub name: &'static str,
+    /// Index of key 0 in the block.
+    pub offset: u32,
+    /// How many keys the family holds (a power of two, so a key is masked into range).
     pub slice: u32,
+}
+
+impl Family {
+    /// The family laid out right after `self` in the block.
+    const fn after(self, name: &'static str, slice: u32) -> Self {
+        Self {
+            name,
+            offset: self.offset + self.slice,
+            slice,
+        }
+    }
+
+    /// Index of `key` in the block, masked into the family's range: an index the verifier can
+    /// prove inside the block, without a branch (keys are built in range).
+    #[inline(always)]
+    pub const fn index(self, key: u32) -> u32 {
+        self.offset + (key & (self.slice - 1))
+    }
 }
 
 /// Keys of [`TOTALS`].
@@ -42,7 +67,7 @@ pub mod total {
     pub const EVENTS_RATE_LIMITED: u32 = 9;
     /// First contacts not reported because the ring buffer was full (the daemon fell behind).
     pub const EVENTS_RING_FULL: u32 = 10;
-    /// Number of keys (two 64-byte cache lines, so CPUs never share one).
+    /// Number of keys (room for more; two cache lines).
     pub const COUNT: u32 = 16;
     /// Names, in key order, for output (unused keys are reserved).
     pub const NAMES: [&str; 11] = [
@@ -66,54 +91,44 @@ pub mod port_proto {
     pub const UDP: u32 = 1;
 }
 
-/// Totals, keyed by [`total`].
+/// Totals, keyed by [`total`]. First in the block: the counters every packet bumps share
+/// the block's first cache lines.
 pub const TOTALS: Family = Family {
-    map: "TOTALS",
+    name: "totals",
+    offset: 0,
     slice: total::COUNT,
 };
-/// Packets per destination port: `port_proto * 65536 + port`. Non-first fragments are not here.
-pub const DST_PORTS: Family = Family {
-    map: "DST_PORTS",
-    slice: 2 * 65_536,
-};
-/// Packets per source port, keyed like [`DST_PORTS`].
-pub const SRC_PORTS: Family = Family {
-    map: "SRC_PORTS",
-    slice: 2 * 65_536,
-};
-/// TCP connection attempts (SYN without ACK) per destination port.
-pub const SYN_PORTS: Family = Family {
-    map: "SYN_PORTS",
-    slice: 65_536,
-};
 /// TCP segments per flag byte (FIN..CWR as in byte 13 of the header).
-pub const TCP_FLAGS: Family = Family {
-    map: "TCP_FLAGS",
-    slice: 256,
-};
+pub const TCP_FLAGS: Family = TOTALS.after("tcp_flags", 256);
+/// Packets per destination port: `port_proto * 65536 + port`. Non-first fragments are not here.
+pub const DST_PORTS: Family = TCP_FLAGS.after("dst_ports", 2 * 65_536);
+/// Packets per source port, keyed like [`DST_PORTS`].
+pub const SRC_PORTS: Family = DST_PORTS.after("src_ports", 2 * 65_536);
+/// TCP connection attempts (SYN without ACK) per destination port.
+pub const SYN_PORTS: Family = SRC_PORTS.after("syn_ports", 65_536);
 /// ICMP messages: `type * 256 + code`.
-pub const ICMP: Family = Family {
-    map: "ICMP",
-    slice: 65_536,
-};
+pub const ICMP: Family = SYN_PORTS.after("icmp", 65_536);
 /// ICMPv6 messages: `type * 256 + code`.
-pub const ICMPV6: Family = Family {
-    map: "ICMPV6",
-    slice: 65_536,
-};
+pub const ICMPV6: Family = ICMP.after("icmpv6", 65_536);
 
-/// Every family, for code that treats them alike (sizing, mapping, summing).
+/// Every family, in block order, for code that treats them alike.
 pub const FAMILIES: [Family; 7] = [
-    TOTALS, DST_PORTS, SRC_PORTS, SYN_PORTS, TCP_FLAGS, ICMP, ICMPV6,
+    TOTALS, TCP_FLAGS, DST_PORTS, SRC_PORTS, SYN_PORTS, ICMP, ICMPV6,
 ];
 
-// The XDP program masks keys with `slice - 1` to keep them provably in range.
+/// Counters in each CPU's block: 3.5 MiB, under the 4 MiB the kernel allows an array element.
+pub const BLOCK: u32 = ICMPV6.offset + ICMPV6.slice;
+
 const _: () = {
     let mut i = 0;
     while i < FAMILIES.len() {
+        // Masked keys stay inside their family...
         assert!(FAMILIES[i].slice.is_power_of_two());
+        // ... and families start on a cache line (8 counters), so none straddles another's.
+        assert!(FAMILIES[i].offset.is_multiple_of(8));
         i += 1;
     }
+    assert!(BLOCK as usize * 8 <= 4 << 20);
 };
 
 /// Key of an ICMP or ICMPv6 type and code.

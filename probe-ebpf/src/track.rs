@@ -18,7 +18,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use probe_common::{
-    counters::total,
+    counters::{TOTALS, total},
     event::FirstContact,
     packet::{Packet, Transport},
     track::{
@@ -27,7 +27,7 @@ use probe_common::{
     },
 };
 
-use crate::maps::{Slice, bump};
+use crate::maps::{Block, bump};
 
 /// Each CPU's per-source table; the daemon sets the slots (a power of two) at load.
 #[map]
@@ -75,13 +75,7 @@ pub fn seen(hash: u64) -> bool {
 /// tells about its source: a SYN, FIN, ... to a reported port). A function of its own (a
 /// BPF-to-BPF call) so its stack frame does not add to the parser's.
 #[inline(never)]
-pub fn packet<const T: usize>(
-    ctx: &XdpContext,
-    p: &Packet,
-    hash: u64,
-    known: bool,
-    totals: &mut Slice<T>,
-) {
+pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &mut Block) {
     // Jiffy-grained and a fraction of the cost of the precise clock: enough for first/last
     // seen and for refilling the bucket. Events carry the precise time.
     // SAFETY: a helper with no preconditions.
@@ -91,11 +85,11 @@ pub fn packet<const T: usize>(
         return;
     }
     if !take_token(now) {
-        bump(totals, total::EVENTS_RATE_LIMITED, 1);
+        bump(counters, TOTALS, total::EVENTS_RATE_LIMITED, 1);
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<FirstContact>(0) else {
-        bump(totals, total::EVENTS_RING_FULL, 1);
+        bump(counters, TOTALS, total::EVENTS_RING_FULL, 1);
         return;
     };
     // SAFETY: a helper with no preconditions.
@@ -110,7 +104,7 @@ pub fn packet<const T: usize>(
         // SAFETY: as in `seen`.
         unsafe { *v = hash };
     }
-    bump(totals, total::EVENTS, 1);
+    bump(counters, TOTALS, total::EVENTS, 1);
 }
 
 #[inline(always)]

@@ -1,5 +1,5 @@
-//! Reading the kernel's counters: each map is mapped read-only once, and a read sums the per-CPU
-//! slices straight out of shared memory, with no syscall per key.
+//! Reading the kernel's counters: the counter map is mapped read-only once, and a read sums the
+//! CPUs' blocks straight out of shared memory, with no syscall per key.
 
 use std::{
     io,
@@ -9,13 +9,12 @@ use std::{
 
 use aya::maps::MapData;
 use probe_common::counters::{
-    DST_PORTS, FAMILIES, Family, ICMP, ICMPV6, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
+    BLOCK, DST_PORTS, Family, ICMP, ICMPV6, MAP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
     port_proto,
 };
 
-/// One counter map mapped into our memory.
+/// The counter map mapped into our memory.
 struct Mapped {
-    family: Family,
     base: NonNull<u64>,
     /// Length of the mapping in bytes (whole pages).
     len: usize,
@@ -30,9 +29,9 @@ impl Drop for Mapped {
     }
 }
 
-/// The counter maps of a loaded program, ready to be read from any thread.
+/// The counters of a loaded program, ready to be read from any thread.
 pub struct CounterMaps {
-    maps: Vec<Mapped>,
+    map: Mapped,
     cpus: usize,
 }
 
@@ -45,76 +44,61 @@ unsafe impl Sync for CounterMaps {}
 /// Errors mapping the counters.
 #[derive(Debug, thiserror::Error)]
 pub enum CountersError {
-    #[error("expected {expected} counter maps, got {got}")]
-    Count { expected: usize, got: usize },
-    #[error("mapping counter map {map} into memory failed: {source}")]
+    #[error("mapping counter map {MAP} into memory failed: {source}")]
     Mmap {
-        map: &'static str,
         #[source]
         source: io::Error,
     },
 }
 
 impl CounterMaps {
-    /// Maps each of `maps` (in `FAMILIES` order), each `cpus` slices long.
-    pub fn new(maps: Vec<MapData>, cpus: usize) -> Result<Self, CountersError> {
-        if maps.len() != FAMILIES.len() {
-            return Err(CountersError::Count {
-                expected: FAMILIES.len(),
-                got: maps.len(),
-            });
-        }
+    /// Maps the counter map, `cpus` blocks long.
+    pub fn new(map: MapData, cpus: usize) -> Result<Self, CountersError> {
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let mut mapped = Vec::with_capacity(maps.len());
-        for (family, map) in FAMILIES.into_iter().zip(maps) {
-            let bytes = family.slice as usize * cpus * size_of::<u64>();
-            let len = bytes.div_ceil(page) * page;
-            // SAFETY: a read-only shared mapping of a BPF_F_MMAPABLE array; the kernel checks
-            // that `len` fits the map and fails the call otherwise.
-            let addr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ,
-                    libc::MAP_SHARED,
-                    map.fd().as_fd().as_raw_fd(),
-                    0,
-                )
-            };
-            if addr == libc::MAP_FAILED {
-                return Err(CountersError::Mmap {
-                    map: family.map,
-                    source: io::Error::last_os_error(),
-                });
-            }
-            let base = NonNull::new(addr.cast::<u64>()).ok_or_else(|| CountersError::Mmap {
-                map: family.map,
-                source: io::Error::other("mmap returned a null address"),
-            })?;
-            mapped.push(Mapped {
-                family,
+        let bytes = BLOCK as usize * cpus * size_of::<u64>();
+        let len = bytes.div_ceil(page) * page;
+        // SAFETY: a read-only shared mapping of a BPF_F_MMAPABLE array; the kernel checks that
+        // `len` fits the map and fails the call otherwise.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                map.fd().as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(CountersError::Mmap {
+                source: io::Error::last_os_error(),
+            });
+        }
+        let base = NonNull::new(addr.cast::<u64>()).ok_or_else(|| CountersError::Mmap {
+            source: io::Error::other("mmap returned a null address"),
+        })?;
+        Ok(Self {
+            map: Mapped {
                 base,
                 len,
                 _map: map,
-            });
-        }
-        Ok(Self { maps: mapped, cpus })
+            },
+            cpus,
+        })
     }
 
-    /// Sums every CPU's slice of `family` into `out` (overwritten; `out.len()` = slice size).
+    /// Sums every CPU's counters of `family` into `out` (overwritten; `out.len()` = slice size).
     fn sum_into(&self, family: Family, out: &mut [u64]) {
-        let Some(m) = self.maps.iter().find(|m| m.family == family) else {
-            return;
-        };
         let slice = family.slice as usize;
         out.fill(0);
         for cpu in 0..self.cpus {
-            let row = cpu * slice;
+            let row = cpu * BLOCK as usize + family.offset as usize;
             for (key, sum) in out.iter_mut().enumerate().take(slice) {
-                // SAFETY: `row + key < cpus * slice`, inside the mapping; the kernel updates
-                // these words concurrently, so they are read with volatile loads.
-                let v = unsafe { m.base.as_ptr().add(row + key).read_volatile() };
+                // SAFETY: `row + key < cpus * BLOCK` (the family lies inside the block), inside
+                // the mapping; the kernel updates these words concurrently, so they are read
+                // with volatile loads.
+                let v = unsafe { self.map.base.as_ptr().add(row + key).read_volatile() };
                 *sum = sum.wrapping_add(v);
             }
         }

@@ -42,8 +42,8 @@ mod tests {
     fn units_scale_the_number() {
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse("3s"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("2m"), Ok(Duration::from_mins(2)));
+        assert_eq!(parse("1h"), Ok(Duration::from_hours(1)));
     }
 
     #[test]

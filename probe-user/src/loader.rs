@@ -11,7 +11,7 @@ use aya::{
         xdp::{XdpLink, XdpLinkId},
     },
 };
-use probe_common::{counters::FAMILIES, track};
+use probe_common::{counters, track};
 
 use crate::{kernel_log, pins::Pins};
 
@@ -90,11 +90,11 @@ pub struct Loaded {
     pub pinned_link: Option<PinnedLink>,
     /// True when an earlier daemon's pinned program and maps were taken over.
     pub resumed: bool,
-    /// The counter maps, in `FAMILIES` order.
-    pub maps: Vec<MapData>,
+    /// The counter map.
+    pub counters: MapData,
     /// First-contact events.
     pub events: RingBuf<MapData>,
-    /// Possible CPUs: how many slices each counter map holds.
+    /// Possible CPUs: how many blocks the counter map holds.
     pub cpus: usize,
     /// The mode the program ended up attached in.
     pub attached_mode: &'static str,
@@ -141,10 +141,6 @@ pub const MAX_EVENT_RATE: u64 = 1_000_000;
 /// with the link and the maps that hold state pinned under `pins` (when
 /// given): if an earlier daemon left them, its maps are reused and the new program is swapped
 /// into its link, so counting continues without a gap or a second attachment.
-#[expect(
-    clippy::too_many_lines,
-    reason = "load, attach or resume, then take the maps: one sequence"
-)]
 pub fn load(
     iface: &str,
     mode: Mode,
@@ -158,9 +154,7 @@ pub fn load(
     // nobody would see cost nothing in the kernel.
     let kernel_log_level = kernel_log::level(log::max_level());
     loader.override_global(aya_log::LEVEL, &kernel_log_level, false);
-    for family in FAMILIES {
-        loader.map_max_entries(family.map, cpus as u32);
-    }
+    loader.map_max_entries(counters::MAP, cpus as u32);
     let (sources, contacts) = table_sizes(limits, pins);
     loader.map_max_entries(track::map::SOURCES, sources);
     loader.map_max_entries(track::map::CONTACTS, contacts);
@@ -177,9 +171,7 @@ pub fn load(
                 path: p.dir().to_owned(),
                 source,
             })?;
-            FAMILIES
-                .iter()
-                .map(|f| f.map)
+            std::iter::once(counters::MAP)
                 .chain(track::map::PERSISTENT)
                 .map(|name| (name, p.map(name)))
                 .collect()
@@ -220,31 +212,27 @@ pub fn load(
         None => (attach(program, iface, mode)?.0, None, false),
     };
 
-    let mut maps = Vec::with_capacity(FAMILIES.len());
-    for family in FAMILIES {
-        let map = ebpf
-            .take_map(family.map)
-            .ok_or(LoadError::MissingMap(family.map))?;
-        let aya::maps::Map::Array(data) = map else {
-            return Err(LoadError::MissingMap(family.map));
-        };
-        // A reused pin must have the size this program and machine expect.
-        let expected = cpus as u32;
-        let found = data
-            .info()
-            .map_err(|source| LoadError::Map {
-                name: family.map,
-                source,
-            })?
-            .max_entries();
-        if found != expected {
-            return Err(LoadError::PinMismatch {
-                map: family.map,
-                found,
-                expected,
-            });
-        }
-        maps.push(data);
+    let map = ebpf
+        .take_map(counters::MAP)
+        .ok_or(LoadError::MissingMap(counters::MAP))?;
+    let aya::maps::Map::Array(counter_map) = map else {
+        return Err(LoadError::MissingMap(counters::MAP));
+    };
+    // A reused pin must have the size this program and machine expect.
+    let expected = cpus as u32;
+    let found = counter_map
+        .info()
+        .map_err(|source| LoadError::Map {
+            name: counters::MAP,
+            source,
+        })?
+        .max_entries();
+    if found != expected {
+        return Err(LoadError::PinMismatch {
+            map: counters::MAP,
+            found,
+            expected,
+        });
     }
     let events = ebpf
         .take_map(track::map::EVENTS)
@@ -257,7 +245,7 @@ pub fn load(
         ebpf,
         pinned_link,
         resumed,
-        maps,
+        counters: counter_map,
         events,
         cpus,
         attached_mode,

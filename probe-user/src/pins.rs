@@ -13,8 +13,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// Bump when a pinned map's key, value or meaning changes.
-pub const LAYOUT: u32 = 2;
+/// The maps' layout version (bumped in probe-common with any change to them).
+pub const LAYOUT: u32 = probe_common::PIN_LAYOUT;
 /// Where bpffs is mounted.
 pub const BPFFS: &str = "/sys/fs/bpf";
 /// `statfs` type of bpffs.

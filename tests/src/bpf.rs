@@ -79,15 +79,98 @@ pub fn map_entries(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
-/// The packets total read straight from a pinned TOTALS map (no daemon needed): counter
-/// `total::PACKETS` of every CPU's slice, summed (probe-common/src/counters.rs makes element
-/// `cpu` of the map that CPU's slice of `total::COUNT` counters).
-pub fn pinned_packets(totals: &Path) -> u64 {
-    let at = probe_common::counters::total::PACKETS as usize * 8;
-    map_entries(totals)
-        .into_iter()
-        .filter_map(|(_, value)| Some(u64::from_le_bytes(value.get(at..at + 8)?.try_into().ok()?)))
-        .sum()
+/// The packets total read straight from the pinned counter map at `path` (no daemon needed):
+/// counter `total::PACKETS` of every CPU's block, summed. The map is opened read-only and
+/// mapped, as the daemon reads it (probe-common/src/counters.rs: element `cpu` of the map is
+/// that CPU's block, `BLOCK` counters long, totals first).
+pub fn pinned_packets(path: &Path) -> u64 {
+    use probe_common::counters::{BLOCK, TOTALS, total};
+    let info = map_info(path);
+    let cpus = info["max_entries"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no max_entries in {info}")) as usize;
+    assert_eq!(
+        info["bytes_value"].as_u64(),
+        Some(u64::from(BLOCK) * 8),
+        "{info}"
+    );
+    let fd = open_pinned(path);
+    let len = cpus * BLOCK as usize * 8;
+    // SAFETY: a read-only shared mapping of a BPF_F_MMAPABLE array of `len` bytes; the kernel
+    // refuses a length beyond the map.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            0,
+        )
+    };
+    assert_ne!(
+        base,
+        libc::MAP_FAILED,
+        "mapping {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    let at = TOTALS.index(total::PACKETS) as usize;
+    let sum = (0..cpus)
+        .map(|cpu| {
+            // SAFETY: inside the mapping (`cpu < cpus`, the index inside the block); the
+            // kernel may be writing it, hence volatile.
+            unsafe {
+                base.cast::<u64>()
+                    .add(cpu * BLOCK as usize + at)
+                    .read_volatile()
+            }
+        })
+        .sum();
+    // SAFETY: exactly the mapping made above.
+    unsafe { libc::munmap(base, len) };
+    sum
+}
+
+/// Opens the BPF object pinned at `path`, read-only (`BPF_OBJ_GET`).
+fn open_pinned(path: &Path) -> std::os::fd::OwnedFd {
+    use std::os::{fd::FromRawFd as _, unix::ffi::OsStrExt as _};
+    /// `union bpf_attr` as `BPF_OBJ_GET` reads it.
+    #[repr(C)]
+    struct ObjGet {
+        pathname: u64,
+        bpf_fd: u32,
+        file_flags: u32,
+        path_fd: i32,
+    }
+    const BPF_OBJ_GET: libc::c_long = 7;
+    const BPF_F_RDONLY: u32 = 1 << 3;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .unwrap_or_else(|_| panic!("a NUL in {}", path.display()));
+    let attr = ObjGet {
+        pathname: c_path.as_ptr() as u64,
+        bpf_fd: 0,
+        file_flags: BPF_F_RDONLY,
+        path_fd: 0,
+    };
+    // SAFETY: `attr` is a valid BPF_OBJ_GET attribute of the size passed, its path a live C
+    // string.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_OBJ_GET,
+            &raw const attr,
+            size_of::<ObjGet>(),
+        )
+    };
+    assert!(
+        fd >= 0,
+        "opening the pinned map {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new descriptor the kernel just gave us, owned from here on.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
 }
 
 /// The id of the program the pinned link at `link` runs.

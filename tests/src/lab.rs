@@ -234,6 +234,12 @@ impl Lab {
         ))
     }
 
+    /// The pins of the current map layout: [`Lab::pin_dir`]`/v<PIN_LAYOUT>`.
+    pub fn pins(&self) -> PathBuf {
+        self.pin_dir()
+            .join(format!("v{}", probe_common::PIN_LAYOUT))
+    }
+
     /// A raw socket on the attacker's interface, for exact frames ([`RawSocket`]). Gives the
     /// interface a packet queue first: a veth with no queue (its default) has nowhere to keep a
     /// frame its peer cannot take yet and may drop it; with one, the queue holds it instead,

@@ -9,8 +9,8 @@ mod parse;
 
 pub use options::{IpOptions, OptionsSpan};
 pub use parse::{
-    Segment, established_tcp, established_tcp_of, options_raw, parse, parse_into, parse_raw,
-    payload_of, payload_prefix,
+    Datagram, Segment, Shortcut, options_raw, parse, parse_into, parse_raw, payload_of,
+    payload_prefix, shortcut, shortcut_of,
 };
 
 /// EtherType values the parser follows. <https://www.iana.org/assignments/ieee-802-numbers>

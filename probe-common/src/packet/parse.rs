@@ -62,6 +62,19 @@ impl<const N: usize> Header<N> {
         u32::from_be(unsafe { core::ptr::read_unaligned((self.0 + i) as *const u32) })
     }
 
+    /// Little-endian: the byte order [`crate::track::flow_hash`] reads an address in.
+    #[inline(always)]
+    fn le32(self, i: usize) -> u32 {
+        // SAFETY: as `u8`, for `i + 4 <= N`.
+        u32::from_le(unsafe { core::ptr::read_unaligned((self.0 + i) as *const u32) })
+    }
+
+    #[inline(always)]
+    fn le64(self, i: usize) -> u64 {
+        // SAFETY: as `u8`, for `i + 8 <= N`.
+        u64::from_le(unsafe { core::ptr::read_unaligned((self.0 + i) as *const u64) })
+    }
+
     #[inline(always)]
     fn bytes<const M: usize>(self, i: usize) -> [u8; M] {
         // SAFETY: as `u8`, for `i + M <= N`.
@@ -169,72 +182,131 @@ pub struct Segment {
     pub tcp_flags: u8,
 }
 
-/// The busiest class of traffic, read at constant offsets: a TCP segment of an established
-/// connection (ACK set, SYN clear) in an untagged frame, over IPv4 without options and not
-/// fragmented, or over IPv6 with TCP right after the fixed header.
+/// What counting a UDP datagram needs, and what tells whether its contact was reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    pub network: Network,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// [`crate::track::flow_hash`] of the datagram's contact key.
+    pub contact: u64,
+}
+
+/// The two busiest classes of traffic, read by [`shortcut`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shortcut {
+    /// A TCP segment of an established connection: counted, never tracked.
+    Established(Segment),
+    /// A UDP datagram: counted, and tracked only if its contact is new.
+    Datagram(Datagram),
+}
+
+/// The busiest classes of traffic, read at constant offsets: a TCP segment of an established
+/// connection (ACK set, SYN clear) or a UDP datagram, in an untagged frame, over IPv4 without
+/// options and not fragmented, or over IPv6 with the transport right after the fixed header.
 ///
 /// A shortcut through [`parse_into`], not a second parser: it applies the same checks to the
 /// same fields, and returns `Some` only for a frame that [`parse`] accepts with these values
-/// and that [`crate::track::is_established_tcp`] leaves untracked (the unit tests and the
-/// parser's fuzz target hold it to that). Everything else, malformed frames included, gets
-/// `None` and goes through the full parse.
+/// (for a datagram, with this contact hash), and for TCP only a segment that
+/// [`crate::track::is_established_tcp`] leaves untracked. The unit tests, the parser's
+/// proptests and its fuzz target hold it to that. Everything else, malformed frames included,
+/// gets `None` and goes through the full parse.
 ///
 /// # Safety
 /// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
 #[inline(always)]
-pub unsafe fn established_tcp(start: usize, end: usize) -> Option<Segment> {
+pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
     const L3: usize = ETH_HEADER;
     // SAFETY (every `fits`): forwarded from this function's contract.
     let eth = unsafe { fits::<ETH_HEADER>(start, end, 0) }?;
-    let (network, l4, ip_payload) = match eth.be16(12) {
+    let (network, protocol, l4, ip_payload) = match eth.be16(12) {
         ether_type::IPV4 => {
             let h = unsafe { fits::<IPV4_HEADER>(start, end, L3) }?;
-            // Version 4, no options; neither MF nor an offset; TCP.
-            if h.u8(0) != 0x45 || h.be16(6) & 0x3fff != 0 || h.u8(9) != ip_proto::TCP {
+            // Version 4, no options; neither MF nor an offset.
+            if h.u8(0) != 0x45 || h.be16(6) & 0x3fff != 0 {
                 return None;
             }
             let total_len = h.be16(2) as usize;
             if total_len < IPV4_HEADER || start + L3 + total_len > end {
                 return None;
             }
-            (Network::Ipv4, L3 + IPV4_HEADER, total_len - IPV4_HEADER)
+            (
+                Network::Ipv4,
+                h.u8(9),
+                L3 + IPV4_HEADER,
+                total_len - IPV4_HEADER,
+            )
         }
         ether_type::IPV6 => {
             let h = unsafe { fits::<IPV6_HEADER>(start, end, L3) }?;
-            if h.u8(0) >> 4 != 6 || h.u8(6) != ip_proto::TCP {
+            if h.u8(0) >> 4 != 6 {
                 return None;
             }
             let payload_len = h.be16(4) as usize;
             if start + L3 + IPV6_HEADER + payload_len > end {
                 return None;
             }
-            (Network::Ipv6, L3 + IPV6_HEADER, payload_len)
+            (Network::Ipv6, h.u8(6), L3 + IPV6_HEADER, payload_len)
         }
         _ => return None,
     };
-    let t = unsafe { fits::<TCP_HEADER>(start, end, l4) }?;
-    let doff = ((t.u8(12) >> 4) as usize) * 4;
-    let flags = t.u8(13);
-    if doff < TCP_HEADER
-        || doff > ip_payload
-        || start + l4 + doff > end
-        || flags & (tcp_flags::ACK | tcp_flags::SYN) != tcp_flags::ACK
-    {
-        return None;
+    match protocol {
+        ip_proto::TCP => {
+            let t = unsafe { fits::<TCP_HEADER>(start, end, l4) }?;
+            let doff = ((t.u8(12) >> 4) as usize) * 4;
+            let flags = t.u8(13);
+            if doff < TCP_HEADER
+                || doff > ip_payload
+                || start + l4 + doff > end
+                || flags & (tcp_flags::ACK | tcp_flags::SYN) != tcp_flags::ACK
+            {
+                return None;
+            }
+            Some(Shortcut::Established(Segment {
+                network,
+                src_port: t.be16(0),
+                dst_port: t.be16(2),
+                tcp_flags: flags,
+            }))
+        }
+        ip_proto::UDP => {
+            let u = unsafe { fits::<UDP_HEADER>(start, end, l4) }?;
+            let ulen = u.be16(4) as usize;
+            if ulen < UDP_HEADER || ip_payload < UDP_HEADER || ulen > ip_payload {
+                return None;
+            }
+            let dst_port = u.be16(2);
+            // The addresses as the contact key holds them (an IPv4 one in the first four
+            // bytes), read only now: an established segment has no use for them. Each IP
+            // header was checked to fit above.
+            let (src, dst) = if network == Network::Ipv4 {
+                let ip = Header::<IPV4_HEADER>(start + L3);
+                ([u64::from(ip.le32(12)), 0], [u64::from(ip.le32(16)), 0])
+            } else {
+                let ip = Header::<IPV6_HEADER>(start + L3);
+                ([ip.le64(8), ip.le64(16)], [ip.le64(24), ip.le64(32)])
+            };
+            let contact = crate::track::flow_hash_of(
+                src,
+                dst,
+                crate::track::contact_tail(dst_port, ip_proto::UDP, 0, network as u8),
+            );
+            Some(Shortcut::Datagram(Datagram {
+                network,
+                src_port: u.be16(0),
+                dst_port,
+                contact,
+            }))
+        }
+        _ => None,
     }
-    Some(Segment {
-        network,
-        src_port: t.be16(0),
-        dst_port: t.be16(2),
-        tcp_flags: flags,
-    })
 }
 
-/// [`established_tcp`] over a byte slice, for the host.
-pub fn established_tcp_of(frame: &[u8]) -> Option<Segment> {
+/// [`shortcut`] over a byte slice, for the host.
+pub fn shortcut_of(frame: &[u8]) -> Option<Shortcut> {
     let start = frame.as_ptr() as usize;
     // SAFETY: a slice is readable over its whole length.
-    unsafe { established_tcp(start, start + frame.len()) }
+    unsafe { shortcut(start, start + frame.len()) }
 }
 
 /// IPv4 header at `off` (≤ 22), then the transport.

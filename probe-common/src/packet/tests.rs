@@ -13,8 +13,8 @@ use std::{vec, vec::Vec};
 use proptest::{prelude::*, sample::Index};
 
 use super::{
-    IpOptions, Malformed, Network, OptionsSpan, Packet, Segment, Transport, established_tcp_of,
-    ether_type, ip_option, ip_proto, parse, tcp_flags,
+    Datagram, IpOptions, Malformed, Network, OptionsSpan, Packet, Segment, Shortcut, Transport,
+    ether_type, ip_option, ip_proto, parse, shortcut_of, tcp_flags,
 };
 
 const ETH: usize = 14;
@@ -1912,87 +1912,132 @@ fn ipv4_option() -> impl Strategy<Value = (Vec<u8>, u32)> {
     ]
 }
 
-/// The established-TCP shortcut agrees with the parser on `frame`: when it answers, the parser
-/// accepts the frame with the same values and the segment is established TCP in an untagged,
-/// unfragmented packet without IPv4 options or IPv6 extension headers; and for every such frame
-/// the parser accepts, the shortcut answers.
+/// The shortcut agrees with the parser on `frame`: when it answers, the parser accepts the
+/// frame with the same values (and, for a datagram, the same contact hash), in an untagged,
+/// unfragmented packet without IPv4 options or IPv6 extension headers, carrying established
+/// TCP or UDP; and for every such frame the parser accepts, the shortcut answers.
 fn shortcut_agrees(frame: &[u8]) -> Result<(), TestCaseError> {
-    let short = established_tcp_of(frame);
+    let short = shortcut_of(frame);
     let parsed = parse(frame);
-    let eligible = parsed.as_ref().ok().filter(|p| {
-        crate::track::is_established_tcp(p)
-            && p.vlan_tags == 0
-            && !p.is_fragment
-            && p.ip_options.len == 0
-            && p.l4_offset == if p.network == Network::Ipv4 { 34 } else { 54 }
-    });
-    match (short, eligible) {
-        (Some(s), Some(p)) => {
-            prop_assert_eq!(
-                s,
-                Segment {
-                    network: p.network,
-                    src_port: p.src_port,
-                    dst_port: p.dst_port,
-                    tcp_flags: p.tcp_flags,
-                }
-            );
-        }
-        (None, None) => {}
-        (s, _) => prop_assert!(false, "shortcut {:?} but parser {:?}", s, parsed),
-    }
+    let expected = parsed.as_ref().ok().and_then(expected_shortcut);
+    prop_assert_eq!(short, expected, "parser says {:?}", parsed);
     Ok(())
 }
 
+/// What the shortcut must answer for a frame the parser made `p` of.
+fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
+    let plain = p.vlan_tags == 0
+        && !p.is_fragment
+        && p.ip_options.len == 0
+        && p.l4_offset == if p.network == Network::Ipv4 { 34 } else { 54 };
+    if !plain {
+        return None;
+    }
+    if crate::track::is_established_tcp(p) {
+        return Some(Shortcut::Established(Segment {
+            network: p.network,
+            src_port: p.src_port,
+            dst_port: p.dst_port,
+            tcp_flags: p.tcp_flags,
+        }));
+    }
+    if p.transport == Transport::Udp {
+        let key = crate::track::contact_key(p)?;
+        return Some(Shortcut::Datagram(Datagram {
+            network: p.network,
+            src_port: p.src_port,
+            dst_port: p.dst_port,
+            contact: crate::track::flow_hash(&key),
+        }));
+    }
+    None
+}
+
 #[test]
-fn the_shortcut_answers_for_established_tcp_and_leaves_everything_else_to_the_parser() {
+fn the_shortcut_answers_for_established_tcp_and_udp_and_leaves_everything_else_to_the_parser() {
     let ack = Tcp::new(tcp_flags::ACK | tcp_flags::PSH).segment(b"data");
     let v4 = Ipv4::new(ip_proto::TCP).frame(&[], &ack);
     assert_eq!(
-        established_tcp_of(&v4),
-        Some(Segment {
+        shortcut_of(&v4),
+        Some(Shortcut::Established(Segment {
             network: Network::Ipv4,
             src_port: 49152,
             dst_port: 443,
             tcp_flags: tcp_flags::ACK | tcp_flags::PSH,
-        })
+        }))
     );
     let v6 = Ipv6::new(ip_proto::TCP).frame(&[], &ack);
-    assert_eq!(
-        established_tcp_of(&v6).map(|s| (s.network, s.dst_port)),
-        Some((Network::Ipv6, 443))
+    assert!(
+        matches!(shortcut_of(&v6), Some(Shortcut::Established(s)) if (s.network, s.dst_port) == (Network::Ipv6, 443)),
+        "{:?}",
+        shortcut_of(&v6)
     );
+    // A datagram's contact hash is the one its parsed contact key gives, for both versions.
+    let dns4 = Ipv4::new(ip_proto::UDP).frame(&[], &udp(5353, 53, b"query"));
+    let dns6 = Ipv6::new(ip_proto::UDP).frame(&[], &udp(5353, 53, b"query"));
+    for (frame, network) in [(&dns4, Network::Ipv4), (&dns6, Network::Ipv6)] {
+        let p = parse(frame).expect("a UDP frame parses");
+        let key = crate::track::contact_key(&p).expect("UDP is tracked");
+        assert_eq!(
+            shortcut_of(frame),
+            Some(Shortcut::Datagram(Datagram {
+                network,
+                src_port: 5353,
+                dst_port: 53,
+                contact: crate::track::flow_hash(&key),
+            }))
+        );
+    }
+    // Another port, another contact.
+    let other = Ipv4::new(ip_proto::UDP).frame(&[], &udp(5353, 54, b"query"));
+    let hash = |f: &[u8]| match shortcut_of(f) {
+        Some(Shortcut::Datagram(d)) => d.contact,
+        s => panic!("not a datagram: {s:?}"),
+    };
+    assert_ne!(hash(&dns4), hash(&other));
+    assert_ne!(hash(&dns4), hash(&dns6));
     // Each of these goes through the full parse: a SYN, SYN+ACK and RST are tracked, tags,
-    // options, fragments and extension headers move or hide the transport, and a broken length
-    // is for the parser to name.
+    // options, fragments and extension headers move or hide the transport, ICMP is left to
+    // the parser, and a broken length is for the parser to name.
     let mut fragment = Ipv4::new(ip_proto::TCP);
     fragment.more_fragments = true;
+    let mut udp_fragment = Ipv4::new(ip_proto::UDP);
+    udp_fragment.more_fragments = true;
     let mut options = Ipv4::new(ip_proto::TCP);
     options.options = vec![1, 1, 1, 0];
+    let mut udp_options = Ipv4::new(ip_proto::UDP);
+    udp_options.options = vec![1, 1, 1, 0];
     let (next, exts) = extension_chain(&[(ip_proto::HOPOPT, 0)], ip_proto::TCP);
     let mut with_ext = exts;
     with_ext.extend_from_slice(&ack);
     let mut too_long = v4.clone();
     set_u16(&mut too_long, ETH + 2, 2000);
+    let mut udp_len_too_long = dns4.clone();
+    set_u16(&mut udp_len_too_long, ETH + 20 + 4, 200);
     let others = [
         Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::SYN).segment(&[])),
         Ipv4::new(ip_proto::TCP)
             .frame(&[], &Tcp::new(tcp_flags::SYN | tcp_flags::ACK).segment(&[])),
         Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::RST).segment(&[])),
         Ipv4::new(ip_proto::TCP).frame(&[ether_type::VLAN], &ack),
+        Ipv4::new(ip_proto::UDP).frame(&[ether_type::VLAN], &udp(1, 2, b"")),
         options.frame(&[], &ack),
+        udp_options.frame(&[], &udp(1, 2, b"")),
         fragment.frame(&[], &ack),
+        udp_fragment.frame(&[], &udp(1, 2, b"")),
         Ipv6::new(next).frame(&[], &with_ext),
-        Ipv4::new(ip_proto::UDP).frame(&[], &udp(1, 2, b"")),
+        Ipv4::new(ip_proto::ICMP).frame(&[], &[8, 0, 0, 0, 0, 1, 0, 1]),
         too_long,
+        udp_len_too_long,
         v4[..v4.len() - 10].to_vec(),
     ];
     for (i, f) in others.iter().enumerate() {
-        assert_eq!(established_tcp_of(f), None, "frame {i}");
+        assert_eq!(shortcut_of(f), None, "frame {i}");
         shortcut_agrees(f).unwrap_or_else(|e| panic!("frame {i}: {e}"));
     }
-    shortcut_agrees(&v4).expect("v4");
-    shortcut_agrees(&v6).expect("v6");
+    for f in [&v4, &v6, &dns4, &dns6, &other] {
+        shortcut_agrees(f).expect("an eligible frame");
+    }
 }
 
 proptest! {

@@ -146,7 +146,7 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
         mut ebpf,
         mut pinned_link,
         resumed,
-        maps,
+        counters,
         events,
         cpus,
         attached_mode,
@@ -158,12 +158,12 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
         );
     }
     log::info!(
-        "watching {} ({} XDP, {} CPU slices per counter map)",
+        "watching {} ({} XDP, counters for {} CPUs)",
         args.iface,
         attached_mode,
         cpus
     );
-    let counters = Arc::new(CounterMaps::new(maps, cpus)?);
+    let counters = Arc::new(CounterMaps::new(counters, cpus)?);
     let mut events = Events::new(events).context("watching the first-contact ring buffer")?;
     let sink = Arc::new(Mutex::new(sink));
     let socket = server::bind(&args.socket)?;

@@ -1,6 +1,6 @@
-//! Collector cost: one collection as the daemon makes it (every counter map read through its
+//! Collector cost: one collection as the daemon makes it (the counter map read through its
 //! mmap reader, deltas through `Collector::observe`, rows built as `query::answer` builds them),
-//! at 1,000 and 65,536 active ports, beside per-key and batch lookups of the same maps and of a
+//! at 1,000 and 65,536 active ports, beside per-key and batch lookups of the same map and of a
 //! full SOURCES map. CPU time of this thread, so time spent waiting for a CPU does not count.
 
 use std::{
@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use aya::maps::{Map, MapData};
 use probe_common::{
     counters::{
-        DST_PORTS, FAMILIES, Family, ICMP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, icmp_key,
+        self, BLOCK, DST_PORTS, Family, ICMP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, icmp_key,
         port_key, port_proto, total,
     },
     track::{self, SourceKey, SourceSlot, SourceState},
@@ -57,19 +57,18 @@ fn cpu_ms(f: impl FnOnce()) -> f64 {
     cpu_now() - start
 }
 
-/// A writable mapping of one counter map, to make ports active the way the program would.
-struct Writable {
-    family: Family,
+/// A writable mapping of the counter map, to make ports active the way the program would.
+struct Writer {
     base: NonNull<u64>,
     len: usize,
     cpus: usize,
 }
 
-impl Writable {
-    fn new(family: Family, fd: RawFd, cpus: usize) -> io::Result<Self> {
+impl Writer {
+    fn new(fd: RawFd, cpus: usize) -> io::Result<Self> {
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let len = (family.slice as usize * cpus * 8).div_ceil(page) * page;
+        let len = (BLOCK as usize * cpus * 8).div_ceil(page) * page;
         // SAFETY: a shared mapping of a BPF_F_MMAPABLE array; the kernel checks the length.
         let addr = unsafe {
             libc::mmap(
@@ -85,12 +84,7 @@ impl Writable {
             return Err(io::Error::last_os_error());
         }
         let base = NonNull::new(addr.cast()).ok_or_else(|| io::Error::other("mmap gave null"))?;
-        Ok(Self {
-            family,
-            base,
-            len,
-            cpus,
-        })
+        Ok(Self { base, len, cpus })
     }
 
     fn zero(&self) {
@@ -98,41 +92,18 @@ impl Writable {
         unsafe { self.base.as_ptr().cast::<u8>().write_bytes(0, self.len) };
     }
 
-    /// Adds `n` to `key` in CPU `cpu`'s slice (a key beyond the slice is ignored).
-    fn add(&self, cpu: usize, key: u32, n: u64) {
-        if key >= self.family.slice {
+    /// Adds `n` to `key` of `family` in CPU `cpu`'s block (a key beyond the family is ignored).
+    fn add(&self, family: Family, cpu: usize, key: u32, n: u64) {
+        if key >= family.slice {
             return;
         }
-        let i = (cpu % self.cpus) * self.family.slice as usize + key as usize;
-        // SAFETY: `i < cpus * slice`, inside the mapping; volatile because the kernel side
+        let i = (cpu % self.cpus) * BLOCK as usize + family.index(key) as usize;
+        // SAFETY: `i < cpus * BLOCK`, inside the mapping; volatile because the kernel side
         // shares the memory.
         unsafe {
             let p = self.base.as_ptr().add(i);
             p.write_volatile(p.read_volatile() + n);
         }
-    }
-}
-
-impl Drop for Writable {
-    fn drop(&mut self) {
-        // SAFETY: exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-    }
-}
-
-/// The counter maps, mapped for writing, keyed by family.
-struct Writer(Vec<Writable>);
-
-impl Writer {
-    /// Adds `n` to `key` of `family` in CPU `cpu`'s slice.
-    fn add(&self, family: Family, cpu: usize, key: u32, n: u64) {
-        if let Some(w) = self.0.iter().find(|w| w.family == family) {
-            w.add(cpu, key, n);
-        }
-    }
-
-    fn zero(&self) {
-        self.0.iter().for_each(Writable::zero);
     }
 
     /// Makes `ports` TCP ports active (spread over the port range) with SYNs, flags, ICMP and
@@ -153,6 +124,13 @@ impl Writer {
             self.add(ICMP, 0, icmp_key(t, c), round);
         }
         self.add(TOTALS, 0, total::PACKETS, u64::from(ports) * round);
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // SAFETY: exactly the mapping made in `new`.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
     }
 }
 
@@ -211,56 +189,45 @@ fn collection(
     }
 }
 
-/// Every counter map through the syscall: one `BPF_MAP_LOOKUP_ELEM` per element (one CPU's
-/// slice), summing the counters copied out.
-fn read_per_key(fds: &[(Family, RawFd)], cpus: usize) -> Result<u64> {
+/// The counter map through the syscall: one `BPF_MAP_LOOKUP_ELEM` per element (one CPU's
+/// block), summing the counters copied out.
+fn read_per_key(fd: RawFd, cpus: usize) -> Result<u64> {
     let mut sum = 0u64;
-    for &(family, fd) in fds {
-        let mut value = vec![0u8; family.slice as usize * 8];
-        for key in 0..cpus as u32 {
-            sys::lookup(fd, &key.to_ne_bytes(), &mut value)
-                .with_context(|| format!("looking up {}[{key}]", family.map))?;
-            sum = value.chunks_exact(8).fold(sum, |s, v| {
-                s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
-            });
-        }
+    let mut value = vec![0u8; BLOCK as usize * 8];
+    for key in 0..cpus as u32 {
+        sys::lookup(fd, &key.to_ne_bytes(), &mut value)
+            .with_context(|| format!("looking up {}[{key}]", counters::MAP))?;
+        sum = value.chunks_exact(8).fold(sum, |s, v| {
+            s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
+        });
     }
     Ok(sum)
 }
 
-/// Every counter map with one `BPF_MAP_LOOKUP_BATCH` call each.
-fn read_batched(
-    fds: &[(Family, RawFd)],
-    cpus: usize,
-    keys: &mut [u8],
-    values: &mut [u8],
-) -> Result<u64> {
-    let mut sum = 0u64;
-    for &(family, fd) in fds {
-        // One element per CPU, each a slice of `family.slice` counters.
-        let n = cpus as u32;
-        let width = family.slice as usize * 8;
-        let got = sys::lookup_all_batched(
-            fd,
-            4,
-            width,
-            n,
-            &mut keys[..n as usize * 4],
-            &mut values[..n as usize * width],
-        )
-        .with_context(|| format!("batch lookup of {}", family.map))?;
-        ensure!(
-            got == n as usize,
-            "batch lookup of {} read {got} of {n}",
-            family.map
-        );
-        sum = values[..n as usize * width]
-            .chunks_exact(8)
-            .fold(sum, |s, v| {
-                s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
-            });
-    }
-    Ok(sum)
+/// The counter map with one `BPF_MAP_LOOKUP_BATCH` call.
+fn read_batched(fd: RawFd, cpus: usize, keys: &mut [u8], values: &mut [u8]) -> Result<u64> {
+    // One element per CPU, each a block of `BLOCK` counters.
+    let n = cpus as u32;
+    let width = BLOCK as usize * 8;
+    let got = sys::lookup_all_batched(
+        fd,
+        4,
+        width,
+        n,
+        &mut keys[..n as usize * 4],
+        &mut values[..n as usize * width],
+    )
+    .with_context(|| format!("batch lookup of {}", counters::MAP))?;
+    ensure!(
+        got == n as usize,
+        "batch lookup of {} read {got} of {n}",
+        counters::MAP
+    );
+    Ok(values[..n as usize * width]
+        .chunks_exact(8)
+        .fold(0u64, |s, v| {
+            s.wrapping_add(u64::from_ne_bytes(v.try_into().unwrap_or_default()))
+        }))
 }
 
 fn bytes_of<T: Copy>(v: &T) -> &[u8] {
@@ -343,21 +310,11 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         plan.collect_trials, plan.slow_read_trials
     );
     let (mut ebpf, cpus) = object::load(Limits::default())?;
-    let maps = object::counter_maps(&mut ebpf)?;
-    let fds: Vec<(Family, RawFd)> = FAMILIES
-        .into_iter()
-        .zip(&maps)
-        .map(|(f, m)| (f, m.fd().as_fd().as_raw_fd()))
-        .collect();
-    let writer = Writer(
-        fds.iter()
-            .map(|&(f, fd)| {
-                Writable::new(f, fd, cpus).with_context(|| format!("mapping {} writable", f.map))
-            })
-            .collect::<Result<_>>()?,
-    );
-    // `maps` (and with them the descriptors in `fds`) live in `counters` until the end.
-    let counters = CounterMaps::new(maps, cpus)?;
+    let counter_map = object::counter_map(&mut ebpf)?;
+    let fd = counter_map.fd().as_fd().as_raw_fd();
+    let writer = Writer::new(fd, cpus).context("mapping the counter map writable")?;
+    // The map (and with it the descriptor `fd`) lives in `counters` until the end.
+    let counters = CounterMaps::new(counter_map, cpus)?;
     let sources: MapData = match object::take(&mut ebpf, track::map::SOURCES)? {
         Map::PerCpuArray(m) => m,
         _ => bail!("SOURCES is not a per-CPU array"),
@@ -374,13 +331,8 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         started.elapsed().as_secs_f64()
     );
 
-    let largest = FAMILIES
-        .iter()
-        .map(|f| f.slice as usize * cpus)
-        .max()
-        .unwrap_or(0);
-    let mut keys = vec![0u8; largest * 4];
-    let mut values = vec![0u8; largest * 8];
+    let mut keys = vec![0u8; cpus * 4];
+    let mut values = vec![0u8; BLOCK as usize * cpus * 8];
     let k = Knowledge::builtin();
     let mut snapshot = Snapshot::zeroed();
     // (ports, work, steady: measure the second interval, when no port is newly active,
@@ -419,11 +371,11 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         mmap.push(cpu_ms(|| counters.read_into(&mut snapshot)));
         if trial < plan.slow_read_trials {
             let mut r = Ok(0);
-            per_key.push(cpu_ms(|| r = read_per_key(&fds, cpus)));
+            per_key.push(cpu_ms(|| r = read_per_key(fd, cpus)));
             r?;
             let mut r = Ok(0);
             batch.push(cpu_ms(|| {
-                r = read_batched(&fds, cpus, &mut keys, &mut values);
+                r = read_batched(fd, cpus, &mut keys, &mut values);
             }));
             r?;
             let mut n = Ok(0);
@@ -438,7 +390,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
     }
     drop(writer);
 
-    let counter_keys: u32 = FAMILIES.iter().map(|f| f.slice).sum::<u32>() * cpus as u32;
+    let counter_keys: u32 = BLOCK * cpus as u32;
     let median = |v: &[f64]| Summary::of(v).map_or(f64::NAN, |s| s.median);
     let core = |v: &[f64]| format!("{:.2}% of a core at 1 s", median(v) / 10.0);
     let vs = |v: &[f64], base: &[f64], what: &str| {
@@ -516,22 +468,22 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
                 .into(),
         ),
         read_row(
-            "counter maps read: mmap of per-CPU slices (the daemon's)",
+            "counter map read: mmap of per-CPU blocks (the daemon's)",
             &mmap,
             "1.0× mmap".into(),
-            format!("{counter_keys} u64 counters ({cpus} CPU slices)"),
+            format!("{counter_keys} u64 counters ({cpus} CPU blocks)"),
         ),
         read_row(
-            "counter maps read: BPF_MAP_LOOKUP_ELEM per CPU slice",
+            "counter map read: BPF_MAP_LOOKUP_ELEM per CPU block",
             &per_key,
             vs(&per_key, &mmap, "mmap"),
-            format!("{} syscalls, one per CPU slice", FAMILIES.len() * cpus),
+            format!("{cpus} syscalls, one per CPU block"),
         ),
         read_row(
-            "counter maps read: BPF_MAP_LOOKUP_BATCH",
+            "counter map read: BPF_MAP_LOOKUP_BATCH",
             &batch,
             vs(&batch, &mmap, "mmap"),
-            "one batch call per map".into(),
+            "one batch call".into(),
         ),
         read_row(
             &format!("SOURCES ({tracked} sources) read: per-key GET_NEXT_KEY + LOOKUP"),

@@ -214,7 +214,7 @@ struct Instance {
 impl Instance {
     fn new(limits: Limits) -> Result<Self> {
         let (mut ebpf, cpus) = object::load(limits)?;
-        let counters = CounterMaps::new(object::counter_maps(&mut ebpf)?, cpus)?;
+        let counters = CounterMaps::new(object::counter_map(&mut ebpf)?, cpus)?;
         let vary = Array::try_from(object::take(&mut ebpf, "BENCH_VARY")?)?;
         let mut targets: ProgramArray<MapData> =
             ProgramArray::try_from(object::take(&mut ebpf, "BENCH_TARGETS")?)?;

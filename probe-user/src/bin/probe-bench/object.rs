@@ -7,7 +7,7 @@ use aya::{
     maps::{Map, MapData},
     programs::Xdp,
 };
-use probe_common::{counters::FAMILIES, track};
+use probe_common::{counters, track};
 
 /// The object build.rs made; the same bytes the daemon embeds.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
@@ -47,9 +47,7 @@ pub fn load(limits: Limits) -> Result<(Ebpf, usize)> {
         .context("counting possible CPUs")?;
     let mut loader = EbpfLoader::new();
     loader.override_global(aya_log::LEVEL, &KERNEL_LOG_INFO, false);
-    for family in FAMILIES {
-        loader.map_max_entries(family.map, cpus as u32);
-    }
+    loader.map_max_entries(counters::MAP, cpus as u32);
     let (sources, contacts) = (
         track::table_slots(limits.sources),
         track::table_slots(limits.contacts),
@@ -91,20 +89,16 @@ pub fn program_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut Xdp> {
         .with_context(|| format!("program {name} is not XDP"))
 }
 
-/// Takes an array-backed map (counter families, SOURCES, ...) out of the object.
+/// Takes an array-backed map (COUNTERS, SOURCES, ...) out of the object.
 pub fn take(ebpf: &mut Ebpf, name: &str) -> Result<Map> {
     ebpf.take_map(name)
         .with_context(|| format!("map {name} is missing from the object"))
 }
 
-/// The counter maps, in `FAMILIES` order, for `CounterMaps::new`.
-pub fn counter_maps(ebpf: &mut Ebpf) -> Result<Vec<MapData>> {
-    let mut maps = Vec::with_capacity(FAMILIES.len());
-    for family in FAMILIES {
-        match take(ebpf, family.map)? {
-            Map::Array(data) => maps.push(data),
-            _ => bail!("map {} is not an array", family.map),
-        }
+/// The counter map, for `CounterMaps::new`.
+pub fn counter_map(ebpf: &mut Ebpf) -> Result<MapData> {
+    match take(ebpf, counters::MAP)? {
+        Map::Array(data) => Ok(data),
+        _ => bail!("map {} is not an array", counters::MAP),
     }
-    Ok(maps)
 }
