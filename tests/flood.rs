@@ -165,10 +165,15 @@ fn flood_the_daemon(query_limit: Duration) {
     let (sources_pin, contacts_pin) = (pins.join("SOURCES"), pins.join("CONTACTS"));
     let sources_before = bpf::map_info(&sources_pin);
     let contacts_before = bpf::map_info(&contacts_pin);
-    assert_eq!(uint(&sources_before, "max_entries"), u64::from(MAX_SOURCES));
+    // Each table holds every CPU's part, one after another.
+    let cpus = bpf::possible_cpus();
+    assert_eq!(
+        uint(&sources_before, "max_entries"),
+        u64::from(MAX_SOURCES) * cpus
+    );
     assert_eq!(
         uint(&contacts_before, "max_entries"),
-        u64::from(MAX_CONTACTS)
+        u64::from(MAX_CONTACTS) * cpus
     );
     let rss_before = probe.rss_kib();
 
@@ -290,10 +295,9 @@ fn flood_the_daemon(query_limit: Duration) {
     }
     // Occupied slots, over every CPU's table: a source slot holds a key, a contact slot a hash.
     let occupied = |path: &std::path::Path, width: usize| -> u64 {
-        bpf::per_cpu_entries(path)
+        bpf::map_entries(path)
             .iter()
-            .flat_map(|(_, cpus)| cpus.iter())
-            .filter(|v| v[..width].iter().any(|&b| b != 0))
+            .filter(|(_, v)| v[..width].iter().any(|&b| b != 0))
             .count() as u64
     };
     let (sources, contacts) = (occupied(&sources_pin, 20), occupied(&contacts_pin, 8));

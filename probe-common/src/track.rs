@@ -53,6 +53,21 @@ pub const fn table_slots(requested: u32) -> u32 {
     }
 }
 
+/// Most slots a table may hold over every CPU: the program computes `cpu * slots + slot` in 32
+/// bits, and the kernel indexes arrays with a `u32`.
+pub const MAX_TABLE_ENTRIES: u64 = 1 << 31;
+
+/// Slots per CPU for a table asked to hold `requested` per CPU on `cpus` CPUs:
+/// [`table_slots`], halved while every CPU's part together would exceed [`MAX_TABLE_ENTRIES`].
+pub const fn slots_per_cpu(requested: u32, cpus: u32) -> u32 {
+    let mut slots = table_slots(requested);
+    let cpus = if cpus == 0 { 1 } else { cpus as u64 };
+    while slots > 2 && slots as u64 * cpus > MAX_TABLE_ENTRIES {
+        slots /= 2;
+    }
+    slots
+}
+
 /// One new thing: (source, destination, protocol, port or ICMP message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(C)]
@@ -209,12 +224,12 @@ const fn half(b: &[u8; 16], i: usize) -> u64 {
     ])
 }
 
-/// Final avalanche, and never zero (zero marks an empty slot).
+/// Final avalanche, and never zero (zero marks an empty slot): the top bit is set, which
+/// costs no branch and leaves the slot (the low bits) alone.
 #[inline(always)]
 const fn finish(h: u64) -> u64 {
     let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    let h = h ^ (h >> 32);
-    if h == 0 { 1 } else { h }
+    (h ^ (h >> 32)) | 1 << 63
 }
 
 /// Hash of a contact key: its slot in the reported-contacts table (low bits) and what the slot
@@ -229,10 +244,11 @@ pub const fn flow_hash(k: &ContactKey) -> u64 {
 }
 
 /// The last word [`flow_hash`] mixes in: port, protocol, TTL and IP version (the version too:
-/// an IPv4 and an IPv6 address can share their bytes).
+/// an IPv4 and an IPv6 address can share their bytes). The port, what a scan varies, is in
+/// the low bits: the middle of its product, which the slot takes, spreads consecutive ports.
 #[inline(always)]
 pub const fn contact_tail(port: u16, protocol: u8, ttl: u8, ip_version: u8) -> u64 {
-    (port as u64) << 24 | (protocol as u64) << 16 | (ttl as u64) << 8 | ip_version as u64
+    (ip_version as u64) << 32 | (ttl as u64) << 24 | (protocol as u64) << 16 | port as u64
 }
 
 /// [`flow_hash`] from the key's addresses as little-endian 64-bit halves and its

@@ -502,6 +502,22 @@ fn table_sizes_round_up_to_a_power_of_two_of_at_least_two() {
     assert_eq!(table_slots(u32::MAX), 1 << 31);
 }
 
+#[test]
+fn a_table_over_every_cpu_stays_within_a_32_bit_index() {
+    use probe_common::track::{MAX_TABLE_ENTRIES, slots_per_cpu};
+    // Room enough: the power of two asked for.
+    assert_eq!(slots_per_cpu(262_144, 2), 262_144);
+    assert_eq!(slots_per_cpu(1000, 64), 1024);
+    // 2^24 slots on 256 CPUs would be 2^32 entries: halved once.
+    assert_eq!(slots_per_cpu(1 << 24, 256), 1 << 23);
+    assert_eq!(slots_per_cpu(1 << 24, 128), 1 << 24);
+    assert_eq!(
+        u64::from(slots_per_cpu(1 << 24, 4096)) * 4096,
+        MAX_TABLE_ENTRIES
+    );
+    assert_eq!(slots_per_cpu(1 << 24, 0), 1 << 24);
+}
+
 /// Distinct slots `hashes` fall into in a table of `slots` (a power of two).
 fn slots_used(hashes: impl Iterator<Item = u64>, slots: u32) -> usize {
     hashes
@@ -520,6 +536,47 @@ fn a_port_scan_spreads_over_the_contacts_table_as_a_random_hash_would() {
         slots,
     );
     assert!((57_000..=59_000).contains(&used), "{used} slots");
+}
+
+#[test]
+fn a_host_sweep_spreads_over_the_contacts_table_as_a_random_hash_would() {
+    // One port on 65,536 consecutive IPv4 hosts, and on 65,536 IPv6 hosts differing in the
+    // last two bytes: 88.5% of the keys' worth each, as for the port scan.
+    let slots = probe_common::track::DEFAULT_CONTACTS;
+    let v4 = slots_used(
+        (0..65_536u32).map(|i| {
+            let mut key = v4_key(ip_proto::TCP, 445, 0);
+            key.dst[..4].copy_from_slice(&(0xc612_0000 | i).to_be_bytes());
+            flow_hash(&key)
+        }),
+        slots,
+    );
+    let v6 = slots_used(
+        (0..65_536u32).map(|i| {
+            let mut key = v6_key(ip_proto::TCP, 445, 0);
+            key.dst[14..].copy_from_slice(&(i as u16).to_be_bytes());
+            flow_hash(&key)
+        }),
+        slots,
+    );
+    assert!(v4 >= 57_000, "IPv4: {v4} slots");
+    assert!(v6 >= 57_000, "IPv6: {v6} slots");
+}
+
+#[test]
+fn contacts_from_a_spread_of_sources_spread_over_the_contacts_table() {
+    // A flood from 65,536 IPv6 sources differing in their top bytes (the part a random
+    // source changes first) to one port: 88.5% of the keys' worth.
+    let slots = probe_common::track::DEFAULT_CONTACTS;
+    let used = slots_used(
+        (0..65_536u32).map(|i| {
+            let mut key = v6_key(ip_proto::UDP, 53, 0);
+            key.src[..2].copy_from_slice(&(i as u16).to_be_bytes());
+            flow_hash(&key)
+        }),
+        slots,
+    );
+    assert!(used >= 57_000, "{used} slots");
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub fn frame(ctx: &XdpContext) {
             bump(c, TCP_FLAGS, u32::from(s.tcp_flags), 1);
             return;
         }
-        Some(Shortcut::Datagram(d)) if track::seen(d.contact) => {
+        Some(Shortcut::Datagram(d)) if track::seen(cpu, d.contact) => {
             bump(c, TOTALS, network_total(d.network), 1);
             bump(c, DST_PORTS, port_key(port_proto::UDP, d.dst_port), 1);
             bump(c, SRC_PORTS, port_key(port_proto::UDP, d.src_port), 1);
@@ -95,7 +95,7 @@ pub fn frame(ctx: &XdpContext) {
     // Non-first fragments stop here: counted, nothing more to learn.
     let Some(key) = contact_key(p) else { return };
     let hash = flow_hash(&key);
-    let known = track::seen(hash);
+    let known = track::seen(cpu, hash);
     // A repeat of a reported UDP or ICMP contact has nothing more to say; a repeated SYN, FIN
     // or RST to a reported port still tells about its source.
     if known && !matches!(p.transport, Transport::Tcp) {

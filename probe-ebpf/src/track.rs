@@ -6,15 +6,18 @@
 //! only a first contact within the rate limit costs an event.
 //!
 //! Both tables are per-CPU and direct-mapped: a slot is a hash masked, found with one array
-//! lookup, overwritten when another key hashes there. No hash-map walk, no lock, no LRU list
+//! lookup, overwritten when another key hashes there. Each is one plain array holding every
+//! CPU's table in turn (index `cpu * slots + slot`), not a per-CPU array: a per-CPU array
+//! finds a value through a table of pointers, a second memory access that, for a scan's
+//! scattered slots, is a second cache miss. No hash-map walk, no lock, no LRU list
 //! on the packet path. What that gives up: a contact whose slot was taken over, or that shows
 //! up on another CPU, is reported again (the daemon's detectors count distinct contacts, so a
 //! repeat changes no finding); a source whose slot was taken over starts a fresh state.
 
 use aya_ebpf::{
-    helpers::{bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
+    helpers::{bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
     macros::map,
-    maps::{PerCpuArray, RingBuf},
+    maps::{Array, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use probe_common::{
@@ -29,12 +32,14 @@ use probe_common::{
 
 use crate::maps::{Block, bump};
 
-/// Each CPU's per-source table; the daemon sets the slots (a power of two) at load.
+/// Every CPU's per-source table, one after another; the daemon sizes it at load (CPUs × a
+/// power of two of slots).
 #[map]
-static SOURCES: PerCpuArray<SourceSlot> = PerCpuArray::with_max_entries(DEFAULT_SOURCES, 0);
-/// Each CPU's table of reported contacts: slot = hash & mask, value = the contact's hash.
+static SOURCES: Array<SourceSlot> = Array::with_max_entries(DEFAULT_SOURCES, 0);
+/// Every CPU's table of reported contacts, laid out as SOURCES: slot = hash & mask, value =
+/// the contact's hash.
 #[map]
-static CONTACTS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DEFAULT_CONTACTS, 0);
+static CONTACTS: Array<u64> = Array::with_max_entries(DEFAULT_CONTACTS, 0);
 /// First-contact events to the daemon.
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
@@ -61,11 +66,19 @@ fn setting<T: Copy>(value: &'static T) -> T {
     unsafe { core::ptr::read_volatile(value) }
 }
 
-/// True when the contact hashing to `hash` was already reported from this CPU.
+/// Index of the slot `hash` takes in CPU `cpu`'s part of a table whose parts hold `mask + 1`
+/// slots. The daemon sizes the tables so that this cannot overflow; an index past the end
+/// finds nothing (the lookup checks it).
 #[inline(always)]
-pub fn seen(hash: u64) -> bool {
-    let slot = (hash as u32) & setting(&CONTACT_MASK);
-    // SAFETY: a live element of this CPU's own array.
+fn slot_of(cpu: u32, hash: u64, mask: u32) -> u32 {
+    cpu.wrapping_mul(mask.wrapping_add(1)) | (hash as u32 & mask)
+}
+
+/// True when the contact hashing to `hash` was already reported from CPU `cpu` (this one).
+#[inline(always)]
+pub fn seen(cpu: u32, hash: u64) -> bool {
+    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK));
+    // SAFETY: a live element of the array, in this CPU's part.
     CONTACTS
         .get_ptr(slot)
         .is_some_and(|v| unsafe { *v } == hash)
@@ -80,7 +93,10 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
     // seen and for refilling the bucket. Events carry the precise time.
     // SAFETY: a helper with no preconditions.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    source(p, now);
+    // Asked again rather than passed: a BPF call takes five arguments at most.
+    // SAFETY: a helper with no arguments and no preconditions.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    source(cpu, p, now);
     if known {
         return;
     }
@@ -99,7 +115,7 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
     unsafe { FirstContact::write_from(entry.as_mut_ptr(), ctx.data(), ctx.data_end(), p, at) };
     entry.submit(0);
     // Only now: a contact whose event was not delivered stays unknown and is reported later.
-    let slot = (hash as u32) & setting(&CONTACT_MASK);
+    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK));
     if let Some(v) = CONTACTS.get_ptr_mut(slot) {
         // SAFETY: as in `seen`.
         unsafe { *v = hash };
@@ -108,17 +124,17 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
 }
 
 #[inline(always)]
-fn source(p: &Packet, now: u64) {
+fn source(cpu: u32, p: &Packet, now: u64) {
     let key = SourceKey {
         addr: p.src,
         ip_version: p.network as u8,
         pad: [0; 3],
     };
-    let slot = (source_hash(&key) as u32) & setting(&SOURCE_MASK);
+    let slot = slot_of(cpu, source_hash(&key), setting(&SOURCE_MASK));
     let Some(slot) = SOURCES.get_ptr_mut(slot) else {
         return;
     };
-    // SAFETY: this CPU's own element (per-CPU map), valid for this program run.
+    // SAFETY: an element of this CPU's part of the table, which no other CPU touches.
     let slot = unsafe { &mut *slot };
     let port = port_bit(p.dst_port);
     let host = host_bit(&p.dst);

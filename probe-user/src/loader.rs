@@ -155,9 +155,10 @@ pub fn load(
     let kernel_log_level = kernel_log::level(log::max_level());
     loader.override_global(aya_log::LEVEL, &kernel_log_level, false);
     loader.map_max_entries(counters::MAP, cpus as u32);
-    let (sources, contacts) = table_sizes(limits, pins);
-    loader.map_max_entries(track::map::SOURCES, sources);
-    loader.map_max_entries(track::map::CONTACTS, contacts);
+    let (sources, contacts) = table_sizes(limits, pins, cpus as u32);
+    // Every CPU's part of a table in one array; `slots_per_cpu` keeps the product in range.
+    loader.map_max_entries(track::map::SOURCES, sources * cpus as u32);
+    loader.map_max_entries(track::map::CONTACTS, contacts * cpus as u32);
     let (source_mask, contact_mask) = (sources - 1, contacts - 1);
     loader.override_global(track::setting::SOURCE_MASK, &source_mask, true);
     loader.override_global(track::setting::CONTACT_MASK, &contact_mask, true);
@@ -252,27 +253,38 @@ pub fn load(
     })
 }
 
-/// Slots of the per-source and reported-contacts tables: the limits rounded up to powers of
-/// two, or the sizes of the pinned tables this load will reuse (the program's slot masks must
-/// match the tables it gets).
-fn table_sizes(limits: Limits, pins: Option<&Pins>) -> (u32, u32) {
+/// Slots per CPU of the per-source and reported-contacts tables: the limits rounded up to
+/// powers of two (and down to what fits a 32-bit index over every CPU), or the sizes of the
+/// pinned tables this load will reuse (the program's slot masks must match the tables it gets).
+fn table_sizes(limits: Limits, pins: Option<&Pins>, cpus: u32) -> (u32, u32) {
     let mut sizes = [
-        (track::map::SOURCES, track::table_slots(limits.sources)),
-        (track::map::CONTACTS, track::table_slots(limits.contacts)),
-    ];
+        (track::map::SOURCES, limits.sources),
+        (track::map::CONTACTS, limits.contacts),
+    ]
+    .map(|(name, asked)| {
+        let slots = track::slots_per_cpu(asked, cpus);
+        if slots < track::table_slots(asked) {
+            log::warn!(
+                "{name}: {asked} slots per CPU on {cpus} CPUs is more than one table can index; using {slots}"
+            );
+        }
+        (name, slots)
+    });
     if let Some(p) = pins {
         for (name, slots) in &mut sizes {
             let found = MapData::from_pin(p.map(name))
                 .and_then(|m| m.info())
                 .map(|info| info.max_entries());
             if let Ok(found) = found
-                && found != *slots
-                && found.is_power_of_two()
+                && found % cpus.max(1) == 0
+                && (found / cpus.max(1)).is_power_of_two()
+                && found / cpus.max(1) != *slots
             {
+                let kept = found / cpus.max(1);
                 log::info!(
-                    "keeping the pinned {name} table's {found} slots per CPU (asked for {slots}); start with --reset to resize it"
+                    "keeping the pinned {name} table's {kept} slots per CPU (asked for {slots}); start with --reset to resize it"
                 );
-                *slots = found;
+                *slots = kept;
             }
         }
     }

@@ -43,22 +43,26 @@ fn bytes(v: &Value) -> Vec<u8> {
         .collect()
 }
 
-/// Every entry of the pinned per-CPU map at `path` as (key bytes, each CPU's value bytes).
-pub fn per_cpu_entries(path: &Path) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-    let dump = bpftool(&["map", "dump", "pinned", &path_arg(path)]);
-    dump.as_array()
-        .unwrap_or_else(|| panic!("bpftool map dump did not print a list: {dump}"))
-        .iter()
-        .map(|e| {
-            let values = e["values"]
-                .as_array()
-                .unwrap_or_else(|| panic!("not a per-CPU entry: {e}"))
-                .iter()
-                .map(|v| bytes(&v["value"]))
-                .collect();
-            (bytes(&e["key"]), values)
+/// Possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-1`): how many parts the daemon
+/// sizes each per-CPU table for.
+pub fn possible_cpus() -> u64 {
+    let list = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .unwrap_or_else(|e| panic!("reading the possible CPUs: {e}"));
+    list.trim()
+        .split(',')
+        .map(|range| {
+            let bound = |s: &str| {
+                s.parse::<u64>()
+                    .unwrap_or_else(|_| panic!("not a CPU number: {s:?} in {list:?}"))
+            };
+            if let Some((lo, hi)) = range.split_once('-') {
+                bound(hi) - bound(lo) + 1
+            } else {
+                bound(range);
+                1
+            }
         })
-        .collect()
+        .sum()
 }
 
 /// Every entry of the pinned map at `path` as (key bytes, value bytes).
@@ -80,8 +84,8 @@ pub fn map_entries(path: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 /// The packets total read straight from the pinned counter map at `path` (no daemon needed):
-/// counter `total::PACKETS` of every CPU's block, summed. The map is opened read-only and
-/// mapped, as the daemon reads it (probe-common/src/counters.rs: element `cpu` of the map is
+/// counter `total::PACKETS` of every CPU's block, summed. The map is mapped read-only, as the
+/// daemon reads it (probe-common/src/counters.rs: element `cpu` of the map is
 /// that CPU's block, `BLOCK` counters long, totals first).
 pub fn pinned_packets(path: &Path) -> u64 {
     use probe_common::counters::{BLOCK, TOTALS, total};
@@ -132,7 +136,8 @@ pub fn pinned_packets(path: &Path) -> u64 {
     sum
 }
 
-/// Opens the BPF object pinned at `path`, read-only (`BPF_OBJ_GET`).
+/// Opens the BPF object pinned at `path` (`BPF_OBJ_GET`). Read-write: a shared mapping of a
+/// descriptor opened read-only is not shared in the kernel's eyes, and a BPF map refuses it.
 fn open_pinned(path: &Path) -> std::os::fd::OwnedFd {
     use std::os::{fd::FromRawFd as _, unix::ffi::OsStrExt as _};
     /// `union bpf_attr` as `BPF_OBJ_GET` reads it.
@@ -144,13 +149,12 @@ fn open_pinned(path: &Path) -> std::os::fd::OwnedFd {
         path_fd: i32,
     }
     const BPF_OBJ_GET: libc::c_long = 7;
-    const BPF_F_RDONLY: u32 = 1 << 3;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .unwrap_or_else(|_| panic!("a NUL in {}", path.display()));
     let attr = ObjGet {
         pathname: c_path.as_ptr() as u64,
         bpf_fd: 0,
-        file_flags: BPF_F_RDONLY,
+        file_flags: 0,
         path_fd: 0,
     };
     // SAFETY: `attr` is a valid BPF_OBJ_GET attribute of the size passed, its path a live C

@@ -279,18 +279,23 @@ pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
             // The addresses as the contact key holds them (an IPv4 one in the first four
             // bytes), read only now: an established segment has no use for them. Each IP
             // header was checked to fit above.
-            let (src, dst) = if network == Network::Ipv4 {
+            let tail = crate::track::contact_tail(dst_port, ip_proto::UDP, 0, network as u8);
+            // Hashed in each branch, so the IPv4 one folds its zero halves away.
+            let contact = if network == Network::Ipv4 {
                 let ip = Header::<IPV4_HEADER>(start + L3);
-                ([u64::from(ip.le32(12)), 0], [u64::from(ip.le32(16)), 0])
+                crate::track::flow_hash_of(
+                    [u64::from(ip.le32(12)), 0],
+                    [u64::from(ip.le32(16)), 0],
+                    tail,
+                )
             } else {
                 let ip = Header::<IPV6_HEADER>(start + L3);
-                ([ip.le64(8), ip.le64(16)], [ip.le64(24), ip.le64(32)])
+                crate::track::flow_hash_of(
+                    [ip.le64(8), ip.le64(16)],
+                    [ip.le64(24), ip.le64(32)],
+                    tail,
+                )
             };
-            let contact = crate::track::flow_hash_of(
-                src,
-                dst,
-                crate::track::contact_tail(dst_port, ip_proto::UDP, 0, network as u8),
-            );
             Some(Shortcut::Datagram(Datagram {
                 network,
                 src_port: u.be16(0),

@@ -236,7 +236,7 @@ fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
 }
 
-/// Fills every slot of SOURCES with an IPv4 source from 198.18.0.0/15, on every CPU.
+/// Fills every slot of SOURCES with an IPv4 source from 198.18.0.0/15, in every CPU's part.
 fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
     let state = SourceState {
         first_seen_ns: 1,
@@ -250,29 +250,31 @@ fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
         last_icmp: 0,
         pad: [0; 5],
     };
-    for i in 0..n {
-        let mut addr = [0u8; 16];
-        addr[..4].copy_from_slice(&[198, 18 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
-        let slot = SourceSlot {
-            key: SourceKey {
-                addr,
-                ip_version: 4,
-                pad: [0; 3],
-            },
-            pad: [0; 4],
-            state,
-        };
-        let value: Vec<u8> = (0..cpus).flat_map(|_| bytes_of(&slot).to_vec()).collect();
-        sys::update(fd, &i.to_ne_bytes(), &value).context("writing SOURCES")?;
+    for cpu in 0..cpus as u32 {
+        for i in 0..n {
+            let mut addr = [0u8; 16];
+            addr[..4].copy_from_slice(&[198, 18 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            let slot = SourceSlot {
+                key: SourceKey {
+                    addr,
+                    ip_version: 4,
+                    pad: [0; 3],
+                },
+                pad: [0; 4],
+                state,
+            };
+            sys::update(fd, &(cpu * n + i).to_ne_bytes(), bytes_of(&slot))
+                .context("writing SOURCES")?;
+        }
     }
     Ok(())
 }
 
 /// SOURCES slot by slot: GET_NEXT_KEY then LOOKUP per slot. Returns how many were read.
-fn sources_per_key(fd: RawFd, cpus: usize) -> Result<usize> {
+fn sources_per_key(fd: RawFd) -> Result<usize> {
     let mut key = [0u8; 4];
     let mut next = [0u8; 4];
-    let mut value = vec![0u8; size_of::<SourceSlot>() * cpus];
+    let mut value = vec![0u8; size_of::<SourceSlot>()];
     let mut n = 0;
     let mut first = true;
     while sys::next_key(fd, (!first).then_some(&key[..]), &mut next)? {
@@ -285,20 +287,14 @@ fn sources_per_key(fd: RawFd, cpus: usize) -> Result<usize> {
     Ok(n)
 }
 
-fn sources_batched(
-    fd: RawFd,
-    cpus: usize,
-    capacity: usize,
-    keys: &mut [u8],
-    values: &mut [u8],
-) -> Result<usize> {
+fn sources_batched(fd: RawFd, entries: usize, keys: &mut [u8], values: &mut [u8]) -> Result<usize> {
     let got = sys::lookup_all_batched(
         fd,
         4,
-        size_of::<SourceSlot>() * cpus,
+        size_of::<SourceSlot>(),
         4096,
-        &mut keys[..capacity * 4],
-        &mut values[..capacity * size_of::<SourceSlot>() * cpus],
+        &mut keys[..entries * 4],
+        &mut values[..entries * size_of::<SourceSlot>()],
     )?;
     Ok(got)
 }
@@ -316,18 +312,19 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
     // The map (and with it the descriptor `fd`) lives in `counters` until the end.
     let counters = CounterMaps::new(counter_map, cpus)?;
     let sources: MapData = match object::take(&mut ebpf, track::map::SOURCES)? {
-        Map::PerCpuArray(m) => m,
-        _ => bail!("SOURCES is not a per-CPU array"),
+        Map::Array(m) => m,
+        _ => bail!("SOURCES is not an array"),
     };
     let sources_fd = sources.fd().as_fd().as_raw_fd();
     let started = Instant::now();
     fill_sources(sources_fd, track::DEFAULT_SOURCES, cpus)?;
-    let capacity = track::DEFAULT_SOURCES as usize;
-    let mut src_keys = vec![0u8; capacity * 4];
-    let mut src_values = vec![0u8; capacity * size_of::<SourceSlot>() * cpus];
-    let tracked = sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values)?;
+    // Every CPU's part: the slots a collection reading SOURCES would read.
+    let entries = track::DEFAULT_SOURCES as usize * cpus;
+    let mut src_keys = vec![0u8; entries * 4];
+    let mut src_values = vec![0u8; entries * size_of::<SourceSlot>()];
+    let tracked = sources_batched(sources_fd, entries, &mut src_keys, &mut src_values)?;
     eprintln!(
-        "collect: SOURCES filled with {tracked} sources in {:.1} s",
+        "collect: SOURCES filled: {tracked} slots over every CPU in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 
@@ -362,8 +359,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             cpu[i].push(cpu_ms(|| {
                 collection(&counters, &mut collector, &mut snapshot, &k, work);
                 if with_sources {
-                    read =
-                        sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values);
+                    read = sources_batched(sources_fd, entries, &mut src_keys, &mut src_values);
                 }
             }));
             read.context("reading SOURCES by batch")?;
@@ -379,11 +375,11 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             }));
             r?;
             let mut n = Ok(0);
-            src_per_key.push(cpu_ms(|| n = sources_per_key(sources_fd, cpus)));
+            src_per_key.push(cpu_ms(|| n = sources_per_key(sources_fd)));
             n?;
             let mut n = Ok(0);
             src_batch.push(cpu_ms(|| {
-                n = sources_batched(sources_fd, cpus, capacity, &mut src_keys, &mut src_values);
+                n = sources_batched(sources_fd, entries, &mut src_keys, &mut src_values);
             }));
             n?;
         }
@@ -460,7 +456,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             "no knowledge, no rows".into(),
         ),
         collection_row(
-            format!("collection, 65,536 ports newly active + {tracked} sources (batch)"),
+            format!("collection, 65,536 ports newly active + {tracked} source slots (batch)"),
             &cpu[5],
             false,
             "tick + rows, plus SOURCES read with BPF_MAP_LOOKUP_BATCH: the daemon does not \
@@ -486,16 +482,17 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             "one batch call".into(),
         ),
         read_row(
-            &format!("SOURCES ({tracked} sources) read: per-key GET_NEXT_KEY + LOOKUP"),
+            &format!("SOURCES ({tracked} slots) read: per-key GET_NEXT_KEY + LOOKUP"),
             &src_per_key,
             "1.0× per-key".into(),
             format!(
-                "per-CPU direct-mapped table, {} B per CPU per slot",
+                "{} slots per CPU, each CPU's part of one direct-mapped array, {} B per slot",
+                track::DEFAULT_SOURCES,
                 size_of::<SourceSlot>()
             ),
         ),
         read_row(
-            &format!("SOURCES ({tracked} sources) read: BPF_MAP_LOOKUP_BATCH"),
+            &format!("SOURCES ({tracked} slots) read: BPF_MAP_LOOKUP_BATCH"),
             &src_batch,
             vs(&src_batch, &src_per_key, "per-key"),
             "4096 sources per call".into(),

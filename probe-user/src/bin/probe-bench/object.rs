@@ -49,11 +49,11 @@ pub fn load(limits: Limits) -> Result<(Ebpf, usize)> {
     loader.override_global(aya_log::LEVEL, &KERNEL_LOG_INFO, false);
     loader.map_max_entries(counters::MAP, cpus as u32);
     let (sources, contacts) = (
-        track::table_slots(limits.sources),
-        track::table_slots(limits.contacts),
+        track::slots_per_cpu(limits.sources, cpus as u32),
+        track::slots_per_cpu(limits.contacts, cpus as u32),
     );
-    loader.map_max_entries(track::map::SOURCES, sources);
-    loader.map_max_entries(track::map::CONTACTS, contacts);
+    loader.map_max_entries(track::map::SOURCES, sources * cpus as u32);
+    loader.map_max_entries(track::map::CONTACTS, contacts * cpus as u32);
     let (source_mask, contact_mask) = (sources - 1, contacts - 1);
     loader.override_global(track::setting::SOURCE_MASK, &source_mask, true);
     loader.override_global(track::setting::CONTACT_MASK, &contact_mask, true);
