@@ -82,7 +82,7 @@ pub enum LoadError {
     },
 }
 
-/// The loaded program, attached, with its counter maps taken out for reading.
+/// The loaded program, attached, with its counter map taken out for reading.
 pub struct Loaded {
     /// Keeps the program alive; without pins, dropping it detaches.
     pub ebpf: Ebpf,

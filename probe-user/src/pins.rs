@@ -156,8 +156,8 @@ mod tests {
             Path::new(&format!("/x/probe/{ns}-eth1/v{LAYOUT}/link"))
         );
         assert_eq!(
-            p.map("TOTALS"),
-            Path::new(&format!("/x/probe/{ns}-eth1/v{LAYOUT}/TOTALS"))
+            p.map("COUNTERS"),
+            Path::new(&format!("/x/probe/{ns}-eth1/v{LAYOUT}/COUNTERS"))
         );
     }
 
