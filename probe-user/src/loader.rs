@@ -137,10 +137,10 @@ impl Default for Limits {
 /// The kernel multiplies the rate by up to ten seconds of nanoseconds in 64 bits.
 pub const MAX_EVENT_RATE: u64 = 1_000_000;
 
-/// Loads the program with each counter map sized for this machine's CPUs and attaches it,
-/// with the link and the maps that hold state pinned under `pins` (when
-/// given): if an earlier daemon left them, its maps are reused and the new program is swapped
-/// into its link, so counting continues without a gap or a second attachment.
+/// Loads the program with the counter map and tables sized for this machine's CPUs and
+/// attaches it, with the link and the maps that hold state pinned under `pins` (when given):
+/// if an earlier daemon left them, its maps are reused and the new program is swapped into its
+/// link, so counting continues without a gap or a second attachment.
 pub fn load(
     iface: &str,
     mode: Mode,
