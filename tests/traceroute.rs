@@ -80,3 +80,45 @@ fn an_icmp_traceroute_is_one_benign_traceroute_finding_not_a_ping_sweep() {
     assert_eq!(f.evidence["ttls"], json!([1, 2, 3, 4, 5, 6]));
     assert_eq!(f.evidence["probes"], json!(6));
 }
+
+#[test]
+fn a_traceroute_repeated_from_another_cpu_counts_each_ttl_once() {
+    require_root!();
+    // On a veth the XDP program runs on the sending CPU, so pinning the sender picks the CPU
+    // whose table of reported contacts sees the probes.
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    assert!(
+        cpus >= 2,
+        "this test sends from two CPUs and this machine offers {cpus}; run it where there are two"
+    );
+    let lab = Lab::new();
+    let mut probe = Daemon::start(&lab);
+
+    // The same echo requests (TTLs 1 to 3) from CPU 0, then from CPU 1: the second CPU has not
+    // seen them and reports them too, and the daemon must pass each contact on once.
+    for cpu in ["0", "1"] {
+        lab.attacker(&[
+            "taskset",
+            "-c",
+            cpu,
+            "traceroute",
+            "-I",
+            "-n",
+            "-w",
+            "1",
+            "-m",
+            "3",
+            ROUTED_V4,
+        ]);
+    }
+
+    probe.settled_stats();
+    let stats = probe.query(&["stats"]);
+    let findings = probe.finish();
+    assert_eq!(findings.len(), 1, "{}", describe(&findings));
+    let f = only(&findings, "traceroute");
+    assert_eq!(f.evidence["ttls"], json!([1, 2, 3]));
+    assert_eq!(f.count, 3, "{}", describe(&findings));
+    // Each CPU reported the three contacts: the kernel's count says both did.
+    assert_eq!(stats["events"], json!(6), "{stats}");
+}

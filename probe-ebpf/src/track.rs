@@ -10,9 +10,10 @@
 //! CPU's table in turn (index `cpu * slots + slot`), not a per-CPU array: a per-CPU array
 //! finds a value through a table of pointers, a second memory access that, for a scan's
 //! scattered slots, is a second cache miss. No hash-map walk, no lock, no LRU list
-//! on the packet path. What that gives up: a contact whose slot was taken over, or that shows
-//! up on another CPU, is reported again (the daemon's detectors count distinct contacts, so a
-//! repeat changes no finding); a source whose slot was taken over starts a fresh state.
+//! on the packet path. What that gives up: a contact whose slot was taken over is reported
+//! again when it recurs, and one that shows up on another CPU is reported by that CPU too
+//! (the daemon passes each contact on to its detectors once: probe-user/src/events.rs); a
+//! source whose slot was taken over starts a fresh state.
 
 use aya_ebpf::{
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},

@@ -290,6 +290,10 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
     // What the detectors still hold, written and flushed before exit.
     let _ = events.drain(|c| write(engine().contact(&c)));
     write(engine().flush(KernelClock::now_wall()));
+    log::debug!(
+        "{} first contacts reported by a second CPU were passed on once",
+        events.repeats
+    );
     Ok(())
 }
 
