@@ -14,8 +14,9 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fmt::Write as _,
+    fmt::{self, Write as _},
     str::FromStr,
+    sync::Arc,
 };
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -162,6 +163,36 @@ pub struct Draft {
     /// The detector's whole current evidence (it replaces the previous one).
     pub evidence: Value,
     pub explanation: String,
+    /// Makes `evidence` and `explanation` (which are then left empty) only when a line needs
+    /// them. Most drafts only move a finding's count on and are replaced by the next one
+    /// before any line is written, so building their text up front is wasted work.
+    pub later: Option<Later>,
+}
+
+/// Evidence and explanation made on demand, from a snapshot the detector will not change.
+#[derive(Clone)]
+pub struct Later(Arc<dyn Fn() -> (Value, String) + Send + Sync>);
+
+impl Later {
+    pub fn new(make: impl Fn() -> (Value, String) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    pub fn make(&self) -> (Value, String) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Later {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Later(..)")
+    }
+}
+
+impl PartialEq for Later {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// How findings are folded and refreshed.
@@ -190,7 +221,10 @@ type Key = (&'static str, String);
 
 #[derive(Clone, Debug)]
 struct Case {
+    /// Its evidence and explanation are stale while `later` is set.
     finding: Finding,
+    /// Makes the evidence and explanation of the latest draft, not made yet.
+    later: Option<Later>,
     /// When the last line for this case was made.
     last_emit_ns: u64,
     /// Changed since the last line.
@@ -237,6 +271,16 @@ impl Book {
         self.open.is_empty()
     }
 
+    /// Drops the unmade evidence of an open finding: the caller is about to change what it was
+    /// to be made from, and merges a draft for the same finding right after, before anything
+    /// else reads the book. That frees the snapshot, so the detector can change it in place
+    /// instead of copying it.
+    pub fn retire(&mut self, kind: &'static str, subject: &str) {
+        if let Some(case) = self.open.get_mut(&(kind, subject.to_owned())) {
+            case.later = None;
+        }
+    }
+
     /// Folds a draft in. Returns the lines it causes: a new finding, an update when the level
     /// rose, or a finding closed early to make room.
     pub fn merge(&mut self, d: Draft) -> Vec<Finding> {
@@ -256,8 +300,13 @@ impl Book {
             f.dst = d.dst;
             f.proto = d.proto;
             f.port = d.port;
-            f.evidence = d.evidence;
-            f.explanation = d.explanation;
+            if d.later.is_some() {
+                case.later = d.later;
+            } else {
+                f.evidence = d.evidence;
+                f.explanation = d.explanation;
+                case.later = None;
+            }
             case.dirty = true;
             if rose || renamed {
                 // A finding that became more worrying, or now names someone else, is worth a
@@ -281,6 +330,10 @@ impl Book {
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         let ts = d.last_seen_ns;
+        let (evidence, explanation) = match &d.later {
+            Some(later) => later.make(),
+            None => (d.evidence, d.explanation),
+        };
         let finding = Finding {
             ts_ns: ts,
             id,
@@ -294,12 +347,13 @@ impl Book {
             count: d.add,
             first_seen_ns: d.first_seen_ns.min(ts),
             last_seen_ns: ts,
-            evidence: d.evidence,
-            explanation: d.explanation,
+            evidence,
+            explanation,
         };
         out.push(finding.clone());
         let mut case = Case {
             finding,
+            later: None,
             last_emit_ns: ts,
             dirty: false,
             deadline_ns: 0,
@@ -314,7 +368,13 @@ impl Book {
     pub fn open_findings(&self) -> Vec<Finding> {
         self.open
             .values()
-            .map(|case| case.finding.clone())
+            .map(|case| {
+                let mut f = case.finding.clone();
+                if let Some(later) = &case.later {
+                    (f.evidence, f.explanation) = later.make();
+                }
+                f
+            })
             .collect()
     }
 
@@ -375,6 +435,9 @@ fn deadline(window_ns: u64, refresh_ns: u64, case: &Case) -> u64 {
 /// A line for `case` as it stands, stamped `ts`; the case is clean afterwards.
 fn emit(case: &mut Case, ts: u64) -> Finding {
     let ts = ts.max(case.finding.last_seen_ns);
+    if let Some(later) = case.later.take() {
+        (case.finding.evidence, case.finding.explanation) = later.make();
+    }
     case.dirty = false;
     case.last_emit_ns = ts;
     let mut f = case.finding.clone();
@@ -590,6 +653,7 @@ mod tests {
             last_seen_ns: at,
             evidence: json!({ "at": at }),
             explanation: "A test. More words.".to_owned(),
+            later: None,
         }
     }
 

@@ -167,7 +167,7 @@ impl Amplify {
                 .smurf_amp
                 .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 port: None,
                 add: acc.take(),
@@ -200,7 +200,7 @@ impl Amplify {
                 list,
             )
         {
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 subject: format!("victim {}", v.dst),
                 src: acc.src(),
                 port: None,
@@ -244,7 +244,7 @@ impl Amplify {
                 .fraggle_amp
                 .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
@@ -280,7 +280,7 @@ impl Amplify {
             )
         {
             o.port_explained = true;
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 subject: format!("victim {}", v.dst),
                 src: acc.src(),
                 port: None,
@@ -323,7 +323,7 @@ impl Amplify {
                 .loops
                 .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,

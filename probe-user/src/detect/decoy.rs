@@ -278,7 +278,7 @@ impl Decoy {
             spread,
             group_first,
         );
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             subject: v.dst.clone(),
             src: Some(real.clone().unwrap_or_else(|| "many".to_owned())),
             port: None,

@@ -314,16 +314,43 @@ pub(crate) const fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// What a detector hands back for one contact.
-#[derive(Default)]
-pub(crate) struct Out {
-    pub(crate) drafts: Vec<Draft>,
+/// What the detectors conclude from one contact: drafts go into the book as they are made,
+/// and the lines that causes are collected.
+pub(crate) struct Out<'b> {
+    book: &'b mut Book,
+    pub(crate) lines: Vec<Finding>,
     /// A specific detector explained the destination port: no `port_meaning`/`trojan_probe`.
     pub(crate) port_explained: bool,
     /// Not a port-scan probe (a traceroute probe): scans do not count it.
     pub(crate) not_scan: bool,
     /// A detector explained the broadcast destination (smurf, fraggle).
     pub(crate) broadcast_explained: bool,
+}
+
+impl<'b> Out<'b> {
+    fn new(book: &'b mut Book, lines: Vec<Finding>) -> Self {
+        Self {
+            book,
+            lines,
+            port_explained: false,
+            not_scan: false,
+            broadcast_explained: false,
+        }
+    }
+
+    /// Folds `d` into the book at once. A detector that changes a snapshot behind an earlier
+    /// draft's unmade evidence pushes the next draft right after, so nothing can ask for that
+    /// evidence in between (see [`Out::retire`]).
+    pub(crate) fn push(&mut self, d: Draft) {
+        self.lines.extend(self.book.merge(d));
+    }
+
+    /// Frees the snapshot behind the unmade evidence of the open `kind` finding about
+    /// `subject`, so that the detector can change it in place. Only right before a change
+    /// that is followed, unconditionally, by a [`Out::push`] for the same finding.
+    pub(crate) fn retire(&mut self, kind: &'static str, subject: &str) {
+        self.book.retire(kind, subject);
+    }
 }
 
 /// A draft about `v`'s contact, subject its source, counting one contact.
@@ -342,6 +369,7 @@ pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
         last_seen_ns: c.ts_ns,
         evidence: Value::Null,
         explanation: String::new(),
+        later: None,
     }
 }
 
@@ -491,7 +519,8 @@ pub struct Engine {
 /// What every detector needs besides the contact.
 pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a Config,
-    pub(crate) knowledge: &'a Knowledge,
+    /// Shared so that evidence made later can keep it.
+    pub(crate) knowledge: &'a Arc<Knowledge>,
 }
 
 impl Engine {
@@ -539,13 +568,17 @@ impl Engine {
     /// Looks at one first contact. Returns the lines it causes, after any refreshes that fell
     /// due before its time.
     pub fn contact(&mut self, c: &Contact) -> Vec<Finding> {
-        let mut out = self.advance(c.ts_ns);
+        let out = self.advance(c.ts_ns);
         let v = View::new(c);
+        // Asked before any draft of this contact reaches the book, as the scan detectors must
+        // see the findings as they stood before it.
+        let sscan_open = self.book.is_open(sscan::KIND, &v.src);
+        let vertical_open = self.book.is_open(scan::VERTICAL, &v.src);
         let ctx = Ctx {
             config: &self.config,
             knowledge: &self.knowledge,
         };
-        let mut o = Out::default();
+        let mut o = Out::new(&mut self.book, out);
         self.address.pre(&v, &ctx, &mut o);
         self.crafted.run(&v, &ctx, &mut o);
         self.amplify.run(&v, &ctx, &mut o);
@@ -563,12 +596,8 @@ impl Engine {
         // a reported port scanner, or a port probed by several sources at once (a decoy
         // round), gets no per-port findings.
         let member = self.decoy.is_member(c.src, c.dst);
-        let sscan_open = self.book.is_open(sscan::KIND, &v.src);
         self.scan.run(&v, &ctx, member || sscan_open, &mut o);
-        let covered = member
-            || sscan_open
-            || self.book.is_open(scan::VERTICAL, &v.src)
-            || self.decoy.co_probed(c) >= 2;
+        let covered = member || sscan_open || vertical_open || self.decoy.co_probed(c) >= 2;
         if !o.port_explained && !covered {
             self.meaning.run(&v, &ctx, &mut o);
         }
@@ -580,10 +609,7 @@ impl Engine {
             seen.first_ns = c.ts_ns;
             seen.first_ttl = c.ttl;
         }
-        for d in o.drafts {
-            out.extend(self.book.merge(d));
-        }
-        out
+        o.lines
     }
 
     /// Lets time pass: expires windows and returns refreshes and last lines that fell due.

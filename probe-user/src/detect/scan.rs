@@ -168,7 +168,7 @@ impl Scan {
             }
             let n = u64::from(acc.ports.len());
             let kinds = probe_kinds(acc);
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 port: None,
                 add: acc.take(),
@@ -242,7 +242,7 @@ impl Scan {
                 Some(number) => format!("port {number}/{}{name}", c.proto.as_str()),
                 None => format!("ports {}", acc.ports.render(cfg.limits.max_port_runs)),
             };
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: Some("many".to_owned()),
                 port,
                 add: acc.take(),
@@ -295,7 +295,7 @@ impl Scan {
             }
             acc.see(c);
             let n = acc.hosts.len() as u64;
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: Some("many".to_owned()),
                 port: None,
                 add: acc.take(),

@@ -135,7 +135,7 @@ impl Sscan {
             )
         };
         let n = u64::from(state.acc.ports.len());
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: state.acc.dst(),
             port: state.acc.port(),
             add: state.acc.take(),
