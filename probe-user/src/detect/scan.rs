@@ -6,13 +6,13 @@
 //! sscan run are covered by those findings. Once a source is reported, its further probes
 //! (to any host) fold into the same finding until it goes quiet.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, secs, span, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const VERTICAL: &str = "vertical_scan";
 pub(crate) const HORIZONTAL: &str = "horizontal_sweep";
@@ -65,9 +65,11 @@ pub(crate) struct Scan {
     hosts: Lru<(IpAddr, u8, u16), Lru<IpAddr, ()>>,
     /// Recent distinct hosts pinged per source.
     pinged: Lru<IpAddr, Lru<IpAddr, ()>>,
-    vertical: Lru<IpAddr, Acc>,
-    horizontal: Lru<IpAddr, Acc>,
-    ping: Lru<IpAddr, Acc>,
+    /// Shared with the evidence the book makes later: changed in place once the book let go
+    /// of it (see `Out::retire`), copied otherwise.
+    vertical: Lru<IpAddr, Arc<Acc>>,
+    horizontal: Lru<IpAddr, Arc<Acc>>,
+    ping: Lru<IpAddr, Arc<Acc>>,
 }
 
 /// Adds `item` to the recent set under `key`; once the set holds `threshold` items within the
@@ -148,9 +150,11 @@ impl Scan {
         );
         let open = self.vertical.get(&c.src).is_some();
         if open || found.is_some() {
-            let acc = self
+            o.retire(VERTICAL, &v.src);
+            let shared = self
                 .vertical
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             let fresh = found.filter(|_| !open);
             if let Some((items, oldest)) = &fresh {
                 // The probes that crossed the threshold, this one included in the tags
@@ -166,32 +170,38 @@ impl Scan {
             if fresh.is_none() {
                 acc.tag(if c.proto == Proto::Udp { "udp" } else { "syn" });
             }
-            let n = u64::from(acc.ports.len());
-            let kinds = probe_kinds(acc);
+            let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let src = v.src.clone();
+            let runs = cfg.limits.max_port_runs;
             o.push(super::Draft {
-                dst: acc.dst(),
+                dst,
                 port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "ports": acc.ports.render(cfg.limits.max_port_runs),
-                    "distinct_ports": n,
-                    "probes": acc.tags,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "1",
-                }),
-                explanation: format!(
-                    "{src} probed {n} different ports on {hosts} within {took}, with \
-                     {kinds}. One source working through the ports of a host is a port \
-                     scan: someone is listing the services it offers, usually to find a \
-                     weak one. Make sure only the services you mean to offer are \
-                     reachable, and consider blocking {src}.",
-                    src = v.src,
-                    hosts = addr_words(&acc.hosts, list),
-                    took = span(acc.last_ns.saturating_sub(acc.first_ns)),
-                ),
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let n = u64::from(acc.ports.len());
+                    let evidence = json!({
+                        "ports": acc.ports.render(runs),
+                        "distinct_ports": n,
+                        "probes": acc.tags,
+                        "hosts": addr_list(&acc.hosts, list),
+                        "ttl_min": acc.ttls.min,
+                        "ttl_max": acc.ttls.max,
+                        "faq": "1",
+                    });
+                    let explanation = format!(
+                        "{src} probed {n} different ports on {hosts} within {took}, with \
+                         {kinds}. One source working through the ports of a host is a port \
+                         scan: someone is listing the services it offers, usually to find a \
+                         weak one. Make sure only the services you mean to offer are \
+                         reachable, and consider blocking {src}.",
+                        hosts = addr_words(&acc.hosts, list),
+                        took = span(acc.last_ns.saturating_sub(acc.first_ns)),
+                        kinds = probe_kinds(&acc),
+                    );
+                    (evidence, explanation)
+                })),
                 ..base(VERTICAL, Level::Suspicious, v)
             });
         }
@@ -213,9 +223,11 @@ impl Scan {
         );
         let open = self.horizontal.get(&c.src).is_some();
         if open || found.is_some() {
-            let acc = self
+            o.retire(HORIZONTAL, &v.src);
+            let shared = self
                 .horizontal
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             if let Some((items, oldest)) = found.filter(|_| !open) {
                 for h in &items {
                     acc.hosts.insert(*h);
@@ -224,46 +236,53 @@ impl Scan {
                 acc.first_ns = oldest;
             }
             acc.see(c);
-            let count = acc.hosts.len() as u64;
-            let port = acc.port();
-            let name = port
-                .and_then(|number| {
-                    v.kproto().and_then(|kp| {
-                        ctx.knowledge.port_entry(
-                            number,
-                            kp,
-                            crate::knowledge::Direction::Destination,
-                        )
-                    })
-                })
-                .map(|e| format!(" ({})", e.info.name))
-                .unwrap_or_default();
-            let what = match port {
-                Some(number) => format!("port {number}/{}{name}", c.proto.as_str()),
-                None => format!("ports {}", acc.ports.render(cfg.limits.max_port_runs)),
-            };
+            let (port, add, first_seen_ns) = (acc.port(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let src = v.src.clone();
+            let (proto, kproto) = (c.proto, v.kproto());
+            let knowledge = Arc::clone(ctx.knowledge);
+            let runs = cfg.limits.max_port_runs;
             o.push(super::Draft {
                 dst: Some("many".to_owned()),
                 port,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "ports": acc.ports.render(cfg.limits.max_port_runs),
-                    "hosts": addr_list(&acc.hosts, list),
-                    "hosts_total": count,
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "1",
-                }),
-                explanation: format!(
-                    "{src} probed {what} on {count} different hosts ({hosts}). Sweeping one \
-                     port across many addresses is how worms and attackers look for every \
-                     machine running one particular service. Check that the hosts that \
-                     answer on it are meant to and are patched; block {src} if it is not \
-                     one of yours.",
-                    src = v.src,
-                    hosts = addr_words(&acc.hosts, list.min(8)),
-                ),
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let count = acc.hosts.len() as u64;
+                    let name = port
+                        .and_then(|number| {
+                            kproto.and_then(|kp| {
+                                knowledge.port_entry(
+                                    number,
+                                    kp,
+                                    crate::knowledge::Direction::Destination,
+                                )
+                            })
+                        })
+                        .map(|e| format!(" ({})", e.info.name))
+                        .unwrap_or_default();
+                    let what = match port {
+                        Some(number) => format!("port {number}/{}{name}", proto.as_str()),
+                        None => format!("ports {}", acc.ports.render(runs)),
+                    };
+                    let evidence = json!({
+                        "ports": acc.ports.render(runs),
+                        "hosts": addr_list(&acc.hosts, list),
+                        "hosts_total": count,
+                        "ttl_min": acc.ttls.min,
+                        "ttl_max": acc.ttls.max,
+                        "faq": "1",
+                    });
+                    let explanation = format!(
+                        "{src} probed {what} on {count} different hosts ({hosts}). Sweeping \
+                         one port across many addresses is how worms and attackers look for \
+                         every machine running one particular service. Check that the hosts \
+                         that answer on it are meant to and are patched; block {src} if it is \
+                         not one of yours.",
+                        hosts = addr_words(&acc.hosts, list.min(8)),
+                    );
+                    (evidence, explanation)
+                })),
                 ..base(HORIZONTAL, Level::Suspicious, v)
             });
         }
@@ -285,7 +304,11 @@ impl Scan {
         );
         let open = self.ping.get(&c.src).is_some();
         if open || found.is_some() {
-            let acc = self.ping.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            o.retire(PING_SWEEP, &v.src);
+            let shared = self
+                .ping
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             if let Some((items, oldest)) = found.filter(|_| !open) {
                 for h in &items {
                     acc.hosts.insert(*h);
@@ -294,29 +317,34 @@ impl Scan {
                 acc.first_ns = oldest;
             }
             acc.see(c);
-            let n = acc.hosts.len() as u64;
+            let (add, first_seen_ns) = (acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let src = v.src.clone();
             o.push(super::Draft {
                 dst: Some("many".to_owned()),
                 port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "hosts": addr_list(&acc.hosts, list),
-                    "hosts_total": n,
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "2",
-                }),
-                explanation: format!(
-                    "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \
-                     out which addresses of a network are in use, often the first step \
-                     before scanning them (nmap -sn, fping). It does no harm by itself but \
-                     shows someone is taking an interest; drop incoming echo requests at \
-                     the border if you would rather not be mapped.",
-                    src = v.src,
-                    es = if n == 1 { "" } else { "es" },
-                    hosts = addr_words(&acc.hosts, list.min(8)),
-                ),
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let n = acc.hosts.len() as u64;
+                    let evidence = json!({
+                        "hosts": addr_list(&acc.hosts, list),
+                        "hosts_total": n,
+                        "ttl_min": acc.ttls.min,
+                        "ttl_max": acc.ttls.max,
+                        "faq": "2",
+                    });
+                    let explanation = format!(
+                        "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \
+                         out which addresses of a network are in use, often the first step \
+                         before scanning them (nmap -sn, fping). It does no harm by itself \
+                         but shows someone is taking an interest; drop incoming echo requests \
+                         at the border if you would rather not be mapped.",
+                        es = if n == 1 { "" } else { "es" },
+                        hosts = addr_words(&acc.hosts, list.min(8)),
+                    );
+                    (evidence, explanation)
+                })),
                 ..base(PING_SWEEP, Level::Notable, v)
             });
         }
