@@ -221,9 +221,10 @@ type Key = (&'static str, String);
 
 #[derive(Clone, Debug)]
 struct Case {
-    /// Its evidence and explanation are stale while `later` is set.
+    /// Its evidence and explanation are left empty while `later` is set.
     finding: Finding,
-    /// Makes the evidence and explanation of the latest draft, not made yet.
+    /// Makes the evidence and explanation of the latest draft. Kept after a line was made
+    /// from it, so that the text is made once per line rather than made and then copied.
     later: Option<Later>,
     /// When the last line for this case was made.
     last_emit_ns: u64,
@@ -300,13 +301,10 @@ impl Book {
             f.dst = d.dst;
             f.proto = d.proto;
             f.port = d.port;
-            if d.later.is_some() {
-                case.later = d.later;
-            } else {
-                f.evidence = d.evidence;
-                f.explanation = d.explanation;
-                case.later = None;
-            }
+            // Left empty by a draft with a `later`.
+            f.evidence = d.evidence;
+            f.explanation = d.explanation;
+            case.later = d.later;
             case.dirty = true;
             if rose || renamed {
                 // A finding that became more worrying, or now names someone else, is worth a
@@ -330,10 +328,6 @@ impl Book {
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         let ts = d.last_seen_ns;
-        let (evidence, explanation) = match &d.later {
-            Some(later) => later.make(),
-            None => (d.evidence, d.explanation),
-        };
         let finding = Finding {
             ts_ns: ts,
             id,
@@ -347,13 +341,17 @@ impl Book {
             count: d.add,
             first_seen_ns: d.first_seen_ns.min(ts),
             last_seen_ns: ts,
-            evidence,
-            explanation,
+            evidence: d.evidence,
+            explanation: d.explanation,
         };
-        out.push(finding.clone());
+        let mut line = finding.clone();
+        if let Some(later) = &d.later {
+            (line.evidence, line.explanation) = later.make();
+        }
+        out.push(line);
         let mut case = Case {
             finding,
-            later: None,
+            later: d.later,
             last_emit_ns: ts,
             dirty: false,
             deadline_ns: 0,
@@ -435,12 +433,12 @@ fn deadline(window_ns: u64, refresh_ns: u64, case: &Case) -> u64 {
 /// A line for `case` as it stands, stamped `ts`; the case is clean afterwards.
 fn emit(case: &mut Case, ts: u64) -> Finding {
     let ts = ts.max(case.finding.last_seen_ns);
-    if let Some(later) = case.later.take() {
-        (case.finding.evidence, case.finding.explanation) = later.make();
-    }
     case.dirty = false;
     case.last_emit_ns = ts;
     let mut f = case.finding.clone();
+    if let Some(later) = &case.later {
+        (f.evidence, f.explanation) = later.make();
+    }
     f.ts_ns = ts;
     f.status = Status::Update;
     f
@@ -631,6 +629,8 @@ mod proto_word {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use serde_json::json;
 
     use super::*;
@@ -840,5 +840,104 @@ mod tests {
         }
         assert_eq!(b.len(), 4);
         assert!(b.is_open("land", "s9") && !b.is_open("land", "s0"));
+    }
+
+    /// A draft whose evidence is made later, counting how often it is made.
+    fn later_draft(subject: &str, at: u64, made: &Arc<AtomicUsize>) -> Draft {
+        let made = Arc::clone(made);
+        Draft {
+            evidence: Value::Null,
+            explanation: String::new(),
+            later: Some(Later::new(move || {
+                made.fetch_add(1, Ordering::Relaxed);
+                (json!({ "at": at }), format!("Made for {at}. More words."))
+            })),
+            ..draft("vertical_scan", subject, at)
+        }
+    }
+
+    #[test]
+    fn evidence_left_for_later_is_made_once_per_line_from_the_latest_draft() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut b = book();
+        let new = b.merge(later_draft("a", T0, &made));
+        assert_eq!(new.len(), 1);
+        assert_eq!(
+            (new[0].evidence.clone(), new[0].explanation.as_str()),
+            (
+                json!({ "at": T0 }),
+                format!("Made for {T0}. More words.").as_str()
+            )
+        );
+        assert_eq!(made.load(Ordering::Relaxed), 1);
+        // A hundred drafts fold in without a line: nothing is made.
+        for i in 1..=100u64 {
+            assert!(b.merge(later_draft("a", T0 + i * S / 10, &made)).is_empty());
+        }
+        assert_eq!(made.load(Ordering::Relaxed), 1);
+        // The refresh shows the last draft's evidence, made once.
+        let last = T0 + 10 * S;
+        let lines = b.due(T0 + 60 * S);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].count, lines[0].status, lines[0].evidence.clone()),
+            (101, Status::Update, json!({ "at": last }))
+        );
+        assert_eq!(
+            lines[0].explanation,
+            format!("Made for {last}. More words.")
+        );
+        assert_eq!(made.load(Ordering::Relaxed), 2);
+        // Asking for the open state makes it again, the same.
+        let open = b.open_findings();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].evidence, json!({ "at": last }));
+        assert_eq!(made.load(Ordering::Relaxed), 3);
+        // Nothing changed since the refresh: the flush writes nothing and makes nothing.
+        assert!(b.flush(T0 + 100 * S).is_empty());
+        assert_eq!(made.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_finding_closed_to_make_room_shows_its_latest_evidence() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut b = book();
+        b.merge(later_draft("a", T0, &made));
+        b.merge(later_draft("a", T0 + S, &made));
+        for (i, subject) in ["b", "c", "d"].into_iter().enumerate() {
+            b.merge(draft("land", subject, T0 + 2 * S + i as u64));
+        }
+        // The book holds four: a fifth closes "a", whose refresh is due first.
+        let out = b.merge(draft("land", "e", T0 + 10 * S));
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].kind.as_str(), out[0].count, out[0].evidence.clone()),
+            ("vertical_scan", 2, json!({ "at": T0 + S }))
+        );
+        assert_eq!(
+            out[0].explanation,
+            format!("Made for {}. More words.", T0 + S)
+        );
+        assert_eq!((out[1].kind.as_str(), out[1].status), ("land", Status::New));
+        assert_eq!(made.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_retired_finding_takes_the_next_drafts_evidence() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut b = book();
+        b.merge(later_draft("a", T0, &made));
+        b.merge(later_draft("a", T0 + S, &made));
+        b.retire("vertical_scan", "a");
+        // Retiring an unknown finding does nothing.
+        b.retire("vertical_scan", "zz");
+        b.merge(later_draft("a", T0 + 2 * S, &made));
+        let lines = b.flush(T0 + 3 * S);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].count, lines[0].evidence.clone()),
+            (3, json!({ "at": T0 + 2 * S }))
+        );
+        assert_eq!(made.load(Ordering::Relaxed), 2);
     }
 }

@@ -523,4 +523,58 @@ mod tests {
             .collect();
         assert!(run(&mut engine(), &few).is_empty());
     }
+
+    #[test]
+    fn a_refresh_after_many_probes_shows_the_evidence_of_the_last_one() {
+        // One probe every 50 ms for 150 s: the evidence is made for the new line, the refresh
+        // a minute later and the flush, never for the probes between.
+        let contacts: Vec<_> = (0..3000u16)
+            .map(|i| {
+                at(
+                    syn("198.18.0.66", "198.18.0.1", 1000 + i),
+                    u64::from(i) * 50,
+                )
+            })
+            .collect();
+        let lines = of(&run(&mut engine(), &contacts), VERTICAL)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        // Due 60 s after the new line (at 950 ms); the probe at 60.95 s comes after it.
+        let refresh = &lines[1];
+        assert_eq!(
+            (
+                refresh.status,
+                refresh.ts_ns,
+                refresh.count,
+                refresh.last_seen_ns
+            ),
+            (Status::Update, T0 + 60_950 * MS, 1219, T0 + 60_900 * MS)
+        );
+        assert_eq!(
+            refresh.evidence,
+            json!({
+                "ports": "1000-2218",
+                "distinct_ports": 1219,
+                "probes": {"syn": 1219},
+                "hosts": ["198.18.0.1"],
+                "ttl_min": 64,
+                "ttl_max": 64,
+                "faq": "1",
+            })
+        );
+        assert_eq!(
+            refresh.explanation,
+            "198.18.0.66 probed 1219 different ports on 198.18.0.1 within 1 min 0 s, with 1219 \
+             TCP SYN probes (connection attempts; a scanner like nmap -sS never completes them). \
+             One source working through the ports of a host is a port scan: someone is listing \
+             the services it offers, usually to find a weak one. Make sure only the services you \
+             mean to offer are reachable, and consider blocking 198.18.0.66."
+        );
+        let last = &lines[3];
+        assert_eq!((last.count, last.last_seen_ns), (3000, T0 + 149_950 * MS));
+        assert_eq!(last.evidence["ports"], json!("1000-3999"));
+        assert_eq!(last.evidence["probes"], json!({"syn": 3000}));
+    }
 }
