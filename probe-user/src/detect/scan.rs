@@ -6,7 +6,7 @@
 //! sscan run are covered by those findings. Once a source is reported, its further probes
 //! (to any host) fold into the same finding until it goes quiet.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{hash::Hash, net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -74,7 +74,7 @@ pub(crate) struct Scan {
 
 /// Adds `item` to the recent set under `key`; once the set holds `threshold` items within the
 /// window, returns them with the time of the oldest.
-fn recent<K: Ord + Clone, T: Ord + Clone>(
+fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone>(
     table: &mut Lru<K, Lru<T, ()>>,
     key: &K,
     item: &T,

@@ -5,24 +5,33 @@
 //! and drops its least recently touched entry to stay under it.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    cmp::Reverse,
+    collections::{BTreeSet, BinaryHeap, HashMap},
     fmt::Write as _,
+    hash::Hash,
 };
 
 /// A map that remembers when each entry was last touched, drops the stalest beyond `cap`, and
 /// expires entries not touched for a while.
+///
+/// Entries live in a hash map and their ages in a min-heap of (last touched, key): every
+/// contact touches several of these tables, and ordered trees made each touch a dozen key
+/// comparisons and node shifts. A touch pushes a new pair instead of moving the old one, which
+/// goes stale and is skipped when it reaches the top, so the heap hands out entries in the
+/// same order (oldest first, ties by key) as an ordered set of the live pairs would. Nothing
+/// depends on the hash map's order: `iter` sorts.
 #[derive(Clone, Debug)]
-pub(crate) struct Lru<K: Ord + Clone, V> {
-    map: BTreeMap<K, (u64, V)>,
-    order: BTreeSet<(u64, K)>,
+pub(crate) struct Lru<K: Ord + Hash + Clone, V> {
+    map: HashMap<K, (u64, V)>,
+    order: BinaryHeap<Reverse<(u64, K)>>,
     cap: usize,
 }
 
-impl<K: Ord + Clone, V> Lru<K, V> {
+impl<K: Ord + Hash + Clone, V> Lru<K, V> {
     pub(crate) fn new(cap: usize) -> Self {
         Self {
-            map: BTreeMap::new(),
-            order: BTreeSet::new(),
+            map: HashMap::new(),
+            order: BinaryHeap::new(),
             cap: cap.max(1),
         }
     }
@@ -35,48 +44,78 @@ impl<K: Ord + Clone, V> Lru<K, V> {
         self.map.get(k).map(|(_, v)| v)
     }
 
+    /// Whether `(at, k)` is the current age of a live entry rather than a stale pair.
+    fn live(&self, at: u64, k: &K) -> bool {
+        self.map.get(k).is_some_and(|(t, _)| *t == at)
+    }
+
     /// The entry for `k`, made by `make` if missing, marked touched at `now` (never moved back
     /// in time by a late contact).
     pub(crate) fn touch(&mut self, k: &K, now: u64, make: impl FnOnce() -> V) -> &mut V {
-        match self.map.get(k).map(|(at, _)| *at) {
-            Some(at) if now > at => {
-                self.order.remove(&(at, k.clone()));
-                self.order.insert((now, k.clone()));
-            }
-            Some(_) => {}
-            None => {
-                while self.map.len() >= self.cap {
-                    let Some((_, stale)) = self.order.pop_first() else {
-                        break;
-                    };
+        self.compact();
+        if !self.map.contains_key(k) {
+            // Make room before adding, so the newcomer is never the one dropped.
+            while self.map.len() >= self.cap {
+                let Some(Reverse((at, stale))) = self.order.pop() else {
+                    break;
+                };
+                if self.live(at, &stale) {
                     self.map.remove(&stale);
                 }
-                self.order.insert((now, k.clone()));
             }
+            self.order.push(Reverse((now, k.clone())));
         }
-        let entry = self.map.entry(k.clone()).or_insert_with(|| (now, make()));
-        entry.0 = entry.0.max(now);
-        &mut entry.1
+        let slot = self.map.entry(k.clone()).or_insert_with(|| (now, make()));
+        if now > slot.0 {
+            slot.0 = now;
+            self.order.push(Reverse((now, k.clone())));
+        }
+        &mut slot.1
+    }
+
+    /// Rebuilds the heap from the live entries once stale pairs outnumber them.
+    fn compact(&mut self) {
+        if self.order.len() > self.map.len().saturating_mul(2).saturating_add(64) {
+            self.order = self
+                .map
+                .iter()
+                .map(|(k, (at, _))| Reverse((*at, k.clone())))
+                .collect();
+        }
     }
 
     /// Drops every entry last touched before `before`.
     pub(crate) fn expire(&mut self, before: u64) {
-        while let Some((at, _)) = self.order.first()
-            && *at < before
-        {
-            if let Some((_, k)) = self.order.pop_first() {
+        while let Some(Reverse((at, k))) = self.order.peek() {
+            let live = self.live(*at, k);
+            if live && *at >= before {
+                break;
+            }
+            let Some(Reverse((_, k))) = self.order.pop() else {
+                break;
+            };
+            if live {
                 self.map.remove(&k);
             }
         }
     }
 
     /// When the stalest entry was last touched.
-    pub(crate) fn oldest(&self) -> Option<u64> {
-        self.order.first().map(|(at, _)| *at)
+    pub(crate) fn oldest(&mut self) -> Option<u64> {
+        while let Some(Reverse((at, k))) = self.order.peek() {
+            if self.live(*at, k) {
+                return Some(*at);
+            }
+            self.order.pop();
+        }
+        None
     }
 
+    /// Every entry, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter().map(|(k, (_, v))| (k, v))
+        let mut all: Vec<(&K, &V)> = self.map.iter().map(|(k, (_, v))| (k, v)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
     }
 }
 
@@ -315,6 +354,44 @@ mod tests {
         t.expire(35);
         assert_eq!((t.get(&1), t.get(&3)), (None, Some(&1)));
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn the_lru_drops_by_age_then_key_whatever_order_times_come_in() {
+        let mut t: Lru<u32, u32> = Lru::new(3);
+        t.touch(&1, 10, || 1);
+        t.touch(&2, 10, || 2);
+        t.touch(&3, 5, || 3);
+        // Full: the stalest, 3 (touched at 5), makes room.
+        t.touch(&4, 7, || 4);
+        assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 2, 4]);
+        // 1 moves on; of 2 (10) and 4 (7), 4 goes.
+        t.touch(&1, 20, || 0);
+        t.touch(&5, 8, || 5);
+        assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 2, 5]);
+        assert_eq!(t.oldest(), Some(8));
+        // A tie in age goes to the lower key.
+        t.touch(&5, 10, || 0);
+        t.touch(&6, 30, || 6);
+        assert_eq!(
+            t.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+            vec![(1, 1), (5, 5), (6, 6)]
+        );
+        t.expire(20);
+        assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 6]);
+        assert_eq!(t.oldest(), Some(20));
+        // Touching one entry over and over keeps the heap small and the answers right.
+        for now in 31..10_000u64 {
+            t.touch(&6, now, || 0);
+        }
+        assert!(t.order.len() <= 2 * t.len() + 65, "{}", t.order.len());
+        t.touch(&7, 40, || 7);
+        t.touch(&8, 50, || 8);
+        assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![6, 7, 8]);
+        assert_eq!(t.oldest(), Some(40));
+        t.expire(9_999);
+        assert_eq!(t.oldest(), Some(9_999));
+        assert_eq!((t.len(), t.get(&6)), (1, Some(&6)));
     }
 
     #[test]
