@@ -73,7 +73,8 @@ pub(crate) struct Scan {
 }
 
 /// Adds `item` to the recent set under `key`; once the set holds `threshold` items within the
-/// window, returns them with the time of the oldest.
+/// window, returns them with the time of the oldest. `wanted` false only keeps the set: the
+/// finding is open already and the items would go unused.
 fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone>(
     table: &mut Lru<K, Lru<T, ()>>,
     key: &K,
@@ -81,11 +82,12 @@ fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone>(
     now: u64,
     threshold: usize,
     window_ns: u64,
+    wanted: bool,
 ) -> Option<(Vec<T>, u64)> {
     let set = table.touch(key, now, || Lru::new(threshold));
     set.touch(item, now, || ());
     set.expire(now.saturating_sub(window_ns));
-    if set.len() < threshold {
+    if !wanted || set.len() < threshold {
         return None;
     }
     let items = set.iter().map(|(t, ())| t.clone()).collect();
@@ -140,6 +142,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.vertical_scan.ports.max(2);
+        let open = self.vertical.get(&c.src).is_some();
         let found = recent(
             &mut self.ports,
             &(c.src, c.dst),
@@ -147,8 +150,8 @@ impl Scan {
             c.ts_ns,
             threshold,
             secs(cfg.vertical_scan.window_secs),
+            !open,
         );
-        let open = self.vertical.get(&c.src).is_some();
         if open || found.is_some() {
             o.retire(VERTICAL, &v.src);
             let shared = self
@@ -213,6 +216,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.horizontal_sweep.hosts.max(2);
+        let open = self.horizontal.get(&c.src).is_some();
         let found = recent(
             &mut self.hosts,
             &(c.src, c.protocol, c.dst_port),
@@ -220,8 +224,8 @@ impl Scan {
             c.ts_ns,
             threshold,
             secs(cfg.horizontal_sweep.window_secs),
+            !open,
         );
-        let open = self.horizontal.get(&c.src).is_some();
         if open || found.is_some() {
             o.retire(HORIZONTAL, &v.src);
             let shared = self
@@ -294,6 +298,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.ping_sweep.hosts.max(2);
+        let open = self.ping.get(&c.src).is_some();
         let found = recent(
             &mut self.pinged,
             &c.src,
@@ -301,8 +306,8 @@ impl Scan {
             c.ts_ns,
             threshold,
             secs(cfg.ping_sweep.window_secs),
+            !open,
         );
-        let open = self.ping.get(&c.src).is_some();
         if open || found.is_some() {
             o.retire(PING_SWEEP, &v.src);
             let shared = self

@@ -6,7 +6,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeSet, BinaryHeap, HashMap},
+    collections::{BTreeSet, BinaryHeap, HashMap, hash_map::Entry},
     fmt::Write as _,
     hash::Hash,
 };
@@ -53,7 +53,7 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
     /// in time by a late contact).
     pub(crate) fn touch(&mut self, k: &K, now: u64, make: impl FnOnce() -> V) -> &mut V {
         self.compact();
-        if !self.map.contains_key(k) {
+        if self.map.len() >= self.cap && !self.map.contains_key(k) {
             // Make room before adding, so the newcomer is never the one dropped.
             while self.map.len() >= self.cap {
                 let Some(Reverse((at, stale))) = self.order.pop() else {
@@ -63,14 +63,21 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
                     self.map.remove(&stale);
                 }
             }
-            self.order.push(Reverse((now, k.clone())));
         }
-        let slot = self.map.entry(k.clone()).or_insert_with(|| (now, make()));
-        if now > slot.0 {
-            slot.0 = now;
-            self.order.push(Reverse((now, k.clone())));
+        match self.map.entry(k.clone()) {
+            Entry::Occupied(e) => {
+                let slot = e.into_mut();
+                if now > slot.0 {
+                    slot.0 = now;
+                    self.order.push(Reverse((now, k.clone())));
+                }
+                &mut slot.1
+            }
+            Entry::Vacant(e) => {
+                self.order.push(Reverse((now, k.clone())));
+                &mut e.insert((now, make())).1
+            }
         }
-        &mut slot.1
     }
 
     /// Rebuilds the heap from the live entries once stale pairs outnumber them.
@@ -86,11 +93,12 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
 
     /// Drops every entry last touched before `before`.
     pub(crate) fn expire(&mut self, before: u64) {
-        while let Some(Reverse((at, k))) = self.order.peek() {
+        // Every pair in the heap, stale or not, is at least as old as the top one: a top
+        // touched at or after `before` means nothing is due, without looking the key up.
+        while let Some(Reverse((at, k))) = self.order.peek()
+            && *at < before
+        {
             let live = self.live(*at, k);
-            if live && *at >= before {
-                break;
-            }
             let Some(Reverse((_, k))) = self.order.pop() else {
                 break;
             };
