@@ -240,7 +240,11 @@ pub struct Book {
     window_ns: u64,
     refresh_ns: u64,
     max_open: usize,
-    open: BTreeMap<Key, Case>,
+    /// Open cases by kind, then subject: walked in (kind, subject) order, and looked up by a
+    /// borrowed subject without building a key.
+    open: BTreeMap<&'static str, BTreeMap<String, Case>>,
+    /// Cases in `open`.
+    open_count: usize,
     /// Every open case under its next deadline (a refresh or its closing).
     deadlines: BTreeSet<(u64, Key)>,
     next_id: u64,
@@ -253,6 +257,7 @@ impl Book {
             refresh_ns: config.refresh_secs.max(1).saturating_mul(NS_PER_SEC),
             max_open: config.max_open.max(1),
             open: BTreeMap::new(),
+            open_count: 0,
             deadlines: BTreeSet::new(),
             next_id: 1,
         }
@@ -260,16 +265,28 @@ impl Book {
 
     /// Whether a finding of this kind and subject is open.
     pub fn is_open(&self, kind: &'static str, subject: &str) -> bool {
-        self.open.contains_key(&(kind, subject.to_owned()))
+        self.open
+            .get(kind)
+            .is_some_and(|cases| cases.contains_key(subject))
     }
 
     /// Open findings.
     pub fn len(&self) -> usize {
-        self.open.len()
+        self.open_count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
+        self.open_count == 0
+    }
+
+    fn case_mut(&mut self, kind: &'static str, subject: &str) -> Option<&mut Case> {
+        self.open.get_mut(kind)?.get_mut(subject)
+    }
+
+    fn remove(&mut self, kind: &'static str, subject: &str) -> Option<Case> {
+        let case = self.open.get_mut(kind)?.remove(subject)?;
+        self.open_count -= 1;
+        Some(case)
     }
 
     /// Drops the unmade evidence of an open finding: the caller is about to change what it was
@@ -277,7 +294,7 @@ impl Book {
     /// else reads the book. That frees the snapshot, so the detector can change it in place
     /// instead of copying it.
     pub fn retire(&mut self, kind: &'static str, subject: &str) {
-        if let Some(case) = self.open.get_mut(&(kind, subject.to_owned())) {
+        if let Some(case) = self.case_mut(kind, subject) {
             case.later = None;
         }
     }
@@ -285,9 +302,13 @@ impl Book {
     /// Folds a draft in. Returns the lines it causes: a new finding, an update when the level
     /// rose, or a finding closed early to make room.
     pub fn merge(&mut self, d: Draft) -> Vec<Finding> {
-        let key: Key = (d.kind, d.subject.clone());
         let mut out = Vec::new();
-        if let Some(case) = self.open.get_mut(&key) {
+        let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+        if let Some(case) = self
+            .open
+            .get_mut(d.kind)
+            .and_then(|c| c.get_mut(&d.subject))
+        {
             let old_deadline = case.deadline_ns;
             let f = &mut case.finding;
             let rose = d.level > f.level;
@@ -311,15 +332,19 @@ impl Book {
                 // line at once.
                 out.push(emit(case, d.last_seen_ns));
             }
-            let new_deadline = deadline(self.window_ns, self.refresh_ns, case);
+            let new_deadline = deadline(window_ns, refresh_ns, case);
             case.deadline_ns = new_deadline;
-            self.deadlines.remove(&(old_deadline, key.clone()));
-            self.deadlines.insert((new_deadline, key));
+            // Between two lines of a busy finding the deadline stays put.
+            if new_deadline != old_deadline {
+                let key: Key = (d.kind, d.subject);
+                self.deadlines.remove(&(old_deadline, key.clone()));
+                self.deadlines.insert((new_deadline, key));
+            }
             return out;
         }
-        if self.open.len() >= self.max_open
-            && let Some((_, evict)) = self.deadlines.pop_first()
-            && let Some(mut case) = self.open.remove(&evict)
+        if self.open_count >= self.max_open
+            && let Some((_, (kind, subject))) = self.deadlines.pop_first()
+            && let Some(mut case) = self.remove(kind, &subject)
             && case.dirty
         {
             let at = d.last_seen_ns.max(case.last_emit_ns);
@@ -357,8 +382,10 @@ impl Book {
             deadline_ns: 0,
         };
         case.deadline_ns = deadline(self.window_ns, self.refresh_ns, &case);
-        self.deadlines.insert((case.deadline_ns, key.clone()));
-        self.open.insert(key, case);
+        self.deadlines
+            .insert((case.deadline_ns, (d.kind, d.subject.clone())));
+        self.open.entry(d.kind).or_default().insert(d.subject, case);
+        self.open_count += 1;
         out
     }
 
@@ -366,6 +393,7 @@ impl Book {
     pub fn open_findings(&self) -> Vec<Finding> {
         self.open
             .values()
+            .flat_map(BTreeMap::values)
             .map(|case| {
                 let mut f = case.finding.clone();
                 if let Some(later) = &case.later {
@@ -386,17 +414,18 @@ impl Book {
             let Some((at, key)) = self.deadlines.pop_first() else {
                 break;
             };
-            let Some(case) = self.open.get_mut(&key) else {
+            let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+            let Some(case) = self.case_mut(key.0, &key.1) else {
                 continue;
             };
-            let closes = case.finding.last_seen_ns.saturating_add(self.window_ns) <= at;
+            let closes = case.finding.last_seen_ns.saturating_add(window_ns) <= at;
             if case.dirty {
                 out.push(emit(case, at));
             }
             if closes {
-                self.open.remove(&key);
+                self.remove(key.0, &key.1);
             } else {
-                let next = deadline(self.window_ns, self.refresh_ns, case);
+                let next = deadline(window_ns, refresh_ns, case);
                 case.deadline_ns = next;
                 self.deadlines.insert((next, key));
             }
@@ -408,7 +437,11 @@ impl Book {
     /// `now_ns`. Everything is closed afterwards.
     pub fn flush(&mut self, now_ns: u64) -> Vec<Finding> {
         let mut out = self.due(now_ns);
-        let mut rest: Vec<Case> = std::mem::take(&mut self.open).into_values().collect();
+        let mut rest: Vec<Case> = std::mem::take(&mut self.open)
+            .into_values()
+            .flat_map(BTreeMap::into_values)
+            .collect();
+        self.open_count = 0;
         self.deadlines.clear();
         rest.sort_by_key(|c| (c.finding.last_seen_ns, c.finding.id));
         for case in &mut rest {
