@@ -356,13 +356,24 @@ impl<'b> Out<'b> {
 
 /// A draft about `v`'s contact, subject its source, counting one contact.
 pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
+    base_to(kind, level, v, Some(v.dst.clone()))
+}
+
+/// [`base`] with another destination, for detectors that name one of their own (copying the
+/// contact's only to drop it costs an allocation per contact).
+pub(crate) fn base_to(
+    kind: &'static str,
+    level: Level,
+    v: &View<'_>,
+    dst: Option<String>,
+) -> Draft {
     let c = v.c;
     Draft {
         kind,
         subject: v.src.clone(),
         level,
         src: Some(v.src.clone()),
-        dst: Some(v.dst.clone()),
+        dst,
         proto: Some(c.proto),
         port: c.proto.has_ports().then_some(c.dst_port),
         add: 1,
@@ -419,7 +430,12 @@ impl Acc {
     }
 
     pub(crate) fn tag(&mut self, tag: &str) {
-        *self.tags.entry(tag.to_owned()).or_insert(0) += 1;
+        // Looked up first: a tag seen before needs no new key.
+        if let Some(n) = self.tags.get_mut(tag) {
+            *n += 1;
+        } else {
+            self.tags.insert(tag.to_owned(), 1);
+        }
     }
 
     /// Contacts not yet reported, now reported.

@@ -11,7 +11,9 @@ use std::{hash::Hash, net::IpAddr, sync::Arc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, secs, span, table::Lru};
+use super::{
+    Acc, Ctx, Out, View, addr_list, addr_words, base_to, ip_text, plural, secs, span, table::Lru,
+};
 use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const VERTICAL: &str = "vertical_scan";
@@ -175,15 +177,14 @@ impl Scan {
             }
             let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
-            let src = v.src.clone();
+            let source = c.src;
             let runs = cfg.limits.max_port_runs;
             o.push(super::Draft {
-                dst,
                 port: None,
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let n = u64::from(acc.ports.len());
+                    let (n, src) = (u64::from(acc.ports.len()), ip_text(source));
                     let evidence = json!({
                         "ports": acc.ports.render(runs),
                         "distinct_ports": n,
@@ -205,7 +206,7 @@ impl Scan {
                     );
                     (evidence, explanation)
                 })),
-                ..base(VERTICAL, Level::Suspicious, v)
+                ..base_to(VERTICAL, Level::Suspicious, v, dst)
             });
         }
     }
@@ -242,17 +243,16 @@ impl Scan {
             acc.see(c);
             let (port, add, first_seen_ns) = (acc.port(), acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
-            let src = v.src.clone();
+            let source = c.src;
             let (proto, kproto) = (c.proto, v.kproto());
             let knowledge = Arc::clone(ctx.knowledge);
             let runs = cfg.limits.max_port_runs;
             o.push(super::Draft {
-                dst: Some("many".to_owned()),
                 port,
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let count = acc.hosts.len() as u64;
+                    let (count, src) = (acc.hosts.len() as u64, ip_text(source));
                     let name = port
                         .and_then(|number| {
                             kproto.and_then(|kp| {
@@ -287,7 +287,7 @@ impl Scan {
                     );
                     (evidence, explanation)
                 })),
-                ..base(HORIZONTAL, Level::Suspicious, v)
+                ..base_to(HORIZONTAL, Level::Suspicious, v, Some("many".to_owned()))
             });
         }
     }
@@ -324,14 +324,13 @@ impl Scan {
             acc.see(c);
             let (add, first_seen_ns) = (acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
-            let src = v.src.clone();
+            let source = c.src;
             o.push(super::Draft {
-                dst: Some("many".to_owned()),
                 port: None,
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let n = acc.hosts.len() as u64;
+                    let (n, src) = (acc.hosts.len() as u64, ip_text(source));
                     let evidence = json!({
                         "hosts": addr_list(&acc.hosts, list),
                         "hosts_total": n,
@@ -350,7 +349,7 @@ impl Scan {
                     );
                     (evidence, explanation)
                 })),
-                ..base(PING_SWEEP, Level::Notable, v)
+                ..base_to(PING_SWEEP, Level::Notable, v, Some("many".to_owned()))
             });
         }
     }

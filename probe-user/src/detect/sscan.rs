@@ -13,7 +13,9 @@ use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, secs, table::Lru};
+use super::{
+    Acc, Ctx, Out, View, addr_list, addr_words, base_to, ip_text, plural, secs, table::Lru,
+};
 use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const KIND: &str = "sscan";
@@ -130,10 +132,9 @@ impl Sscan {
             state.acc.first_ns,
         );
         let state = Arc::clone(shared);
-        let src = v.src.clone();
+        let source = c.src;
         let runs = ctx.config.limits.max_port_runs;
         o.push(super::Draft {
-            dst,
             port,
             add,
             first_seen_ns,
@@ -158,7 +159,7 @@ impl Sscan {
                             .join(", "),
                     )
                 };
-                let n = u64::from(state.acc.ports.len());
+                let (n, src) = (u64::from(state.acc.ports.len()), ip_text(source));
                 let explanation = format!(
                     "{src} is running sscan, or a script built like it, against {hosts}: \
                      {reason}. sscan tries a fixed list of services with known holes ({n} \
@@ -178,7 +179,7 @@ impl Sscan {
                 });
                 (evidence, explanation)
             })),
-            ..base(KIND, Level::Suspicious, v)
+            ..base_to(KIND, Level::Suspicious, v, dst)
         });
     }
 }
