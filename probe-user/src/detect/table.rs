@@ -300,16 +300,34 @@ impl PortSet {
             if !s.is_empty() {
                 s.push(',');
             }
-            if lo == hi {
-                let _ = write!(s, "{lo}");
-            } else {
-                let _ = write!(s, "{lo}-{hi}");
+            push_dec(&mut s, u64::from(lo));
+            if lo != hi {
+                s.push('-');
+                push_dec(&mut s, u64::from(hi));
             }
         }
         if truncated {
             let _ = write!(s, " (+{} more ports)", self.len.saturating_sub(shown));
         }
         s
+    }
+}
+
+/// Appends `n` in decimal, as `Display` writes it. A scan's port runs are up to a hundred
+/// numbers per line; the formatting machinery cost more than the rest of the rendering.
+pub(crate) fn push_dec(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        s.push(char::from(d));
     }
 }
 
@@ -409,6 +427,17 @@ mod tests {
         assert!(!s.insert(9));
         assert!(s.overflowed());
         assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 5]);
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let mut values: Vec<u64> = (0..=1100).collect();
+        values.extend([9_999, 10_000, 65_535, 65_536, 99_999_999, u64::MAX]);
+        for n in values {
+            let mut s = String::from("x");
+            push_dec(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     #[test]
