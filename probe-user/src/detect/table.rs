@@ -158,6 +158,15 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
         }
     }
 
+    /// Every entry, in no particular order: only for callers that sort what they keep, or
+    /// only count or test it.
+    pub(crate) fn iter_any_order(&self) -> Box<dyn Iterator<Item = (&K, &V)> + '_> {
+        match &self.slots {
+            Slots::Small(v) => Box::new(v.iter().map(|e| (&e.0, &e.2))),
+            Slots::Big { map, .. } => Box::new(map.iter().map(|(k, (_, v))| (k, v))),
+        }
+    }
+
     /// Every entry, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         let mut all: Vec<(&K, &V)> = match &self.slots {
