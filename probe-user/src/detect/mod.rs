@@ -512,6 +512,21 @@ pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Value {
     )
 }
 
+/// [`addr_list`] and [`addr_words`] of the same `max` addresses, each written once.
+pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, String) {
+    let shown: Vec<String> = set.iter().take(max).map(|a| ip_text(*a)).collect();
+    let more = set.len().saturating_sub(shown.len());
+    let words = match (shown.len(), more) {
+        (0, _) => "no address".to_owned(),
+        (_, 0) => shown.join(", "),
+        _ => format!("{} and {more} more", shown.join(", ")),
+    };
+    (
+        Value::Array(shown.into_iter().map(Value::String).collect()),
+        words,
+    )
+}
+
 /// `198.18.0.1`, or `198.18.0.1, 198.18.0.2 and 3 more`.
 pub(crate) fn addr_words(set: &Capped<IpAddr>, max: usize) -> String {
     let mut s = String::new();

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{
-    Acc, Ctx, Out, View, addr_list, addr_words, base_to, ip_text, plural, secs, span, table::Lru,
+    Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
+    secs, span, table::Lru,
 };
 use crate::{contact::Proto, findings::Later, knowledge::Level};
 
@@ -185,11 +186,12 @@ impl Scan {
                 first_seen_ns,
                 later: Some(Later::new(move || {
                     let (n, src) = (u64::from(acc.ports.len()), ip_text(source));
+                    let (host_list, hosts) = addr_list_and_words(&acc.hosts, list);
                     let evidence = json!({
                         "ports": acc.ports.render(runs),
                         "distinct_ports": n,
                         "probes": acc.tags,
-                        "hosts": addr_list(&acc.hosts, list),
+                        "hosts": host_list,
                         "ttl_min": acc.ttls.min,
                         "ttl_max": acc.ttls.max,
                         "faq": "1",
@@ -200,7 +202,6 @@ impl Scan {
                          scan: someone is listing the services it offers, usually to find a \
                          weak one. Make sure only the services you mean to offer are \
                          reachable, and consider blocking {src}.",
-                        hosts = addr_words(&acc.hosts, list),
                         took = span(acc.last_ns.saturating_sub(acc.first_ns)),
                         kinds = probe_kinds(&acc),
                     );

@@ -13,9 +13,7 @@ use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{
-    Acc, Ctx, Out, View, addr_list, addr_words, base_to, ip_text, plural, secs, table::Lru,
-};
+use super::{Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru};
 use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const KIND: &str = "sscan";
@@ -160,13 +158,13 @@ impl Sscan {
                     )
                 };
                 let (n, src) = (u64::from(state.acc.ports.len()), ip_text(source));
+                let (host_list, hosts) = addr_list_and_words(&state.acc.hosts, list);
                 let explanation = format!(
                     "{src} is running sscan, or a script built like it, against {hosts}: \
                      {reason}. sscan tries a fixed list of services with known holes ({n} \
                      port{s} so far) and reports which exploits might work, so attacks on \
                      whatever answered may follow. Block the source and make sure those \
                      services are patched or closed.",
-                    hosts = addr_words(&state.acc.hosts, list),
                     s = plural(n),
                 );
                 let evidence = json!({
@@ -174,7 +172,7 @@ impl Sscan {
                     "sscan_ports_hit": set,
                     "ports": state.acc.ports.render(runs),
                     "distinct_ports": n,
-                    "hosts": addr_list(&state.acc.hosts, list),
+                    "hosts": host_list,
                     "faq": "1.2, 1.1, 5",
                 });
                 (evidence, explanation)

@@ -244,7 +244,9 @@ fn an_empty_config_is_the_default_and_unknown_fields_are_refused() {
 fn addresses_are_written_as_display_writes_them() {
     use std::net::{IpAddr, Ipv4Addr};
 
-    use super::{addr_words, ip_text, table::Capped};
+    use serde_json::json;
+
+    use super::{addr_list, addr_list_and_words, addr_words, ip_text, table::Capped};
 
     for (text, want) in [
         ("0.0.0.0", "0.0.0.0"),
@@ -275,4 +277,17 @@ fn addresses_are_written_as_display_writes_them() {
     }
     assert_eq!(addr_words(&set, 3), "198.18.0.1, 198.18.0.2, 198.18.0.3");
     assert_eq!(addr_words(&set, 2), "198.18.0.1, 198.18.0.2 and 1 more");
+    assert_eq!(
+        addr_list_and_words(&set, 2),
+        (
+            json!(["198.18.0.1", "198.18.0.2"]),
+            "198.18.0.1, 198.18.0.2 and 1 more".to_owned()
+        )
+    );
+    for max in 0..5 {
+        assert_eq!(
+            addr_list_and_words(&set, max),
+            (addr_list(&set, max), addr_words(&set, max))
+        );
+    }
 }
