@@ -233,7 +233,7 @@ impl Amplify {
             ) {
                 let acc = r.acc;
                 let to = v.dst.clone();
-                let (t, w) = (cfg.smurf.reply_sources, cfg.smurf.window_secs);
+                let (threshold, window) = (cfg.smurf.reply_sources, cfg.smurf.window_secs);
                 o.push(super::Draft {
                     subject: format!("victim {}", v.dst),
                     src: r.src,
@@ -245,17 +245,17 @@ impl Amplify {
                             "role": "victim",
                             "sources": addr_list(&acc.sources, list),
                             "sources_total": acc.sources.len(),
-                            "window_secs": w,
+                            "window_secs": window,
                             "faq": "5, 2",
                         });
                         let explanation = format!(
-                            "{n} different hosts sent ping replies to {to}, at least {t} of \
-                             them within {w} s. Unasked-for echo replies from a crowd are what \
-                             the target of a smurf attack receives: someone pinged broadcast \
-                             addresses with {to} as the forged source. If {to} itself just \
-                             pinged a broadcast address or many hosts, these are simply its \
-                             answers. A real flood has to be filtered upstream: ask your \
-                             provider, and give them the sources listed.",
+                            "{n} different hosts sent ping replies to {to}, at least \
+                             {threshold} of them within {window} s. Unasked-for echo replies \
+                             from a crowd are what the target of a smurf attack receives: \
+                             someone pinged broadcast addresses with {to} as the forged source. \
+                             If {to} itself just pinged a broadcast address or many hosts, these \
+                             are simply its answers. A real flood has to be filtered upstream: \
+                             ask your provider, and give them the sources listed.",
                             n = acc.sources.len(),
                         );
                         (evidence, explanation)
@@ -324,7 +324,7 @@ impl Amplify {
                 o.port_explained = true;
                 let acc = r.acc;
                 let to = v.dst.clone();
-                let (t, w) = (cfg.fraggle.reply_sources, cfg.fraggle.window_secs);
+                let (threshold, window) = (cfg.fraggle.reply_sources, cfg.fraggle.window_secs);
                 o.push(super::Draft {
                     subject: format!("victim {}", v.dst),
                     src: r.src,
@@ -336,16 +336,16 @@ impl Amplify {
                             "role": "victim",
                             "sources": addr_list(&acc.sources, list),
                             "sources_total": acc.sources.len(),
-                            "window_secs": w,
+                            "window_secs": window,
                             "faq": "5, 1.1",
                         });
                         let explanation = format!(
                             "{n} different hosts sent UDP from their echo or chargen ports to \
-                             {to}, at least {t} of them within {w} s. Those services only speak \
-                             when spoken to, so someone sent them datagrams in {to}'s name, most \
-                             likely to broadcast addresses: this is the receiving end of a \
-                             fraggle attack. Filter UDP from ports 7 and 19 at your border and \
-                             ask your provider to help with the sources.",
+                             {to}, at least {threshold} of them within {window} s. Those \
+                             services only speak when spoken to, so someone sent them datagrams \
+                             in {to}'s name, most likely to broadcast addresses: this is the \
+                             receiving end of a fraggle attack. Filter UDP from ports 7 and 19 at \
+                             your border and ask your provider to help with the sources.",
                             n = acc.sources.len(),
                         );
                         (evidence, explanation)

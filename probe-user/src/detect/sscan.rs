@@ -11,7 +11,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru};
 use crate::{contact::Proto, findings::Later, knowledge::Level};
@@ -136,50 +136,53 @@ impl Sscan {
             port,
             add,
             first_seen_ns,
-            later: Some(Later::new(move || {
-                let lows: Vec<u16> = state.low_ports.iter().copied().collect();
-                let set: Vec<u16> = state.set_hit.iter().copied().collect();
-                let reason = if lows.is_empty() {
-                    format!(
-                        "it probed {n} of sscan's ports including 1114 (mSQL), a port hardly \
-                         anything but sscan checks (FAQ 1.1)",
-                        n = set.len()
-                    )
-                } else {
-                    format!(
-                        "its probes come from TCP source port{s} {ports}, which no real stack \
-                         uses as a client port and which is sscan's signature (FAQ 1.2)",
-                        s = plural(lows.len() as u64),
-                        ports = lows
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    )
-                };
-                let (n, src) = (u64::from(state.acc.ports.len()), ip_text(source));
-                let (host_list, hosts) = addr_list_and_words(&state.acc.hosts, list);
-                let explanation = format!(
-                    "{src} is running sscan, or a script built like it, against {hosts}: \
-                     {reason}. sscan tries a fixed list of services with known holes ({n} \
-                     port{s} so far) and reports which exploits might work, so attacks on \
-                     whatever answered may follow. Block the source and make sure those \
-                     services are patched or closed.",
-                    s = plural(n),
-                );
-                let evidence = json!({
-                    "low_source_ports": lows,
-                    "sscan_ports_hit": set,
-                    "ports": state.acc.ports.render(runs),
-                    "distinct_ports": n,
-                    "hosts": host_list,
-                    "faq": "1.2, 1.1, 5",
-                });
-                (evidence, explanation)
-            })),
+            later: Some(Later::new(move || render(&state, source, list, runs))),
             ..base_to(KIND, Level::Suspicious, v, dst)
         });
     }
+}
+
+/// The evidence and explanation of an sscan finding, from its source's state.
+fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, String) {
+    let lows: Vec<u16> = state.low_ports.iter().copied().collect();
+    let set: Vec<u16> = state.set_hit.iter().copied().collect();
+    let reason = if lows.is_empty() {
+        format!(
+            "it probed {n} of sscan's ports including 1114 (mSQL), a port hardly \
+             anything but sscan checks (FAQ 1.1)",
+            n = set.len()
+        )
+    } else {
+        format!(
+            "its probes come from TCP source port{s} {ports}, which no real stack \
+             uses as a client port and which is sscan's signature (FAQ 1.2)",
+            s = plural(lows.len() as u64),
+            ports = lows
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    let (n, src) = (u64::from(state.acc.ports.len()), ip_text(source));
+    let (host_list, hosts) = addr_list_and_words(&state.acc.hosts, list);
+    let explanation = format!(
+        "{src} is running sscan, or a script built like it, against {hosts}: \
+         {reason}. sscan tries a fixed list of services with known holes ({n} \
+         port{s} so far) and reports which exploits might work, so attacks on \
+         whatever answered may follow. Block the source and make sure those \
+         services are patched or closed.",
+        s = plural(n),
+    );
+    let evidence = json!({
+        "low_source_ports": lows,
+        "sscan_ports_hit": set,
+        "ports": state.acc.ports.render(runs),
+        "distinct_ports": n,
+        "hosts": host_list,
+        "faq": "1.2, 1.1, 5",
+    });
+    (evidence, explanation)
 }
 
 #[cfg(test)]
