@@ -512,6 +512,15 @@ pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Value {
     )
 }
 
+/// `evidence` with `key` set to `value`, moved in: `json!` serializes what it is given, which
+/// copies a list of addresses string by string.
+pub(crate) fn with_field(mut evidence: Value, key: &str, value: Value) -> Value {
+    if let Value::Object(fields) = &mut evidence {
+        fields.insert(key.to_owned(), value);
+    }
+    evidence
+}
+
 /// [`addr_list`] and [`addr_words`] of the same `max` addresses, each written once.
 pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, String) {
     let shown: Vec<String> = set.iter().take(max).map(|a| ip_text(*a)).collect();

@@ -9,11 +9,11 @@
 use std::{hash::Hash, net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{
     Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
-    secs, span, table::Lru,
+    secs, span, table::Lru, with_field,
 };
 use crate::{contact::Proto, findings::Later, knowledge::Level};
 
@@ -188,14 +188,15 @@ impl Scan {
                     let (n, src) = (u64::from(acc.ports.len()), ip_text(source));
                     let (host_list, hosts) = addr_list_and_words(&acc.hosts, list);
                     let evidence = json!({
-                        "ports": acc.ports.render(runs),
                         "distinct_ports": n,
                         "probes": acc.tags,
-                        "hosts": host_list,
                         "ttl_min": acc.ttls.min,
                         "ttl_max": acc.ttls.max,
                         "faq": "1",
                     });
+                    let evidence = with_field(evidence, "hosts", host_list);
+                    let evidence =
+                        with_field(evidence, "ports", Value::String(acc.ports.render(runs)));
                     let explanation = format!(
                         "{src} probed {n} different ports on {hosts} within {took}, with \
                          {kinds}. One source working through the ports of a host is a port \

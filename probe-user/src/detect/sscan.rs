@@ -13,7 +13,10 @@ use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru};
+use super::{
+    Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru,
+    with_field,
+};
 use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const KIND: &str = "sscan";
@@ -177,11 +180,15 @@ fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, S
     let evidence = json!({
         "low_source_ports": lows,
         "sscan_ports_hit": set,
-        "ports": state.acc.ports.render(runs),
         "distinct_ports": n,
-        "hosts": host_list,
         "faq": "1.2, 1.1, 5",
     });
+    let evidence = with_field(evidence, "hosts", host_list);
+    let evidence = with_field(
+        evidence,
+        "ports",
+        Value::String(state.acc.ports.render(runs)),
+    );
     (evidence, explanation)
 }
 
