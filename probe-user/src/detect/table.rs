@@ -495,7 +495,9 @@ mod tests {
                 t.touch(&6, now, || 0);
             }
             if let Slots::Big { order, .. } = &t.slots {
-                assert!(order.len() <= 2 * t.len() + 65, "{}", order.len());
+                // Rebuilt from the two live entries whenever it passes 2 * 2 + 64 pairs, the
+                // heap cycles between 3 and 69 pairs instead of growing by one per touch.
+                assert_eq!(order.len(), 55);
             }
             t.touch(&7, 40, || 7);
             t.touch(&8, 50, || 8);
