@@ -14,8 +14,9 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fmt::Write as _,
+    fmt::{self, Write as _},
     str::FromStr,
+    sync::Arc,
 };
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -162,6 +163,36 @@ pub struct Draft {
     /// The detector's whole current evidence (it replaces the previous one).
     pub evidence: Value,
     pub explanation: String,
+    /// Makes `evidence` and `explanation` (which are then left empty) only when a line needs
+    /// them. Most drafts only move a finding's count on and are replaced by the next one
+    /// before any line is written, so building their text up front is wasted work.
+    pub later: Option<Later>,
+}
+
+/// Evidence and explanation made on demand, from a snapshot the detector will not change.
+#[derive(Clone)]
+pub struct Later(Arc<dyn Fn() -> (Value, String) + Send + Sync>);
+
+impl Later {
+    pub fn new(make: impl Fn() -> (Value, String) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    pub fn make(&self) -> (Value, String) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Later {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Later(..)")
+    }
+}
+
+impl PartialEq for Later {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// How findings are folded and refreshed.
@@ -190,7 +221,11 @@ type Key = (&'static str, String);
 
 #[derive(Clone, Debug)]
 struct Case {
+    /// Its evidence and explanation are left empty while `later` is set.
     finding: Finding,
+    /// Makes the evidence and explanation of the latest draft. Kept after a line was made
+    /// from it, so that the text is made once per line rather than made and then copied.
+    later: Option<Later>,
     /// When the last line for this case was made.
     last_emit_ns: u64,
     /// Changed since the last line.
@@ -205,7 +240,11 @@ pub struct Book {
     window_ns: u64,
     refresh_ns: u64,
     max_open: usize,
-    open: BTreeMap<Key, Case>,
+    /// Open cases by kind, then subject: walked in (kind, subject) order, and looked up by a
+    /// borrowed subject without building a key.
+    open: BTreeMap<&'static str, BTreeMap<String, Case>>,
+    /// Cases in `open`.
+    open_count: usize,
     /// Every open case under its next deadline (a refresh or its closing).
     deadlines: BTreeSet<(u64, Key)>,
     next_id: u64,
@@ -218,6 +257,7 @@ impl Book {
             refresh_ns: config.refresh_secs.max(1).saturating_mul(NS_PER_SEC),
             max_open: config.max_open.max(1),
             open: BTreeMap::new(),
+            open_count: 0,
             deadlines: BTreeSet::new(),
             next_id: 1,
         }
@@ -225,24 +265,50 @@ impl Book {
 
     /// Whether a finding of this kind and subject is open.
     pub fn is_open(&self, kind: &'static str, subject: &str) -> bool {
-        self.open.contains_key(&(kind, subject.to_owned()))
+        self.open
+            .get(kind)
+            .is_some_and(|cases| cases.contains_key(subject))
     }
 
     /// Open findings.
     pub fn len(&self) -> usize {
-        self.open.len()
+        self.open_count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
+        self.open_count == 0
+    }
+
+    fn case_mut(&mut self, kind: &'static str, subject: &str) -> Option<&mut Case> {
+        self.open.get_mut(kind)?.get_mut(subject)
+    }
+
+    fn remove(&mut self, kind: &'static str, subject: &str) -> Option<Case> {
+        let case = self.open.get_mut(kind)?.remove(subject)?;
+        self.open_count -= 1;
+        Some(case)
+    }
+
+    /// Drops the unmade evidence of an open finding: the caller is about to change what it was
+    /// to be made from, and merges a draft for the same finding right after, before anything
+    /// else reads the book. That frees the snapshot, so the detector can change it in place
+    /// instead of copying it.
+    pub fn retire(&mut self, kind: &'static str, subject: &str) {
+        if let Some(case) = self.case_mut(kind, subject) {
+            case.later = None;
+        }
     }
 
     /// Folds a draft in. Returns the lines it causes: a new finding, an update when the level
     /// rose, or a finding closed early to make room.
     pub fn merge(&mut self, d: Draft) -> Vec<Finding> {
-        let key: Key = (d.kind, d.subject.clone());
         let mut out = Vec::new();
-        if let Some(case) = self.open.get_mut(&key) {
+        let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+        if let Some(case) = self
+            .open
+            .get_mut(d.kind)
+            .and_then(|c| c.get_mut(&d.subject))
+        {
             let old_deadline = case.deadline_ns;
             let f = &mut case.finding;
             let rose = d.level > f.level;
@@ -256,23 +322,29 @@ impl Book {
             f.dst = d.dst;
             f.proto = d.proto;
             f.port = d.port;
+            // Left empty by a draft with a `later`.
             f.evidence = d.evidence;
             f.explanation = d.explanation;
+            case.later = d.later;
             case.dirty = true;
             if rose || renamed {
                 // A finding that became more worrying, or now names someone else, is worth a
                 // line at once.
                 out.push(emit(case, d.last_seen_ns));
             }
-            let new_deadline = deadline(self.window_ns, self.refresh_ns, case);
+            let new_deadline = deadline(window_ns, refresh_ns, case);
             case.deadline_ns = new_deadline;
-            self.deadlines.remove(&(old_deadline, key.clone()));
-            self.deadlines.insert((new_deadline, key));
+            // Between two lines of a busy finding the deadline stays put.
+            if new_deadline != old_deadline {
+                let key: Key = (d.kind, d.subject);
+                self.deadlines.remove(&(old_deadline, key.clone()));
+                self.deadlines.insert((new_deadline, key));
+            }
             return out;
         }
-        if self.open.len() >= self.max_open
-            && let Some((_, evict)) = self.deadlines.pop_first()
-            && let Some(mut case) = self.open.remove(&evict)
+        if self.open_count >= self.max_open
+            && let Some((_, (kind, subject))) = self.deadlines.pop_first()
+            && let Some(mut case) = self.remove(kind, &subject)
             && case.dirty
         {
             let at = d.last_seen_ns.max(case.last_emit_ns);
@@ -297,16 +369,23 @@ impl Book {
             evidence: d.evidence,
             explanation: d.explanation,
         };
-        out.push(finding.clone());
+        let mut line = finding.clone();
+        if let Some(later) = &d.later {
+            (line.evidence, line.explanation) = later.make();
+        }
+        out.push(line);
         let mut case = Case {
             finding,
+            later: d.later,
             last_emit_ns: ts,
             dirty: false,
             deadline_ns: 0,
         };
         case.deadline_ns = deadline(self.window_ns, self.refresh_ns, &case);
-        self.deadlines.insert((case.deadline_ns, key.clone()));
-        self.open.insert(key, case);
+        self.deadlines
+            .insert((case.deadline_ns, (d.kind, d.subject.clone())));
+        self.open.entry(d.kind).or_default().insert(d.subject, case);
+        self.open_count += 1;
         out
     }
 
@@ -314,7 +393,14 @@ impl Book {
     pub fn open_findings(&self) -> Vec<Finding> {
         self.open
             .values()
-            .map(|case| case.finding.clone())
+            .flat_map(BTreeMap::values)
+            .map(|case| {
+                let mut f = case.finding.clone();
+                if let Some(later) = &case.later {
+                    (f.evidence, f.explanation) = later.make();
+                }
+                f
+            })
             .collect()
     }
 
@@ -328,17 +414,18 @@ impl Book {
             let Some((at, key)) = self.deadlines.pop_first() else {
                 break;
             };
-            let Some(case) = self.open.get_mut(&key) else {
+            let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+            let Some(case) = self.case_mut(key.0, &key.1) else {
                 continue;
             };
-            let closes = case.finding.last_seen_ns.saturating_add(self.window_ns) <= at;
+            let closes = case.finding.last_seen_ns.saturating_add(window_ns) <= at;
             if case.dirty {
                 out.push(emit(case, at));
             }
             if closes {
-                self.open.remove(&key);
+                self.remove(key.0, &key.1);
             } else {
-                let next = deadline(self.window_ns, self.refresh_ns, case);
+                let next = deadline(window_ns, refresh_ns, case);
                 case.deadline_ns = next;
                 self.deadlines.insert((next, key));
             }
@@ -350,7 +437,11 @@ impl Book {
     /// `now_ns`. Everything is closed afterwards.
     pub fn flush(&mut self, now_ns: u64) -> Vec<Finding> {
         let mut out = self.due(now_ns);
-        let mut rest: Vec<Case> = std::mem::take(&mut self.open).into_values().collect();
+        let mut rest: Vec<Case> = std::mem::take(&mut self.open)
+            .into_values()
+            .flat_map(BTreeMap::into_values)
+            .collect();
+        self.open_count = 0;
         self.deadlines.clear();
         rest.sort_by_key(|c| (c.finding.last_seen_ns, c.finding.id));
         for case in &mut rest {
@@ -378,6 +469,9 @@ fn emit(case: &mut Case, ts: u64) -> Finding {
     case.dirty = false;
     case.last_emit_ns = ts;
     let mut f = case.finding.clone();
+    if let Some(later) = &case.later {
+        (f.evidence, f.explanation) = later.make();
+    }
     f.ts_ns = ts;
     f.status = Status::Update;
     f
@@ -568,6 +662,8 @@ mod proto_word {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use serde_json::json;
 
     use super::*;
@@ -590,6 +686,7 @@ mod tests {
             last_seen_ns: at,
             evidence: json!({ "at": at }),
             explanation: "A test. More words.".to_owned(),
+            later: None,
         }
     }
 
@@ -776,5 +873,104 @@ mod tests {
         }
         assert_eq!(b.len(), 4);
         assert!(b.is_open("land", "s9") && !b.is_open("land", "s0"));
+    }
+
+    /// A draft whose evidence is made later, counting how often it is made.
+    fn later_draft(subject: &str, at: u64, made: &Arc<AtomicUsize>) -> Draft {
+        let made = Arc::clone(made);
+        Draft {
+            evidence: Value::Null,
+            explanation: String::new(),
+            later: Some(Later::new(move || {
+                made.fetch_add(1, Ordering::Relaxed);
+                (json!({ "at": at }), format!("Made for {at}. More words."))
+            })),
+            ..draft("vertical_scan", subject, at)
+        }
+    }
+
+    #[test]
+    fn evidence_left_for_later_is_made_once_per_line_from_the_latest_draft() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut b = book();
+        let new = b.merge(later_draft("a", T0, &made));
+        assert_eq!(new.len(), 1);
+        assert_eq!(
+            (new[0].evidence.clone(), new[0].explanation.as_str()),
+            (
+                json!({ "at": T0 }),
+                format!("Made for {T0}. More words.").as_str()
+            )
+        );
+        assert_eq!(made.load(Ordering::Relaxed), 1);
+        // A hundred drafts fold in without a line: nothing is made.
+        for i in 1..=100u64 {
+            assert!(b.merge(later_draft("a", T0 + i * S / 10, &made)).is_empty());
+        }
+        assert_eq!(made.load(Ordering::Relaxed), 1);
+        // The refresh shows the last draft's evidence, made once.
+        let last = T0 + 10 * S;
+        let lines = b.due(T0 + 60 * S);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].count, lines[0].status, lines[0].evidence.clone()),
+            (101, Status::Update, json!({ "at": last }))
+        );
+        assert_eq!(
+            lines[0].explanation,
+            format!("Made for {last}. More words.")
+        );
+        assert_eq!(made.load(Ordering::Relaxed), 2);
+        // Asking for the open state makes it again, the same.
+        let open = b.open_findings();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].evidence, json!({ "at": last }));
+        assert_eq!(made.load(Ordering::Relaxed), 3);
+        // Nothing changed since the refresh: the flush writes nothing and makes nothing.
+        assert!(b.flush(T0 + 100 * S).is_empty());
+        assert_eq!(made.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_finding_closed_to_make_room_shows_its_latest_evidence() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut b = book();
+        b.merge(later_draft("a", T0, &made));
+        b.merge(later_draft("a", T0 + S, &made));
+        for (i, subject) in ["b", "c", "d"].into_iter().enumerate() {
+            b.merge(draft("land", subject, T0 + 2 * S + i as u64));
+        }
+        // The book holds four: a fifth closes "a", whose refresh is due first.
+        let out = b.merge(draft("land", "e", T0 + 10 * S));
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            (out[0].kind.as_str(), out[0].count, out[0].evidence.clone()),
+            ("vertical_scan", 2, json!({ "at": T0 + S }))
+        );
+        assert_eq!(
+            out[0].explanation,
+            format!("Made for {}. More words.", T0 + S)
+        );
+        assert_eq!((out[1].kind.as_str(), out[1].status), ("land", Status::New));
+        assert_eq!(made.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_retired_finding_takes_the_next_drafts_evidence() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let mut b = book();
+        b.merge(later_draft("a", T0, &made));
+        b.merge(later_draft("a", T0 + S, &made));
+        b.retire("vertical_scan", "a");
+        // Retiring an unknown finding does nothing.
+        b.retire("vertical_scan", "zz");
+        b.merge(later_draft("a", T0 + 2 * S, &made));
+        let lines = b.flush(T0 + 3 * S);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            (lines[0].count, lines[0].evidence.clone()),
+            (3, json!({ "at": T0 + 2 * S }))
+        );
+        assert_eq!(made.load(Ordering::Relaxed), 2);
     }
 }

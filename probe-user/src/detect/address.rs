@@ -140,7 +140,7 @@ impl Address {
                 .knowledge
                 .address(c.src)
                 .map_or_else(|| block.to_string(), |a| a.name);
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 port: None,
                 add: acc.take(),
@@ -174,7 +174,7 @@ impl Address {
         if ctx.config.land.enabled && c.src == c.dst {
             let acc = self.land.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
                 port: acc.port(),
@@ -218,7 +218,7 @@ impl Address {
                 options.push("SSRR");
                 acc.tag("SSRR");
             }
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 port: acc.port(),
                 add: acc.take(),
@@ -266,7 +266,7 @@ impl Address {
             IpAddr::V4(a) if a.octets()[3] == 0 => ".0",
             _ => ".255",
         };
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: acc.dst(),
             port: acc.port(),
             add: acc.take(),

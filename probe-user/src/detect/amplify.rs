@@ -5,7 +5,7 @@
 //! FAQ 1.1 (ports 7 and 19) and the section 5 signatures, whose text is lost; the topics in
 //! the knowledge data carry the background.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{Acc, Ctx, Out, View, addr_list, base, secs, table::Lru};
 use crate::{
     contact::{Contact, Proto},
+    findings::Later,
     knowledge::Level,
 };
 
@@ -68,7 +69,17 @@ impl Default for FraggleConfig {
 /// Replies flowing to one address: who sent them lately, and the finding once there are many.
 struct Victims {
     recent: Lru<IpAddr, Lru<IpAddr, ()>>,
-    cases: Lru<IpAddr, Acc>,
+    /// Shared with the evidence the book makes later (see `Out::retire`).
+    cases: Lru<IpAddr, Arc<Acc>>,
+}
+
+/// What a draft about a victim needs: its sources, the count to add, when it began, and the
+/// evidence to make later.
+struct Reply {
+    src: Option<String>,
+    add: u64,
+    first_ns: u64,
+    acc: Arc<Acc>,
 }
 
 impl Victims {
@@ -84,6 +95,11 @@ impl Victims {
         self.cases.expire(now.saturating_sub(case_ns));
     }
 
+    /// Whether `dst` is a victim already: then every reply to it makes a draft.
+    fn is_open(&self, dst: &IpAddr) -> bool {
+        self.cases.get(dst).is_some()
+    }
+
     /// Counts a reply to `c.dst`; returns the victim's evidence once `threshold` distinct
     /// senders were seen within the window.
     fn reply(
@@ -92,7 +108,7 @@ impl Victims {
         threshold: usize,
         window_ns: u64,
         list: usize,
-    ) -> Option<&mut Acc> {
+    ) -> Option<Reply> {
         let threshold = threshold.max(1);
         let recent = self.recent.touch(&c.dst, c.ts_ns, || Lru::new(threshold));
         recent.touch(&c.src, c.ts_ns, || ());
@@ -102,24 +118,31 @@ impl Victims {
         if !open && senders.len() < threshold {
             return None;
         }
-        let acc = self.cases.touch(&c.dst, c.ts_ns, || {
+        let shared = self.cases.touch(&c.dst, c.ts_ns, || {
             let mut acc = Acc::new(c.ts_ns, list);
             // The replies that crossed the threshold, this one aside.
             acc.contacts = senders.len().saturating_sub(1) as u64;
             for s in &senders {
                 acc.sources.insert(*s);
             }
-            acc
+            Arc::new(acc)
         });
+        let acc = Arc::make_mut(shared);
         acc.see(c);
-        Some(acc)
+        Some(Reply {
+            src: acc.src(),
+            add: acc.take(),
+            first_ns: acc.first_ns,
+            acc: Arc::clone(shared),
+        })
     }
 }
 
 pub(crate) struct Amplify {
-    smurf_amp: Lru<IpAddr, Acc>,
-    fraggle_amp: Lru<IpAddr, Acc>,
-    loops: Lru<IpAddr, Acc>,
+    /// Shared with the evidence the book makes later (see `Out::retire`).
+    smurf_amp: Lru<IpAddr, Arc<Acc>>,
+    fraggle_amp: Lru<IpAddr, Arc<Acc>>,
+    loops: Lru<IpAddr, Arc<Acc>>,
     smurf_victims: Victims,
     fraggle_victims: Victims,
 }
@@ -163,70 +186,83 @@ impl Amplify {
         // Amplifier side: a ping to a broadcast address.
         if cfg.smurf.enabled && ipv4_icmp && c.icmp_type == 8 && v.broadcast {
             o.broadcast_explained = true;
-            let acc = self
+            o.retire(SMURF, &v.src);
+            let shared = self
                 .smurf_amp
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             acc.see(c);
-            o.drafts.push(super::Draft {
-                dst: acc.dst(),
+            let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let (to, from) = (v.dst.clone(), v.src.clone());
+            o.push(super::Draft {
+                dst,
                 port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "role": "amplifier",
-                    "broadcasts": addr_list(&acc.hosts, list),
-                    "faq": "5, 2",
-                }),
-                explanation: format!(
-                    "A ping addressed to {dst}, which looks like a subnet's broadcast address, \
-                     arrived with the source {src}. This is how a smurf attack is launched: \
-                     every host on the subnet answers the ping, and all the answers go to the \
-                     forged source. So {src} is most likely the victim, not the sender. Make sure \
-                     your routers do not forward directed broadcasts and your hosts ignore \
-                     broadcast pings (Linux: net.ipv4.icmp_echo_ignore_broadcasts=1).",
-                    dst = v.dst,
-                    src = v.src,
-                ),
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let evidence = json!({
+                        "role": "amplifier",
+                        "broadcasts": addr_list(&acc.hosts, list),
+                        "faq": "5, 2",
+                    });
+                    let explanation = format!(
+                        "A ping addressed to {to}, which looks like a subnet's broadcast \
+                         address, arrived with the source {from}. This is how a smurf attack is \
+                         launched: every host on the subnet answers the ping, and all the \
+                         answers go to the forged source. So {from} is most likely the victim, \
+                         not the sender. Make sure your routers do not forward directed \
+                         broadcasts and your hosts ignore broadcast pings (Linux: \
+                         net.ipv4.icmp_echo_ignore_broadcasts=1).",
+                    );
+                    (evidence, explanation)
+                })),
                 ..base(SMURF, Level::Hostile, v)
             });
         }
         // Victim side: echo replies from many hosts.
-        if cfg.smurf.enabled
-            && v.echo_reply()
-            && let Some(acc) = self.smurf_victims.reply(
+        if cfg.smurf.enabled && v.echo_reply() {
+            if self.smurf_victims.is_open(&c.dst) {
+                o.retire(SMURF, &format!("victim {}", v.dst));
+            }
+            if let Some(r) = self.smurf_victims.reply(
                 c,
                 cfg.smurf.reply_sources,
                 secs(cfg.smurf.window_secs),
                 list,
-            )
-        {
-            o.drafts.push(super::Draft {
-                subject: format!("victim {}", v.dst),
-                src: acc.src(),
-                port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "role": "victim",
-                    "sources": addr_list(&acc.sources, list),
-                    "sources_total": acc.sources.len(),
-                    "window_secs": cfg.smurf.window_secs,
-                    "faq": "5, 2",
-                }),
-                explanation: format!(
-                    "{n} different hosts sent ping replies to {dst}, at least {t} of them within \
-                     {w} s. Unasked-for echo replies from a crowd are what the target of a smurf \
-                     attack receives: someone pinged broadcast addresses with {dst} as the \
-                     forged source. If {dst} itself just pinged a broadcast address or many hosts, \
-                     these are simply its answers. A real flood has to be filtered upstream: ask \
-                     your provider, and give them the sources listed.",
-                    n = acc.sources.len(),
-                    dst = v.dst,
-                    t = cfg.smurf.reply_sources,
-                    w = cfg.smurf.window_secs,
-                ),
-                ..base(SMURF, Level::Hostile, v)
-            });
+            ) {
+                let acc = r.acc;
+                let to = v.dst.clone();
+                let (threshold, window) = (cfg.smurf.reply_sources, cfg.smurf.window_secs);
+                o.push(super::Draft {
+                    subject: format!("victim {}", v.dst),
+                    src: r.src,
+                    port: None,
+                    add: r.add,
+                    first_seen_ns: r.first_ns,
+                    later: Some(Later::new(move || {
+                        let evidence = json!({
+                            "role": "victim",
+                            "sources": addr_list(&acc.sources, list),
+                            "sources_total": acc.sources.len(),
+                            "window_secs": window,
+                            "faq": "5, 2",
+                        });
+                        let explanation = format!(
+                            "{n} different hosts sent ping replies to {to}, at least \
+                             {threshold} of them within {window} s. Unasked-for echo replies \
+                             from a crowd are what the target of a smurf attack receives: \
+                             someone pinged broadcast addresses with {to} as the forged source. \
+                             If {to} itself just pinged a broadcast address or many hosts, these \
+                             are simply its answers. A real flood has to be filtered upstream: \
+                             ask your provider, and give them the sources listed.",
+                            n = acc.sources.len(),
+                        );
+                        (evidence, explanation)
+                    })),
+                    ..base(SMURF, Level::Hostile, v)
+                });
+            }
         }
     }
 
@@ -240,73 +276,83 @@ impl Amplify {
         if cfg.fraggle.enabled && to_service && v.broadcast {
             o.broadcast_explained = true;
             o.port_explained = true;
-            let acc = self
+            o.retire(FRAGGLE, &v.src);
+            let shared = self
                 .fraggle_amp
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             acc.see(c);
-            o.drafts.push(super::Draft {
-                dst: acc.dst(),
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "role": "amplifier",
-                    "broadcasts": addr_list(&acc.hosts, list),
-                    "ports": acc.ports.render(cfg.limits.max_port_runs),
-                    "faq": "5, 1.1",
-                }),
-                explanation: format!(
-                    "A UDP datagram to the {service} port of {dst}, which looks like a subnet's \
-                     broadcast address, arrived with the source {src}. That is a fraggle attack, \
-                     the UDP cousin of smurf: every host there running {service} answers, and the \
-                     answers go to {src}, which is probably forged and the real victim. Turn off \
-                     the echo and chargen services and stop routers from forwarding directed \
-                     broadcasts.",
-                    service = service(c.dst_port),
-                    dst = v.dst,
-                    src = v.src,
-                ),
+            let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let (to, from) = (v.dst.clone(), v.src.clone());
+            let (port, runs) = (c.dst_port, cfg.limits.max_port_runs);
+            o.push(super::Draft {
+                dst,
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let evidence = json!({
+                        "role": "amplifier",
+                        "broadcasts": addr_list(&acc.hosts, list),
+                        "ports": acc.ports.render(runs),
+                        "faq": "5, 1.1",
+                    });
+                    let explanation = format!(
+                        "A UDP datagram to the {service} port of {to}, which looks like a \
+                         subnet's broadcast address, arrived with the source {from}. That is a \
+                         fraggle attack, the UDP cousin of smurf: every host there running \
+                         {service} answers, and the answers go to {from}, which is probably \
+                         forged and the real victim. Turn off the echo and chargen services and \
+                         stop routers from forwarding directed broadcasts.",
+                        service = service(port),
+                    );
+                    (evidence, explanation)
+                })),
                 ..base(FRAGGLE, Level::Hostile, v)
             });
         }
-        if cfg.fraggle.enabled
-            && from_service
-            && c.dst_port != ECHO
-            && c.dst_port != CHARGEN
-            && let Some(acc) = self.fraggle_victims.reply(
+        if cfg.fraggle.enabled && from_service && c.dst_port != ECHO && c.dst_port != CHARGEN {
+            if self.fraggle_victims.is_open(&c.dst) {
+                o.retire(FRAGGLE, &format!("victim {}", v.dst));
+            }
+            if let Some(r) = self.fraggle_victims.reply(
                 c,
                 cfg.fraggle.reply_sources,
                 secs(cfg.fraggle.window_secs),
                 list,
-            )
-        {
-            o.port_explained = true;
-            o.drafts.push(super::Draft {
-                subject: format!("victim {}", v.dst),
-                src: acc.src(),
-                port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "role": "victim",
-                    "sources": addr_list(&acc.sources, list),
-                    "sources_total": acc.sources.len(),
-                    "window_secs": cfg.fraggle.window_secs,
-                    "faq": "5, 1.1",
-                }),
-                explanation: format!(
-                    "{n} different hosts sent UDP from their echo or chargen ports to {dst}, at \
-                     least {t} of them within {w} s. Those services only speak when spoken to, \
-                     so someone sent them datagrams in {dst}'s name, most likely to broadcast \
-                     addresses: this is the receiving end of a fraggle attack. Filter UDP from \
-                     ports 7 and 19 at your border and ask your provider to help with the \
-                     sources.",
-                    n = acc.sources.len(),
-                    dst = v.dst,
-                    t = cfg.fraggle.reply_sources,
-                    w = cfg.fraggle.window_secs,
-                ),
-                ..base(FRAGGLE, Level::Hostile, v)
-            });
+            ) {
+                o.port_explained = true;
+                let acc = r.acc;
+                let to = v.dst.clone();
+                let (threshold, window) = (cfg.fraggle.reply_sources, cfg.fraggle.window_secs);
+                o.push(super::Draft {
+                    subject: format!("victim {}", v.dst),
+                    src: r.src,
+                    port: None,
+                    add: r.add,
+                    first_seen_ns: r.first_ns,
+                    later: Some(Later::new(move || {
+                        let evidence = json!({
+                            "role": "victim",
+                            "sources": addr_list(&acc.sources, list),
+                            "sources_total": acc.sources.len(),
+                            "window_secs": window,
+                            "faq": "5, 1.1",
+                        });
+                        let explanation = format!(
+                            "{n} different hosts sent UDP from their echo or chargen ports to \
+                             {to}, at least {threshold} of them within {window} s. Those \
+                             services only speak when spoken to, so someone sent them datagrams \
+                             in {to}'s name, most likely to broadcast addresses: this is the \
+                             receiving end of a fraggle attack. Filter UDP from ports 7 and 19 at \
+                             your border and ask your provider to help with the sources.",
+                            n = acc.sources.len(),
+                        );
+                        (evidence, explanation)
+                    })),
+                    ..base(FRAGGLE, Level::Hostile, v)
+                });
+            }
         }
     }
 
@@ -319,33 +365,41 @@ impl Amplify {
         let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
         if cfg.echo_chargen_loop.enabled && to_service && from_service {
             o.port_explained = true;
-            let acc = self
+            o.retire(LOOP, &v.src);
+            let shared = self
                 .loops
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             acc.see(c);
-            o.drafts.push(super::Draft {
-                dst: acc.dst(),
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "src_port": c.src_port,
-                    "dst_port": c.dst_port,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "faq": "1.1",
-                }),
-                explanation: format!(
-                    "A UDP datagram went from the {from} port of {src} to the {to} port of {dst}. \
-                     Echo sends back whatever arrives and chargen answers anything with a burst \
-                     of characters, so a datagram between two of them starts a loop: each \
-                     answers the other until a packet is lost, burning both hosts' bandwidth. No \
-                     client sends from these ports, so the source was forged to turn {dst} and \
-                     {src} against each other. Turn off echo and chargen (inetd's small \
-                     services) and drop ports 7 and 19 at the border.",
-                    from = service(c.src_port),
-                    src = v.src,
-                    to = service(c.dst_port),
-                    dst = v.dst,
-                ),
+            let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let (to, from) = (v.dst.clone(), v.src.clone());
+            let (src_port, dst_port) = (c.src_port, c.dst_port);
+            o.push(super::Draft {
+                dst,
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let evidence = json!({
+                        "src_port": src_port,
+                        "dst_port": dst_port,
+                        "hosts": addr_list(&acc.hosts, list),
+                        "faq": "1.1",
+                    });
+                    let explanation = format!(
+                        "A UDP datagram went from the {from_service} port of {from} to the \
+                         {to_service} port of {to}. Echo sends back whatever arrives and chargen \
+                         answers anything with a burst of characters, so a datagram between two \
+                         of them starts a loop: each answers the other until a packet is lost, \
+                         burning both hosts' bandwidth. No client sends from these ports, so the \
+                         source was forged to turn {to} and {from} against each other. Turn off \
+                         echo and chargen (inetd's small services) and drop ports 7 and 19 at \
+                         the border.",
+                        from_service = service(src_port),
+                        to_service = service(dst_port),
+                    );
+                    (evidence, explanation)
+                })),
                 ..base(LOOP, Level::Hostile, v)
             });
         }

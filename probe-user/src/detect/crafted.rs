@@ -106,7 +106,7 @@ impl Crafted {
                 (0, d) => format!("from port 0 to port {d}"),
                 (s, _) => format!("from port {s} to port 0"),
             };
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 dst: acc.dst(),
                 port: Some(c.dst_port),
                 add: acc.take(),
@@ -156,7 +156,7 @@ impl Crafted {
             .map(|k| format!("{k}: {}", describe(k)))
             .collect();
         let n = u64::from(acc.ports.len());
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: acc.dst(),
             port: acc.port(),
             add: acc.take(),

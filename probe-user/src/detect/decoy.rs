@@ -238,9 +238,11 @@ impl Decoy {
             found_ns: None,
         });
         target.join(c, need, max_sources, spread);
-        let group: Vec<(IpAddr, u64, Ttls)> = target
+        // Picked in any order and sorted only once it is a group: a flood of forged sources
+        // fills the members without any of them qualifying.
+        let mut group: Vec<(IpAddr, u64, Ttls)> = target
             .members
-            .iter()
+            .iter_any_order()
             .filter(|(_, m)| m.rounds >= cfg.common_ports.max(1))
             .map(|(a, m)| (*a, m.first_ns, m.ttls.clone()))
             .collect();
@@ -248,6 +250,7 @@ impl Decoy {
         if group.len() < need || !is_member {
             return;
         }
+        group.sort_unstable_by_key(|(a, _, _)| *a);
         // The group's probes are its members' co-probed rounds, counted whenever a member joined:
         // a source that qualifies late brings its earlier probes with it.
         let probes: u64 = group
@@ -278,7 +281,7 @@ impl Decoy {
             spread,
             group_first,
         );
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             subject: v.dst.clone(),
             src: Some(real.clone().unwrap_or_else(|| "many".to_owned())),
             port: None,

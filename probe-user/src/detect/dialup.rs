@@ -189,7 +189,7 @@ impl Dialup {
             Direction::Source => "source",
             Direction::Destination => "destination",
         };
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             subject: format!("{} {}", v.dst, r.app),
             src: acc.src(),
             port: Some(r.port),

@@ -52,7 +52,7 @@ impl Dns {
         acc.see(c);
         let used = self.ports.touch(&c.src, c.ts_ns, Default::default);
         used.insert(c.src_port);
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: acc.dst(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,

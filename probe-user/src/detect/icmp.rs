@@ -140,7 +140,7 @@ impl Icmp {
             m.name,
             m.meaning
         );
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: acc.dst(),
             port: None,
             add: acc.take(),

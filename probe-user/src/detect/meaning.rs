@@ -186,7 +186,7 @@ impl Meaning {
             text.push(' ');
             text.push_str(long);
         }
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: s.acc.dst(),
             port: s.acc.port(),
             add: s.acc.take(),

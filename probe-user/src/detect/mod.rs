@@ -47,6 +47,7 @@ mod traceroute;
 
 use std::{
     collections::BTreeMap,
+    fmt::Write as _,
     net::{IpAddr, Ipv4Addr},
     sync::Arc,
 };
@@ -207,8 +208,8 @@ impl<'a> View<'a> {
         };
         Self {
             c,
-            src: c.src.to_string(),
-            dst: c.dst.to_string(),
+            src: ip_text(c.src),
+            dst: ip_text(c.dst),
             syn,
             odd_flags,
             udp_reply,
@@ -314,10 +315,11 @@ pub(crate) const fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// What a detector hands back for one contact.
-#[derive(Default)]
-pub(crate) struct Out {
-    pub(crate) drafts: Vec<Draft>,
+/// What the detectors conclude from one contact: drafts go into the book as they are made,
+/// and the lines that causes are collected.
+pub(crate) struct Out<'b> {
+    book: &'b mut Book,
+    pub(crate) lines: Vec<Finding>,
     /// A specific detector explained the destination port: no `port_meaning`/`trojan_probe`.
     pub(crate) port_explained: bool,
     /// Not a port-scan probe (a traceroute probe): scans do not count it.
@@ -326,15 +328,52 @@ pub(crate) struct Out {
     pub(crate) broadcast_explained: bool,
 }
 
+impl<'b> Out<'b> {
+    fn new(book: &'b mut Book, lines: Vec<Finding>) -> Self {
+        Self {
+            book,
+            lines,
+            port_explained: false,
+            not_scan: false,
+            broadcast_explained: false,
+        }
+    }
+
+    /// Folds `d` into the book at once. A detector that changes a snapshot behind an earlier
+    /// draft's unmade evidence pushes the next draft right after, so nothing can ask for that
+    /// evidence in between (see [`Out::retire`]).
+    pub(crate) fn push(&mut self, d: Draft) {
+        self.lines.extend(self.book.merge(d));
+    }
+
+    /// Frees the snapshot behind the unmade evidence of the open `kind` finding about
+    /// `subject`, so that the detector can change it in place. Only right before a change
+    /// that is followed, unconditionally, by a [`Out::push`] for the same finding.
+    pub(crate) fn retire(&mut self, kind: &'static str, subject: &str) {
+        self.book.retire(kind, subject);
+    }
+}
+
 /// A draft about `v`'s contact, subject its source, counting one contact.
 pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
+    base_to(kind, level, v, Some(v.dst.clone()))
+}
+
+/// [`base`] with another destination, for detectors that name one of their own (copying the
+/// contact's only to drop it costs an allocation per contact).
+pub(crate) fn base_to(
+    kind: &'static str,
+    level: Level,
+    v: &View<'_>,
+    dst: Option<String>,
+) -> Draft {
     let c = v.c;
     Draft {
         kind,
         subject: v.src.clone(),
         level,
         src: Some(v.src.clone()),
-        dst: Some(v.dst.clone()),
+        dst,
         proto: Some(c.proto),
         port: c.proto.has_ports().then_some(c.dst_port),
         add: 1,
@@ -342,6 +381,7 @@ pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
         last_seen_ns: c.ts_ns,
         evidence: Value::Null,
         explanation: String::new(),
+        later: None,
     }
 }
 
@@ -390,7 +430,12 @@ impl Acc {
     }
 
     pub(crate) fn tag(&mut self, tag: &str) {
-        *self.tags.entry(tag.to_owned()).or_insert(0) += 1;
+        // Looked up first: a tag seen before needs no new key.
+        if let Some(n) = self.tags.get_mut(tag) {
+            *n += 1;
+        } else {
+            self.tags.insert(tag.to_owned(), 1);
+        }
     }
 
     /// Contacts not yet reported, now reported.
@@ -423,8 +468,37 @@ impl Acc {
 fn one_or_many(set: &Capped<IpAddr>) -> Option<String> {
     match set.len() {
         0 => None,
-        1 if !set.overflowed() => set.first().map(ToString::to_string),
+        1 if !set.overflowed() => set.first().map(|a| ip_text(*a)),
         _ => Some("many".to_owned()),
+    }
+}
+
+/// An address as `Display` writes it. IPv4 addresses, nearly all of what the detectors list,
+/// are written digit by digit: going through the formatting machinery for each octet made
+/// address lists the largest cost of writing a finding.
+pub(crate) fn ip_text(addr: IpAddr) -> String {
+    let mut s = String::with_capacity(15);
+    push_ip(&mut s, addr);
+    s
+}
+
+/// Appends `addr` as [`ip_text`] writes it.
+pub(crate) fn push_ip(s: &mut String, addr: IpAddr) {
+    let IpAddr::V4(a) = addr else {
+        let _ = write!(s, "{addr}");
+        return;
+    };
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if octet >= 100 {
+            s.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            s.push(char::from(b'0' + octet / 10 % 10));
+        }
+        s.push(char::from(b'0' + octet % 10));
     }
 }
 
@@ -433,19 +507,51 @@ pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Value {
     Value::Array(
         set.iter()
             .take(max)
-            .map(|a| Value::String(a.to_string()))
+            .map(|a| Value::String(ip_text(*a)))
             .collect(),
+    )
+}
+
+/// `evidence` with `key` set to `value`, moved in: `json!` serializes what it is given, which
+/// copies a list of addresses string by string.
+pub(crate) fn with_field(mut evidence: Value, key: &str, value: Value) -> Value {
+    if let Value::Object(fields) = &mut evidence {
+        fields.insert(key.to_owned(), value);
+    }
+    evidence
+}
+
+/// [`addr_list`] and [`addr_words`] of the same `max` addresses, each written once.
+pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, String) {
+    let shown: Vec<String> = set.iter().take(max).map(|a| ip_text(*a)).collect();
+    let more = set.len().saturating_sub(shown.len());
+    let words = match (shown.len(), more) {
+        (0, _) => "no address".to_owned(),
+        (_, 0) => shown.join(", "),
+        _ => format!("{} and {more} more", shown.join(", ")),
+    };
+    (
+        Value::Array(shown.into_iter().map(Value::String).collect()),
+        words,
     )
 }
 
 /// `198.18.0.1`, or `198.18.0.1, 198.18.0.2 and 3 more`.
 pub(crate) fn addr_words(set: &Capped<IpAddr>, max: usize) -> String {
-    let shown: Vec<String> = set.iter().take(max).map(ToString::to_string).collect();
-    let more = set.len().saturating_sub(shown.len());
-    match (shown.len(), more) {
+    let mut s = String::new();
+    let mut shown = 0;
+    for a in set.iter().take(max) {
+        if shown > 0 {
+            s.push_str(", ");
+        }
+        push_ip(&mut s, *a);
+        shown += 1;
+    }
+    let more = set.len().saturating_sub(shown);
+    match (shown, more) {
         (0, _) => "no address".to_owned(),
-        (_, 0) => shown.join(", "),
-        _ => format!("{} and {more} more", shown.join(", ")),
+        (_, 0) => s,
+        _ => format!("{s} and {more} more"),
     }
 }
 
@@ -491,7 +597,8 @@ pub struct Engine {
 /// What every detector needs besides the contact.
 pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a Config,
-    pub(crate) knowledge: &'a Knowledge,
+    /// Shared so that evidence made later can keep it.
+    pub(crate) knowledge: &'a Arc<Knowledge>,
 }
 
 impl Engine {
@@ -539,13 +646,17 @@ impl Engine {
     /// Looks at one first contact. Returns the lines it causes, after any refreshes that fell
     /// due before its time.
     pub fn contact(&mut self, c: &Contact) -> Vec<Finding> {
-        let mut out = self.advance(c.ts_ns);
+        let out = self.advance(c.ts_ns);
         let v = View::new(c);
+        // Asked before any draft of this contact reaches the book, as the scan detectors must
+        // see the findings as they stood before it.
+        let sscan_open = self.book.is_open(sscan::KIND, &v.src);
+        let vertical_open = self.book.is_open(scan::VERTICAL, &v.src);
         let ctx = Ctx {
             config: &self.config,
             knowledge: &self.knowledge,
         };
-        let mut o = Out::default();
+        let mut o = Out::new(&mut self.book, out);
         self.address.pre(&v, &ctx, &mut o);
         self.crafted.run(&v, &ctx, &mut o);
         self.amplify.run(&v, &ctx, &mut o);
@@ -563,12 +674,8 @@ impl Engine {
         // a reported port scanner, or a port probed by several sources at once (a decoy
         // round), gets no per-port findings.
         let member = self.decoy.is_member(c.src, c.dst);
-        let sscan_open = self.book.is_open(sscan::KIND, &v.src);
         self.scan.run(&v, &ctx, member || sscan_open, &mut o);
-        let covered = member
-            || sscan_open
-            || self.book.is_open(scan::VERTICAL, &v.src)
-            || self.decoy.co_probed(c) >= 2;
+        let covered = member || sscan_open || vertical_open || self.decoy.co_probed(c) >= 2;
         if !o.port_explained && !covered {
             self.meaning.run(&v, &ctx, &mut o);
         }
@@ -580,10 +687,7 @@ impl Engine {
             seen.first_ns = c.ts_ns;
             seen.first_ttl = c.ttl;
         }
-        for d in o.drafts {
-            out.extend(self.book.merge(d));
-        }
-        out
+        o.lines
     }
 
     /// Lets time pass: expires windows and returns refreshes and last lines that fell due.

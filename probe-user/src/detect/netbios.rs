@@ -42,7 +42,7 @@ impl Netbios {
             .cases
             .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
         acc.see(c);
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: acc.dst(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,

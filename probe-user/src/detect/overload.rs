@@ -80,6 +80,7 @@ impl Overload {
                  or a flood, possibly meant to blind the probe — causes this; if it keeps \
                  happening, raise the event rate or the ring size."
             ),
+            later: None,
         })
     }
 }

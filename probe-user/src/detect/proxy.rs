@@ -90,7 +90,7 @@ impl Proxy {
         s.found = true;
         o.port_explained = true;
         let ports = s.acc.ports.render(ctx.config.limits.max_port_runs);
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             dst: s.acc.dst(),
             port: s.acc.port(),
             add: s.acc.take(),

@@ -118,7 +118,7 @@ impl Remap {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
-            o.drafts.push(super::Draft {
+            o.push(super::Draft {
                 subject: format!("{} {}", v.src, fam.service),
                 dst: h.acc.dst(),
                 port: h.acc.port(),

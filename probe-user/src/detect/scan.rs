@@ -6,13 +6,16 @@
 //! sscan run are covered by those findings. Once a source is reported, its further probes
 //! (to any host) fold into the same finding until it goes quiet.
 
-use std::net::IpAddr;
+use std::{hash::Hash, net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, secs, span, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use super::{
+    Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
+    secs, span, table::Lru, with_field,
+};
+use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const VERTICAL: &str = "vertical_scan";
 pub(crate) const HORIZONTAL: &str = "horizontal_sweep";
@@ -65,25 +68,29 @@ pub(crate) struct Scan {
     hosts: Lru<(IpAddr, u8, u16), Lru<IpAddr, ()>>,
     /// Recent distinct hosts pinged per source.
     pinged: Lru<IpAddr, Lru<IpAddr, ()>>,
-    vertical: Lru<IpAddr, Acc>,
-    horizontal: Lru<IpAddr, Acc>,
-    ping: Lru<IpAddr, Acc>,
+    /// Shared with the evidence the book makes later: changed in place once the book let go
+    /// of it (see `Out::retire`), copied otherwise.
+    vertical: Lru<IpAddr, Arc<Acc>>,
+    horizontal: Lru<IpAddr, Arc<Acc>>,
+    ping: Lru<IpAddr, Arc<Acc>>,
 }
 
 /// Adds `item` to the recent set under `key`; once the set holds `threshold` items within the
-/// window, returns them with the time of the oldest.
-fn recent<K: Ord + Clone, T: Ord + Clone>(
+/// window, returns them with the time of the oldest. `wanted` false only keeps the set: the
+/// finding is open already and the items would go unused.
+fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone>(
     table: &mut Lru<K, Lru<T, ()>>,
     key: &K,
     item: &T,
     now: u64,
     threshold: usize,
     window_ns: u64,
+    wanted: bool,
 ) -> Option<(Vec<T>, u64)> {
     let set = table.touch(key, now, || Lru::new(threshold));
     set.touch(item, now, || ());
     set.expire(now.saturating_sub(window_ns));
-    if set.len() < threshold {
+    if !wanted || set.len() < threshold {
         return None;
     }
     let items = set.iter().map(|(t, ())| t.clone()).collect();
@@ -138,6 +145,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.vertical_scan.ports.max(2);
+        let open = self.vertical.get(&c.src).is_some();
         let found = recent(
             &mut self.ports,
             &(c.src, c.dst),
@@ -145,12 +153,14 @@ impl Scan {
             c.ts_ns,
             threshold,
             secs(cfg.vertical_scan.window_secs),
+            !open,
         );
-        let open = self.vertical.get(&c.src).is_some();
         if open || found.is_some() {
-            let acc = self
+            o.retire(VERTICAL, &v.src);
+            let shared = self
                 .vertical
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             let fresh = found.filter(|_| !open);
             if let Some((items, oldest)) = &fresh {
                 // The probes that crossed the threshold, this one included in the tags
@@ -166,33 +176,39 @@ impl Scan {
             if fresh.is_none() {
                 acc.tag(if c.proto == Proto::Udp { "udp" } else { "syn" });
             }
-            let n = u64::from(acc.ports.len());
-            let kinds = probe_kinds(acc);
-            o.drafts.push(super::Draft {
-                dst: acc.dst(),
+            let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let source = c.src;
+            let runs = cfg.limits.max_port_runs;
+            o.push(super::Draft {
                 port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "ports": acc.ports.render(cfg.limits.max_port_runs),
-                    "distinct_ports": n,
-                    "probes": acc.tags,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "1",
-                }),
-                explanation: format!(
-                    "{src} probed {n} different ports on {hosts} within {took}, with \
-                     {kinds}. One source working through the ports of a host is a port \
-                     scan: someone is listing the services it offers, usually to find a \
-                     weak one. Make sure only the services you mean to offer are \
-                     reachable, and consider blocking {src}.",
-                    src = v.src,
-                    hosts = addr_words(&acc.hosts, list),
-                    took = span(acc.last_ns.saturating_sub(acc.first_ns)),
-                ),
-                ..base(VERTICAL, Level::Suspicious, v)
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let (n, src) = (u64::from(acc.ports.len()), ip_text(source));
+                    let (host_list, hosts) = addr_list_and_words(&acc.hosts, list);
+                    let evidence = json!({
+                        "distinct_ports": n,
+                        "probes": acc.tags,
+                        "ttl_min": acc.ttls.min,
+                        "ttl_max": acc.ttls.max,
+                        "faq": "1",
+                    });
+                    let evidence = with_field(evidence, "hosts", host_list);
+                    let evidence =
+                        with_field(evidence, "ports", Value::String(acc.ports.render(runs)));
+                    let explanation = format!(
+                        "{src} probed {n} different ports on {hosts} within {took}, with \
+                         {kinds}. One source working through the ports of a host is a port \
+                         scan: someone is listing the services it offers, usually to find a \
+                         weak one. Make sure only the services you mean to offer are \
+                         reachable, and consider blocking {src}.",
+                        took = span(acc.last_ns.saturating_sub(acc.first_ns)),
+                        kinds = probe_kinds(&acc),
+                    );
+                    (evidence, explanation)
+                })),
+                ..base_to(VERTICAL, Level::Suspicious, v, dst)
             });
         }
     }
@@ -203,6 +219,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.horizontal_sweep.hosts.max(2);
+        let open = self.horizontal.get(&c.src).is_some();
         let found = recent(
             &mut self.hosts,
             &(c.src, c.protocol, c.dst_port),
@@ -210,12 +227,14 @@ impl Scan {
             c.ts_ns,
             threshold,
             secs(cfg.horizontal_sweep.window_secs),
+            !open,
         );
-        let open = self.horizontal.get(&c.src).is_some();
         if open || found.is_some() {
-            let acc = self
+            o.retire(HORIZONTAL, &v.src);
+            let shared = self
                 .horizontal
-                .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             if let Some((items, oldest)) = found.filter(|_| !open) {
                 for h in &items {
                     acc.hosts.insert(*h);
@@ -224,47 +243,53 @@ impl Scan {
                 acc.first_ns = oldest;
             }
             acc.see(c);
-            let count = acc.hosts.len() as u64;
-            let port = acc.port();
-            let name = port
-                .and_then(|number| {
-                    v.kproto().and_then(|kp| {
-                        ctx.knowledge.port_entry(
-                            number,
-                            kp,
-                            crate::knowledge::Direction::Destination,
-                        )
-                    })
-                })
-                .map(|e| format!(" ({})", e.info.name))
-                .unwrap_or_default();
-            let what = match port {
-                Some(number) => format!("port {number}/{}{name}", c.proto.as_str()),
-                None => format!("ports {}", acc.ports.render(cfg.limits.max_port_runs)),
-            };
-            o.drafts.push(super::Draft {
-                dst: Some("many".to_owned()),
+            let (port, add, first_seen_ns) = (acc.port(), acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let source = c.src;
+            let (proto, kproto) = (c.proto, v.kproto());
+            let knowledge = Arc::clone(ctx.knowledge);
+            let runs = cfg.limits.max_port_runs;
+            o.push(super::Draft {
                 port,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "ports": acc.ports.render(cfg.limits.max_port_runs),
-                    "hosts": addr_list(&acc.hosts, list),
-                    "hosts_total": count,
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "1",
-                }),
-                explanation: format!(
-                    "{src} probed {what} on {count} different hosts ({hosts}). Sweeping one \
-                     port across many addresses is how worms and attackers look for every \
-                     machine running one particular service. Check that the hosts that \
-                     answer on it are meant to and are patched; block {src} if it is not \
-                     one of yours.",
-                    src = v.src,
-                    hosts = addr_words(&acc.hosts, list.min(8)),
-                ),
-                ..base(HORIZONTAL, Level::Suspicious, v)
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let (count, src) = (acc.hosts.len() as u64, ip_text(source));
+                    let name = port
+                        .and_then(|number| {
+                            kproto.and_then(|kp| {
+                                knowledge.port_entry(
+                                    number,
+                                    kp,
+                                    crate::knowledge::Direction::Destination,
+                                )
+                            })
+                        })
+                        .map(|e| format!(" ({})", e.info.name))
+                        .unwrap_or_default();
+                    let what = match port {
+                        Some(number) => format!("port {number}/{}{name}", proto.as_str()),
+                        None => format!("ports {}", acc.ports.render(runs)),
+                    };
+                    let evidence = json!({
+                        "ports": acc.ports.render(runs),
+                        "hosts": addr_list(&acc.hosts, list),
+                        "hosts_total": count,
+                        "ttl_min": acc.ttls.min,
+                        "ttl_max": acc.ttls.max,
+                        "faq": "1",
+                    });
+                    let explanation = format!(
+                        "{src} probed {what} on {count} different hosts ({hosts}). Sweeping \
+                         one port across many addresses is how worms and attackers look for \
+                         every machine running one particular service. Check that the hosts \
+                         that answer on it are meant to and are patched; block {src} if it is \
+                         not one of yours.",
+                        hosts = addr_words(&acc.hosts, list.min(8)),
+                    );
+                    (evidence, explanation)
+                })),
+                ..base_to(HORIZONTAL, Level::Suspicious, v, Some("many".to_owned()))
             });
         }
     }
@@ -275,6 +300,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.ping_sweep.hosts.max(2);
+        let open = self.ping.get(&c.src).is_some();
         let found = recent(
             &mut self.pinged,
             &c.src,
@@ -282,10 +308,14 @@ impl Scan {
             c.ts_ns,
             threshold,
             secs(cfg.ping_sweep.window_secs),
+            !open,
         );
-        let open = self.ping.get(&c.src).is_some();
         if open || found.is_some() {
-            let acc = self.ping.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            o.retire(PING_SWEEP, &v.src);
+            let shared = self
+                .ping
+                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let acc = Arc::make_mut(shared);
             if let Some((items, oldest)) = found.filter(|_| !open) {
                 for h in &items {
                     acc.hosts.insert(*h);
@@ -294,30 +324,34 @@ impl Scan {
                 acc.first_ns = oldest;
             }
             acc.see(c);
-            let n = acc.hosts.len() as u64;
-            o.drafts.push(super::Draft {
-                dst: Some("many".to_owned()),
+            let (add, first_seen_ns) = (acc.take(), acc.first_ns);
+            let acc = Arc::clone(shared);
+            let source = c.src;
+            o.push(super::Draft {
                 port: None,
-                add: acc.take(),
-                first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "hosts": addr_list(&acc.hosts, list),
-                    "hosts_total": n,
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "2",
-                }),
-                explanation: format!(
-                    "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \
-                     out which addresses of a network are in use, often the first step \
-                     before scanning them (nmap -sn, fping). It does no harm by itself but \
-                     shows someone is taking an interest; drop incoming echo requests at \
-                     the border if you would rather not be mapped.",
-                    src = v.src,
-                    es = if n == 1 { "" } else { "es" },
-                    hosts = addr_words(&acc.hosts, list.min(8)),
-                ),
-                ..base(PING_SWEEP, Level::Notable, v)
+                add,
+                first_seen_ns,
+                later: Some(Later::new(move || {
+                    let (n, src) = (acc.hosts.len() as u64, ip_text(source));
+                    let evidence = json!({
+                        "hosts": addr_list(&acc.hosts, list),
+                        "hosts_total": n,
+                        "ttl_min": acc.ttls.min,
+                        "ttl_max": acc.ttls.max,
+                        "faq": "2",
+                    });
+                    let explanation = format!(
+                        "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \
+                         out which addresses of a network are in use, often the first step \
+                         before scanning them (nmap -sn, fping). It does no harm by itself \
+                         but shows someone is taking an interest; drop incoming echo requests \
+                         at the border if you would rather not be mapped.",
+                        es = if n == 1 { "" } else { "es" },
+                        hosts = addr_words(&acc.hosts, list.min(8)),
+                    );
+                    (evidence, explanation)
+                })),
+                ..base_to(PING_SWEEP, Level::Notable, v, Some("many".to_owned()))
             });
         }
     }
@@ -494,5 +528,59 @@ mod tests {
             })
             .collect();
         assert!(run(&mut engine(), &few).is_empty());
+    }
+
+    #[test]
+    fn a_refresh_after_many_probes_shows_the_evidence_of_the_last_one() {
+        // One probe every 50 ms for 150 s: the evidence is made for the new line, the refresh
+        // a minute later and the flush, never for the probes between.
+        let contacts: Vec<_> = (0..3000u16)
+            .map(|i| {
+                at(
+                    syn("198.18.0.66", "198.18.0.1", 1000 + i),
+                    u64::from(i) * 50,
+                )
+            })
+            .collect();
+        let lines = of(&run(&mut engine(), &contacts), VERTICAL)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        // Due 60 s after the new line (at 950 ms); the probe at 60.95 s comes after it.
+        let refresh = &lines[1];
+        assert_eq!(
+            (
+                refresh.status,
+                refresh.ts_ns,
+                refresh.count,
+                refresh.last_seen_ns
+            ),
+            (Status::Update, T0 + 60_950 * MS, 1219, T0 + 60_900 * MS)
+        );
+        assert_eq!(
+            refresh.evidence,
+            json!({
+                "ports": "1000-2218",
+                "distinct_ports": 1219,
+                "probes": {"syn": 1219},
+                "hosts": ["198.18.0.1"],
+                "ttl_min": 64,
+                "ttl_max": 64,
+                "faq": "1",
+            })
+        );
+        assert_eq!(
+            refresh.explanation,
+            "198.18.0.66 probed 1219 different ports on 198.18.0.1 within 1 min 0 s, with 1219 \
+             TCP SYN probes (connection attempts; a scanner like nmap -sS never completes them). \
+             One source working through the ports of a host is a port scan: someone is listing \
+             the services it offers, usually to find a weak one. Make sure only the services you \
+             mean to offer are reachable, and consider blocking 198.18.0.66."
+        );
+        let last = &lines[3];
+        assert_eq!((last.count, last.last_seen_ns), (3000, T0 + 149_950 * MS));
+        assert_eq!(last.evidence["ports"], json!("1000-3999"));
+        assert_eq!(last.evidence["probes"], json!({"syn": 3000}));
     }
 }

@@ -7,14 +7,17 @@
 //! configurable. The set only matters without the low source ports: then 1114 plus enough of
 //! the set from one source within the window makes the verdict.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, secs, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use super::{
+    Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru,
+    with_field,
+};
+use crate::{contact::Proto, findings::Later, knowledge::Level};
 
 pub(crate) const KIND: &str = "sscan";
 
@@ -48,6 +51,7 @@ impl Default for SscanConfig {
     }
 }
 
+#[derive(Clone)]
 struct Source {
     acc: Acc,
     low_ports: super::table::Capped<u16>,
@@ -56,7 +60,8 @@ struct Source {
 }
 
 pub(crate) struct Sscan {
-    sources: Lru<IpAddr, Source>,
+    /// Shared with the evidence the book makes later (see `Out::retire`).
+    sources: Lru<IpAddr, Arc<Source>>,
 }
 
 impl Sscan {
@@ -86,12 +91,19 @@ impl Sscan {
         if !low && !in_set && !known {
             return;
         }
-        let state = self.sources.touch(&c.src, c.ts_ns, || Source {
-            acc: Acc::new(c.ts_ns, list),
-            low_ports: super::table::Capped::new(16),
-            set_hit: super::table::Capped::new(64),
-            found: false,
+        if known {
+            // A found source gets a draft for every probe it sends.
+            o.retire(KIND, &v.src);
+        }
+        let shared = self.sources.touch(&c.src, c.ts_ns, || {
+            Arc::new(Source {
+                acc: Acc::new(c.ts_ns, list),
+                low_ports: super::table::Capped::new(16),
+                set_hit: super::table::Capped::new(64),
+                found: false,
+            })
         });
+        let state = Arc::make_mut(shared);
         if !state.found && c.ts_ns.saturating_sub(state.acc.first_ns) > window {
             // Too slow to count together: start over from this probe.
             *state = Source {
@@ -114,52 +126,70 @@ impl Sscan {
         }
         state.found = true;
         o.port_explained = true;
-        let lows: Vec<u16> = state.low_ports.iter().copied().collect();
-        let set: Vec<u16> = state.set_hit.iter().copied().collect();
-        let reason = if lows.is_empty() {
-            format!(
-                "it probed {n} of sscan's ports including 1114 (mSQL), a port hardly anything \
-                 but sscan checks (FAQ 1.1)",
-                n = set.len()
-            )
-        } else {
-            format!(
-                "its probes come from TCP source port{s} {ports}, which no real stack uses as \
-                 a client port and which is sscan's signature (FAQ 1.2)",
-                s = plural(lows.len() as u64),
-                ports = lows
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        };
-        let n = u64::from(state.acc.ports.len());
-        o.drafts.push(super::Draft {
-            dst: state.acc.dst(),
-            port: state.acc.port(),
-            add: state.acc.take(),
-            first_seen_ns: state.acc.first_ns,
-            evidence: json!({
-                "low_source_ports": lows,
-                "sscan_ports_hit": set,
-                "ports": state.acc.ports.render(ctx.config.limits.max_port_runs),
-                "distinct_ports": n,
-                "hosts": addr_list(&state.acc.hosts, list),
-                "faq": "1.2, 1.1, 5",
-            }),
-            explanation: format!(
-                "{src} is running sscan, or a script built like it, against {hosts}: {reason}. \
-                 sscan tries a fixed list of services with known holes ({n} port{s} so far) and \
-                 reports which exploits might work, so attacks on whatever answered may follow. \
-                 Block the source and make sure those services are patched or closed.",
-                src = v.src,
-                hosts = addr_words(&state.acc.hosts, list),
-                s = plural(n),
-            ),
-            ..base(KIND, Level::Suspicious, v)
+        let (dst, port, add, first_seen_ns) = (
+            state.acc.dst(),
+            state.acc.port(),
+            state.acc.take(),
+            state.acc.first_ns,
+        );
+        let state = Arc::clone(shared);
+        let source = c.src;
+        let runs = ctx.config.limits.max_port_runs;
+        o.push(super::Draft {
+            port,
+            add,
+            first_seen_ns,
+            later: Some(Later::new(move || render(&state, source, list, runs))),
+            ..base_to(KIND, Level::Suspicious, v, dst)
         });
     }
+}
+
+/// The evidence and explanation of an sscan finding, from its source's state.
+fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, String) {
+    let lows: Vec<u16> = state.low_ports.iter().copied().collect();
+    let set: Vec<u16> = state.set_hit.iter().copied().collect();
+    let reason = if lows.is_empty() {
+        format!(
+            "it probed {n} of sscan's ports including 1114 (mSQL), a port hardly \
+             anything but sscan checks (FAQ 1.1)",
+            n = set.len()
+        )
+    } else {
+        format!(
+            "its probes come from TCP source port{s} {ports}, which no real stack \
+             uses as a client port and which is sscan's signature (FAQ 1.2)",
+            s = plural(lows.len() as u64),
+            ports = lows
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    let (n, src) = (u64::from(state.acc.ports.len()), ip_text(source));
+    let (host_list, hosts) = addr_list_and_words(&state.acc.hosts, list);
+    let explanation = format!(
+        "{src} is running sscan, or a script built like it, against {hosts}: \
+         {reason}. sscan tries a fixed list of services with known holes ({n} \
+         port{s} so far) and reports which exploits might work, so attacks on \
+         whatever answered may follow. Block the source and make sure those \
+         services are patched or closed.",
+        s = plural(n),
+    );
+    let evidence = json!({
+        "low_source_ports": lows,
+        "sscan_ports_hit": set,
+        "distinct_ports": n,
+        "faq": "1.2, 1.1, 5",
+    });
+    let evidence = with_field(evidence, "hosts", host_list);
+    let evidence = with_field(
+        evidence,
+        "ports",
+        Value::String(state.acc.ports.render(runs)),
+    );
+    (evidence, explanation)
 }
 
 #[cfg(test)]

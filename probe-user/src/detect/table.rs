@@ -1,82 +1,203 @@
 //! Bounded tables the detectors keep their state in.
 //!
-//! Everything here is ordered (`BTreeMap`, `BTreeSet`): what the detectors write never depends
-//! on hash order, so a replay gives the same evidence as the live run. Every table has a cap
-//! and drops its least recently touched entry to stay under it.
+//! What the detectors write never depends on hash order: sets that evidence lists are ordered
+//! (`BTreeSet`), and [`Lru`] hands its entries out in key order and drops them by age, ties by
+//! key. So a replay gives the same evidence as the live run. Every table has a cap and drops
+//! its least recently touched entry to stay under it.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    cmp::Reverse,
+    collections::{BTreeSet, BinaryHeap, HashMap, hash_map::Entry},
     fmt::Write as _,
+    hash::Hash,
 };
+
+/// Tables with at most this many entries are kept in a plain vector.
+const SMALL_LRU: usize = 64;
 
 /// A map that remembers when each entry was last touched, drops the stalest beyond `cap`, and
 /// expires entries not touched for a while.
 #[derive(Clone, Debug)]
-pub(crate) struct Lru<K: Ord + Clone, V> {
-    map: BTreeMap<K, (u64, V)>,
-    order: BTreeSet<(u64, K)>,
+pub(crate) struct Lru<K: Ord + Hash + Clone, V> {
+    slots: Slots<K, V>,
     cap: usize,
 }
 
-impl<K: Ord + Clone, V> Lru<K, V> {
+#[derive(Clone, Debug)]
+enum Slots<K, V> {
+    /// (key, last touched, value), in no order. The scans keep one small table per source
+    /// and host (or port), made and dropped by the thousand: a vector searched end to end is
+    /// one allocation and no hashing.
+    Small(Vec<(K, u64, V)>),
+    /// Entries in a hash map and their ages in a min-heap of (last touched, key): ordered
+    /// trees made each touch of a large table a dozen key comparisons and node shifts. A
+    /// touch pushes a new pair instead of moving the old one, which goes stale and is skipped
+    /// when it reaches the top, so the heap hands out entries in the same order (oldest
+    /// first, ties by key) as an ordered set of the live pairs would.
+    Big {
+        map: HashMap<K, (u64, V)>,
+        order: BinaryHeap<Reverse<(u64, K)>>,
+    },
+}
+
+impl<K: Ord + Hash + Clone, V> Lru<K, V> {
     pub(crate) fn new(cap: usize) -> Self {
-        Self {
-            map: BTreeMap::new(),
-            order: BTreeSet::new(),
-            cap: cap.max(1),
-        }
+        let cap = cap.max(1);
+        let slots = if cap <= SMALL_LRU {
+            Slots::Small(Vec::new())
+        } else {
+            Slots::Big {
+                map: HashMap::new(),
+                order: BinaryHeap::new(),
+            }
+        };
+        Self { slots, cap }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        match &self.slots {
+            Slots::Small(v) => v.len(),
+            Slots::Big { map, .. } => map.len(),
+        }
     }
 
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
-        self.map.get(k).map(|(_, v)| v)
+        match &self.slots {
+            Slots::Small(v) => v.iter().find(|e| e.0 == *k).map(|e| &e.2),
+            Slots::Big { map, .. } => map.get(k).map(|(_, v)| v),
+        }
     }
 
     /// The entry for `k`, made by `make` if missing, marked touched at `now` (never moved back
     /// in time by a late contact).
     pub(crate) fn touch(&mut self, k: &K, now: u64, make: impl FnOnce() -> V) -> &mut V {
-        match self.map.get(k).map(|(at, _)| *at) {
-            Some(at) if now > at => {
-                self.order.remove(&(at, k.clone()));
-                self.order.insert((now, k.clone()));
-            }
-            Some(_) => {}
-            None => {
-                while self.map.len() >= self.cap {
-                    let Some((_, stale)) = self.order.pop_first() else {
+        let cap = self.cap;
+        match &mut self.slots {
+            Slots::Small(v) => {
+                if let Some(i) = v.iter().position(|e| e.0 == *k) {
+                    let e = &mut v[i];
+                    e.1 = e.1.max(now);
+                    return &mut e.2;
+                }
+                // Make room before adding, so the newcomer is never the one dropped.
+                while v.len() >= cap {
+                    let Some(i) = stalest(v) else {
                         break;
                     };
-                    self.map.remove(&stale);
+                    v.swap_remove(i);
                 }
-                self.order.insert((now, k.clone()));
+                v.push((k.clone(), now, make()));
+                let last = v.len() - 1;
+                &mut v[last].2
+            }
+            Slots::Big { map, order } => {
+                compact(map, order);
+                if map.len() >= cap && !map.contains_key(k) {
+                    while map.len() >= cap {
+                        let Some(Reverse((at, stale))) = order.pop() else {
+                            break;
+                        };
+                        if live(map, at, &stale) {
+                            map.remove(&stale);
+                        }
+                    }
+                }
+                match map.entry(k.clone()) {
+                    Entry::Occupied(e) => {
+                        let slot = e.into_mut();
+                        if now > slot.0 {
+                            slot.0 = now;
+                            order.push(Reverse((now, k.clone())));
+                        }
+                        &mut slot.1
+                    }
+                    Entry::Vacant(e) => {
+                        order.push(Reverse((now, k.clone())));
+                        &mut e.insert((now, make())).1
+                    }
+                }
             }
         }
-        let entry = self.map.entry(k.clone()).or_insert_with(|| (now, make()));
-        entry.0 = entry.0.max(now);
-        &mut entry.1
     }
 
     /// Drops every entry last touched before `before`.
     pub(crate) fn expire(&mut self, before: u64) {
-        while let Some((at, _)) = self.order.first()
-            && *at < before
-        {
-            if let Some((_, k)) = self.order.pop_first() {
-                self.map.remove(&k);
+        match &mut self.slots {
+            Slots::Small(v) => v.retain(|e| e.1 >= before),
+            Slots::Big { map, order } => {
+                // Every pair in the heap, stale or not, is at least as old as the top one: a
+                // top touched at or after `before` means nothing is due, without a lookup.
+                while let Some(Reverse((at, k))) = order.peek()
+                    && *at < before
+                {
+                    let is_live = live(map, *at, k);
+                    let Some(Reverse((_, k))) = order.pop() else {
+                        break;
+                    };
+                    if is_live {
+                        map.remove(&k);
+                    }
+                }
             }
         }
     }
 
     /// When the stalest entry was last touched.
-    pub(crate) fn oldest(&self) -> Option<u64> {
-        self.order.first().map(|(at, _)| *at)
+    pub(crate) fn oldest(&mut self) -> Option<u64> {
+        match &mut self.slots {
+            Slots::Small(v) => v.iter().map(|e| e.1).min(),
+            Slots::Big { map, order } => {
+                while let Some(Reverse((at, k))) = order.peek() {
+                    if live(map, *at, k) {
+                        return Some(*at);
+                    }
+                    order.pop();
+                }
+                None
+            }
+        }
     }
 
+    /// Every entry, in no particular order: only for callers that sort what they keep, or
+    /// only count or test it.
+    pub(crate) fn iter_any_order(&self) -> Box<dyn Iterator<Item = (&K, &V)> + '_> {
+        match &self.slots {
+            Slots::Small(v) => Box::new(v.iter().map(|e| (&e.0, &e.2))),
+            Slots::Big { map, .. } => Box::new(map.iter().map(|(k, (_, v))| (k, v))),
+        }
+    }
+
+    /// Every entry, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter().map(|(k, (_, v))| (k, v))
+        let mut all: Vec<(&K, &V)> = match &self.slots {
+            Slots::Small(v) => v.iter().map(|e| (&e.0, &e.2)).collect(),
+            Slots::Big { map, .. } => map.iter().map(|(k, (_, v))| (k, v)).collect(),
+        };
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
+    }
+}
+
+/// Where the entry least recently touched (ties: lowest key) sits in a small table.
+fn stalest<K: Ord, V>(v: &[(K, u64, V)]) -> Option<usize> {
+    (0..v.len()).min_by(|&a, &b| (v[a].1, &v[a].0).cmp(&(v[b].1, &v[b].0)))
+}
+
+/// Whether `(at, k)` is the current age of a live entry rather than a stale pair.
+fn live<K: Hash + Eq, V>(map: &HashMap<K, (u64, V)>, at: u64, k: &K) -> bool {
+    map.get(k).is_some_and(|(t, _)| *t == at)
+}
+
+/// Rebuilds the heap from the live entries once stale pairs outnumber them.
+fn compact<K: Ord + Hash + Clone, V>(
+    map: &HashMap<K, (u64, V)>,
+    order: &mut BinaryHeap<Reverse<(u64, K)>>,
+) {
+    if order.len() > map.len().saturating_mul(2).saturating_add(64) {
+        *order = map
+            .iter()
+            .map(|(k, (at, _))| Reverse((*at, k.clone())))
+            .collect();
     }
 }
 
@@ -253,16 +374,34 @@ impl PortSet {
             if !s.is_empty() {
                 s.push(',');
             }
-            if lo == hi {
-                let _ = write!(s, "{lo}");
-            } else {
-                let _ = write!(s, "{lo}-{hi}");
+            push_dec(&mut s, u64::from(lo));
+            if lo != hi {
+                s.push('-');
+                push_dec(&mut s, u64::from(hi));
             }
         }
         if truncated {
             let _ = write!(s, " (+{} more ports)", self.len.saturating_sub(shown));
         }
         s
+    }
+}
+
+/// Appends `n` in decimal, as `Display` writes it. A scan's port runs are up to a hundred
+/// numbers per line; the formatting machinery cost more than the rest of the rendering.
+pub(crate) fn push_dec(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        s.push(char::from(d));
     }
 }
 
@@ -300,21 +439,74 @@ impl Ttls {
 mod tests {
     use super::*;
 
+    /// Both kinds of table, with room for `cap` entries.
+    fn both(cap: usize) -> [Lru<u32, u32>; 2] {
+        let mut big = Lru::new(SMALL_LRU + 1);
+        big.cap = cap;
+        let small = Lru::new(cap);
+        assert!(matches!(small.slots, Slots::Small(_)) && matches!(big.slots, Slots::Big { .. }));
+        [small, big]
+    }
+
     #[test]
     fn the_lru_drops_the_stalest_and_expires_by_time() {
-        let mut t: Lru<u32, u32> = Lru::new(2);
-        *t.touch(&1, 10, || 0) += 1;
-        *t.touch(&2, 20, || 0) += 1;
-        *t.touch(&1, 30, || 0) += 1;
-        *t.touch(&3, 40, || 0) += 1;
-        assert_eq!(t.len(), 2);
-        assert_eq!(t.get(&1), Some(&2));
-        assert_eq!(t.get(&2), None, "2 was the stalest");
-        // A late touch does not move an entry back in time.
-        t.touch(&3, 5, || 0);
-        t.expire(35);
-        assert_eq!((t.get(&1), t.get(&3)), (None, Some(&1)));
-        assert_eq!(t.len(), 1);
+        for mut t in both(2) {
+            *t.touch(&1, 10, || 0) += 1;
+            *t.touch(&2, 20, || 0) += 1;
+            *t.touch(&1, 30, || 0) += 1;
+            *t.touch(&3, 40, || 0) += 1;
+            assert_eq!(t.len(), 2);
+            assert_eq!(t.get(&1), Some(&2));
+            assert_eq!(t.get(&2), None, "2 was the stalest");
+            // A late touch does not move an entry back in time.
+            t.touch(&3, 5, || 0);
+            t.expire(35);
+            assert_eq!((t.get(&1), t.get(&3)), (None, Some(&1)));
+            assert_eq!(t.len(), 1);
+        }
+    }
+
+    #[test]
+    fn the_lru_drops_by_age_then_key_whatever_order_times_come_in() {
+        for mut t in both(3) {
+            t.touch(&1, 10, || 1);
+            t.touch(&2, 10, || 2);
+            t.touch(&3, 5, || 3);
+            // Full: the stalest, 3 (touched at 5), makes room.
+            t.touch(&4, 7, || 4);
+            assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 2, 4]);
+            // 1 moves on; of 2 (10) and 4 (7), 4 goes.
+            t.touch(&1, 20, || 0);
+            t.touch(&5, 8, || 5);
+            assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 2, 5]);
+            assert_eq!(t.oldest(), Some(8));
+            // A tie in age goes to the lower key.
+            t.touch(&5, 10, || 0);
+            t.touch(&6, 30, || 6);
+            assert_eq!(
+                t.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+                vec![(1, 1), (5, 5), (6, 6)]
+            );
+            t.expire(20);
+            assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![1, 6]);
+            assert_eq!(t.oldest(), Some(20));
+            // Touching one entry over and over keeps the heap small and the answers right.
+            for now in 31..10_000u64 {
+                t.touch(&6, now, || 0);
+            }
+            if let Slots::Big { order, .. } = &t.slots {
+                // Rebuilt from the two live entries whenever it passes 2 * 2 + 64 pairs, the
+                // heap cycles between 3 and 69 pairs instead of growing by one per touch.
+                assert_eq!(order.len(), 55);
+            }
+            t.touch(&7, 40, || 7);
+            t.touch(&8, 50, || 8);
+            assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![6, 7, 8]);
+            assert_eq!(t.oldest(), Some(40));
+            t.expire(9_999);
+            assert_eq!(t.oldest(), Some(9_999));
+            assert_eq!((t.len(), t.get(&6)), (1, Some(&6)));
+        }
     }
 
     #[test]
@@ -324,6 +516,17 @@ mod tests {
         assert!(!s.insert(9));
         assert!(s.overflowed());
         assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 5]);
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        let mut values: Vec<u64> = (0..=1100).collect();
+        values.extend([9_999, 10_000, 65_535, 65_536, 99_999_999, u64::MAX]);
+        for n in values {
+            let mut s = String::from("x");
+            push_dec(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
+        }
     }
 
     #[test]

@@ -239,3 +239,55 @@ fn an_empty_config_is_the_default_and_unknown_fields_are_refused() {
     assert!(config(r#"{"vertical_scan": {"prots": 50}}"#).is_err());
     assert!(config(r#"{"nonsense": {}}"#).is_err());
 }
+
+#[test]
+fn addresses_are_written_as_display_writes_them() {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use serde_json::json;
+
+    use super::{addr_list, addr_list_and_words, addr_words, ip_text, table::Capped};
+
+    for (text, want) in [
+        ("0.0.0.0", "0.0.0.0"),
+        ("255.255.255.255", "255.255.255.255"),
+        ("10.100.9.99", "10.100.9.99"),
+        ("198.18.0.1", "198.18.0.1"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+    ] {
+        let addr: IpAddr = text.parse().unwrap();
+        assert_eq!(ip_text(addr), want);
+    }
+    // Every octet value, in every position.
+    for v in 0..=255u8 {
+        for addr in [
+            Ipv4Addr::new(v, 1, 2, 3),
+            Ipv4Addr::new(4, v, 5, 6),
+            Ipv4Addr::new(7, 8, v, 9),
+            Ipv4Addr::new(10, 11, 12, v),
+        ] {
+            assert_eq!(ip_text(IpAddr::V4(addr)), addr.to_string());
+        }
+    }
+    let mut set = Capped::new(8);
+    assert_eq!(addr_words(&set, 2), "no address");
+    for last in [3u8, 1, 2] {
+        set.insert(IpAddr::V4(Ipv4Addr::new(198, 18, 0, last)));
+    }
+    assert_eq!(addr_words(&set, 3), "198.18.0.1, 198.18.0.2, 198.18.0.3");
+    assert_eq!(addr_words(&set, 2), "198.18.0.1, 198.18.0.2 and 1 more");
+    assert_eq!(
+        addr_list_and_words(&set, 2),
+        (
+            json!(["198.18.0.1", "198.18.0.2"]),
+            "198.18.0.1, 198.18.0.2 and 1 more".to_owned()
+        )
+    );
+    for max in 0..5 {
+        assert_eq!(
+            addr_list_and_words(&set, max),
+            (addr_list(&set, max), addr_words(&set, max))
+        );
+    }
+}

@@ -151,7 +151,7 @@ impl Traceroute {
                 s = plural(n),
             )
         };
-        o.drafts.push(super::Draft {
+        o.push(super::Draft {
             proto: Some(if udp_trace { Proto::Udp } else { c.proto }),
             port: None,
             add,
