@@ -242,7 +242,12 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                         iface_state = now_state;
                     }
                     counters.read_into(&mut snapshot);
-                    let became = collector.observe(snapshot.clone());
+                    let (rate_limited, ring_full) = (
+                        snapshot.total(total::EVENTS_RATE_LIMITED),
+                        snapshot.total(total::EVENTS_RING_FULL),
+                    );
+                    // Hands `snapshot` over; it comes back holding the previous read.
+                    let became = collector.observe(&mut snapshot);
                     for b in became.iter().take(ACTIVITY_LINES) {
                         log_activity(b, &knowledge);
                     }
@@ -253,11 +258,7 @@ async fn daemon(args: &RunArgs) -> anyhow::Result<()> {
                         );
                     }
                     let now = KernelClock::now_wall();
-                    write(engine().overload(
-                        now,
-                        snapshot.total(total::EVENTS_RATE_LIMITED),
-                        snapshot.total(total::EVENTS_RING_FULL),
-                    ));
+                    write(engine().overload(now, rate_limited, ring_full));
                     write(engine().tick(now));
                 }
                 batch = events.next_batch(|c| write(engine().contact(&c))) => {
