@@ -29,7 +29,7 @@ pub fn frame(ctx: &XdpContext) {
     // The busiest classes first, without building a Packet: an established TCP segment needs
     // its counters and nothing more, and so does a UDP datagram whose contact was reported.
     // SAFETY: data..data_end is the packet the kernel handed us.
-    match unsafe { shortcut(start, end) } {
+    let new_datagram = match unsafe { shortcut(start, end) } {
         Some(Shortcut::Established(s)) => {
             bump(c, TOTALS, network_total(s.network), 1);
             bump(c, DST_PORTS, port_key(port_proto::TCP, s.dst_port), 1);
@@ -37,15 +37,19 @@ pub fn frame(ctx: &XdpContext) {
             bump(c, TCP_FLAGS, u32::from(s.tcp_flags), 1);
             return;
         }
-        Some(Shortcut::Datagram(d)) if track::seen(cpu, d.contact) => {
-            bump(c, TOTALS, network_total(d.network), 1);
-            bump(c, DST_PORTS, port_key(port_proto::UDP, d.dst_port), 1);
-            bump(c, SRC_PORTS, port_key(port_proto::UDP, d.src_port), 1);
-            return;
+        Some(Shortcut::Datagram(d)) => {
+            if track::seen(cpu, d.contact) {
+                bump(c, TOTALS, network_total(d.network), 1);
+                bump(c, DST_PORTS, port_key(port_proto::UDP, d.dst_port), 1);
+                bump(c, SRC_PORTS, port_key(port_proto::UDP, d.src_port), 1);
+                return;
+            }
+            // A new contact: the full parse below builds what tracking needs, and its hash
+            // (the one `flow_hash` of its contact key gives) is already known.
+            Some(d.contact)
         }
-        // A new contact: the full parse below builds what tracking needs.
-        _ => {}
-    }
+        None => None,
+    };
     // Everything else is parsed into this CPU's slot in map memory, not onto the 512-byte stack.
     let Some(p) = PACKET.get_ptr_mut(0) else {
         return;
@@ -92,10 +96,15 @@ pub fn frame(ctx: &XdpContext) {
         Transport::Icmpv6 => bump(c, ICMPV6, icmp_key(p.icmp_type, p.icmp_code), 1),
         Transport::None => {}
     }
-    // Non-first fragments stop here: counted, nothing more to learn.
-    let Some(key) = contact_key(p) else { return };
-    let hash = flow_hash(&key);
-    let known = track::seen(cpu, hash);
+    let (hash, known) = match new_datagram {
+        Some(hash) => (hash, false),
+        None => {
+            // Non-first fragments stop here: counted, nothing more to learn.
+            let Some(key) = contact_key(p) else { return };
+            let hash = flow_hash(&key);
+            (hash, track::seen(cpu, hash))
+        }
+    };
     // A repeat of a reported UDP or ICMP contact has nothing more to say; a repeated SYN, FIN
     // or RST to a reported port still tells about its source.
     if known && !matches!(p.transport, Transport::Tcp) {
