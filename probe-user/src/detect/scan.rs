@@ -97,6 +97,29 @@ fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone>(
     Some((items, set.oldest().unwrap_or(now)))
 }
 
+/// `src`'s accumulator in `table` (one of the open scans), advanced by contact `c`. When the
+/// scan was just found, `fresh` holds the items that crossed the threshold and when the oldest
+/// came: the accumulator starts from them (`seed` adds each), and `c` itself is one of them.
+fn advance<'a, T>(
+    table: &'a mut Lru<IpAddr, Arc<Acc>>,
+    c: &crate::contact::Contact,
+    list: usize,
+    fresh: Option<&(Vec<T>, u64)>,
+    mut seed: impl FnMut(&mut Acc, &T),
+) -> &'a mut Arc<Acc> {
+    let shared = table.touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+    let acc = Arc::make_mut(shared);
+    if let Some((items, oldest)) = fresh {
+        for item in items {
+            seed(acc, item);
+        }
+        acc.contacts = items.len().saturating_sub(1) as u64;
+        acc.first_ns = *oldest;
+    }
+    acc.see(c);
+    shared
+}
+
 impl Scan {
     pub(crate) fn new(cap: usize) -> Self {
         Self {
@@ -157,22 +180,19 @@ impl Scan {
         );
         if open || found.is_some() {
             o.retire(VERTICAL, &v.src);
-            let shared = self
-                .vertical
-                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
-            let acc = Arc::make_mut(shared);
             let fresh = found.filter(|_| !open);
-            if let Some((items, oldest)) = &fresh {
-                // The probes that crossed the threshold, this one included in the tags
-                // and ports, counted by `see` below.
-                for (protocol, port) in items {
+            // The probes that crossed the threshold tag the scan, this one included.
+            let shared = advance(
+                &mut self.vertical,
+                c,
+                list,
+                fresh.as_ref(),
+                |acc, (protocol, port)| {
                     acc.ports.insert(*port);
                     acc.tag(if *protocol == 17 { "udp" } else { "syn" });
-                }
-                acc.contacts = items.len().saturating_sub(1) as u64;
-                acc.first_ns = *oldest;
-            }
-            acc.see(c);
+                },
+            );
+            let acc = Arc::make_mut(shared);
             if fresh.is_none() {
                 acc.tag(if c.proto == Proto::Udp { "udp" } else { "syn" });
             }
@@ -231,18 +251,17 @@ impl Scan {
         );
         if open || found.is_some() {
             o.retire(HORIZONTAL, &v.src);
-            let shared = self
-                .horizontal
-                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let fresh = found.filter(|_| !open);
+            let shared = advance(
+                &mut self.horizontal,
+                c,
+                list,
+                fresh.as_ref(),
+                |acc, host| {
+                    acc.hosts.insert(*host);
+                },
+            );
             let acc = Arc::make_mut(shared);
-            if let Some((items, oldest)) = found.filter(|_| !open) {
-                for h in &items {
-                    acc.hosts.insert(*h);
-                }
-                acc.contacts = items.len().saturating_sub(1) as u64;
-                acc.first_ns = oldest;
-            }
-            acc.see(c);
             let (port, add, first_seen_ns) = (acc.port(), acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
             let source = c.src;
@@ -312,18 +331,11 @@ impl Scan {
         );
         if open || found.is_some() {
             o.retire(PING_SWEEP, &v.src);
-            let shared = self
-                .ping
-                .touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+            let fresh = found.filter(|_| !open);
+            let shared = advance(&mut self.ping, c, list, fresh.as_ref(), |acc, host| {
+                acc.hosts.insert(*host);
+            });
             let acc = Arc::make_mut(shared);
-            if let Some((items, oldest)) = found.filter(|_| !open) {
-                for h in &items {
-                    acc.hosts.insert(*h);
-                }
-                acc.contacts = items.len().saturating_sub(1) as u64;
-                acc.first_ns = oldest;
-            }
-            acc.see(c);
             let (add, first_seen_ns) = (acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
             let source = c.src;
