@@ -44,7 +44,9 @@ unsafe impl Sync for CounterMaps {}
 /// Errors mapping the counters.
 #[derive(Debug, thiserror::Error)]
 pub enum CountersError {
-    #[error("mapping counter map {MAP} into memory failed: {source}")]
+    #[error(
+        "mapping the counter map {MAP} into memory failed: {source} (the probe reads its counters through mmap of a BPF array, which needs Linux 5.5 or later)"
+    )]
     Mmap {
         #[source]
         source: io::Error,

@@ -258,14 +258,14 @@ pub fn load(
 /// pinned tables this load will reuse (the program's slot masks must match the tables it gets).
 fn table_sizes(limits: Limits, pins: Option<&Pins>, cpus: u32) -> (u32, u32) {
     let mut sizes = [
-        (track::map::SOURCES, limits.sources),
-        (track::map::CONTACTS, limits.contacts),
+        (track::map::SOURCES, "--max-sources", limits.sources),
+        (track::map::CONTACTS, "--max-contacts", limits.contacts),
     ]
-    .map(|(name, asked)| {
+    .map(|(name, flag, asked)| {
         let slots = track::slots_per_cpu(asked, cpus);
         if slots < track::table_slots(asked) {
             log::warn!(
-                "{name}: {asked} slots per CPU on {cpus} CPUs is more than one table can index; using {slots}"
+                "{flag} {asked} on {cpus} CPUs needs more slots than one table can index; using {slots} per CPU (pass {flag} {slots} or less to choose the size yourself)"
             );
         }
         (name, slots)
