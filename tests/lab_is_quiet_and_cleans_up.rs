@@ -105,8 +105,25 @@ fn a_background_process_that_ignores_sigterm_still_dies_with_its_guard() {
     assert_eq!(stubborn.read_line(), "ready");
     let group = libc::pid_t::try_from(stubborn.pid()).expect("a pid fits pid_t");
     drop(stubborn);
-    // The guard returns once its own child is reaped; the rest of the group gets SIGKILL, whose
-    // delivery is asynchronous: on a loaded machine a member may take a moment to finish dying.
+    assert_group_dies(group);
+}
+
+#[test]
+fn a_command_its_timeout_left_behind_still_dies_with_its_guard() {
+    require_root!();
+    let lab = Lab::new();
+    let mut orphan = lab.spawn_in_sensor(&["sh", "-c", "echo ready; sleep 30"]);
+    assert_eq!(orphan.read_line(), "ready");
+    let group = libc::pid_t::try_from(orphan.pid()).expect("a pid fits pid_t");
+    // `timeout` gone early (as once seen in CI) leaves its command running in the group.
+    // SAFETY: kill has no memory preconditions; the pid is the guard's unreaped child.
+    assert_eq!(unsafe { libc::kill(group, libc::SIGKILL) }, 0);
+    drop(orphan);
+    assert_group_dies(group);
+}
+
+/// Asserts that process group `group` has no live member, allowing SIGKILL up to 2 s to land.
+fn assert_group_dies(group: libc::pid_t) {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut survivors = live_members(group);
     while !survivors.is_empty() && Instant::now() < deadline {

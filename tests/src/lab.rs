@@ -564,23 +564,39 @@ impl Drop for Background {
 }
 
 /// Stops a [`Background`] process: `signal` to `timeout`, which passes it on to the command;
-/// after a grace period SIGKILL to the whole process group, since killing `timeout` alone would
-/// leave the command running (and holding its namespace alive).
+/// then SIGKILL to whatever is left of the process group (after a grace period if `timeout` is
+/// still running), since a command that ignores `signal`, or that `timeout` left behind, would
+/// keep running and hold its namespace alive.
 fn end(child: &mut Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
     // SAFETY: kill has no memory preconditions; the pid is our own child, not yet reaped.
     unsafe { libc::kill(pid, signal) };
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if !matches!(child.try_wait(), Ok(None)) {
-            return;
-        }
+    while !has_exited(pid) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: as above; -pid is the process group the child leads (spawned with
-    // `process_group(0)`), holding only it and the command it started.
+    // `process_group(0)`). The child is not reaped yet, so the group id cannot have been reused.
     unsafe { libc::kill(-pid, libc::SIGKILL) };
     let _ = child.wait();
+}
+
+/// True once our child `pid` has ended; it is left unreaped, so its pid stays ours.
+fn has_exited(pid: libc::pid_t) -> bool {
+    // SAFETY: siginfo_t is plain data, valid when zeroed.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` outlives the call; WNOWAIT leaves the child to `Child::wait`.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // With WNOHANG a running child leaves si_pid at zero; an error means nothing to wait for.
+    // SAFETY: si_pid reads the field waitid filled (or the zero we put there).
+    rc != 0 || unsafe { info.si_pid() } != 0
 }
 
 /// tcpdump on the sensor's interface, inbound only: exactly what the XDP program sees.
