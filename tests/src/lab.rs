@@ -572,7 +572,7 @@ fn end(child: &mut Child, signal: libc::c_int) {
     // SAFETY: kill has no memory preconditions; the pid is our own child, not yet reaped.
     unsafe { libc::kill(pid, signal) };
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !has_exited(pid) && Instant::now() < deadline {
+    while !has_exited(child.id()) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: as above; -pid is the process group the child leads (spawned with
@@ -582,15 +582,15 @@ fn end(child: &mut Child, signal: libc::c_int) {
 }
 
 /// True once our child `pid` has ended; it is left unreaped, so its pid stays ours.
-fn has_exited(pid: libc::pid_t) -> bool {
+fn has_exited(pid: u32) -> bool {
     // SAFETY: siginfo_t is plain data, valid when zeroed.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` outlives the call; WNOWAIT leaves the child to `Child::wait`.
     let rc = unsafe {
         libc::waitid(
             libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
+            pid,
+            &raw mut info,
             libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
         )
     };
