@@ -1,7 +1,7 @@
 //! Arbitrary bytes as an Ethernet frame through everything the XDP program and the replay do with
 //! one: parse, copy the IPv4 options out and walk them, take the payload prefix, build the
 //! contact key and the first-contact event; and the shortcut the XDP program takes first
-//! (established TCP, UDP) must agree with the parser. Nothing may panic, and every offset the
+//! (TCP, UDP) must agree with the parser. Nothing may panic, and every offset the
 //! parser reports must lie inside the frame. libFuzzer hands over an exactly sized heap buffer, so
 //! AddressSanitizer flags any read past the end.
 #![no_main]
@@ -11,7 +11,7 @@ use probe_common::{
     counters::{DST_PORTS, ICMP, SYN_PORTS, TCP_FLAGS, icmp_key, port_key, port_proto},
     event::{FirstContact, PAYLOAD_BYTES},
     packet::{
-        Datagram, Malformed, Network, Packet, Segment, Shortcut, Transport, ip_proto, parse,
+        Attempt, Datagram, Malformed, Network, Packet, Segment, Shortcut, Transport, ip_proto, parse,
         payload_of, shortcut_of,
     },
     track::{contact_key, flow_hash, is_established_tcp},
@@ -135,9 +135,9 @@ fn counter_keys_fit(p: &Packet) {
     assert!(icmp_key(p.icmp_type, p.icmp_code) < ICMP.slice);
 }
 
-/// The shortcut answers exactly for established TCP and for UDP in an untagged, unfragmented
-/// packet with the transport right after a fixed-size IP header, with the parser's values and,
-/// for UDP, the hash of the parsed contact key.
+/// The shortcut answers exactly for TCP and UDP in an untagged, unfragmented packet with the
+/// transport right after a fixed-size IP header, with the parser's values and, for TCP outside
+/// a connection and for UDP, the hash of the parsed contact key.
 fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
     let fixed_l4 = if p.network == Network::Ipv4 { 34 } else { 54 };
     let plain =
@@ -151,6 +151,19 @@ fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
             dst_port: p.dst_port,
             tcp_flags: p.tcp_flags,
         }))
+    } else if p.transport == Transport::Tcp {
+        contact_key(p).map(|k| {
+            Shortcut::Attempt(Attempt {
+                network: p.network,
+                src_port: p.src_port,
+                dst_port: p.dst_port,
+                tcp_flags: p.tcp_flags,
+                ttl: p.ttl,
+                src: p.src,
+                dst: p.dst,
+                contact: flow_hash(&k),
+            })
+        })
     } else if p.transport == Transport::Udp {
         contact_key(p).map(|k| {
             Shortcut::Datagram(Datagram {

@@ -27,7 +27,8 @@ pub fn frame(ctx: &XdpContext) {
     bump(c, TOTALS, total::PACKETS, 1);
     bump(c, TOTALS, total::BYTES, (end - start) as u64);
     // The busiest classes first, without building a Packet: an established TCP segment needs
-    // its counters and nothing more, and so does a UDP datagram whose contact was reported.
+    // its counters and nothing more, another TCP segment its counters and its tracking, and a
+    // UDP datagram its counters, plus tracking only if its contact is new.
     // SAFETY: data..data_end is the packet the kernel handed us.
     let new_datagram = match unsafe { shortcut(start, end) } {
         Some(Shortcut::Established(s)) => {
@@ -35,6 +36,28 @@ pub fn frame(ctx: &XdpContext) {
             bump(c, DST_PORTS, port_key(port_proto::TCP, s.dst_port), 1);
             bump(c, SRC_PORTS, port_key(port_proto::TCP, s.src_port), 1);
             bump(c, TCP_FLAGS, u32::from(s.tcp_flags), 1);
+            return;
+        }
+        Some(Shortcut::Attempt(a)) => {
+            bump(c, TOTALS, network_total(a.network), 1);
+            bump(c, DST_PORTS, port_key(port_proto::TCP, a.dst_port), 1);
+            bump(c, SRC_PORTS, port_key(port_proto::TCP, a.src_port), 1);
+            bump(c, TCP_FLAGS, u32::from(a.tcp_flags), 1);
+            if a.is_connection_attempt() {
+                bump(c, SYN_PORTS, u32::from(a.dst_port), 1);
+            }
+            let known = track::seen(cpu, a.contact);
+            if track::attempt(&a, known, c) {
+                // Only a first contact the rate limit lets through needs the whole packet,
+                // for its event. The shortcut took the frame, so the parser does too.
+                if let Some(p) = PACKET.get_ptr_mut(0) {
+                    // SAFETY: this CPU's own slot (see below); the frame as above.
+                    let p = unsafe { &mut *p };
+                    if unsafe { parse_into(p, start, end) }.is_ok() {
+                        track::emit(ctx, p, a.contact, c);
+                    }
+                }
+            }
             return;
         }
         Some(Shortcut::Datagram(d)) => {

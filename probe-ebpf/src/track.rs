@@ -24,7 +24,7 @@ use aya_ebpf::{
 use probe_common::{
     counters::{TOTALS, total},
     event::FirstContact,
-    packet::{Packet, Transport},
+    packet::{Attempt, Network, Packet, Transport},
     track::{
         Bucket, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE, DEFAULT_SOURCES,
         SourceKey, SourceSlot, host_bit, port_bit, source_hash,
@@ -90,6 +90,57 @@ pub fn seen(cpu: u32, hash: u64) -> bool {
 /// BPF-to-BPF call) so its stack frame does not add to the parser's.
 #[inline(never)]
 pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &mut Block) {
+    let sighting = Sighting {
+        src: &p.src,
+        dst: &p.dst,
+        network: p.network,
+        dst_port: p.dst_port,
+        ttl: p.ttl,
+        syn: p.is_connection_attempt(),
+        icmp: if matches!(p.transport, Transport::Icmp | Transport::Icmpv6) {
+            p.icmp_type.saturating_add(1)
+        } else {
+            0
+        },
+    };
+    if sight(&sighting, known, counters) {
+        emit(ctx, p, hash, counters);
+    }
+}
+
+/// Tracks a TCP segment the shortcut read (`a`), without a parsed packet. True when it is a
+/// new contact within the rate limit: the caller then parses the frame and calls [`emit`].
+#[inline(never)]
+pub fn attempt(a: &Attempt, known: bool, counters: &mut Block) -> bool {
+    let sighting = Sighting {
+        src: &a.src,
+        dst: &a.dst,
+        network: a.network,
+        dst_port: a.dst_port,
+        ttl: a.ttl,
+        syn: a.is_connection_attempt(),
+        icmp: 0,
+    };
+    sight(&sighting, known, counters)
+}
+
+/// What the per-source table learns from one packet.
+struct Sighting<'a> {
+    src: &'a [u8; 16],
+    dst: &'a [u8; 16],
+    network: Network,
+    dst_port: u16,
+    ttl: u8,
+    /// A connection attempt (SYN set, ACK clear).
+    syn: bool,
+    /// ICMP or ICMPv6 type plus one; zero for anything else.
+    icmp: u8,
+}
+
+/// Updates the sender's source slot; then, for a contact not `known`, takes an event token.
+/// True when the contact is to be reported.
+#[inline(always)]
+fn sight(s: &Sighting<'_>, known: bool, counters: &mut Block) -> bool {
     // Jiffy-grained and a fraction of the cost of the precise clock: enough for first/last
     // seen and for refilling the bucket. Events carry the precise time.
     // SAFETY: a helper with no preconditions.
@@ -97,14 +148,21 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
     // Asked again rather than passed: a BPF call takes five arguments at most.
     // SAFETY: a helper with no arguments and no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
-    source(cpu, p, now);
+    source(cpu, s, now);
     if known {
-        return;
+        return false;
     }
     if !take_token(now) {
         bump(counters, TOTALS, total::EVENTS_RATE_LIMITED, 1);
-        return;
+        return false;
     }
+    true
+}
+
+/// Reports `p`, a first contact hashing to `hash`, to the daemon, and records the contact as
+/// reported once the event is in the ring.
+#[inline(never)]
+pub fn emit(ctx: &XdpContext, p: &Packet, hash: u64, counters: &mut Block) {
     let Some(mut entry) = EVENTS.reserve::<FirstContact>(0) else {
         bump(counters, TOTALS, total::EVENTS_RING_FULL, 1);
         return;
@@ -116,6 +174,8 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
     unsafe { FirstContact::write_from(entry.as_mut_ptr(), ctx.data(), ctx.data_end(), p, at) };
     entry.submit(0);
     // Only now: a contact whose event was not delivered stays unknown and is reported later.
+    // SAFETY: a helper with no arguments and no preconditions.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
     let slot = slot_of(cpu, hash, setting(&CONTACT_MASK));
     if let Some(v) = CONTACTS.get_ptr_mut(slot) {
         // SAFETY: as in `seen`.
@@ -125,10 +185,10 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
 }
 
 #[inline(always)]
-fn source(cpu: u32, p: &Packet, now: u64) {
+fn source(cpu: u32, sighting: &Sighting<'_>, now: u64) {
     let key = SourceKey {
-        addr: p.src,
-        ip_version: p.network as u8,
+        addr: *sighting.src,
+        ip_version: sighting.network as u8,
         pad: [0; 3],
     };
     let slot = slot_of(cpu, source_hash(&key), setting(&SOURCE_MASK));
@@ -137,14 +197,10 @@ fn source(cpu: u32, p: &Packet, now: u64) {
     };
     // SAFETY: an element of this CPU's part of the table, which no other CPU touches.
     let slot = unsafe { &mut *slot };
-    let port = port_bit(p.dst_port);
-    let host = host_bit(&p.dst);
-    let syn = u64::from(p.is_connection_attempt());
-    let icmp = if matches!(p.transport, Transport::Icmp | Transport::Icmpv6) {
-        p.icmp_type.saturating_add(1)
-    } else {
-        0
-    };
+    let port = port_bit(sighting.dst_port);
+    let host = host_bit(sighting.dst);
+    let syn = u64::from(sighting.syn);
+    let (ttl, icmp) = (sighting.ttl, sighting.icmp);
     let s = &mut slot.state;
     if slot.key == key {
         s.last_seen_ns = now;
@@ -152,8 +208,8 @@ fn source(cpu: u32, p: &Packet, now: u64) {
         s.syns += syn;
         s.ports[(port / 64) as usize % 8] |= 1 << (port % 64);
         s.hosts[(host / 64) as usize % 4] |= 1 << (host % 64);
-        s.ttl_min = s.ttl_min.min(p.ttl);
-        s.ttl_max = s.ttl_max.max(p.ttl);
+        s.ttl_min = s.ttl_min.min(ttl);
+        s.ttl_max = s.ttl_max.max(ttl);
         if icmp != 0 {
             s.last_icmp = icmp;
         }
@@ -169,8 +225,8 @@ fn source(cpu: u32, p: &Packet, now: u64) {
     s.hosts = [0; 4];
     s.ports[(port / 64) as usize % 8] = 1 << (port % 64);
     s.hosts[(host / 64) as usize % 4] = 1 << (host % 64);
-    s.ttl_min = p.ttl;
-    s.ttl_max = p.ttl;
+    s.ttl_min = ttl;
+    s.ttl_max = ttl;
     s.last_icmp = icmp;
 }
 

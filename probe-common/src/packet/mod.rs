@@ -9,7 +9,7 @@ mod parse;
 
 pub use options::{IpOptions, OptionsSpan};
 pub use parse::{
-    Datagram, Segment, Shortcut, options_raw, parse, parse_into, parse_raw, payload_of,
+    Attempt, Datagram, Segment, Shortcut, options_raw, parse, parse_into, parse_raw, payload_of,
     payload_prefix, shortcut, shortcut_of,
 };
 

@@ -192,25 +192,51 @@ pub struct Datagram {
     pub contact: u64,
 }
 
-/// The two busiest classes of traffic, read by [`shortcut`].
+/// What counting and tracking a TCP segment outside an established connection needs (a SYN,
+/// FIN, RST, SYN+ACK, NULL, Xmas, ...): what the per-source table learns, and the contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub network: Network,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub tcp_flags: u8,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// Addresses laid out as [`Packet::src`] and [`Packet::dst`].
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    /// [`crate::track::flow_hash`] of the segment's contact key.
+    pub contact: u64,
+}
+
+impl Attempt {
+    /// True for a segment that opens a connection: SYN set, ACK clear.
+    pub const fn is_connection_attempt(&self) -> bool {
+        self.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
+    }
+}
+
+/// The busiest classes of traffic, read by [`shortcut`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shortcut {
     /// A TCP segment of an established connection: counted, never tracked.
     Established(Segment),
+    /// Any other TCP segment: counted and tracked; parsed in full only for an event.
+    Attempt(Attempt),
     /// A UDP datagram: counted, and tracked only if its contact is new.
     Datagram(Datagram),
 }
 
-/// The busiest classes of traffic, read at constant offsets: a TCP segment of an established
-/// connection (ACK set, SYN clear) or a UDP datagram, in an untagged frame, over IPv4 without
-/// options and not fragmented, or over IPv6 with the transport right after the fixed header.
+/// The busiest classes of traffic, read at constant offsets: a TCP segment or a UDP datagram,
+/// in an untagged frame, over IPv4 without options and not fragmented, or over IPv6 with the
+/// transport right after the fixed header. A TCP segment is [`Shortcut::Established`] when
+/// [`crate::track::is_established_tcp`] says so, [`Shortcut::Attempt`] otherwise.
 ///
 /// A shortcut through [`parse_into`], not a second parser: it applies the same checks to the
 /// same fields, and returns `Some` only for a frame that [`parse`] accepts with these values
-/// (for a datagram, with this contact hash), and for TCP only a segment that
-/// [`crate::track::is_established_tcp`] leaves untracked. The unit tests, the parser's
-/// proptests and its fuzz target hold it to that. Everything else, malformed frames included,
-/// gets `None` and goes through the full parse.
+/// (and, where there is one, this contact hash). The unit tests, the parser's proptests and
+/// its fuzz target hold it to that. Everything else, malformed frames included, gets `None`
+/// and goes through the full parse.
 ///
 /// # Safety
 /// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
@@ -255,18 +281,30 @@ pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
             let t = unsafe { fits::<TCP_HEADER>(start, end, l4) }?;
             let doff = ((t.u8(12) >> 4) as usize) * 4;
             let flags = t.u8(13);
-            if doff < TCP_HEADER
-                || doff > ip_payload
-                || start + l4 + doff > end
-                || flags & (tcp_flags::ACK | tcp_flags::SYN) != tcp_flags::ACK
-            {
+            if doff < TCP_HEADER || doff > ip_payload || start + l4 + doff > end {
                 return None;
             }
-            Some(Shortcut::Established(Segment {
+            let (src_port, dst_port) = (t.be16(0), t.be16(2));
+            if flags & (tcp_flags::ACK | tcp_flags::SYN) == tcp_flags::ACK {
+                return Some(Shortcut::Established(Segment {
+                    network,
+                    src_port,
+                    dst_port,
+                    tcp_flags: flags,
+                }));
+            }
+            // SAFETY: the IP header was checked to fit above.
+            let (src, dst, ttl) = unsafe { addresses(start, network) };
+            Some(Shortcut::Attempt(Attempt {
                 network,
-                src_port: t.be16(0),
-                dst_port: t.be16(2),
+                src_port,
+                dst_port,
                 tcp_flags: flags,
+                ttl,
+                src,
+                dst,
+                // SAFETY: as above.
+                contact: unsafe { contact_hash(start, network, dst_port, ip_proto::TCP) },
             }))
         }
         ip_proto::UDP => {
@@ -276,34 +314,58 @@ pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
                 return None;
             }
             let dst_port = u.be16(2);
-            // The addresses as the contact key holds them (an IPv4 one in the first four
-            // bytes), read only now: an established segment has no use for them. Each IP
-            // header was checked to fit above.
-            let tail = crate::track::contact_tail(dst_port, ip_proto::UDP, 0, network as u8);
-            // Hashed in each branch, so the IPv4 one folds its zero halves away.
-            let contact = if network == Network::Ipv4 {
-                let ip = Header::<IPV4_HEADER>(start + L3);
-                crate::track::flow_hash_of(
-                    [u64::from(ip.le32(12)), 0],
-                    [u64::from(ip.le32(16)), 0],
-                    tail,
-                )
-            } else {
-                let ip = Header::<IPV6_HEADER>(start + L3);
-                crate::track::flow_hash_of(
-                    [ip.le64(8), ip.le64(16)],
-                    [ip.le64(24), ip.le64(32)],
-                    tail,
-                )
-            };
             Some(Shortcut::Datagram(Datagram {
                 network,
                 src_port: u.be16(0),
                 dst_port,
-                contact,
+                // SAFETY: the IP header was checked to fit above.
+                contact: unsafe { contact_hash(start, network, dst_port, ip_proto::UDP) },
             }))
         }
         _ => None,
+    }
+}
+
+/// [`crate::track::flow_hash`] of the contact key of a shortcut's packet, hashed straight from
+/// the frame: the addresses as the key holds them (an IPv4 one in the first four bytes), read
+/// as the little-endian words the hash takes. Only for what needs it: an established segment
+/// never pays for the addresses.
+///
+/// # Safety
+/// The untagged IP header of `network` must be readable at `start + ETH_HEADER`.
+#[inline(always)]
+unsafe fn contact_hash(start: usize, network: Network, port: u16, protocol: u8) -> u64 {
+    let tail = crate::track::contact_tail(port, protocol, 0, network as u8);
+    // Hashed in each branch, so the IPv4 one folds its zero halves away.
+    if network == Network::Ipv4 {
+        let ip = Header::<IPV4_HEADER>(start + ETH_HEADER);
+        crate::track::flow_hash_of(
+            [u64::from(ip.le32(12)), 0],
+            [u64::from(ip.le32(16)), 0],
+            tail,
+        )
+    } else {
+        let ip = Header::<IPV6_HEADER>(start + ETH_HEADER);
+        crate::track::flow_hash_of([ip.le64(8), ip.le64(16)], [ip.le64(24), ip.le64(32)], tail)
+    }
+}
+
+/// Source and destination address (laid out as [`Packet::src`]) and TTL of a shortcut's
+/// packet.
+///
+/// # Safety
+/// As [`contact_hash`].
+#[inline(always)]
+unsafe fn addresses(start: usize, network: Network) -> ([u8; 16], [u8; 16], u8) {
+    let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+    if network == Network::Ipv4 {
+        let ip = Header::<IPV4_HEADER>(start + ETH_HEADER);
+        src[..4].copy_from_slice(&ip.bytes::<4>(12));
+        dst[..4].copy_from_slice(&ip.bytes::<4>(16));
+        (src, dst, ip.u8(8))
+    } else {
+        let ip = Header::<IPV6_HEADER>(start + ETH_HEADER);
+        (ip.bytes::<16>(8), ip.bytes::<16>(24), ip.u8(7))
     }
 }
 

@@ -13,8 +13,8 @@ use std::{vec, vec::Vec};
 use proptest::{prelude::*, sample::Index};
 
 use super::{
-    Datagram, IpOptions, Malformed, Network, OptionsSpan, Packet, Segment, Shortcut, Transport,
-    ether_type, ip_option, ip_proto, parse, shortcut_of, tcp_flags,
+    Attempt, Datagram, IpOptions, Malformed, Network, OptionsSpan, Packet, Segment, Shortcut,
+    Transport, ether_type, ip_option, ip_proto, parse, shortcut_of, tcp_flags,
 };
 
 const ETH: usize = 14;
@@ -1913,9 +1913,9 @@ fn ipv4_option() -> impl Strategy<Value = (Vec<u8>, u32)> {
 }
 
 /// The shortcut agrees with the parser on `frame`: when it answers, the parser accepts the
-/// frame with the same values (and, for a datagram, the same contact hash), in an untagged,
-/// unfragmented packet without IPv4 options or IPv6 extension headers, carrying established
-/// TCP or UDP; and for every such frame the parser accepts, the shortcut answers.
+/// frame with the same values (and, for TCP outside a connection and UDP, the same contact
+/// hash), in an untagged, unfragmented packet without IPv4 options or IPv6 extension headers,
+/// carrying TCP or UDP; and for every such frame the parser accepts, the shortcut answers.
 fn shortcut_agrees(frame: &[u8]) -> Result<(), TestCaseError> {
     let short = shortcut_of(frame);
     let parsed = parse(frame);
@@ -1941,6 +1941,19 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
             tcp_flags: p.tcp_flags,
         }));
     }
+    if p.transport == Transport::Tcp {
+        let key = crate::track::contact_key(p)?;
+        return Some(Shortcut::Attempt(Attempt {
+            network: p.network,
+            src_port: p.src_port,
+            dst_port: p.dst_port,
+            tcp_flags: p.tcp_flags,
+            ttl: p.ttl,
+            src: p.src,
+            dst: p.dst,
+            contact: crate::track::flow_hash(&key),
+        }));
+    }
     if p.transport == Transport::Udp {
         let key = crate::track::contact_key(p)?;
         return Some(Shortcut::Datagram(Datagram {
@@ -1954,7 +1967,7 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
 }
 
 #[test]
-fn the_shortcut_answers_for_established_tcp_and_udp_and_leaves_everything_else_to_the_parser() {
+fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser() {
     let ack = Tcp::new(tcp_flags::ACK | tcp_flags::PSH).segment(b"data");
     let v4 = Ipv4::new(ip_proto::TCP).frame(&[], &ack);
     assert_eq!(
@@ -1996,9 +2009,52 @@ fn the_shortcut_answers_for_established_tcp_and_udp_and_leaves_everything_else_t
     };
     assert_ne!(hash(&dns4), hash(&other));
     assert_ne!(hash(&dns4), hash(&dns6));
-    // Each of these goes through the full parse: a SYN, SYN+ACK and RST are tracked, tags,
-    // options, fragments and extension headers move or hide the transport, ICMP is left to
-    // the parser, and a broken length is for the parser to name.
+    // A SYN, SYN+ACK, RST, FIN or NULL segment is tracked: it carries what the source table
+    // learns and its contact's hash, for both versions.
+    let outside = [
+        tcp_flags::SYN,
+        tcp_flags::SYN | tcp_flags::ACK,
+        tcp_flags::RST,
+        tcp_flags::FIN,
+        0,
+    ];
+    for flags in outside {
+        let seg = Tcp::new(flags).segment(&[]);
+        for (frame, ttl, src, dst) in [
+            (
+                Ipv4::new(ip_proto::TCP).frame(&[], &seg),
+                64,
+                addr4(SRC4),
+                addr4(DST4),
+            ),
+            (Ipv6::new(ip_proto::TCP).frame(&[], &seg), 255, SRC6, DST6),
+        ] {
+            let p = parse(&frame).expect("a TCP frame parses");
+            let key = crate::track::contact_key(&p).expect("TCP outside a connection is tracked");
+            assert_eq!(
+                shortcut_of(&frame),
+                Some(Shortcut::Attempt(Attempt {
+                    network: p.network,
+                    src_port: 49152,
+                    dst_port: 443,
+                    tcp_flags: flags,
+                    ttl,
+                    src,
+                    dst,
+                    contact: crate::track::flow_hash(&key),
+                })),
+                "flags {flags:#04x}, {:?}",
+                p.network
+            );
+            assert_eq!(
+                matches!(shortcut_of(&frame), Some(Shortcut::Attempt(a)) if a.is_connection_attempt()),
+                p.is_connection_attempt()
+            );
+        }
+    }
+    // Each of these goes through the full parse: tags, options, fragments and extension
+    // headers move or hide the transport, ICMP is left to the parser, and a broken length is
+    // for the parser to name.
     let mut fragment = Ipv4::new(ip_proto::TCP);
     fragment.more_fragments = true;
     let mut udp_fragment = Ipv4::new(ip_proto::UDP);
@@ -2014,11 +2070,13 @@ fn the_shortcut_answers_for_established_tcp_and_udp_and_leaves_everything_else_t
     set_u16(&mut too_long, ETH + 2, 2000);
     let mut udp_len_too_long = dns4.clone();
     set_u16(&mut udp_len_too_long, ETH + 20 + 4, 200);
+    let syn = Tcp::new(tcp_flags::SYN).segment(&[]);
+    let mut syn_fragment = Ipv4::new(ip_proto::TCP);
+    syn_fragment.more_fragments = true;
     let others = [
-        Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::SYN).segment(&[])),
-        Ipv4::new(ip_proto::TCP)
-            .frame(&[], &Tcp::new(tcp_flags::SYN | tcp_flags::ACK).segment(&[])),
-        Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::RST).segment(&[])),
+        Ipv4::new(ip_proto::TCP).frame(&[ether_type::VLAN], &syn),
+        options.frame(&[], &syn),
+        syn_fragment.frame(&[], &syn),
         Ipv4::new(ip_proto::TCP).frame(&[ether_type::VLAN], &ack),
         Ipv4::new(ip_proto::UDP).frame(&[ether_type::VLAN], &udp(1, 2, b"")),
         options.frame(&[], &ack),
