@@ -41,6 +41,10 @@ pub mod setting {
     pub const SOURCE_MASK: &str = "SOURCE_MASK";
     /// Slots of the reported-contacts table minus one (a power of two of them).
     pub const CONTACT_MASK: &str = "CONTACT_MASK";
+    /// Log2 of the per-source table's slots per CPU: a CPU's part starts at `cpu << shift`.
+    pub const SOURCE_SHIFT: &str = "SOURCE_SHIFT";
+    /// Log2 of the reported-contacts table's slots per CPU.
+    pub const CONTACT_SHIFT: &str = "CONTACT_SHIFT";
 }
 
 /// The table size used for a requested capacity: the next power of two (at least 2), so a

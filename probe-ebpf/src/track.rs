@@ -59,6 +59,12 @@ static EVENT_BURST: u64 = DEFAULT_EVENT_BURST;
 static SOURCE_MASK: u32 = DEFAULT_SOURCES - 1;
 #[unsafe(no_mangle)]
 static CONTACT_MASK: u32 = DEFAULT_CONTACTS - 1;
+/// Log2 of those slot counts: where a CPU's part starts is a shift away, not a multiply (a
+/// cycle or two off every lookup's critical path).
+#[unsafe(no_mangle)]
+static SOURCE_SHIFT: u32 = DEFAULT_SOURCES.trailing_zeros();
+#[unsafe(no_mangle)]
+static CONTACT_SHIFT: u32 = DEFAULT_CONTACTS.trailing_zeros();
 
 /// Reads a load-time constant the daemon may have overridden.
 #[inline(always)]
@@ -67,18 +73,20 @@ fn setting<T: Copy>(value: &'static T) -> T {
     unsafe { core::ptr::read_volatile(value) }
 }
 
-/// Index of the slot `hash` takes in CPU `cpu`'s part of a table whose parts hold `mask + 1`
-/// slots. The daemon sizes the tables so that this cannot overflow; an index past the end
-/// finds nothing (the lookup checks it).
+/// Index of the slot `hash` takes in CPU `cpu`'s part of a table whose parts hold
+/// `mask + 1 == 1 << shift` slots. The daemon sizes the tables so that this cannot overflow;
+/// an index past the end finds nothing (the lookup checks it).
 #[inline(always)]
-fn slot_of(cpu: u32, hash: u64, mask: u32) -> u32 {
-    cpu.wrapping_mul(mask.wrapping_add(1)) | (hash as u32 & mask)
+fn slot_of(cpu: u32, hash: u64, mask: u32, shift: u32) -> u32 {
+    // SAFETY: `shift` is the log2 of a slot count below 2^32 (`Tables` in the daemon's loader), so
+    // under 32; unchecked, the shift is one instruction with no masking of its count.
+    unsafe { cpu.unchecked_shl(shift) | (hash as u32 & mask) }
 }
 
 /// True when the contact hashing to `hash` was already reported from CPU `cpu` (this one).
 #[inline(always)]
 pub fn seen(cpu: u32, hash: u64) -> bool {
-    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK));
+    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK), setting(&CONTACT_SHIFT));
     // SAFETY: a live element of the array, in this CPU's part.
     CONTACTS
         .get_ptr(slot)
@@ -176,7 +184,7 @@ pub fn emit(ctx: &XdpContext, p: &Packet, hash: u64, counters: &mut Block) {
     // Only now: a contact whose event was not delivered stays unknown and is reported later.
     // SAFETY: a helper with no arguments and no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
-    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK));
+    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK), setting(&CONTACT_SHIFT));
     if let Some(v) = CONTACTS.get_ptr_mut(slot) {
         // SAFETY: as in `seen`.
         unsafe { *v = hash };
@@ -191,7 +199,12 @@ fn source(cpu: u32, sighting: &Sighting<'_>, now: u64) {
         ip_version: sighting.network as u8,
         pad: [0; 3],
     };
-    let slot = slot_of(cpu, source_hash(&key), setting(&SOURCE_MASK));
+    let slot = slot_of(
+        cpu,
+        source_hash(&key),
+        setting(&SOURCE_MASK),
+        setting(&SOURCE_SHIFT),
+    );
     let Some(slot) = SOURCES.get_ptr_mut(slot) else {
         return;
     };

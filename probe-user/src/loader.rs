@@ -137,6 +137,42 @@ impl Default for Limits {
 /// The kernel multiplies the rate by up to ten seconds of nanoseconds in 64 bits.
 pub const MAX_EVENT_RATE: u64 = 1_000_000;
 
+/// How SOURCES and CONTACTS are laid out: `sources` and `contacts` slots per CPU (powers of
+/// two from `track::slots_per_cpu`, which keeps every CPU's part together in range). The
+/// program finds a CPU's part at `cpu << shift` and a hash's slot in it with `mask`.
+pub struct Tables {
+    sources: u32,
+    contacts: u32,
+    source_mask: u32,
+    contact_mask: u32,
+    source_shift: u32,
+    contact_shift: u32,
+}
+
+impl Tables {
+    pub fn new(sources: u32, contacts: u32) -> Self {
+        Self {
+            sources,
+            contacts,
+            source_mask: sources - 1,
+            contact_mask: contacts - 1,
+            source_shift: sources.trailing_zeros(),
+            contact_shift: contacts.trailing_zeros(),
+        }
+    }
+
+    /// Sizes both maps for `cpus` CPUs (every CPU's part in one array) and sets the program's
+    /// globals to match.
+    pub fn apply<'a>(&'a self, loader: &mut EbpfLoader<'a>, cpus: u32) {
+        loader.map_max_entries(track::map::SOURCES, self.sources * cpus);
+        loader.map_max_entries(track::map::CONTACTS, self.contacts * cpus);
+        loader.override_global(track::setting::SOURCE_MASK, &self.source_mask, true);
+        loader.override_global(track::setting::CONTACT_MASK, &self.contact_mask, true);
+        loader.override_global(track::setting::SOURCE_SHIFT, &self.source_shift, true);
+        loader.override_global(track::setting::CONTACT_SHIFT, &self.contact_shift, true);
+    }
+}
+
 /// Loads the program with the counter map and tables sized for this machine's CPUs and
 /// attaches it, with the link and the maps that hold state pinned under `pins` (when given):
 /// if an earlier daemon left them, its maps are reused and the new program is swapped into its
@@ -156,12 +192,8 @@ pub fn load(
     loader.override_global(aya_log::LEVEL, &kernel_log_level, false);
     loader.map_max_entries(counters::MAP, cpus as u32);
     let (sources, contacts) = table_sizes(limits, pins, cpus as u32);
-    // Every CPU's part of a table in one array; `slots_per_cpu` keeps the product in range.
-    loader.map_max_entries(track::map::SOURCES, sources * cpus as u32);
-    loader.map_max_entries(track::map::CONTACTS, contacts * cpus as u32);
-    let (source_mask, contact_mask) = (sources - 1, contacts - 1);
-    loader.override_global(track::setting::SOURCE_MASK, &source_mask, true);
-    loader.override_global(track::setting::CONTACT_MASK, &contact_mask, true);
+    let tables = Tables::new(sources, contacts);
+    tables.apply(&mut loader, cpus as u32);
     let rate = limits.event_rate.min(MAX_EVENT_RATE);
     let burst = limits.event_burst.min(MAX_EVENT_RATE * 10);
     loader.override_global(track::setting::EVENT_RATE, &rate, true);
@@ -393,5 +425,27 @@ fn classify_attach(e: ProgramError, iface: &str, mode: &'static str) -> LoadErro
         },
         Some(libc::EBUSY | libc::EEXIST) => LoadError::Busy(iface.to_owned()),
         _ => LoadError::Program(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tables;
+
+    #[test]
+    fn a_cpu_part_starts_where_the_one_before_ends() {
+        for slots in [2u32, 65_536, 262_144, 1 << 30] {
+            let t = Tables::new(slots, slots * 2);
+            // The program computes `cpu << shift | hash & mask`: CPU 1's part starts right after
+            // CPU 0's last slot, and the mask keeps a hash inside its CPU's part.
+            assert_eq!(1u64 << t.source_shift, u64::from(slots));
+            assert_eq!(1u64 << t.contact_shift, u64::from(slots) * 2);
+            assert_eq!(t.source_mask, slots - 1);
+            assert_eq!(t.contact_mask, slots * 2 - 1);
+            assert_eq!(
+                (1 << t.source_shift) | (u32::MAX & t.source_mask),
+                2 * slots - 1
+            );
+        }
     }
 }

@@ -221,10 +221,10 @@ impl Attempt {
 pub enum Shortcut {
     /// A TCP segment of an established connection: counted, never tracked.
     Established(Segment),
-    /// Any other TCP segment: counted and tracked; parsed in full only for an event.
-    Attempt(Attempt),
     /// A UDP datagram: counted, and tracked only if its contact is new.
     Datagram(Datagram),
+    /// Any other TCP segment: counted and tracked; parsed in full only for an event.
+    Attempt(Attempt),
 }
 
 /// The busiest classes of traffic, read at constant offsets: a TCP segment or a UDP datagram,

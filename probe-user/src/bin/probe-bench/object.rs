@@ -52,11 +52,8 @@ pub fn load(limits: Limits) -> Result<(Ebpf, usize)> {
         track::slots_per_cpu(limits.sources, cpus as u32),
         track::slots_per_cpu(limits.contacts, cpus as u32),
     );
-    loader.map_max_entries(track::map::SOURCES, sources * cpus as u32);
-    loader.map_max_entries(track::map::CONTACTS, contacts * cpus as u32);
-    let (source_mask, contact_mask) = (sources - 1, contacts - 1);
-    loader.override_global(track::setting::SOURCE_MASK, &source_mask, true);
-    loader.override_global(track::setting::CONTACT_MASK, &contact_mask, true);
+    let tables = probe_user::loader::Tables::new(sources, contacts);
+    tables.apply(&mut loader, cpus as u32);
     loader.override_global(track::setting::EVENT_RATE, &limits.event_rate, true);
     loader.override_global(track::setting::EVENT_BURST, &limits.event_burst, true);
     let mut ebpf = loader
