@@ -7,12 +7,12 @@ use probe_common::{
         DST_PORTS, ICMP, ICMPV6, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, icmp_key, port_key,
         port_proto, total,
     },
-    packet::{Network, Packet, Shortcut, Transport, parse_into, shortcut},
+    packet::{Network, Packet, Shortcut, Transport, parse_into, shortcut, tcp_flags},
     track::{contact_key, flow_hash},
 };
 
 use crate::{
-    maps::{PACKET, block, bump},
+    maps::{Block, PACKET, block, bump},
     track,
 };
 
@@ -33,19 +33,12 @@ pub fn frame(ctx: &XdpContext) {
     let new_datagram = match unsafe { shortcut(start, end) } {
         Some(Shortcut::Established(s)) => {
             bump(c, TOTALS, network_total(s.network), 1);
-            bump(c, DST_PORTS, port_key(port_proto::TCP, s.dst_port), 1);
-            bump(c, SRC_PORTS, port_key(port_proto::TCP, s.src_port), 1);
-            bump(c, TCP_FLAGS, u32::from(s.tcp_flags), 1);
+            tcp(c, s.src_port, s.dst_port, s.tcp_flags);
             return;
         }
         Some(Shortcut::Attempt(a)) => {
             bump(c, TOTALS, network_total(a.network), 1);
-            bump(c, DST_PORTS, port_key(port_proto::TCP, a.dst_port), 1);
-            bump(c, SRC_PORTS, port_key(port_proto::TCP, a.src_port), 1);
-            bump(c, TCP_FLAGS, u32::from(a.tcp_flags), 1);
-            if a.is_connection_attempt() {
-                bump(c, SYN_PORTS, u32::from(a.dst_port), 1);
-            }
+            tcp(c, a.src_port, a.dst_port, a.tcp_flags);
             let known = track::seen(cpu, a.contact);
             if track::attempt(&a, known, c) {
                 // Only a first contact the rate limit lets through needs the whole packet,
@@ -63,8 +56,7 @@ pub fn frame(ctx: &XdpContext) {
         Some(Shortcut::Datagram(d)) => {
             if track::seen(cpu, d.contact) {
                 bump(c, TOTALS, network_total(d.network), 1);
-                bump(c, DST_PORTS, port_key(port_proto::UDP, d.dst_port), 1);
-                bump(c, SRC_PORTS, port_key(port_proto::UDP, d.src_port), 1);
+                udp(c, d.src_port, d.dst_port);
                 return;
             }
             // A new contact: the full parse below builds what tracking needs, and its hash
@@ -103,18 +95,8 @@ pub fn frame(ctx: &XdpContext) {
         bump(c, TOTALS, total::FRAGMENTS, 1);
     }
     match p.transport {
-        Transport::Tcp => {
-            bump(c, DST_PORTS, port_key(port_proto::TCP, p.dst_port), 1);
-            bump(c, SRC_PORTS, port_key(port_proto::TCP, p.src_port), 1);
-            bump(c, TCP_FLAGS, u32::from(p.tcp_flags), 1);
-            if p.is_connection_attempt() {
-                bump(c, SYN_PORTS, u32::from(p.dst_port), 1);
-            }
-        }
-        Transport::Udp => {
-            bump(c, DST_PORTS, port_key(port_proto::UDP, p.dst_port), 1);
-            bump(c, SRC_PORTS, port_key(port_proto::UDP, p.src_port), 1);
-        }
+        Transport::Tcp => tcp(c, p.src_port, p.dst_port, p.tcp_flags),
+        Transport::Udp => udp(c, p.src_port, p.dst_port),
         Transport::Icmp => bump(c, ICMP, icmp_key(p.icmp_type, p.icmp_code), 1),
         Transport::Icmpv6 => bump(c, ICMPV6, icmp_key(p.icmp_type, p.icmp_code), 1),
         Transport::None => {}
@@ -134,6 +116,26 @@ pub fn frame(ctx: &XdpContext) {
         return;
     }
     track::packet(ctx, p, hash, known, c);
+}
+
+/// A TCP segment's port and flag counters, and its destination's connection attempts.
+#[inline(always)]
+fn tcp(c: &mut Block, src_port: u16, dst_port: u16, flags: u8) {
+    bump(c, DST_PORTS, port_key(port_proto::TCP, dst_port), 1);
+    bump(c, SRC_PORTS, port_key(port_proto::TCP, src_port), 1);
+    bump(c, TCP_FLAGS, u32::from(flags), 1);
+    // SYN set, ACK clear (`Packet::is_connection_attempt`); never for an established
+    // segment, where the compiler knows it and drops the test.
+    if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
+        bump(c, SYN_PORTS, u32::from(dst_port), 1);
+    }
+}
+
+/// A UDP datagram's port counters.
+#[inline(always)]
+fn udp(c: &mut Block, src_port: u16, dst_port: u16) {
+    bump(c, DST_PORTS, port_key(port_proto::UDP, dst_port), 1);
+    bump(c, SRC_PORTS, port_key(port_proto::UDP, src_port), 1);
 }
 
 /// The totals counter of a shortcut's network (IPv4 or IPv6; the shortcut takes nothing else).
