@@ -124,9 +124,8 @@ fn tcp(c: &mut Block, src_port: u16, dst_port: u16, flags: u8) {
     bump(c, DST_PORTS, port_key(port_proto::TCP, dst_port), 1);
     bump(c, SRC_PORTS, port_key(port_proto::TCP, src_port), 1);
     bump(c, TCP_FLAGS, u32::from(flags), 1);
-    // SYN set, ACK clear (`Packet::is_connection_attempt`); never for an established
-    // segment, where the compiler knows it and drops the test.
-    if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
+    // Never for an established segment, where the compiler knows it and drops the test.
+    if tcp_flags::open_connection(flags) {
         bump(c, SYN_PORTS, u32::from(dst_port), 1);
     }
 }

@@ -46,6 +46,12 @@ pub mod tcp_flags {
     pub const URG: u8 = 0x20;
     pub const ECE: u8 = 0x40;
     pub const CWR: u8 = 0x80;
+
+    /// True for flags that open a connection: SYN set, ACK clear.
+    #[inline(always)]
+    pub const fn open_connection(flags: u8) -> bool {
+        flags & (SYN | ACK) == SYN
+    }
 }
 
 /// Bits of [`IpOptions::kinds`]: bit `n` is set when an IPv4 option whose *number* (the low five
@@ -185,8 +191,7 @@ pub struct Packet {
 impl Packet {
     /// True for a TCP segment that opens a connection: SYN set, ACK clear.
     pub const fn is_connection_attempt(&self) -> bool {
-        matches!(self.transport, Transport::Tcp)
-            && self.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
+        matches!(self.transport, Transport::Tcp) && tcp_flags::open_connection(self.tcp_flags)
     }
 
     /// A non-first fragment carries no transport header: it must not count as a port hit.

@@ -212,7 +212,7 @@ pub struct Attempt {
 impl Attempt {
     /// True for a segment that opens a connection: SYN set, ACK clear.
     pub const fn is_connection_attempt(&self) -> bool {
-        self.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
+        tcp_flags::open_connection(self.tcp_flags)
     }
 }
 
