@@ -17,6 +17,7 @@ one line saying whether its piece is present or being installed; when all is pre
 well under a second.
 
 Steps:
+  0. rustfmt and clippy for the host toolchain (the tests check formatting and lints first)
   1. rustup toolchain nightly-2026-05-20 with rust-src (builds the XDP program with -Z build-std)
   2. bpf-linker 0.10.1 via `cargo install --locked` (links the XDP program)
   3. the Debian packages the integration tests use (iproute2, bpftool, nmap, hping3, tshark, ...)
@@ -79,6 +80,7 @@ pub enum Scope {
 
 pub fn run(scope: Scope) -> Result<()> {
     let start = Instant::now();
+    lint_tools()?;
     toolchain()?;
     bpf_linker()?;
     if scope == Scope::All {
@@ -98,6 +100,24 @@ fn install(cmd: &mut Command, advice: &str) -> Result<()> {
 
 fn step(what: &str, state: &str) {
     println!("setup: {what} ... {state}");
+}
+
+/// rustfmt and clippy for the host toolchain: `cargo xtask test` checks both first.
+fn lint_tools() -> Result<()> {
+    let present = |tool: &str| {
+        let mut cmd = cargo();
+        cmd.args([tool, "--version"]);
+        output_if_installed(&mut cmd).map(|o| o.is_some_and(|o| o.status.success()))
+    };
+    if present("fmt")? && present("clippy")? {
+        step("rustfmt and clippy", "present");
+        return Ok(());
+    }
+    step("rustfmt and clippy", "installing");
+    install(
+        Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]),
+        "adding rustfmt and clippy failed; check network access to static.rust-lang.org",
+    )
 }
 
 /// What of the pinned nightly is installed.

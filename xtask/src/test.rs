@@ -6,9 +6,11 @@ use crate::{cargo, command_line, run_checked, setup, target_dir};
 
 pub const LONG_ABOUT: &str = "\
 Set up (all steps), then run in order, stopping at the first failure:
-  1. host tests:   cargo test --workspace --exclude probe-integration --exclude probe-ebpf
-  2. daemon build: cargo build -p probe-user
-  3. privileged integration tests (network namespaces, veth pairs, the real daemon):
+  1. lints:        cargo fmt --all --check, then
+                   cargo clippy --workspace --exclude probe-ebpf --all-targets -- -D warnings
+  2. host tests:   cargo test --workspace --exclude probe-integration --exclude probe-ebpf
+  3. daemon build: cargo build -p probe-user
+  4. privileged integration tests (network namespaces, veth pairs, the real daemon):
                    PROBE_BIN=<target>/debug/probe cargo test -p probe-integration
 
 The integration tests need root; without it they fail with a message, unless \
@@ -36,7 +38,24 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         setup::Scope::All
     })?;
-    let phases = if args.host_only { 1 } else { 3 };
+    let phases = if args.host_only { 2 } else { 4 };
+
+    // Lints first: they are the cheapest failure, and CI holds them like any test.
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "probe-ebpf",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    phase(1, phases, "lints (rustfmt)", &mut fmt)?;
+    phase(1, phases, "lints (clippy, warnings denied)", &mut clippy)?;
 
     let mut host = cargo();
     host.args([
@@ -48,7 +67,7 @@ pub fn run(args: &Args) -> Result<()> {
         "probe-ebpf",
     ]);
     with_test_args(&mut host, &args.test_args);
-    phase(1, phases, "host tests", &mut host)?;
+    phase(2, phases, "host tests", &mut host)?;
     if args.host_only {
         println!("test: host tests passed (--host-only: privileged tests not run)");
         return Ok(());
@@ -56,14 +75,14 @@ pub fn run(args: &Args) -> Result<()> {
 
     let mut build = cargo();
     build.args(["build", "-p", "probe-user"]);
-    phase(2, phases, "daemon build", &mut build)?;
+    phase(3, phases, "daemon build", &mut build)?;
 
     let mut privileged = cargo();
     privileged
         .env("PROBE_BIN", target_dir().join("debug").join("probe"))
         .args(["test", "-p", "probe-integration"]);
     with_test_args(&mut privileged, &args.test_args);
-    phase(3, phases, "privileged integration tests", &mut privileged)?;
+    phase(4, phases, "privileged integration tests", &mut privileged)?;
 
     println!("test: all {phases} phases passed");
     Ok(())
