@@ -12,8 +12,11 @@
 //! scattered slots, is a second cache miss. No hash-map walk, no lock, no LRU list
 //! on the packet path. What that gives up: a contact whose slot was taken over is reported
 //! again when it recurs, and one that shows up on another CPU is reported by that CPU too
-//! (the daemon passes each contact on to its detectors once: probe-user/src/events.rs); a
-//! source whose slot was taken over starts a fresh state.
+//! (the daemon passes each contact on to its detectors once); a source whose slot was taken
+//! over starts a fresh state.
+//!
+//! The rule itself (key, hash, slot, token bucket) is probe-common's `track`, shared with the
+//! host: this file holds the maps it runs on in the kernel.
 
 use aya_ebpf::{
     helpers::{bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns},
@@ -27,7 +30,7 @@ use probe_common::{
     packet::{Attempt, Network, Packet, Transport},
     track::{
         Bucket, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE, DEFAULT_SOURCES,
-        SourceKey, SourceSlot, host_bit, port_bit, source_hash,
+        SourceKey, SourceSlot, contact_slot, host_bit, port_bit, source_hash,
     },
 };
 
@@ -74,13 +77,14 @@ fn setting<T: Copy>(value: &'static T) -> T {
 }
 
 /// Index of the slot `hash` takes in CPU `cpu`'s part of a table whose parts hold
-/// `mask + 1 == 1 << shift` slots. The daemon sizes the tables so that this cannot overflow;
-/// an index past the end finds nothing (the lookup checks it).
+/// `mask + 1 == 1 << shift` slots (`contact_slot`: the rule the host's tables share). The
+/// daemon sizes the tables so that this cannot overflow; an index past the end finds nothing
+/// (the lookup checks it).
 #[inline(always)]
 fn slot_of(cpu: u32, hash: u64, mask: u32, shift: u32) -> u32 {
     // SAFETY: `shift` is the log2 of a slot count below 2^32 (`Tables` in the daemon's loader), so
     // under 32; unchecked, the shift is one instruction with no masking of its count.
-    unsafe { cpu.unchecked_shl(shift) | (hash as u32 & mask) }
+    unsafe { cpu.unchecked_shl(shift) | contact_slot(hash, mask) }
 }
 
 /// True when the contact hashing to `hash` was already reported from CPU `cpu` (this one).
@@ -243,7 +247,7 @@ fn source(cpu: u32, sighting: &Sighting<'_>, now: u64) {
     s.last_icmp = icmp;
 }
 
-/// Takes one event's token from this CPU's bucket, refilled at `EVENT_RATE` per second.
+/// Takes one event's token from this CPU's bucket (the rule: `Bucket::take`).
 #[inline(always)]
 fn take_token(now: u64) -> bool {
     let Some(b) = BUCKET.get_ptr_mut(0) else {
@@ -251,18 +255,5 @@ fn take_token(now: u64) -> bool {
     };
     // SAFETY: this CPU's own element.
     let b = unsafe { &mut *b };
-    let rate = setting(&EVENT_RATE);
-    let burst = setting(&EVENT_BURST).wrapping_mul(1000);
-    // Capped at ten seconds, and the daemon caps the rate at a million, so the product stays
-    // far below 2^64 (BPF has no 128-bit multiply for a checked one).
-    let elapsed = now.wrapping_sub(b.last_ns).min(10_000_000_000);
-    // rate events/s = rate * 1000 milli-tokens per 1e9 ns.
-    let refill = elapsed.wrapping_mul(rate) / 1_000_000;
-    b.milli_tokens = b.milli_tokens.saturating_add(refill).min(burst);
-    b.last_ns = now;
-    if b.milli_tokens < 1000 {
-        return false;
-    }
-    b.milli_tokens -= 1000;
-    true
+    b.take(now, setting(&EVENT_RATE), setting(&EVENT_BURST))
 }

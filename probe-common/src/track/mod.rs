@@ -1,8 +1,16 @@
 //! What the kernel tracks beyond counters: which contacts are new, and per-source state.
 //!
-//! The rules here decide which packets reach the hash maps at all. An established TCP segment
-//! (ACK set, SYN clear) never does: it needs its counters and nothing else, so the busiest
-//! class of traffic stays on the cheap path. The offline replay applies the same rules.
+//! The first-contact rule is defined here once, for the XDP program and for the host:
+//! - which packets are contacts at all, and their key ([`contact_key`]): an established TCP
+//!   segment (ACK set, SYN clear) never is, so the busiest class of traffic stays on the
+//!   cheap path;
+//! - the key's hash and its slot in a CPU's direct-mapped table of reported contacts
+//!   ([`flow_hash`], [`contact_slot`]): a slot holding the hash means "reported already";
+//! - the per-CPU token bucket that rate-limits reports ([`Bucket::take`]), whose refusals are
+//!   counted (`counters::total::EVENTS_RATE_LIMITED`) and reported as an overload.
+//!
+//! The kernel keeps the table in a BPF array (probe-ebpf's `track.rs`); the host keeps it in a
+//! `Vec` ([`user`]), which is how the offline replay runs exactly the kernel's rule, as one CPU.
 
 use crate::packet::{Network, Packet, Transport, tcp_flags};
 
@@ -144,6 +152,44 @@ pub struct Bucket {
     /// Tokens, in thousandths of an event (so a slow rate still refills between packets).
     pub milli_tokens: u64,
     pub last_ns: u64,
+}
+
+/// The longest gap a bucket refills for: ten seconds. With the daemon's cap on the rate (a
+/// million a second) the refill's product stays far below 2^64, which matters because BPF has
+/// no 128-bit multiply for a checked one.
+pub const MAX_REFILL_NS: u64 = 10_000_000_000;
+
+impl Bucket {
+    /// Takes one event's token at `now` (nanoseconds), after refilling at `rate` events a
+    /// second up to `burst` events. False when none is left: the event is not reported.
+    ///
+    /// A clock that went back (out-of-order capture times) refills nothing; an empty bucket
+    /// (`last_ns` zero) starts with the refill of [`MAX_REFILL_NS`].
+    #[inline(always)]
+    pub fn take(&mut self, now: u64, rate: u64, burst: u64) -> bool {
+        let elapsed = now.saturating_sub(self.last_ns).min(MAX_REFILL_NS);
+        // rate events/s = rate * 1000 milli-tokens per 1e9 ns.
+        let refill = elapsed.wrapping_mul(rate) / 1_000_000;
+        self.milli_tokens = self
+            .milli_tokens
+            .saturating_add(refill)
+            .min(burst.wrapping_mul(1000));
+        self.last_ns = now;
+        if self.milli_tokens < 1000 {
+            return false;
+        }
+        self.milli_tokens -= 1000;
+        true
+    }
+}
+
+/// The slot a contact hashing to `hash` takes in one CPU's part of the reported-contacts table
+/// of `mask + 1` slots (a power of two): the hash's low bits. The slot holds the whole hash,
+/// so a contact is known when its slot holds its hash; another contact hashing there takes
+/// the slot over, and the first is reported again when it recurs.
+#[inline(always)]
+pub const fn contact_slot(hash: u64, mask: u32) -> u32 {
+    hash as u32 & mask
 }
 
 #[cfg(feature = "user")]
@@ -300,6 +346,9 @@ pub const fn host_bit(dst: &[u8; 16]) -> u32 {
     h = mix(h, word(dst, 12));
     (h ^ (h >> 16)) % HOST_SKETCH_BITS
 }
+
+#[cfg(feature = "user")]
+pub mod user;
 
 /// Distinct values behind a sketch with `set` of `bits` bits set: linear counting,
 /// `-m ln(zeros / m)`. Exact enough below a few times `bits`; saturates when every bit is set.

@@ -1,0 +1,296 @@
+//! The first-contact rule on the host: the kernel's reported-contacts table as a `Vec`, with
+//! the same slots, the same hashes and the same token bucket (see the parent module).
+//!
+//! [`FirstContacts`] is one CPU's whole rule, as the offline replay runs it. [`ContactTable`]
+//! alone is what the daemon uses to pass a contact reported by two CPUs on once.
+
+use std::{vec, vec::Vec};
+
+use super::{Bucket, contact_key, contact_slot, flow_hash, table_slots};
+use crate::{event::FirstContact, packet::Packet};
+
+/// A direct-mapped table of contact hashes, laid out as one CPU's part of the kernel's.
+#[derive(Clone, Debug)]
+pub struct ContactTable {
+    slots: Vec<u64>,
+    mask: u32,
+}
+
+impl ContactTable {
+    /// A table of `requested` slots, rounded as the kernel's are ([`table_slots`]).
+    pub fn new(requested: u32) -> Self {
+        let slots = table_slots(requested);
+        Self {
+            slots: vec![0; slots as usize],
+            mask: slots - 1,
+        }
+    }
+
+    /// Slots in the table.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// True when the contact hashing to `hash` holds its slot: reported already.
+    #[inline]
+    pub fn known(&self, hash: u64) -> bool {
+        self.slots[contact_slot(hash, self.mask) as usize] == hash
+    }
+
+    /// Records the contact hashing to `hash` as reported, taking its slot over.
+    #[inline]
+    pub fn record(&mut self, hash: u64) {
+        self.slots[contact_slot(hash, self.mask) as usize] = hash;
+    }
+
+    /// Records `hash` and says whether it was new: the check and the record in one.
+    #[inline]
+    pub fn first(&mut self, hash: u64) -> bool {
+        let slot = &mut self.slots[contact_slot(hash, self.mask) as usize];
+        if *slot == hash {
+            return false;
+        }
+        *slot = hash;
+        true
+    }
+}
+
+/// What the rule made of one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a contact: not IP, established TCP, or a non-first fragment.
+    Untracked,
+    /// A contact reported already (its slot holds its hash).
+    Known,
+    /// A first contact within the rate limit: reported.
+    New,
+    /// A first contact over the rate limit: counted, not reported, and not recorded, so it is
+    /// reported when it recurs with a token to spare.
+    RateLimited,
+}
+
+/// One CPU's first-contact rule: its table of reported contacts and its token bucket.
+#[derive(Clone, Debug)]
+pub struct FirstContacts {
+    table: ContactTable,
+    bucket: Bucket,
+    rate: u64,
+    burst: u64,
+    /// First contacts not reported because of the rate limit (the kernel's
+    /// `EVENTS_RATE_LIMITED`).
+    pub rate_limited: u64,
+}
+
+impl FirstContacts {
+    /// The rule with a table of `slots` (rounded as the kernel's), `rate` events a second and a
+    /// burst of `burst`, as `--max-contacts`, `--event-rate` and `--event-burst` set them.
+    pub fn new(slots: u32, rate: u64, burst: u64) -> Self {
+        Self {
+            table: ContactTable::new(slots),
+            bucket: Bucket::default(),
+            rate,
+            burst,
+            rate_limited: 0,
+        }
+    }
+
+    /// Applies the rule to `p`, seen at `now_ns`.
+    pub fn observe(&mut self, p: &Packet, now_ns: u64) -> Verdict {
+        match contact_key(p) {
+            Some(key) => self.observe_hash(flow_hash(&key), now_ns),
+            None => Verdict::Untracked,
+        }
+    }
+
+    /// Applies the rule to the contact hashing to `hash`, seen at `now_ns`.
+    pub fn observe_hash(&mut self, hash: u64, now_ns: u64) -> Verdict {
+        if self.table.known(hash) {
+            return Verdict::Known;
+        }
+        if !self.bucket.take(now_ns, self.rate, self.burst) {
+            self.rate_limited += 1;
+            return Verdict::RateLimited;
+        }
+        self.table.record(hash);
+        Verdict::New
+    }
+}
+
+impl FirstContact {
+    /// The contact this event reports, from the fields the kernel keyed it by; `None` for an
+    /// event no contact rule would have made.
+    pub fn contact_hash(&self) -> Option<u64> {
+        let p = Packet {
+            network: self.network(),
+            transport: self.transport(),
+            protocol: self.protocol,
+            src: self.src,
+            dst: self.dst,
+            dst_port: self.dst_port,
+            ttl: self.ttl,
+            tcp_flags: self.tcp_flags,
+            icmp_type: self.icmp_type,
+            icmp_code: self.icmp_code,
+            fragment_offset: self.fragment_offset,
+            ..Packet::default()
+        };
+        contact_key(&p).map(|key| flow_hash(&key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{Network, Transport, tcp_flags};
+
+    fn udp(port: u16) -> Packet {
+        Packet {
+            network: Network::Ipv4,
+            transport: Transport::Udp,
+            protocol: 17,
+            src: [198, 18, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            dst: [198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            dst_port: port,
+            ..Packet::default()
+        }
+    }
+
+    const T: u64 = 1_700_000_000_000_000_000;
+
+    #[test]
+    fn a_contact_is_new_once_and_established_tcp_is_never_a_contact() {
+        let mut rule = FirstContacts::new(1024, 1000, 100);
+        assert_eq!(rule.observe(&udp(53), T), Verdict::New);
+        assert_eq!(rule.observe(&udp(53), T + 1), Verdict::Known);
+        let ack = Packet {
+            transport: Transport::Tcp,
+            protocol: 6,
+            tcp_flags: tcp_flags::ACK,
+            ..udp(80)
+        };
+        assert_eq!(rule.observe(&ack, T + 2), Verdict::Untracked);
+        let syn = Packet {
+            tcp_flags: tcp_flags::SYN,
+            ..ack
+        };
+        assert_eq!(rule.observe(&syn, T + 3), Verdict::New);
+        assert_eq!(rule.rate_limited, 0);
+    }
+
+    #[test]
+    fn a_contact_whose_slot_was_taken_over_is_new_again() {
+        // Two slots: port 1 and the first port whose hash lands in its slot.
+        let mut rule = FirstContacts::new(2, 1000, 100);
+        let hash = |port| flow_hash(&contact_key(&udp(port)).unwrap());
+        let rival = (2..=u16::MAX)
+            .find(|&p| hash(p) & 1 == hash(1) & 1)
+            .unwrap();
+        assert_eq!(rule.observe(&udp(1), T), Verdict::New);
+        assert_eq!(rule.observe(&udp(rival), T), Verdict::New);
+        assert_eq!(rule.observe(&udp(1), T), Verdict::New, "its slot was taken");
+        assert_eq!(rule.observe(&udp(1), T), Verdict::Known);
+    }
+
+    #[test]
+    fn the_bucket_starts_full_counts_what_it_refuses_and_refills_with_time() {
+        // Two events a second, a burst of three: the first packet finds ten seconds' refill,
+        // capped at three.
+        let mut rule = FirstContacts::new(1024, 2, 3);
+        let verdicts: Vec<_> = (10..15).map(|p| rule.observe(&udp(p), T)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::New,
+                Verdict::New,
+                Verdict::New,
+                Verdict::RateLimited,
+                Verdict::RateLimited
+            ]
+        );
+        assert_eq!(rule.rate_limited, 2);
+        // Half a second later one token is back; the refused contact was not recorded.
+        assert_eq!(rule.observe(&udp(13), T + 500_000_000), Verdict::New);
+        assert_eq!(
+            rule.observe(&udp(14), T + 500_000_000),
+            Verdict::RateLimited
+        );
+        // Time that goes back refills nothing.
+        assert_eq!(rule.observe(&udp(14), T), Verdict::RateLimited);
+        assert_eq!(rule.rate_limited, 4);
+    }
+
+    #[test]
+    fn a_bucket_refills_ten_seconds_at_most() {
+        let mut b = Bucket::default();
+        assert!(b.take(T, 1, 1_000_000));
+        // 9 of the 10 refilled tokens are left.
+        assert_eq!(b.milli_tokens, 9_000);
+        // A minute later: ten seconds' worth more, not sixty.
+        assert!(b.take(T + 60_000_000_000, 1, 1_000_000));
+        assert_eq!(b.milli_tokens, 18_000);
+    }
+
+    #[test]
+    fn a_table_is_sized_as_the_kernels_and_first_records() {
+        assert_eq!(ContactTable::new(1000).len(), 1024);
+        assert_eq!(ContactTable::new(0).len(), 2);
+        let mut t = ContactTable::new(8);
+        let h = flow_hash(&contact_key(&udp(7)).unwrap());
+        assert!(!t.known(h));
+        assert!(t.first(h));
+        assert!(t.known(h));
+        assert!(!t.first(h));
+    }
+
+    #[test]
+    fn an_event_hashes_to_its_packets_contact() {
+        for p in [
+            udp(53),
+            Packet {
+                transport: Transport::Tcp,
+                protocol: 6,
+                tcp_flags: tcp_flags::SYN,
+                ..udp(445)
+            },
+            Packet {
+                transport: Transport::Icmp,
+                protocol: 1,
+                icmp_type: 8,
+                ttl: 3,
+                ..udp(0)
+            },
+        ] {
+            let frame_free = FirstContact {
+                ts_ns: 0,
+                src: p.src,
+                dst: p.dst,
+                ip_id: 0,
+                src_port: 0,
+                dst_port: p.dst_port,
+                tcp_window: 0,
+                fragment_offset: 0,
+                ip_version: p.network as u8,
+                protocol: p.protocol,
+                transport: p.transport as u8,
+                ttl: p.ttl,
+                tcp_flags: p.tcp_flags,
+                icmp_type: p.icmp_type,
+                icmp_code: p.icmp_code,
+                frag: 0,
+                options_len: 0,
+                payload_len: 0,
+                pad: [0; 2],
+                options: [0; 40],
+                payload: [0; 16],
+            };
+            assert_eq!(
+                frame_free.contact_hash(),
+                Some(flow_hash(&contact_key(&p).unwrap()))
+            );
+        }
+    }
+}
