@@ -1,8 +1,10 @@
-//! The probe's user side: load the XDP program, read its counters, explain and serve them.
+//! The probe's user side: load the XDP program, read its counters and events, detect, explain
+//! and serve.
 //!
-//! Data flows left to right: `loader` (program and maps) → `counters` (mmap'd per-CPU slices)
-//! → `collector` (what became active) → `query` (socket protocol, server, client).
-//! `knowledge` says what a port or ICMP message means; `cli` holds one file per subcommand.
+//! Data flows left to right (docs/architecture.md): `loader` (program and maps) → `counters`
+//! (mmap'd per-CPU slices) and `source` (first-contact events live, a capture offline) →
+//! `pipeline` → `detect` (with `knowledge`) → `findings` → `sink`, `query`. `daemon` runs it
+//! live; `cli` holds one file per subcommand and only turns flags into settings.
 
 // Nothing read from the network, the socket or a file may panic the daemon.
 #![cfg_attr(
@@ -15,17 +17,17 @@ pub mod cli;
 pub mod collector;
 pub mod contact;
 pub mod counters;
+pub mod daemon;
 pub mod detect;
 pub mod duration;
-pub mod events;
 pub mod findings;
 pub mod iface;
 pub mod kernel_log;
 pub mod knowledge;
 pub mod loader;
 pub mod pins;
+pub mod pipeline;
 pub mod privilege;
 pub mod query;
-pub mod replay;
 pub mod sink;
-pub mod tracker;
+pub mod source;

@@ -86,9 +86,10 @@ pub fn ensure_bpffs() -> Bpffs {
     }
 }
 
-/// The inode of this process's network namespace.
+/// The inode of the calling thread's network namespace. A thread's own: a daemon run
+/// in-process may have entered another namespace than the process's first thread.
 fn netns_inode() -> io::Result<u64> {
-    Ok(std::fs::metadata("/proc/self/ns/net")?.ino())
+    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
 }
 
 impl Pins {

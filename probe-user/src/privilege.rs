@@ -64,14 +64,15 @@ pub fn keep_only(keep: &[u32]) -> io::Result<()> {
     Ok(())
 }
 
-/// The effective capability set of this process, as the kernel reports it.
+/// The effective capability set of the calling thread (capabilities are a thread's own), as
+/// the kernel reports it.
 pub fn effective() -> io::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    let status = std::fs::read_to_string("/proc/thread-self/status")?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        .ok_or_else(|| io::Error::other("no CapEff line in /proc/self/status"))
+        .ok_or_else(|| io::Error::other("no CapEff line in /proc/thread-self/status"))
 }
 
 /// Gives the socket at `path` to the `probe` group when that group exists, so its members can

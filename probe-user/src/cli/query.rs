@@ -5,7 +5,7 @@ use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
 use anyhow::Context as _;
 use serde::de::DeserializeOwned;
 
-use super::run::DEFAULT_SOCKET;
+use crate::daemon::DEFAULT_SOCKET;
 use crate::{
     findings::Finding,
     query::{
@@ -90,7 +90,7 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
     match args.what {
         What::Findings { since, ref kind } => {
             let since_ns = since.map(|d| {
-                let now = crate::events::KernelClock::now_wall();
+                let now = crate::source::clock::KernelClock::now_wall();
                 now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             });
             let found: Vec<Finding> = ask(

@@ -1,21 +1,24 @@
-//! `probe replay`: a capture file through the live daemon's parser and detectors.
+//! `probe replay`: a capture file through the daemon's parser, first-contact rule and
+//! pipeline, offline.
 
 use std::{
-    io::{BufWriter, Write as _},
+    io::{self, BufWriter, Write as _},
     path::PathBuf,
     process::ExitCode,
     sync::Arc,
 };
 
 use anyhow::Context as _;
-use probe_common::track;
+use probe_common::track::user::FirstContacts;
 
+use super::DetectionArgs;
 use crate::{
     capture::Capture,
-    detect::{Config, Engine},
+    detect,
+    findings::Finding,
     knowledge::Knowledge,
-    replay,
-    tracker::Tracker,
+    pipeline::{Output, Pipeline},
+    source::capture::{CaptureSource, replay},
 };
 
 /// Arguments of `probe replay`.
@@ -27,53 +30,61 @@ pub struct ReplayArgs {
     /// Print findings as JSON Lines (docs/findings.md) instead of one line each for people.
     #[arg(long)]
     pub json: bool,
-    /// A TOML file of port and ICMP meanings that add to or override the built-in ones.
-    #[arg(long, value_name = "FILE")]
-    pub knowledge: Option<PathBuf>,
-    /// Contacts remembered as reported (an exact LRU; the live daemon's --max-contacts sizes
-    /// per-CPU tables where a colliding contact takes over a slot, so it may repeat a few more).
-    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_CONTACTS,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_contacts: u32,
-    /// First contacts per second of capture time, as the live daemon's --event-rate (one CPU).
-    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_RATE,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub event_rate: u64,
-    /// Burst above --event-rate, as the live daemon's --event-burst.
-    #[arg(long, value_name = "N", default_value_t = track::DEFAULT_EVENT_BURST,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub event_burst: u64,
+    #[command(flatten)]
+    pub detection: DetectionArgs,
 }
 
-pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let knowledge = Arc::new(Knowledge::load(args.knowledge.as_deref())?);
-    let mut capture = Capture::open(&args.file)?;
-    let mut tracker = Tracker::new(args.max_contacts, args.event_rate, args.event_burst);
-    let mut engine = Engine::new(Config::default(), knowledge);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut write_error = None;
-    let (totals, result) = replay::run(&mut capture, &mut tracker, &mut engine, |f| {
-        let line = if args.json {
+/// Findings to standard output, buffered; the first write error is kept for the end.
+struct Stdout {
+    out: BufWriter<io::StdoutLock<'static>>,
+    json: bool,
+    error: Option<io::Error>,
+}
+
+impl Output for Stdout {
+    fn write(&mut self, f: &Finding) {
+        if self.error.is_some() {
+            return;
+        }
+        let line = if self.json {
             f.to_json_line()
         } else {
             f.summary()
         };
-        if write_error.is_none()
-            && let Err(e) = writeln!(out, "{line}")
-        {
-            write_error = Some(e);
+        if let Err(e) = writeln!(self.out, "{line}") {
+            self.error = Some(e);
         }
-    });
-    if let Some(e) = write_error {
+    }
+}
+
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let d = &args.detection;
+    let knowledge = Arc::new(Knowledge::load(d.knowledge.as_deref())?);
+    let detectors = detect::Config::load(d.detectors.as_deref())?;
+    let capture = Capture::open(&args.file)?;
+    let rule = FirstContacts::new(d.max_contacts, d.event_rate, d.event_burst);
+    let tick_ns = u64::try_from(d.interval.as_nanos()).unwrap_or(u64::MAX);
+    let mut source = CaptureSource::new(capture, rule, tick_ns);
+    let stdout = Stdout {
+        out: BufWriter::new(io::stdout().lock()),
+        json: args.json,
+        error: None,
+    };
+    let mut pipeline = Pipeline::new(detectors, knowledge, stdout);
+    let result = replay(&mut source, &mut pipeline);
+    let out = pipeline.output_mut();
+    if let Some(e) = out.error.take() {
         return Err(e).context("writing findings to standard output");
     }
-    out.flush().context("writing findings to standard output")?;
+    out.out
+        .flush()
+        .context("writing findings to standard output")?;
+    let totals = source.totals();
     eprintln!(
         "replayed {} frames: {} first contacts, {} findings, {} malformed{}{}",
         totals.frames,
         totals.contacts,
-        totals.findings,
+        pipeline.written(),
         totals.malformed,
         if totals.rate_limited > 0 {
             format!(

@@ -30,6 +30,7 @@
 
 mod address;
 mod amplify;
+mod config_file;
 mod crafted;
 mod decoy;
 mod dialup;
@@ -60,6 +61,7 @@ use self::table::{Capped, Lru, PortSet, Ttls};
 pub use self::{
     address::{BogonConfig, BroadcastConfig},
     amplify::{FraggleConfig, SmurfConfig},
+    config_file::ConfigFileError,
     decoy::DecoyConfig,
     dialup::DialupConfig,
     icmp::IcmpConfig,

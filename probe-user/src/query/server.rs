@@ -15,7 +15,7 @@ use tokio::{
 
 use super::{answer, frame, protocol};
 use crate::{
-    counters::Snapshot, detect::Engine, findings::Finding, knowledge::Knowledge, sink::Sink,
+    counters::Snapshot, findings::Finding, knowledge::Knowledge, pipeline::Pipeline, sink::Sink,
 };
 
 /// How long a connected client may stay silent before the daemon hangs up.
@@ -34,10 +34,9 @@ pub trait Source: Send + Sync + 'static {
 /// The running daemon's counters and findings.
 pub struct Live {
     pub counters: Arc<crate::counters::CounterMaps>,
-    /// Lines written, including findings already closed.
-    pub findings: Arc<Mutex<Sink>>,
-    /// Open findings, in their current state.
-    pub engine: Arc<Mutex<Engine>>,
+    /// The pipeline: its sink holds the lines written (closed findings too), its engine the
+    /// open findings' current state.
+    pub pipeline: Arc<Mutex<Pipeline<Sink>>>,
 }
 
 impl Source for Live {
@@ -46,23 +45,19 @@ impl Source for Live {
     }
 
     fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
-        // Written lines (closed findings too), overlaid with the open ones' current state:
-        // between refresh lines the engine knows more than the last line says.
-        let mut by_id: std::collections::BTreeMap<u64, Finding> = {
-            let sink = self
-                .findings
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            sink.recent(since_ns, kind)
-                .into_iter()
-                .map(|f| (f.id, f))
-                .collect()
-        };
-        let engine = self
-            .engine
+        let pipeline = self
+            .pipeline
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for f in engine.open_state() {
+        // Written lines (closed findings too), overlaid with the open ones' current state:
+        // between refresh lines the engine knows more than the last line says.
+        let mut by_id: std::collections::BTreeMap<u64, Finding> = pipeline
+            .output()
+            .recent(since_ns, kind)
+            .into_iter()
+            .map(|f| (f.id, f))
+            .collect();
+        for f in pipeline.engine().open_state() {
             if since_ns.is_none_or(|s| f.last_seen_ns >= s) && kind.is_none_or(|k| f.kind == k) {
                 by_id.insert(f.id, f);
             }

@@ -21,9 +21,9 @@ use probe_common::{
     track::{self, SourceKey, SourceSlot, SourceState},
 };
 use probe_user::{
-    cli::run::ACTIVITY_LINES,
     collector::{Became, Collector},
     counters::{CounterMaps, Snapshot},
+    daemon::activity::ACTIVITY_LINES,
     knowledge::{self, Direction, IcmpFamily, Knowledge},
     query::answer,
 };

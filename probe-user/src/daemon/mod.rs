@@ -1,0 +1,307 @@
+//! The daemon: its whole life in [`run`], driven by a [`Config`] and stopped by a shutdown
+//! future, so `probe run` is only flags turned into a config, and a test can run the daemon
+//! in-process and stop it.
+//!
+//! Set up: refuse what would fail before touching the interface (socket in use, bad files),
+//! load and attach, bind the query socket, drop privileges. Then, until shutdown: read the
+//! counters each interval (log what became active, follow the interface, tick the pipeline with
+//! the kernel's loss counters) and feed each first-contact event to the pipeline. Shut down:
+//! detach, drain the last events, and write what the detectors still hold.
+
+pub mod activity;
+mod follow;
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use probe_common::counters::total;
+use tokio::sync::watch;
+
+use crate::{
+    collector::Collector,
+    counters::{CounterMaps, Snapshot},
+    detect,
+    knowledge::Knowledge,
+    loader::{self, Mode},
+    pins::{self, Bpffs, Pins},
+    pipeline::{Input, Lost, Pipeline},
+    privilege,
+    query::server,
+    sink::{Sink, SinkOptions},
+    source::{clock::KernelClock, ring::Events},
+};
+
+/// Where the daemon serves queries unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/probe/probe.sock";
+
+/// Everything the daemon is told at start.
+#[derive(Clone, Debug)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each is an independent switch an operator sets"
+)]
+pub struct Config {
+    /// The interface to watch.
+    pub iface: String,
+    /// How to attach.
+    pub mode: Mode,
+    /// How often the counters are read and the pipeline ticks.
+    pub interval: Duration,
+    /// The query socket.
+    pub socket: PathBuf,
+    /// Kernel table sizes and the event rate limit.
+    pub limits: loader::Limits,
+    /// Port and ICMP meanings that add to or override the built-in ones.
+    pub knowledge: Option<PathBuf>,
+    /// Detector thresholds and windows.
+    pub detectors: Option<PathBuf>,
+    /// Attach again when the interface comes back (keeps the capabilities that needs).
+    pub follow: bool,
+    /// Remove what an earlier daemon left pinned before starting.
+    pub reset: bool,
+    /// Do not pin: counters end with this daemon.
+    pub no_pin: bool,
+    /// Findings as JSON Lines on standard output too.
+    pub json: bool,
+    /// Findings appended as JSON Lines to this file.
+    pub findings: Option<PathBuf>,
+}
+
+impl Config {
+    /// The defaults `probe run --iface IFACE` starts with.
+    pub fn new(iface: &str) -> Self {
+        Self {
+            iface: iface.to_owned(),
+            mode: Mode::Auto,
+            interval: Duration::from_secs(1),
+            socket: PathBuf::from(DEFAULT_SOCKET),
+            limits: loader::Limits::default(),
+            knowledge: None,
+            detectors: None,
+            follow: false,
+            reset: false,
+            no_pin: false,
+            json: false,
+            findings: None,
+        }
+    }
+}
+
+/// The pipeline as the daemon shares it with the query server: both run on one thread, so the
+/// lock is never contended.
+type Shared = Arc<Mutex<Pipeline<Sink>>>;
+
+fn lock(p: &Shared) -> MutexGuard<'_, Pipeline<Sink>> {
+    p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs the daemon until `shutdown` completes (its output, say `"SIGTERM"`, is logged as the
+/// reason) or the query server stops. Returns once the probe is detached and every finding is
+/// written.
+pub async fn run(config: Config, shutdown: impl Future<Output = String>) -> anyhow::Result<()> {
+    let mut running = Running::start(&config)?;
+    let reason = running.watch(&config, shutdown).await;
+    log::info!("{reason}: detaching from {} and exiting", config.iface);
+    running.stop();
+    Ok(())
+}
+
+/// The daemon between start and stop: what it attached, reads and serves.
+struct Running {
+    ebpf: aya::Ebpf,
+    pinned_link: Option<aya::programs::links::PinnedLink>,
+    pins: Option<Pins>,
+    counters: Arc<CounterMaps>,
+    events: Events,
+    knowledge: Arc<Knowledge>,
+    pipeline: Shared,
+    socket: server::Socket,
+}
+
+impl Running {
+    /// Checks what can be checked, then loads, attaches, binds the socket and drops privileges.
+    fn start(config: &Config) -> anyhow::Result<Self> {
+        // Refuse early, before touching the interface: another daemon on the socket, a bad file.
+        server::check_free(&config.socket)?;
+        let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
+        let detectors = detect::Config::load(config.detectors.as_deref())?;
+        let sink = Sink::new(&SinkOptions {
+            log: true,
+            json_stdout: config.json,
+            file: config.findings.clone(),
+            ..SinkOptions::default()
+        })?;
+        loader::interface_index(&config.iface)?;
+        let pins = pins_for(config)?;
+        let loaded = loader::load(&config.iface, config.mode, config.limits, pins.as_ref())?;
+        if loaded.resumed {
+            log::info!(
+                "took over the probe an earlier daemon left on {}: counters continue from where it stopped",
+                config.iface
+            );
+        }
+        log::info!(
+            "watching {} ({} XDP, counters for {} CPUs)",
+            config.iface,
+            loaded.attached_mode,
+            loaded.cpus
+        );
+        let counters = Arc::new(CounterMaps::new(loaded.counters, loaded.cpus)?);
+        let events =
+            Events::new(loaded.events).context("watching the first-contact ring buffer")?;
+        let socket = server::bind(&config.socket)?;
+        match privilege::socket_group(&config.socket) {
+            Ok(Some(gid)) => log::info!(
+                "serving queries on {} (group probe, gid {gid})",
+                config.socket.display()
+            ),
+            Ok(None) => log::info!("serving queries on {}", config.socket.display()),
+            Err(e) => log::warn!(
+                "serving queries on {}, but giving it to group probe failed: {e}",
+                config.socket.display()
+            ),
+        }
+        drop_privileges(config.follow);
+        let pipeline = Arc::new(Mutex::new(Pipeline::new(
+            detectors,
+            Arc::clone(&knowledge),
+            sink,
+        )));
+        Ok(Self {
+            ebpf: loaded.ebpf,
+            pinned_link: loaded.pinned_link,
+            pins,
+            counters,
+            events,
+            knowledge,
+            pipeline,
+            socket,
+        })
+    }
+
+    /// Serves queries, reads the counters each interval and feeds events to the pipeline until
+    /// `shutdown` completes or the query server stops; returns why.
+    async fn watch(&mut self, config: &Config, shutdown: impl Future<Output = String>) -> String {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let answers: Arc<dyn server::Source> = Arc::new(server::Live {
+            counters: Arc::clone(&self.counters),
+            pipeline: Arc::clone(&self.pipeline),
+        });
+        let mut server_task = std::pin::pin!(server::serve(
+            &self.socket.listener,
+            answers,
+            Arc::clone(&self.knowledge),
+            stop_rx,
+        ));
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut collector = Collector::new(self.counters.read());
+        let mut snapshot = Snapshot::zeroed();
+        let mut tick = tokio::time::interval(config.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut follow = follow::Follow::new(&config.iface);
+        let pipeline = &self.pipeline;
+        let reason = loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    follow.check(config, &mut self.ebpf, &mut self.pinned_link, self.pins.as_ref());
+                    self.counters.read_into(&mut snapshot);
+                    let lost = lost(&snapshot);
+                    // Hands `snapshot` over; it comes back holding the previous read.
+                    let became = collector.observe(&mut snapshot);
+                    activity::log(&became, &self.knowledge);
+                    lock(pipeline).push(Input::Tick { now_ns: KernelClock::now_wall(), lost });
+                }
+                batch = self.events.next_batch(|c| lock(pipeline).push(Input::Contact(c))) => {
+                    match batch {
+                        Ok(0) => {}
+                        Ok(n) => log::warn!("skipped {n} first-contact records of an unexpected size"),
+                        Err(e) => log::warn!("reading first-contact events failed: {e}"),
+                    }
+                }
+                reason = &mut shutdown => break reason,
+                () = &mut server_task => break "the query server stopping".to_owned(),
+            }
+        };
+        let _ = stop_tx.send(true);
+        reason
+    }
+
+    /// Detaches, then writes what the last events and the detectors still hold.
+    fn stop(mut self) {
+        // Unpinning and dropping the program detaches it; no event arrives after this.
+        if let Some(p) = &self.pins
+            && let Err(e) = p.remove()
+        {
+            log::warn!("removing the pins in {} failed: {e}", p.dir().display());
+        }
+        drop(self.pinned_link.take());
+        drop(self.ebpf);
+        let mut pipeline = lock(&self.pipeline);
+        let _ = self.events.drain(|c| pipeline.push(Input::Contact(c)));
+        pipeline.finish(KernelClock::now_wall(), lost(&self.counters.read()));
+        log::debug!(
+            "{} first contacts reported by a second CPU were passed on once",
+            self.events.repeats
+        );
+    }
+}
+
+/// The kernel's running totals of events it could not deliver.
+fn lost(snapshot: &Snapshot) -> Lost {
+    Lost {
+        rate_limited: snapshot.total(total::EVENTS_RATE_LIMITED),
+        ring_full: snapshot.total(total::EVENTS_RING_FULL),
+    }
+}
+
+/// Everything that needs privilege is done, unless `follow` must attach again.
+fn drop_privileges(follow: bool) {
+    let keep = if follow {
+        privilege::FOR_ATTACHING
+    } else {
+        &[]
+    };
+    match privilege::keep_only(keep) {
+        Ok(()) if follow => {
+            log::info!("dropped every capability but those attaching needs (--follow)");
+        }
+        Ok(()) => log::info!("dropped every capability: nothing left to do needs them"),
+        Err(e) => log::warn!("could not drop capabilities: {e}"),
+    }
+}
+
+/// Where to pin, or `None` to run unpinned (asked to, or no bpffs to pin in: said either way).
+fn pins_for(config: &Config) -> anyhow::Result<Option<Pins>> {
+    if config.no_pin {
+        log::info!("not pinning (--no-pin): counters end with this daemon");
+        return Ok(None);
+    }
+    match pins::ensure_bpffs() {
+        Bpffs::Mounted => {}
+        Bpffs::MountedNow => log::info!("mounted bpffs at {}", pins::BPFFS),
+        Bpffs::Unavailable => {
+            log::warn!(
+                "no bpffs at {} and mounting one failed: running without pins, so counters end with this daemon (run it with nsenter --net rather than ip netns exec, which hides /sys/fs/bpf)",
+                pins::BPFFS
+            );
+            return Ok(None);
+        }
+    }
+    let p = Pins::for_iface(&config.iface).context("finding this network namespace")?;
+    if config.reset {
+        if p.has_link() {
+            log::info!(
+                "--reset: removing what an earlier daemon left pinned in {}",
+                p.dir().display()
+            );
+        }
+        p.remove()
+            .with_context(|| format!("removing {}", p.dir().display()))?;
+    }
+    Ok(Some(p))
+}

@@ -1,0 +1,112 @@
+//! One pipeline from observations to findings, for the daemon and the replay alike.
+//!
+//! A source (the kernel's ring buffer and counters live, a capture file offline) turns what it
+//! sees into [`Input`]s; [`Pipeline::push`] drives the detection engine with each one (a
+//! contact, or time passing with the kernel's loss counters) and hands the findings that causes
+//! to an [`Output`]; [`Pipeline::finish`] writes what is still open at the end. Nothing else
+//! calls the engine, so a replay and the daemon reach the same findings the same way.
+
+use crate::{
+    contact::Contact,
+    detect::{Config, Engine},
+    findings::Finding,
+    knowledge::Knowledge,
+};
+
+/// First-contact events the kernel (or the replay's rule) counted but did not deliver: running
+/// totals, as the kernel keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// Held back by the event rate limit.
+    pub rate_limited: u64,
+    /// Dropped because the ring buffer was full (never in a replay).
+    pub ring_full: u64,
+}
+
+/// What a source hands the pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A first contact.
+    Contact(Contact),
+    /// Time passed to `now_ns` (wall clock live, capture time offline): windows close, due
+    /// refreshes are written, and events lost since the last tick are reported.
+    Tick { now_ns: u64, lost: Lost },
+}
+
+/// Where findings go: the daemon's sink (log, files, query memory) or a replay's stdout.
+pub trait Output {
+    fn write(&mut self, finding: &Finding);
+}
+
+impl<F: FnMut(&Finding)> Output for F {
+    fn write(&mut self, finding: &Finding) {
+        self(finding);
+    }
+}
+
+/// The detection engine and where its findings go.
+pub struct Pipeline<O> {
+    engine: Engine,
+    output: O,
+    /// Findings lines written so far.
+    written: u64,
+}
+
+impl<O: Output> Pipeline<O> {
+    pub fn new(config: Config, knowledge: std::sync::Arc<Knowledge>, output: O) -> Self {
+        Self {
+            engine: Engine::new(config, knowledge),
+            output,
+            written: 0,
+        }
+    }
+
+    /// Drives the engine with one input and writes the findings it causes.
+    pub fn push(&mut self, input: Input) {
+        let lines = match input {
+            Input::Contact(c) => self.engine.contact(&c),
+            Input::Tick { now_ns, lost } => {
+                let mut lines = self
+                    .engine
+                    .overload(now_ns, lost.rate_limited, lost.ring_full);
+                lines.extend(self.engine.tick(now_ns));
+                lines
+            }
+        };
+        self.write(&lines);
+    }
+
+    /// The end of the input at `now_ns`: a last tick, then the last state of every finding that
+    /// changed since its last line. The engine starts afresh afterwards.
+    pub fn finish(&mut self, now_ns: u64, lost: Lost) {
+        self.push(Input::Tick { now_ns, lost });
+        let lines = self.engine.flush(now_ns);
+        self.write(&lines);
+    }
+
+    fn write(&mut self, lines: &[Finding]) {
+        for f in lines {
+            self.output.write(f);
+        }
+        self.written += lines.len() as u64;
+    }
+
+    /// Findings lines written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The engine, for reading open findings' current state.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Where findings go, for reading what it kept.
+    pub fn output(&self) -> &O {
+        &self.output
+    }
+
+    pub fn output_mut(&mut self) -> &mut O {
+        &mut self.output
+    }
+}
