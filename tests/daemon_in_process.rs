@@ -59,7 +59,10 @@ fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
             "the daemon ended while starting: {:?}",
             running.join()
         );
-        assert!(Instant::now() < deadline, "the daemon did not start serving");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not start serving"
+        );
         thread::sleep(Duration::from_millis(100));
     }
     assert!(lab.xdp_program().is_some(), "attached while running");
@@ -68,7 +71,8 @@ fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
     lab.attacker(&["hping3", "-S", "-p", "31337", "-c", "1", SENSOR_V4]);
     // Two intervals, so the event is surely read before the stop.
     thread::sleep(Duration::from_millis(500));
-    stop.send(()).expect("the daemon is still waiting for its stop");
+    stop.send(())
+        .expect("the daemon is still waiting for its stop");
     let result = running.join().expect("the daemon's thread did not panic");
     assert!(result.is_ok(), "daemon::run returned {result:?}");
 

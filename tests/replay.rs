@@ -21,7 +21,7 @@ use std::{collections::BTreeSet, fs, thread, time::Duration};
 
 use probe_integration::{
     ATTACKER_V4, Daemon, Lab, PcapCapture, ROUTED_V4, SENSOR_V4, Scratch, bogon_sources, describe,
-    keys, kinds, only, python, replay, require_root,
+    keys, kinds, only, python, replay, replay_with, require_root,
 };
 
 #[test]
@@ -347,4 +347,56 @@ wrpcap("{}", frames)
         garbage.stderr
     );
     assert_eq!(garbage.stdout, before.stdout);
+}
+
+#[test]
+fn detector_settings_change_a_replay_as_they_change_the_daemon() {
+    require_root!();
+    let lab = Lab::new();
+    let files = Scratch::new();
+    // A 30-port scan is a vertical scan at the default 20 ports, and none at 50.
+    let settings = files.path("detectors.toml");
+    fs::write(&settings, "[vertical_scan]\nports = 50\n").expect("writing the settings");
+    let settings = settings.to_str().expect("a UTF-8 path");
+    let mut probe = Daemon::start_with(&lab, &["--detectors", settings]);
+    let capture = PcapCapture::start(&lab, &files.path("scan.pcap"));
+    lab.attacker(&[
+        "nmap",
+        "-sS",
+        "-Pn",
+        "-n",
+        "-r",
+        "-p",
+        "40000-40029",
+        SENSOR_V4,
+    ]);
+    probe.settled_stats();
+    let capture = capture.stop();
+    let live = probe.finish();
+
+    let default = replay(&capture);
+    assert_eq!(default.code, Some(0), "{}", default.stderr);
+    let scan = only(&default.findings(), "vertical_scan").clone();
+    assert_eq!(
+        (scan.src.as_deref(), scan.dst.as_deref(), scan.count),
+        (Some(ATTACKER_V4), Some(SENSOR_V4), 30)
+    );
+
+    let tuned = replay_with(&capture, &["--detectors", settings]);
+    assert_eq!(tuned.code, Some(0), "{}", tuned.stderr);
+    assert!(
+        !kinds(&tuned.findings()).contains("vertical_scan"),
+        "--detectors raised the threshold above the scan:\n{}",
+        describe(&tuned.findings())
+    );
+    assert!(
+        !kinds(&live).contains("vertical_scan"),
+        "{}",
+        describe(&live)
+    );
+    assert_eq!(
+        keys(&tuned.findings()),
+        keys(&live),
+        "the replay with the daemon's settings finds what the daemon found"
+    );
 }

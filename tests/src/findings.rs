@@ -188,6 +188,11 @@ impl Replay {
 
 /// Runs `probe replay <capture> --json` (offline: no root, no daemon).
 pub fn replay(capture: &Path) -> Replay {
+    replay_with(capture, &[])
+}
+
+/// [`replay`] with more `probe replay` arguments (`--detectors F`, `--event-rate N`...).
+pub fn replay_with(capture: &Path, extra: &[&str]) -> Replay {
     let bin = probe_bin();
     let out = Command::new("timeout")
         .arg("60")
@@ -195,6 +200,7 @@ pub fn replay(capture: &Path) -> Replay {
         .arg("replay")
         .arg(capture)
         .arg("--json")
+        .args(extra)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {} replay: {e}", bin.display()));
     Replay {

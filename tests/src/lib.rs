@@ -35,6 +35,7 @@ pub use counters::{PortRow, Stats, flag_list, flag_names, icmp_list, port_list, 
 pub use daemon::{Daemon, probe_bin};
 pub use findings::{
     Finding, FindingKey, Replay, describe, keys, kinds, latest, of_kind, only, parse_lines, replay,
+    replay_with,
 };
 pub use lab::{
     ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, FAR_GATEWAY_MAC, FAR_GATEWAY_V4, FAR_MAC,
