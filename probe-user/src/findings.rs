@@ -46,6 +46,173 @@ impl Status {
     }
 }
 
+/// What a finding is about. Serialised as the documented kind names, which are never renamed.
+///
+/// Ordered by name, not by declaration: the book walks and breaks deadline ties in (kind,
+/// subject) order, and that order shows in the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A port with a known meaning was probed.
+    PortMeaning,
+    /// A probe of a port known for a trojan or backdoor.
+    TrojanProbe,
+    /// One source, many ports of one host.
+    VerticalScan,
+    /// One source, one port, many hosts.
+    HorizontalSweep,
+    /// Echo requests from one source to many hosts.
+    PingSweep,
+    /// The same ports from several sources at once.
+    DecoyScan,
+    /// TCP flags no real connection uses.
+    StealthScan,
+    /// TCP or UDP from or to port 0.
+    PortZero,
+    /// Traceroute probes (UDP or ICMP).
+    Traceroute,
+    /// Echo requests to a broadcast address, or the replies they cause.
+    Smurf,
+    /// UDP echo or chargen to a broadcast address, or the replies.
+    Fraggle,
+    /// UDP between the echo and chargen ports.
+    EchoChargenLoop,
+    /// Sscan's low source ports or its set of ports.
+    Sscan,
+    /// A DNS query from a low source port.
+    DnsLowSourcePort,
+    /// Traffic for a game, chat or media program a previous user ran.
+    DialupRemnant,
+    /// A search for open proxies.
+    ProxyCheck,
+    /// A service looked for on its usual and alternate ports.
+    RemappedService,
+    /// NetBIOS name queries.
+    NetbiosChatter,
+    /// ICMP fragmentation needed (packet too big).
+    IcmpFragNeeded,
+    /// ICMP redirect.
+    IcmpRedirect,
+    /// ICMP router advertisement.
+    RouterAdvertisement,
+    /// ICMP source quench.
+    SourceQuench,
+    /// ICMP time exceeded.
+    TtlExceeded,
+    /// ICMP parameter problem.
+    ParameterProblem,
+    /// A source address that cannot be real here.
+    BogonSource,
+    /// A packet to a subnet's broadcast address.
+    DirectedBroadcast,
+    /// An IPv4 packet that chooses its own route.
+    SourceRouted,
+    /// Source address equals destination address.
+    Land,
+    /// First-contact events the kernel could not deliver.
+    ProbeOverload,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Self; 29] = [
+        Self::PortMeaning,
+        Self::TrojanProbe,
+        Self::VerticalScan,
+        Self::HorizontalSweep,
+        Self::PingSweep,
+        Self::DecoyScan,
+        Self::StealthScan,
+        Self::PortZero,
+        Self::Traceroute,
+        Self::Smurf,
+        Self::Fraggle,
+        Self::EchoChargenLoop,
+        Self::Sscan,
+        Self::DnsLowSourcePort,
+        Self::DialupRemnant,
+        Self::ProxyCheck,
+        Self::RemappedService,
+        Self::NetbiosChatter,
+        Self::IcmpFragNeeded,
+        Self::IcmpRedirect,
+        Self::RouterAdvertisement,
+        Self::SourceQuench,
+        Self::TtlExceeded,
+        Self::ParameterProblem,
+        Self::BogonSource,
+        Self::DirectedBroadcast,
+        Self::SourceRouted,
+        Self::Land,
+        Self::ProbeOverload,
+    ];
+
+    /// The documented name, as written in the `kind` field.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PortMeaning => "port_meaning",
+            Self::TrojanProbe => "trojan_probe",
+            Self::VerticalScan => "vertical_scan",
+            Self::HorizontalSweep => "horizontal_sweep",
+            Self::PingSweep => "ping_sweep",
+            Self::DecoyScan => "decoy_scan",
+            Self::StealthScan => "stealth_scan",
+            Self::PortZero => "port_zero",
+            Self::Traceroute => "traceroute",
+            Self::Smurf => "smurf",
+            Self::Fraggle => "fraggle",
+            Self::EchoChargenLoop => "echo_chargen_loop",
+            Self::Sscan => "sscan",
+            Self::DnsLowSourcePort => "dns_low_source_port",
+            Self::DialupRemnant => "dialup_remnant",
+            Self::ProxyCheck => "proxy_check",
+            Self::RemappedService => "remapped_service",
+            Self::NetbiosChatter => "netbios_chatter",
+            Self::IcmpFragNeeded => "icmp_frag_needed",
+            Self::IcmpRedirect => "icmp_redirect",
+            Self::RouterAdvertisement => "router_advertisement",
+            Self::SourceQuench => "source_quench",
+            Self::TtlExceeded => "ttl_exceeded",
+            Self::ParameterProblem => "parameter_problem",
+            Self::BogonSource => "bogon_source",
+            Self::DirectedBroadcast => "directed_broadcast",
+            Self::SourceRouted => "source_routed",
+            Self::Land => "land",
+            Self::ProbeOverload => "probe_overload",
+        }
+    }
+}
+
+impl Ord for Kind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Kind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One finding, as written to the log, the JSON Lines output and the query answer.
 ///
 /// Times are kept in nanoseconds since the Unix epoch and written as RFC 3339 UTC strings with
@@ -59,8 +226,8 @@ pub struct Finding {
     /// Numbers findings in the order they opened; an update carries the id of its finding.
     pub id: u64,
     pub status: Status,
-    /// A stable name of what was found (`vertical_scan`, `smurf`, ...).
-    pub kind: String,
+    /// What was found.
+    pub kind: Kind,
     #[serde(with = "level_word")]
     pub level: Level,
     /// The source address, `"many"` when several sources share the finding, `null` when none
@@ -145,7 +312,7 @@ fn first_sentence(text: &str) -> &str {
 /// What a detector concluded from one contact, before dedupe.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
-    pub kind: &'static str,
+    pub kind: Kind,
     /// Who the finding is about beyond its kind (usually the source address): drafts with the
     /// same kind and subject fold into one finding.
     pub subject: String,
@@ -217,7 +384,7 @@ impl Default for BookConfig {
     }
 }
 
-type Key = (&'static str, String);
+type Key = (Kind, String);
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -242,7 +409,7 @@ pub struct Book {
     max_open: usize,
     /// Open cases by kind, then subject: walked in (kind, subject) order, and looked up by a
     /// borrowed subject without building a key.
-    open: BTreeMap<&'static str, BTreeMap<String, Case>>,
+    open: BTreeMap<Kind, BTreeMap<String, Case>>,
     /// Cases in `open`.
     open_count: usize,
     /// Every open case under its next deadline (a refresh or its closing).
@@ -264,9 +431,9 @@ impl Book {
     }
 
     /// Whether a finding of this kind and subject is open.
-    pub fn is_open(&self, kind: &'static str, subject: &str) -> bool {
+    pub fn is_open(&self, kind: Kind, subject: &str) -> bool {
         self.open
-            .get(kind)
+            .get(&kind)
             .is_some_and(|cases| cases.contains_key(subject))
     }
 
@@ -279,12 +446,12 @@ impl Book {
         self.open_count == 0
     }
 
-    fn case_mut(&mut self, kind: &'static str, subject: &str) -> Option<&mut Case> {
-        self.open.get_mut(kind)?.get_mut(subject)
+    fn case_mut(&mut self, kind: Kind, subject: &str) -> Option<&mut Case> {
+        self.open.get_mut(&kind)?.get_mut(subject)
     }
 
-    fn remove(&mut self, kind: &'static str, subject: &str) -> Option<Case> {
-        let case = self.open.get_mut(kind)?.remove(subject)?;
+    fn remove(&mut self, kind: Kind, subject: &str) -> Option<Case> {
+        let case = self.open.get_mut(&kind)?.remove(subject)?;
         self.open_count -= 1;
         Some(case)
     }
@@ -293,7 +460,7 @@ impl Book {
     /// to be made from, and merges a draft for the same finding right after, before anything
     /// else reads the book. That frees the snapshot, so the detector can change it in place
     /// instead of copying it.
-    pub fn retire(&mut self, kind: &'static str, subject: &str) {
+    pub fn retire(&mut self, kind: Kind, subject: &str) {
         if let Some(case) = self.case_mut(kind, subject) {
             case.later = None;
         }
@@ -306,7 +473,7 @@ impl Book {
         let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
         if let Some(case) = self
             .open
-            .get_mut(d.kind)
+            .get_mut(&d.kind)
             .and_then(|c| c.get_mut(&d.subject))
         {
             let old_deadline = case.deadline_ns;
@@ -357,7 +524,7 @@ impl Book {
             ts_ns: ts,
             id,
             status: Status::New,
-            kind: d.kind.to_owned(),
+            kind: d.kind,
             level: d.level,
             src: d.src,
             dst: d.dst,
@@ -672,7 +839,7 @@ mod tests {
     /// 2024-05-01T12:00:00Z.
     const T0: u64 = 1_714_564_800 * S;
 
-    fn draft(kind: &'static str, subject: &str, at: u64) -> Draft {
+    fn draft(kind: Kind, subject: &str, at: u64) -> Draft {
         Draft {
             kind,
             subject: subject.to_owned(),
@@ -696,6 +863,21 @@ mod tests {
             refresh_secs: 60,
             max_open: 4,
         })
+    }
+
+    #[test]
+    fn kinds_serialise_as_their_documented_names_and_read_back() {
+        let mut names = std::collections::BTreeSet::new();
+        for kind in Kind::ALL {
+            let text = serde_json::to_string(&kind).unwrap();
+            assert_eq!(text, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<Kind>(&text).unwrap(), kind);
+            assert!(names.insert(kind.as_str()), "{kind} twice");
+        }
+        // Ordered as their names are, which is the order the book walks them in.
+        let mut sorted = Kind::ALL;
+        sorted.sort();
+        assert!(sorted.windows(2).all(|w| w[0].as_str() < w[1].as_str()));
     }
 
     #[test]
@@ -747,7 +929,9 @@ mod tests {
     #[test]
     fn a_finding_is_one_json_object_in_the_documented_shape() {
         let mut b = book();
-        let f = b.merge(draft("vertical_scan", "198.18.0.66", T0)).remove(0);
+        let f = b
+            .merge(draft(Kind::VerticalScan, "198.18.0.66", T0))
+            .remove(0);
         let line = f.to_json_line();
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
@@ -777,7 +961,7 @@ mod tests {
     #[test]
     fn the_summary_is_one_line_with_the_first_sentence() {
         let mut b = book();
-        let mut d = draft("port_meaning", "198.18.0.66", T0);
+        let mut d = draft(Kind::PortMeaning, "198.18.0.66", T0);
         d.port = Some(31_337);
         let f = b.merge(d).remove(0);
         assert_eq!(
@@ -790,11 +974,11 @@ mod tests {
     fn the_same_kind_and_subject_fold_into_one_finding_refreshed_once_per_interval() {
         // 201 drafts over 150 s, the book driven as time goes by: three lines in all.
         let mut b = book();
-        let mut lines = b.merge(draft("vertical_scan", "a", T0));
+        let mut lines = b.merge(draft(Kind::VerticalScan, "a", T0));
         for i in 1..=200u64 {
             let at = T0 + i * 750 * NS_PER_MS;
             lines.extend(b.due(at));
-            lines.extend(b.merge(draft("vertical_scan", "a", at)));
+            lines.extend(b.merge(draft(Kind::VerticalScan, "a", at)));
         }
         let seen: Vec<_> = lines
             .iter()
@@ -829,8 +1013,8 @@ mod tests {
     #[test]
     fn a_refresh_is_stamped_when_it_fell_due_not_when_asked() {
         let mut b = book();
-        b.merge(draft("vertical_scan", "a", T0));
-        b.merge(draft("vertical_scan", "a", T0 + 10 * S));
+        b.merge(draft(Kind::VerticalScan, "a", T0));
+        b.merge(draft(Kind::VerticalScan, "a", T0 + 10 * S));
         let lines = b.due(T0 + 100 * S);
         assert_eq!(lines.len(), 1);
         assert_eq!((lines[0].ts_ns, lines[0].count), (T0 + 60 * S, 2));
@@ -839,12 +1023,12 @@ mod tests {
     #[test]
     fn a_quiet_finding_closes_after_the_window_and_a_later_draft_opens_a_new_one() {
         let mut b = book();
-        b.merge(draft("land", "a", T0));
+        b.merge(draft(Kind::Land, "a", T0));
         assert!(b.due(T0 + 299 * S).is_empty());
-        assert!(b.is_open("land", "a"));
+        assert!(b.is_open(Kind::Land, "a"));
         assert!(b.due(T0 + 300 * S).is_empty(), "unchanged: closes silently");
-        assert!(!b.is_open("land", "a"));
-        let again = b.merge(draft("land", "a", T0 + 400 * S));
+        assert!(!b.is_open(Kind::Land, "a"));
+        let again = b.merge(draft(Kind::Land, "a", T0 + 400 * S));
         assert_eq!(
             (again.len(), again[0].id, again[0].status),
             (1, 2, Status::New)
@@ -854,8 +1038,8 @@ mod tests {
     #[test]
     fn a_rising_level_is_written_at_once() {
         let mut b = book();
-        b.merge(draft("port_meaning", "a", T0));
-        let mut d = draft("port_meaning", "a", T0 + S);
+        b.merge(draft(Kind::PortMeaning, "a", T0));
+        let mut d = draft(Kind::PortMeaning, "a", T0 + S);
         d.level = Level::Hostile;
         let out = b.merge(d);
         assert_eq!(out.len(), 1);
@@ -869,10 +1053,10 @@ mod tests {
     fn the_book_is_bounded() {
         let mut b = book();
         for i in 0..10u64 {
-            b.merge(draft("land", &format!("s{i}"), T0 + i * S));
+            b.merge(draft(Kind::Land, &format!("s{i}"), T0 + i * S));
         }
         assert_eq!(b.len(), 4);
-        assert!(b.is_open("land", "s9") && !b.is_open("land", "s0"));
+        assert!(b.is_open(Kind::Land, "s9") && !b.is_open(Kind::Land, "s0"));
     }
 
     /// A draft whose evidence is made later, counting how often it is made.
@@ -885,7 +1069,7 @@ mod tests {
                 made.fetch_add(1, Ordering::Relaxed);
                 (json!({ "at": at }), format!("Made for {at}. More words."))
             })),
-            ..draft("vertical_scan", subject, at)
+            ..draft(Kind::VerticalScan, subject, at)
         }
     }
 
@@ -938,10 +1122,10 @@ mod tests {
         b.merge(later_draft("a", T0, &made));
         b.merge(later_draft("a", T0 + S, &made));
         for (i, subject) in ["b", "c", "d"].into_iter().enumerate() {
-            b.merge(draft("land", subject, T0 + 2 * S + i as u64));
+            b.merge(draft(Kind::Land, subject, T0 + 2 * S + i as u64));
         }
         // The book holds four: a fifth closes "a", whose refresh is due first.
-        let out = b.merge(draft("land", "e", T0 + 10 * S));
+        let out = b.merge(draft(Kind::Land, "e", T0 + 10 * S));
         assert_eq!(out.len(), 2);
         assert_eq!(
             (out[0].kind.as_str(), out[0].count, out[0].evidence.clone()),
@@ -961,9 +1145,9 @@ mod tests {
         let mut b = book();
         b.merge(later_draft("a", T0, &made));
         b.merge(later_draft("a", T0 + S, &made));
-        b.retire("vertical_scan", "a");
+        b.retire(Kind::VerticalScan, "a");
         // Retiring an unknown finding does nothing.
-        b.retire("vertical_scan", "zz");
+        b.retire(Kind::VerticalScan, "zz");
         b.merge(later_draft("a", T0 + 2 * S, &made));
         let lines = b.flush(T0 + 3 * S);
         assert_eq!(lines.len(), 1);

@@ -13,13 +13,14 @@ use serde_json::json;
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
 use crate::{
     contact::{Contact, Proto},
+    findings::Kind,
     knowledge::{Cidr, Level},
 };
 
-pub(crate) const BOGON: &str = "bogon_source";
-pub(crate) const LAND: &str = "land";
-pub(crate) const SOURCE_ROUTED: &str = "source_routed";
-pub(crate) const BROADCAST: &str = "directed_broadcast";
+pub(crate) const BOGON: Kind = Kind::BogonSource;
+pub(crate) const LAND: Kind = Kind::Land;
+pub(crate) const SOURCE_ROUTED: Kind = Kind::SourceRouted;
+pub(crate) const BROADCAST: Kind = Kind::DirectedBroadcast;
 
 /// The blocks `bogon_source` watches by default. 198.18.0.0/15 (benchmarking) is left out on
 /// purpose: test labs use it.

@@ -13,13 +13,13 @@ use serde_json::json;
 use super::{Acc, Ctx, Out, View, addr_list, base, secs, table::Lru};
 use crate::{
     contact::{Contact, Proto},
-    findings::Later,
+    findings::{Kind, Later},
     knowledge::Level,
 };
 
-pub(crate) const SMURF: &str = "smurf";
-pub(crate) const FRAGGLE: &str = "fraggle";
-pub(crate) const LOOP: &str = "echo_chargen_loop";
+pub(crate) const SMURF: Kind = Kind::Smurf;
+pub(crate) const FRAGGLE: Kind = Kind::Fraggle;
+pub(crate) const LOOP: Kind = Kind::EchoChargenLoop;
 
 const ECHO: u16 = 7;
 const CHARGEN: u16 = 19;

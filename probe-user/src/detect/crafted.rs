@@ -9,11 +9,12 @@ use serde_json::json;
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, flag_names, plural, table::Lru};
 use crate::{
     contact::Proto,
+    findings::Kind,
     knowledge::{Direction, Level},
 };
 
-pub(crate) const STEALTH: &str = "stealth_scan";
-pub(crate) const PORT_ZERO: &str = "port_zero";
+pub(crate) const STEALTH: Kind = Kind::StealthScan;
+pub(crate) const PORT_ZERO: Kind = Kind::PortZero;
 
 /// The name of an impossible flag set, or `None` for flags a real stack sends.
 ///

@@ -47,9 +47,9 @@ use super::{
     Ctx, Out, Seen, View, base, secs, span,
     table::{Lru, PortSet, Ttls},
 };
-use crate::{contact::Contact, knowledge::Level};
+use crate::{contact::Contact, findings::Kind, knowledge::Level};
 
-pub(crate) const KIND: &str = "decoy_scan";
+pub(crate) const KIND: Kind = Kind::DecoyScan;
 
 /// Probe TTLs varying by at most this much are steady enough to compare with earlier traffic;
 /// more, and the scanner is randomising them (nmap does, by up to 22).

@@ -19,10 +19,11 @@ use serde_json::json;
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, table::Lru};
 use crate::{
     contact::Proto,
+    findings::Kind,
     knowledge::{Category, Direction, Level, Proto as KProto},
 };
 
-pub(crate) const KIND: &str = "dialup_remnant";
+pub(crate) const KIND: Kind = Kind::DialupRemnant;
 
 /// `dialup_remnant`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

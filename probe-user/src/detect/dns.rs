@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, base, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use crate::{contact::Proto, findings::Kind, knowledge::Level};
 
-pub(crate) const KIND: &str = "dns_low_source_port";
+pub(crate) const KIND: Kind = Kind::DnsLowSourcePort;
 
 const DNS: u16 = 53;
 

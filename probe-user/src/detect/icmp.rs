@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
-use crate::knowledge::IcmpFamily;
+use crate::{findings::Kind, knowledge::IcmpFamily};
 
-pub(crate) const FRAG_NEEDED: &str = "icmp_frag_needed";
-pub(crate) const REDIRECT: &str = "icmp_redirect";
-pub(crate) const ROUTER_ADV: &str = "router_advertisement";
-pub(crate) const QUENCH: &str = "source_quench";
-pub(crate) const TTL_EXCEEDED: &str = "ttl_exceeded";
-pub(crate) const PARAM_PROBLEM: &str = "parameter_problem";
+pub(crate) const FRAG_NEEDED: Kind = Kind::IcmpFragNeeded;
+pub(crate) const REDIRECT: Kind = Kind::IcmpRedirect;
+pub(crate) const ROUTER_ADV: Kind = Kind::RouterAdvertisement;
+pub(crate) const QUENCH: Kind = Kind::SourceQuench;
+pub(crate) const TTL_EXCEEDED: Kind = Kind::TtlExceeded;
+pub(crate) const PARAM_PROBLEM: Kind = Kind::ParameterProblem;
 
 /// Each ICMP kind on or off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ impl Default for IcmpConfig {
 }
 
 /// The kind an ICMP message belongs to, if it has one.
-fn kind_of(cfg: &IcmpConfig, family: IcmpFamily, ty: u8, code: u8) -> Option<&'static str> {
+fn kind_of(cfg: &IcmpConfig, family: IcmpFamily, ty: u8, code: u8) -> Option<Kind> {
     let kind = match (family, ty, code) {
         (IcmpFamily::V4, 3, 4) | (IcmpFamily::V6, 2, _) => (cfg.frag_needed, FRAG_NEEDED),
         (IcmpFamily::V4, 5, _) | (IcmpFamily::V6, 137, _) => (cfg.redirect, REDIRECT),
@@ -62,7 +62,7 @@ fn kind_of(cfg: &IcmpConfig, family: IcmpFamily, ty: u8, code: u8) -> Option<&'s
 }
 
 /// The probe's own reading of each kind; `{src}` is the sender, `{dst}` the receiver.
-fn reading(kind: &str, src: &str, dst: &str) -> String {
+fn reading(kind: Kind, src: &str, dst: &str) -> String {
     match kind {
         FRAG_NEEDED => format!(
             "{src} reports that a packet from {dst} was too large for the next link and could \
@@ -105,7 +105,7 @@ fn reading(kind: &str, src: &str, dst: &str) -> String {
 }
 
 pub(crate) struct Icmp {
-    cases: Lru<(&'static str, IpAddr), Acc>,
+    cases: Lru<(Kind, IpAddr), Acc>,
 }
 
 impl Icmp {

@@ -14,11 +14,12 @@ use serde_json::{Value, json};
 use super::{Acc, Ctx, Out, View, addr_words, base, table::Lru};
 use crate::{
     contact::Proto,
+    findings::Kind,
     knowledge::{Category, Direction, Info, Level},
 };
 
-pub(crate) const PORT_MEANING: &str = "port_meaning";
-pub(crate) const TROJAN: &str = "trojan_probe";
+pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
+pub(crate) const TROJAN: Kind = Kind::TrojanProbe;
 
 /// `port_meaning`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,7 +316,7 @@ mod tests {
         contacts.push(at(syn("198.18.0.66", "198.18.0.1", 143), 100));
         contacts.push(at(syn("198.18.0.66", "198.18.0.1", 31_337), 101));
         let lines = run(&mut engine(), &contacts);
-        assert_eq!(opened(&lines), vec!["vertical_scan"]);
+        assert_eq!(opened(&lines), vec![Kind::VerticalScan]);
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub use self::{
 };
 use crate::{
     contact::{Contact, Proto},
-    findings::{Book, BookConfig, Draft, Finding},
+    findings::{Book, BookConfig, Draft, Finding, Kind},
     knowledge::{IcmpFamily, Knowledge, Level},
 };
 
@@ -349,24 +349,19 @@ impl<'b> Out<'b> {
     /// Frees the snapshot behind the unmade evidence of the open `kind` finding about
     /// `subject`, so that the detector can change it in place. Only right before a change
     /// that is followed, unconditionally, by a [`Out::push`] for the same finding.
-    pub(crate) fn retire(&mut self, kind: &'static str, subject: &str) {
+    pub(crate) fn retire(&mut self, kind: Kind, subject: &str) {
         self.book.retire(kind, subject);
     }
 }
 
 /// A draft about `v`'s contact, subject its source, counting one contact.
-pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
+pub(crate) fn base(kind: Kind, level: Level, v: &View<'_>) -> Draft {
     base_to(kind, level, v, Some(v.dst.clone()))
 }
 
 /// [`base`] with another destination, for detectors that name one of their own (copying the
 /// contact's only to drop it costs an allocation per contact).
-pub(crate) fn base_to(
-    kind: &'static str,
-    level: Level,
-    v: &View<'_>,
-    dst: Option<String>,
-) -> Draft {
+pub(crate) fn base_to(kind: Kind, level: Level, v: &View<'_>, dst: Option<String>) -> Draft {
     let c = v.c;
     Draft {
         kind,

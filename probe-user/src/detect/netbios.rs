@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use crate::{contact::Proto, findings::Kind, knowledge::Level};
 
-pub(crate) const KIND: &str = "netbios_chatter";
+pub(crate) const KIND: Kind = Kind::NetbiosChatter;
 
 const NAME_SERVICE: u16 = 137;
 

@@ -4,9 +4,12 @@
 
 use serde_json::json;
 
-use crate::{findings::Draft, knowledge::Level};
+use crate::{
+    findings::{Draft, Kind},
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "probe_overload";
+pub(crate) const KIND: Kind = Kind::ProbeOverload;
 
 /// The kernel's totals at the last call, and what the open finding has summed.
 #[derive(Default)]
@@ -101,7 +104,7 @@ mod tests {
         let f = &lines[0];
         assert_eq!(
             (
-                f.kind.as_str(),
+                f.kind,
                 f.level,
                 f.src.clone(),
                 f.dst.clone(),

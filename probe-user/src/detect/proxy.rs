@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use crate::{contact::Proto, findings::Kind, knowledge::Level};
 
-pub(crate) const KIND: &str = "proxy_check";
+pub(crate) const KIND: Kind = Kind::ProxyCheck;
 
 /// `proxy_check`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

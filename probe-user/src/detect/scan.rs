@@ -15,11 +15,15 @@ use super::{
     Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
     secs, span, table::Lru, with_field,
 };
-use crate::{contact::Proto, findings::Later, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Kind, Later},
+    knowledge::Level,
+};
 
-pub(crate) const VERTICAL: &str = "vertical_scan";
-pub(crate) const HORIZONTAL: &str = "horizontal_sweep";
-pub(crate) const PING_SWEEP: &str = "ping_sweep";
+pub(crate) const VERTICAL: Kind = Kind::VerticalScan;
+pub(crate) const HORIZONTAL: Kind = Kind::HorizontalSweep;
+pub(crate) const PING_SWEEP: Kind = Kind::PingSweep;
 
 /// `vertical_scan`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,9 +17,13 @@ use super::{
     Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru,
     with_field,
 };
-use crate::{contact::Proto, findings::Later, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Kind, Later},
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "sscan";
+pub(crate) const KIND: Kind = Kind::Sscan;
 
 const MSQL: u16 = 1114;
 

@@ -129,7 +129,7 @@ fn a_long_scan_gives_one_finding_refreshed_once_a_minute() {
         lines.extend(e.contact(c));
     }
     lines.extend(e.flush(T0 + 301 * SEC));
-    let scans = of(&lines, "vertical_scan");
+    let scans = of(&lines, crate::findings::Kind::VerticalScan);
     let stamps: Vec<u64> = scans.iter().map(|f| (f.ts_ns - T0) / SEC).collect();
     assert_eq!(stamps, vec![1, 61, 121, 181, 241, 301]);
     assert!(scans.iter().all(|f| f.id == scans[0].id));

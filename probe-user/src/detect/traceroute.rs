@@ -16,9 +16,9 @@ use super::{
     Ctx, Out, View, base, plural, secs,
     table::{Lru, PortSet, Ttls},
 };
-use crate::{contact::Proto, knowledge::Level};
+use crate::{contact::Proto, findings::Kind, knowledge::Level};
 
-pub(crate) const KIND: &str = "traceroute";
+pub(crate) const KIND: Kind = Kind::Traceroute;
 
 /// `traceroute`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
