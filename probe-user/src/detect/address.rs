@@ -8,12 +8,11 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use probe_common::packet::ip_option;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
 use crate::{
     contact::{Contact, Proto},
-    findings::Kind,
+    findings::{Evidence, Kind, evidence},
     knowledge::{Cidr, Level},
 };
 
@@ -146,14 +145,14 @@ impl Address {
                 port: None,
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "block": block.to_string(),
-                    "block_name": name,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "3",
-                }),
+                evidence: Some(Evidence::Bogon(evidence::Bogon {
+                    block: block.to_string(),
+                    block_name: name.clone(),
+                    hosts: addr_list(&acc.hosts, list),
+                    ttl_min: acc.ttls.min,
+                    ttl_max: acc.ttls.max,
+                    faq: "3".into(),
+                })),
                 explanation: format!(
                     "Packets arrive from {src}, which lies in {block} ({name}): a block that is \
                      never routed between networks, so no honest packet from it can reach this \
@@ -179,14 +178,14 @@ impl Address {
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
                 port: acc.port(),
-                evidence: json!({
-                    "proto": c.proto.as_str(),
-                    "src_port": c.src_port,
-                    "dst_port": c.dst_port,
-                    "ports": acc.ports.render(ctx.config.limits.max_port_runs),
-                    "ttl": c.ttl,
-                    "faq": "general",
-                }),
+                evidence: Some(Evidence::Land(evidence::Land {
+                    proto: c.proto.as_str(),
+                    src_port: c.src_port,
+                    dst_port: c.dst_port,
+                    ports: acc.ports.render(ctx.config.limits.max_port_runs),
+                    ttl: c.ttl,
+                    faq: "general".into(),
+                })),
                 explanation: format!(
                     "A packet claims to come from {a} and is addressed to {a}: the source is the \
                      destination. No real traffic looks like that. It is the old \"land\" attack: \
@@ -224,12 +223,12 @@ impl Address {
                 port: acc.port(),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "options": options,
-                    "packets_by_option": acc.tags,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "faq": "3",
-                }),
+                evidence: Some(Evidence::SourceRouted(evidence::SourceRouted {
+                    options: options.clone(),
+                    packets_by_option: acc.tags.clone(),
+                    hosts: addr_list(&acc.hosts, list),
+                    faq: "3".into(),
+                })),
                 explanation: format!(
                     "{src} sent {what} to {dst} carrying the {opts} option, which lists the \
                      routers the packet must pass and makes the answer come back the same way. \
@@ -272,13 +271,13 @@ impl Address {
             port: acc.port(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "hosts": addr_list(&acc.hosts, list),
-                "proto": c.proto.as_str(),
-                "ports": acc.ports.render(ctx.config.limits.max_port_runs),
-                "ttl": c.ttl,
-                "faq": "3, 5",
-            }),
+            evidence: Some(Evidence::Broadcast(evidence::Broadcast {
+                hosts: addr_list(&acc.hosts, list),
+                proto: c.proto.as_str(),
+                ports: acc.ports.render(ctx.config.limits.max_port_runs),
+                ttl: c.ttl,
+                faq: "3, 5".into(),
+            })),
             explanation: format!(
                 "{src} sent {what} to {hosts}. An address ending in {ending} is usually the \
                  broadcast address of a subnet, so one packet there reaches every host on it; \

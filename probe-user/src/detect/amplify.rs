@@ -8,12 +8,11 @@
 use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, base, secs, table::Lru};
 use crate::{
     contact::{Contact, Proto},
-    findings::{Kind, Later},
+    findings::{Evidence, Kind, Later, evidence},
     knowledge::Level,
 };
 
@@ -201,10 +200,11 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = json!({
-                        "role": "amplifier",
-                        "broadcasts": addr_list(&acc.hosts, list),
-                        "faq": "5, 2",
+                    let evidence = Evidence::Amplifier(evidence::Amplifier {
+                        role: "amplifier",
+                        broadcasts: addr_list(&acc.hosts, list),
+                        ports: None,
+                        faq: "5, 2".into(),
                     });
                     let explanation = format!(
                         "A ping addressed to {to}, which looks like a subnet's broadcast \
@@ -241,12 +241,12 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = json!({
-                            "role": "victim",
-                            "sources": addr_list(&acc.sources, list),
-                            "sources_total": acc.sources.len(),
-                            "window_secs": window,
-                            "faq": "5, 2",
+                        let evidence = Evidence::Victim(evidence::Victim {
+                            role: "victim",
+                            sources: addr_list(&acc.sources, list),
+                            sources_total: acc.sources.len(),
+                            window_secs: window,
+                            faq: "5, 2".into(),
                         });
                         let explanation = format!(
                             "{n} different hosts sent ping replies to {to}, at least \
@@ -291,11 +291,11 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = json!({
-                        "role": "amplifier",
-                        "broadcasts": addr_list(&acc.hosts, list),
-                        "ports": acc.ports.render(runs),
-                        "faq": "5, 1.1",
+                    let evidence = Evidence::Amplifier(evidence::Amplifier {
+                        role: "amplifier",
+                        broadcasts: addr_list(&acc.hosts, list),
+                        ports: Some(acc.ports.render(runs)),
+                        faq: "5, 1.1".into(),
                     });
                     let explanation = format!(
                         "A UDP datagram to the {service} port of {to}, which looks like a \
@@ -332,12 +332,12 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = json!({
-                            "role": "victim",
-                            "sources": addr_list(&acc.sources, list),
-                            "sources_total": acc.sources.len(),
-                            "window_secs": window,
-                            "faq": "5, 1.1",
+                        let evidence = Evidence::Victim(evidence::Victim {
+                            role: "victim",
+                            sources: addr_list(&acc.sources, list),
+                            sources_total: acc.sources.len(),
+                            window_secs: window,
+                            faq: "5, 1.1".into(),
                         });
                         let explanation = format!(
                             "{n} different hosts sent UDP from their echo or chargen ports to \
@@ -380,11 +380,11 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = json!({
-                        "src_port": src_port,
-                        "dst_port": dst_port,
-                        "hosts": addr_list(&acc.hosts, list),
-                        "faq": "1.1",
+                    let evidence = Evidence::EchoLoop(evidence::EchoLoop {
+                        src_port,
+                        dst_port,
+                        hosts: addr_list(&acc.hosts, list),
+                        faq: "1.1".into(),
                     });
                     let explanation = format!(
                         "A UDP datagram went from the {from_service} port of {from} to the \

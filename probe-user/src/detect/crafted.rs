@@ -4,12 +4,11 @@
 use std::net::IpAddr;
 
 use probe_common::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN, URG};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, flag_names, plural, table::Lru};
 use crate::{
     contact::Proto,
-    findings::Kind,
+    findings::{Evidence, Kind, evidence},
     knowledge::{Direction, Level},
 };
 
@@ -112,14 +111,14 @@ impl Crafted {
                 port: Some(c.dst_port),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "src_port": c.src_port,
-                    "dst_port": c.dst_port,
-                    "flags": (c.proto == Proto::Tcp).then(|| flag_names(c.tcp_flags)),
-                    "packets": acc.tags,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "faq": "1.1",
-                }),
+                evidence: Some(Evidence::PortZero(evidence::PortZero {
+                    src_port: c.src_port,
+                    dst_port: c.dst_port,
+                    flags: (c.proto == Proto::Tcp).then(|| flag_names(c.tcp_flags)),
+                    packets: acc.tags.clone(),
+                    hosts: addr_list(&acc.hosts, list),
+                    faq: "1.1".into(),
+                })),
                 explanation: format!(
                     "{src} sent {what} {which} on {dst}. Port 0 is reserved: no program listens \
                      there and no stack picks it as a source, so the packet was built by hand. \
@@ -162,16 +161,16 @@ impl Crafted {
             port: acc.port(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "flag_sets": acc.tags,
-                "ports": acc.ports.render(runs),
-                "distinct_ports": n,
-                "hosts": addr_list(&acc.hosts, list),
-                "hosts_total": acc.hosts.len(),
-                "ttl_min": acc.ttls.min,
-                "ttl_max": acc.ttls.max,
-                "faq": "general",
-            }),
+            evidence: Some(Evidence::Stealth(evidence::Stealth {
+                flag_sets: acc.tags.clone(),
+                ports: acc.ports.render(runs),
+                distinct_ports: n,
+                hosts: addr_list(&acc.hosts, list),
+                hosts_total: acc.hosts.len(),
+                ttl_min: acc.ttls.min,
+                ttl_max: acc.ttls.max,
+                faq: "general".into(),
+            })),
             explanation: format!(
                 "{src} sent TCP segments with flags no real connection uses ({kinds}) to {n} \
                  port{s} on {hosts}. This is a stealth scan. Many systems answer such a segment \

@@ -41,13 +41,19 @@
 use std::{fmt::Write as _, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::{
     Ctx, Out, Seen, View, base, secs, span,
     table::{Lru, PortSet, Ttls},
 };
-use crate::{contact::Contact, findings::Kind, knowledge::Level};
+use crate::{
+    contact::Contact,
+    findings::{
+        Evidence, Kind,
+        evidence::{self, DecoyMember},
+    },
+    knowledge::Level,
+};
 
 pub(crate) const KIND: Kind = Kind::DecoyScan;
 
@@ -267,10 +273,10 @@ impl Decoy {
         let profiles = profiles(&group, &target.members, seen, secs(cfg.history_gap_secs));
         let verdict = judge(&profiles, cfg.ttl_slack);
         let runs = ctx.config.limits.max_port_runs;
-        let sources: Vec<Value> = profiles
+        let sources: Vec<DecoyMember> = profiles
             .iter()
             .take(ctx.config.limits.max_list.max(need))
-            .map(Profile::to_json)
+            .map(Profile::member)
             .collect();
         let real = verdict.real.map(|a| a.to_string());
         let explanation = explain(
@@ -287,16 +293,16 @@ impl Decoy {
             port: None,
             add,
             first_seen_ns: group_first,
-            evidence: json!({
-                "ports": target.ports.render(runs),
-                "common_ports": target.ports.len(),
-                "sources": sources,
-                "sources_total": profiles.len(),
-                "real_source": real,
-                "confidence": verdict.confidence,
-                "reasons": verdict.reasons,
-                "faq": "1.3",
-            }),
+            evidence: Some(Evidence::Decoy(evidence::Decoy {
+                ports: target.ports.render(runs),
+                common_ports: target.ports.len(),
+                sources,
+                sources_total: profiles.len(),
+                real_source: real,
+                confidence: verdict.confidence,
+                reasons: verdict.reasons,
+                faq: "1.3".into(),
+            })),
             explanation,
             ..base(KIND, Level::Suspicious, v)
         });
@@ -343,15 +349,15 @@ impl Profile {
             && !self.earlier_ttl_matches(slack)
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "addr": self.addr.to_string(),
-            "ttl_min": self.ttl_min,
-            "ttl_max": self.ttl_max,
-            "probes": self.rounds,
-            "earlier_contact": self.earlier.is_some(),
-            "earlier_ttl": self.earlier.map(|s| s.first_ttl),
-        })
+    fn member(&self) -> DecoyMember {
+        DecoyMember {
+            addr: self.addr.to_string(),
+            ttl_min: self.ttl_min,
+            ttl_max: self.ttl_max,
+            probes: self.rounds,
+            earlier_contact: self.earlier.is_some(),
+            earlier_ttl: self.earlier.map(|s| s.first_ttl),
+        }
     }
 }
 

@@ -14,12 +14,11 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, table::Lru};
 use crate::{
     contact::Proto,
-    findings::Kind,
+    findings::{Evidence, Kind, evidence},
     knowledge::{Category, Direction, Level, Proto as KProto},
 };
 
@@ -196,14 +195,14 @@ impl Dialup {
             port: Some(r.port),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "app": r.app,
-                "port": r.port,
-                "side": side,
-                "sources": addr_list(&acc.sources, list),
-                "sources_total": senders,
-                "faq": "1.10",
-            }),
+            evidence: Some(Evidence::Dialup(evidence::Dialup {
+                app: r.app.clone(),
+                port: r.port,
+                side,
+                sources: addr_list(&acc.sources, list),
+                sources_total: senders,
+                faq: "1.10".into(),
+            })),
             explanation: format!("{story} {senders} sender{s} so far.", s = plural(senders)),
             ..base(KIND, r.level, v)
         });

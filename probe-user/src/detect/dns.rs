@@ -3,10 +3,12 @@
 
 use std::net::IpAddr;
 
-use serde_json::json;
-
 use super::{Acc, Ctx, Out, View, addr_list, base, table::Lru};
-use crate::{contact::Proto, findings::Kind, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
 pub(crate) const KIND: Kind = Kind::DnsLowSourcePort;
 
@@ -56,11 +58,11 @@ impl Dns {
             dst: acc.dst(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "src_ports": used.render(ctx.config.limits.max_port_runs),
-                "servers": addr_list(&acc.hosts, list),
-                "faq": "1.9",
-            }),
+            evidence: Some(Evidence::DnsLowPort(evidence::DnsLowPort {
+                src_ports: used.render(ctx.config.limits.max_port_runs),
+                servers: addr_list(&acc.hosts, list),
+                faq: "1.9".into(),
+            })),
             explanation: format!(
                 "{src} sent a DNS query to {dst} from port {sp}, below 1024. Resolvers normally \
                  use a random high port (or 53 itself), but NAT gateways rewrite ports with no \

@@ -6,10 +6,12 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
-use crate::{findings::Kind, knowledge::IcmpFamily};
+use crate::{
+    findings::{Evidence, Kind, evidence},
+    knowledge::IcmpFamily,
+};
 
 pub(crate) const FRAG_NEEDED: Kind = Kind::IcmpFragNeeded;
 pub(crate) const REDIRECT: Kind = Kind::IcmpRedirect;
@@ -145,15 +147,15 @@ impl Icmp {
             port: None,
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "family": family.as_str(),
-                "type": c.icmp_type,
-                "code": c.icmp_code,
-                "name": m.name,
-                "messages": acc.tags,
-                "hosts": addr_list(&acc.hosts, list),
-                "faq": m.faq.unwrap_or_else(|| "2".to_owned()),
-            }),
+            evidence: Some(Evidence::Icmp(evidence::Icmp {
+                family: family.as_str(),
+                icmp_type: c.icmp_type,
+                code: c.icmp_code,
+                name: m.name,
+                messages: acc.tags.clone(),
+                hosts: addr_list(&acc.hosts, list),
+                faq: m.faq.map_or("2".into(), Into::into),
+            })),
             explanation,
             ..base(kind, m.level, v)
         });

@@ -9,12 +9,14 @@
 use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
 
 use super::{Acc, Ctx, Out, View, addr_words, base, table::Lru};
 use crate::{
     contact::Proto,
-    findings::Kind,
+    findings::{
+        Evidence, Kind,
+        evidence::{self, PortNote},
+    },
     knowledge::{Category, Direction, Info, Level},
 };
 
@@ -83,17 +85,15 @@ impl Source {
         }
     }
 
-    fn ports_json(&self) -> Vec<Value> {
+    fn port_notes(&self) -> Vec<PortNote> {
         self.notes
             .iter()
-            .map(|((port, proto), n)| {
-                json!({
-                    "port": port,
-                    "proto": proto,
-                    "name": n.name,
-                    "level": n.level,
-                    "faq": n.faq,
-                })
+            .map(|((port, proto), n)| PortNote {
+                port: *port,
+                proto,
+                name: n.name.clone(),
+                level: n.level,
+                faq: n.faq.clone(),
             })
             .collect()
     }
@@ -162,7 +162,7 @@ impl Meaning {
             .map(|n| n.level)
             .max()
             .unwrap_or(info.level);
-        let ports = s.ports_json();
+        let ports = s.port_notes();
         let hosts = addr_words(&s.acc.hosts, list);
         let single = s.notes.len() == 1;
         let mut text = if trojan {
@@ -192,11 +192,11 @@ impl Meaning {
             port: s.acc.port(),
             add: s.acc.take(),
             first_seen_ns: s.acc.first_ns,
-            evidence: json!({
-                "ports": ports,
-                "hosts": super::addr_list(&s.acc.hosts, list),
-                "faq": info.faq.clone().unwrap_or_else(|| "1".to_owned()),
-            }),
+            evidence: Some(Evidence::Ports(evidence::Ports {
+                ports,
+                hosts: super::addr_list(&s.acc.hosts, list),
+                faq: info.faq.clone().map_or("1".into(), Into::into),
+            })),
             explanation: text,
             ..base(kind, level, v)
         });

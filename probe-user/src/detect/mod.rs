@@ -54,7 +54,6 @@ use std::{
 
 use probe_common::packet::tcp_flags;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use self::table::{Capped, Lru, PortSet, Ttls};
 pub use self::{
@@ -374,7 +373,7 @@ pub(crate) fn base_to(kind: Kind, level: Level, v: &View<'_>, dst: Option<String
         add: 1,
         first_seen_ns: c.ts_ns,
         last_seen_ns: c.ts_ns,
-        evidence: Value::Null,
+        evidence: None,
         explanation: String::new(),
         later: None,
     }
@@ -497,27 +496,13 @@ pub(crate) fn push_ip(s: &mut String, addr: IpAddr) {
     }
 }
 
-/// Up to `max` addresses as JSON strings.
-pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Value {
-    Value::Array(
-        set.iter()
-            .take(max)
-            .map(|a| Value::String(ip_text(*a)))
-            .collect(),
-    )
-}
-
-/// `evidence` with `key` set to `value`, moved in: `json!` serializes what it is given, which
-/// copies a list of addresses string by string.
-pub(crate) fn with_field(mut evidence: Value, key: &str, value: Value) -> Value {
-    if let Value::Object(fields) = &mut evidence {
-        fields.insert(key.to_owned(), value);
-    }
-    evidence
+/// Up to `max` addresses, for evidence.
+pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Vec<String> {
+    set.iter().take(max).map(|a| ip_text(*a)).collect()
 }
 
 /// [`addr_list`] and [`addr_words`] of the same `max` addresses, each written once.
-pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, String) {
+pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Vec<String>, String) {
     let shown: Vec<String> = set.iter().take(max).map(|a| ip_text(*a)).collect();
     let more = set.len().saturating_sub(shown.len());
     let words = match (shown.len(), more) {
@@ -525,10 +510,7 @@ pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, S
         (_, 0) => shown.join(", "),
         _ => format!("{} and {more} more", shown.join(", ")),
     };
-    (
-        Value::Array(shown.into_iter().map(Value::String).collect()),
-        words,
-    )
+    (shown, words)
 }
 
 /// `198.18.0.1`, or `198.18.0.1, 198.18.0.2 and 3 more`.

@@ -4,10 +4,12 @@
 
 use std::net::IpAddr;
 
-use serde_json::json;
-
 use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
-use crate::{contact::Proto, findings::Kind, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
 pub(crate) const KIND: Kind = Kind::NetbiosChatter;
 
@@ -46,12 +48,12 @@ impl Netbios {
             dst: acc.dst(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "hosts": addr_list(&acc.hosts, list),
-                "hosts_total": acc.hosts.len(),
-                "src_port": c.src_port,
-                "faq": "1.1, 10",
-            }),
+            evidence: Some(Evidence::Netbios(evidence::Netbios {
+                hosts: addr_list(&acc.hosts, list),
+                hosts_total: acc.hosts.len(),
+                src_port: c.src_port,
+                faq: "1.1, 10".into(),
+            })),
             explanation: format!(
                 "{src} sent NetBIOS name-service queries (UDP 137) to {hosts}. Windows and Samba \
                  machines ask any host they talk to for its name table, so this is nearly always \

@@ -2,10 +2,8 @@
 //! its rate limit held them back or the ring buffer was full. Findings for that time may be
 //! missing or undercounted, and the probe says so rather than losing them silently.
 
-use serde_json::json;
-
 use crate::{
-    findings::{Draft, Kind},
+    findings::{Draft, Evidence, Kind, evidence},
     knowledge::Level,
 };
 
@@ -70,12 +68,12 @@ impl Overload {
             add: lost,
             first_seen_ns: first,
             last_seen_ns: now,
-            evidence: json!({
-                "rate_limited": rate,
-                "ring_full": ring,
-                "rate_limited_total": rate_limited,
-                "ring_full_total": ring_full,
-            }),
+            evidence: Some(Evidence::Overload(evidence::Overload {
+                rate_limited: rate,
+                ring_full: ring,
+                rate_limited_total: rate_limited,
+                ring_full_total: ring_full,
+            })),
             explanation: format!(
                 "The kernel could not hand over {total} first-contact events ({rate} held back \
                  by the event rate limit, {ring} because the ring buffer was full). Findings for \

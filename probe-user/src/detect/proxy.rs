@@ -5,10 +5,13 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
-use crate::{contact::Proto, findings::Kind, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
 pub(crate) const KIND: Kind = Kind::ProxyCheck;
 
@@ -95,11 +98,11 @@ impl Proxy {
             port: s.acc.port(),
             add: s.acc.take(),
             first_seen_ns: s.acc.first_ns,
-            evidence: json!({
-                "ports": ports,
-                "hosts": super::addr_list(&s.acc.hosts, list),
-                "faq": "1.11, 1.1",
-            }),
+            evidence: Some(Evidence::Proxy(evidence::Proxy {
+                ports: ports.clone(),
+                hosts: super::addr_list(&s.acc.hosts, list),
+                faq: "1.11, 1.1".into(),
+            })),
             explanation: format!(
                 "{src} checked {hosts} for open proxies: SOCKS on {socks} and web proxy ports \
                  ({ports}). IRC networks do this to everyone joining a chat, to keep out people \

@@ -5,10 +5,13 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
-use crate::{contact::Proto, findings::Kind, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
 pub(crate) const KIND: Kind = Kind::RemappedService;
 
@@ -124,13 +127,13 @@ impl Remap {
                 port: h.acc.port(),
                 add: h.acc.take(),
                 first_seen_ns: h.acc.first_ns,
-                evidence: json!({
-                    "service": fam.service,
-                    "usual_port": fam.port,
-                    "ports_tried": tried,
-                    "hosts": super::addr_list(&h.acc.hosts, list),
-                    "faq": "1.12",
-                }),
+                evidence: Some(Evidence::Remap(evidence::Remap {
+                    service: fam.service.clone(),
+                    usual_port: fam.port,
+                    ports_tried: tried.clone(),
+                    hosts: super::addr_list(&h.acc.hosts, list),
+                    faq: "1.12".into(),
+                })),
                 explanation: format!(
                     "{src} looked for {service} on {hosts} {where_} ports it is commonly moved \
                      to ({ports}). People move services to unusual ports hoping not to be \

@@ -9,15 +9,14 @@
 use std::{hash::Hash, net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::{
     Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
-    secs, span, table::Lru, with_field,
+    secs, span, table::Lru,
 };
 use crate::{
     contact::Proto,
-    findings::{Kind, Later},
+    findings::{Evidence, Kind, Later, evidence},
     knowledge::Level,
 };
 
@@ -211,16 +210,15 @@ impl Scan {
                 later: Some(Later::new(move || {
                     let (n, src) = (u64::from(acc.ports.len()), ip_text(source));
                     let (host_list, hosts) = addr_list_and_words(&acc.hosts, list);
-                    let evidence = json!({
-                        "distinct_ports": n,
-                        "probes": acc.tags,
-                        "ttl_min": acc.ttls.min,
-                        "ttl_max": acc.ttls.max,
-                        "faq": "1",
+                    let evidence = Evidence::Vertical(evidence::Vertical {
+                        ports: acc.ports.render(runs),
+                        distinct_ports: n,
+                        probes: acc.tags.clone(),
+                        hosts: host_list,
+                        ttl_min: acc.ttls.min,
+                        ttl_max: acc.ttls.max,
+                        faq: "1".into(),
                     });
-                    let evidence = with_field(evidence, "hosts", host_list);
-                    let evidence =
-                        with_field(evidence, "ports", Value::String(acc.ports.render(runs)));
                     let explanation = format!(
                         "{src} probed {n} different ports on {hosts} within {took}, with \
                          {kinds}. One source working through the ports of a host is a port \
@@ -294,13 +292,13 @@ impl Scan {
                         Some(number) => format!("port {number}/{}{name}", proto.as_str()),
                         None => format!("ports {}", acc.ports.render(runs)),
                     };
-                    let evidence = json!({
-                        "ports": acc.ports.render(runs),
-                        "hosts": addr_list(&acc.hosts, list),
-                        "hosts_total": count,
-                        "ttl_min": acc.ttls.min,
-                        "ttl_max": acc.ttls.max,
-                        "faq": "1",
+                    let evidence = Evidence::Sweep(evidence::Sweep {
+                        ports: acc.ports.render(runs),
+                        hosts: addr_list(&acc.hosts, list),
+                        hosts_total: count,
+                        ttl_min: acc.ttls.min,
+                        ttl_max: acc.ttls.max,
+                        faq: "1".into(),
                     });
                     let explanation = format!(
                         "{src} probed {what} on {count} different hosts ({hosts}). Sweeping \
@@ -349,12 +347,12 @@ impl Scan {
                 first_seen_ns,
                 later: Some(Later::new(move || {
                     let (n, src) = (acc.hosts.len() as u64, ip_text(source));
-                    let evidence = json!({
-                        "hosts": addr_list(&acc.hosts, list),
-                        "hosts_total": n,
-                        "ttl_min": acc.ttls.min,
-                        "ttl_max": acc.ttls.max,
-                        "faq": "2",
+                    let evidence = Evidence::PingSweep(evidence::PingSweep {
+                        hosts: addr_list(&acc.hosts, list),
+                        hosts_total: n,
+                        ttl_min: acc.ttls.min,
+                        ttl_max: acc.ttls.max,
+                        faq: "2".into(),
                     });
                     let explanation = format!(
                         "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \

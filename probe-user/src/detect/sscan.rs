@@ -11,15 +11,11 @@ use std::{net::IpAddr, sync::Arc};
 
 use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use super::{
-    Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru,
-    with_field,
-};
+use super::{Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru};
 use crate::{
     contact::Proto,
-    findings::{Kind, Later},
+    findings::{Evidence, Kind, Later, evidence},
     knowledge::Level,
 };
 
@@ -150,7 +146,7 @@ impl Sscan {
 }
 
 /// The evidence and explanation of an sscan finding, from its source's state.
-fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, String) {
+fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Evidence, String) {
     let lows: Vec<u16> = state.low_ports.iter().copied().collect();
     let set: Vec<u16> = state.set_hit.iter().copied().collect();
     let reason = if lows.is_empty() {
@@ -181,18 +177,14 @@ fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, S
          services are patched or closed.",
         s = plural(n),
     );
-    let evidence = json!({
-        "low_source_ports": lows,
-        "sscan_ports_hit": set,
-        "distinct_ports": n,
-        "faq": "1.2, 1.1, 5",
+    let evidence = Evidence::Sscan(evidence::Sscan {
+        low_source_ports: lows,
+        sscan_ports_hit: set,
+        distinct_ports: n,
+        hosts: host_list,
+        ports: state.acc.ports.render(runs),
+        faq: "1.2, 1.1, 5".into(),
     });
-    let evidence = with_field(evidence, "hosts", host_list);
-    let evidence = with_field(
-        evidence,
-        "ports",
-        Value::String(state.acc.ports.render(runs)),
-    );
     (evidence, explanation)
 }
 

@@ -10,13 +10,16 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{
     Ctx, Out, View, base, plural, secs,
     table::{Lru, PortSet, Ttls},
 };
-use crate::{contact::Proto, findings::Kind, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
 pub(crate) const KIND: Kind = Kind::Traceroute;
 
@@ -156,13 +159,13 @@ impl Traceroute {
             port: None,
             add,
             first_seen_ns: trace.first_ns,
-            evidence: json!({
-                "mode": mode,
-                "probes": n,
-                "ttls": ttl_list,
-                "ports": trace.ports.render(ctx.config.limits.max_port_runs),
-                "faq": "1.1, 5",
-            }),
+            evidence: Some(Evidence::Traceroute(evidence::Traceroute {
+                mode,
+                probes: n,
+                ttls: ttl_list,
+                ports: trace.ports.render(ctx.config.limits.max_port_runs),
+                faq: "1.1, 5".into(),
+            })),
             explanation: format!(
                 "{src} is tracing the route to {dst}: {how}. Each probe is set to die a little \
                  further along the path, so the routers on the way (and finally {dst}) answer \

@@ -9,7 +9,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Finding, Kind, Status, time::NS_PER_SEC};
+use super::{Evidence, Finding, Kind, Status, time::NS_PER_SEC};
 use crate::{contact::Proto, knowledge::Level};
 
 /// What a detector concluded from one contact, before dedupe.
@@ -30,8 +30,9 @@ pub struct Draft {
     pub first_seen_ns: u64,
     /// The latest contact the draft rests on.
     pub last_seen_ns: u64,
-    /// The detector's whole current evidence (it replaces the previous one).
-    pub evidence: Value,
+    /// The detector's whole current evidence (it replaces the previous one); `None` while
+    /// `later` is set.
+    pub evidence: Option<Evidence>,
     pub explanation: String,
     /// Makes `evidence` and `explanation` (which are then left empty) only when a line needs
     /// them. Most drafts only move a finding's count on and are replaced by the next one
@@ -41,14 +42,14 @@ pub struct Draft {
 
 /// Evidence and explanation made on demand, from a snapshot the detector will not change.
 #[derive(Clone)]
-pub struct Later(Arc<dyn Fn() -> (Value, String) + Send + Sync>);
+pub struct Later(Arc<dyn Fn() -> (Evidence, String) + Send + Sync>);
 
 impl Later {
-    pub fn new(make: impl Fn() -> (Value, String) + Send + Sync + 'static) -> Self {
+    pub fn new(make: impl Fn() -> (Evidence, String) + Send + Sync + 'static) -> Self {
         Self(Arc::new(make))
     }
 
-    pub fn make(&self) -> (Value, String) {
+    pub fn make(&self) -> (Evidence, String) {
         (self.0)()
     }
 }
@@ -91,8 +92,11 @@ type Key = (Kind, String);
 
 #[derive(Clone, Debug)]
 struct Case {
-    /// Its evidence and explanation are left empty while `later` is set.
+    /// Its evidence is left empty (see `evidence`), and so is its explanation while `later`
+    /// is set.
     finding: Finding,
+    /// The latest draft's evidence, written out only when a line is made.
+    evidence: Option<Evidence>,
     /// Makes the evidence and explanation of the latest draft. Kept after a line was made
     /// from it, so that the text is made once per line rather than made and then copied.
     later: Option<Later>,
@@ -102,6 +106,21 @@ struct Case {
     dirty: bool,
     /// The deadline under which the case sits in [`Book::deadlines`].
     deadline_ns: u64,
+}
+
+impl Case {
+    /// The finding as it stands, its evidence and explanation made.
+    fn line(&self) -> Finding {
+        let mut f = self.finding.clone();
+        if let Some(later) = &self.later {
+            let (evidence, explanation) = later.make();
+            f.evidence = evidence.to_value();
+            f.explanation = explanation;
+        } else if let Some(evidence) = &self.evidence {
+            f.evidence = evidence.to_value();
+        }
+        f
+    }
 }
 
 /// Open findings, folded by (kind, subject).
@@ -193,7 +212,7 @@ impl Book {
             f.proto = d.proto;
             f.port = d.port;
             // Left empty by a draft with a `later`.
-            f.evidence = d.evidence;
+            case.evidence = d.evidence;
             f.explanation = d.explanation;
             case.later = d.later;
             case.dirty = true;
@@ -236,21 +255,18 @@ impl Book {
             count: d.add,
             first_seen_ns: d.first_seen_ns.min(ts),
             last_seen_ns: ts,
-            evidence: d.evidence,
+            evidence: Value::Null,
             explanation: d.explanation,
         };
-        let mut line = finding.clone();
-        if let Some(later) = &d.later {
-            (line.evidence, line.explanation) = later.make();
-        }
-        out.push(line);
         let mut case = Case {
             finding,
+            evidence: d.evidence,
             later: d.later,
             last_emit_ns: ts,
             dirty: false,
             deadline_ns: 0,
         };
+        out.push(case.line());
         case.deadline_ns = deadline(self.window_ns, self.refresh_ns, &case);
         self.deadlines
             .insert((case.deadline_ns, (d.kind, d.subject.clone())));
@@ -264,13 +280,7 @@ impl Book {
         self.open
             .values()
             .flat_map(BTreeMap::values)
-            .map(|case| {
-                let mut f = case.finding.clone();
-                if let Some(later) = &case.later {
-                    (f.evidence, f.explanation) = later.make();
-                }
-                f
-            })
+            .map(Case::line)
             .collect()
     }
 
@@ -338,10 +348,7 @@ fn emit(case: &mut Case, ts: u64) -> Finding {
     let ts = ts.max(case.finding.last_seen_ns);
     case.dirty = false;
     case.last_emit_ns = ts;
-    let mut f = case.finding.clone();
-    if let Some(later) = &case.later {
-        (f.evidence, f.explanation) = later.make();
-    }
+    let mut f = case.line();
     f.ts_ns = ts;
     f.status = Status::Update;
     f

@@ -12,16 +12,18 @@
 //! system clock, and refreshes are stamped with the moment they fell due rather than the moment
 //! someone asked: the same contacts give the same lines, live or replayed.
 //!
-//! [`schema`] holds what is written (a [`Finding`], its [`Kind`] and [`Status`]), [`book`] the
-//! folding, [`text`] the line for people, [`time`] the RFC 3339 times.
+//! [`schema`] holds what is written (a [`Finding`], its [`Kind`] and [`Status`]), [`evidence`]
+//! what each kind rests on, [`book`] the folding, [`text`] the line for people, [`time`] the RFC 3339 times.
 
 pub mod book;
+pub mod evidence;
 pub mod schema;
 pub mod text;
 pub mod time;
 
 pub use self::{
     book::{Book, BookConfig, Draft, Later},
+    evidence::Evidence,
     schema::{Finding, Kind, Status},
     time::{format_rfc3339_ms, parse_rfc3339},
 };

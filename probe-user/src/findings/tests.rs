@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     book::{Book, BookConfig, Draft, Later},
+    evidence::Evidence,
     schema::{Finding, Kind, Status},
     time::{NS_PER_MS, NS_PER_SEC},
 };
@@ -30,7 +31,7 @@ fn draft(kind: Kind, subject: &str, at: u64) -> Draft {
         add: 1,
         first_seen_ns: at,
         last_seen_ns: at,
-        evidence: json!({ "at": at }),
+        evidence: Some(Evidence::Raw(json!({ "at": at }))),
         explanation: "A test. More words.".to_owned(),
         later: None,
     }
@@ -196,11 +197,14 @@ fn the_book_is_bounded() {
 fn later_draft(subject: &str, at: u64, made: &Arc<AtomicUsize>) -> Draft {
     let made = Arc::clone(made);
     Draft {
-        evidence: Value::Null,
+        evidence: None,
         explanation: String::new(),
         later: Some(Later::new(move || {
             made.fetch_add(1, Ordering::Relaxed);
-            (json!({ "at": at }), format!("Made for {at}. More words."))
+            (
+                Evidence::Raw(json!({ "at": at })),
+                format!("Made for {at}. More words."),
+            )
         })),
         ..draft(Kind::VerticalScan, subject, at)
     }
