@@ -9,7 +9,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use probe_common::packet::ip_option;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+};
 use crate::{
     contact::{Contact, Proto},
     findings::{Evidence, Kind, evidence},
@@ -87,11 +89,16 @@ impl Default for BroadcastConfig {
     }
 }
 
-/// Per-source evidence for the four kinds.
+/// `bogon_source`, `land` and `source_routed`: per-source evidence.
 pub(crate) struct Address {
     bogon: Lru<IpAddr, Acc>,
     land: Lru<IpAddr, Acc>,
     routed: Lru<IpAddr, Acc>,
+}
+
+/// `directed_broadcast`: per-source evidence. A detector of its own because it runs after
+/// smurf and fraggle, which may explain the broadcast.
+pub(crate) struct Broadcast {
     broadcast: Lru<IpAddr, Acc>,
 }
 
@@ -101,23 +108,7 @@ impl Address {
             bogon: Lru::new(cap),
             land: Lru::new(cap),
             routed: Lru::new(cap),
-            broadcast: Lru::new(cap),
         }
-    }
-
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
-        let before = now.saturating_sub(case_ns);
-        self.bogon.expire(before);
-        self.land.expire(before);
-        self.routed.expire(before);
-        self.broadcast.expire(before);
-    }
-
-    /// The kinds that do not depend on other detectors.
-    pub(crate) fn pre(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
-        self.bogon(v, ctx, o);
-        self.land(v, ctx, o);
-        self.routed(v, ctx, o);
     }
 
     fn bogon(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
@@ -245,14 +236,42 @@ impl Address {
             });
         }
     }
+}
 
-    /// `directed_broadcast`, after smurf and fraggle had their say.
-    pub(crate) fn post(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+impl Detector for Address {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        let before = now.saturating_sub(case_ns);
+        self.bogon.expire(before);
+        self.land.expire(before);
+        self.routed.expire(before);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, _claims: &mut Claims, o: &mut Out<'_>) {
+        self.bogon(v, ctx, o);
+        self.land(v, ctx, o);
+        self.routed(v, ctx, o);
+    }
+}
+
+impl Broadcast {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            broadcast: Lru::new(cap),
+        }
+    }
+}
+
+impl Detector for Broadcast {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        self.broadcast.expire(now.saturating_sub(case_ns));
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.directed_broadcast;
         if !cfg.enabled
             || !v.broadcast
-            || o.broadcast_explained
+            || claims.broadcast_explained
             || (c.proto == Proto::Udp && cfg.ignore_udp_ports.contains(&c.dst_port))
         {
             return;

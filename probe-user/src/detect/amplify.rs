@@ -9,7 +9,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_list, base, secs, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, secs, table::Lru};
 use crate::{
     contact::{Contact, Proto},
     findings::{Evidence, Kind, Later, evidence},
@@ -157,34 +157,15 @@ impl Amplify {
         }
     }
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
-        let before = now.saturating_sub(case_ns);
-        self.smurf_amp.expire(before);
-        self.fraggle_amp.expire(before);
-        self.loops.expire(before);
-        self.smurf_victims
-            .expire(now, secs(config.smurf.window_secs), case_ns);
-        self.fraggle_victims
-            .expire(now, secs(config.fraggle.window_secs), case_ns);
-    }
-
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
-        self.smurf(v, ctx, o);
-        if v.c.proto == Proto::Udp {
-            self.fraggle(v, ctx, o);
-            self.echo_loop(v, ctx, o);
-        }
-    }
-
     /// `smurf`, both sides.
-    fn smurf(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn smurf(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let ipv4_icmp = c.proto == Proto::Icmp;
         // Amplifier side: a ping to a broadcast address.
         if cfg.smurf.enabled && ipv4_icmp && c.icmp_type == 8 && v.broadcast {
-            o.broadcast_explained = true;
+            claims.broadcast_explained = true;
             o.retire(SMURF, &v.src);
             let shared = self
                 .smurf_amp
@@ -267,15 +248,15 @@ impl Amplify {
     }
 
     /// `fraggle`, both sides.
-    fn fraggle(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn fraggle(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let to_service = c.dst_port == ECHO || c.dst_port == CHARGEN;
         let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
         if cfg.fraggle.enabled && to_service && v.broadcast {
-            o.broadcast_explained = true;
-            o.port_explained = true;
+            claims.broadcast_explained = true;
+            claims.port_explained = true;
             o.retire(FRAGGLE, &v.src);
             let shared = self
                 .fraggle_amp
@@ -321,7 +302,7 @@ impl Amplify {
                 secs(cfg.fraggle.window_secs),
                 list,
             ) {
-                o.port_explained = true;
+                claims.port_explained = true;
                 let acc = r.acc;
                 let to = v.dst.clone();
                 let (threshold, window) = (cfg.fraggle.reply_sources, cfg.fraggle.window_secs);
@@ -357,14 +338,14 @@ impl Amplify {
     }
 
     /// `echo_chargen_loop`.
-    fn echo_loop(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn echo_loop(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let to_service = c.dst_port == ECHO || c.dst_port == CHARGEN;
         let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
         if cfg.echo_chargen_loop.enabled && to_service && from_service {
-            o.port_explained = true;
+            claims.port_explained = true;
             o.retire(LOOP, &v.src);
             let shared = self
                 .loops
@@ -402,6 +383,27 @@ impl Amplify {
                 })),
                 ..base(LOOP, Level::Hostile, v)
             });
+        }
+    }
+}
+
+impl Detector for Amplify {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
+        let before = now.saturating_sub(case_ns);
+        self.smurf_amp.expire(before);
+        self.fraggle_amp.expire(before);
+        self.loops.expire(before);
+        self.smurf_victims
+            .expire(now, secs(config.smurf.window_secs), case_ns);
+        self.fraggle_victims
+            .expire(now, secs(config.fraggle.window_secs), case_ns);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        self.smurf(v, ctx, claims, o);
+        if v.c.proto == Proto::Udp {
+            self.fraggle(v, ctx, claims, o);
+            self.echo_loop(v, ctx, claims, o);
         }
     }
 }

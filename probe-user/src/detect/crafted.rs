@@ -5,7 +5,10 @@ use std::net::IpAddr;
 
 use probe_common::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN, URG};
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, flag_names, plural, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, flag_names, plural,
+    table::Lru,
+};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -65,25 +68,14 @@ impl Crafted {
         }
     }
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
-        let before = now.saturating_sub(case_ns);
-        self.stealth.expire(before);
-        self.zero.expire(before);
-    }
-
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
-        self.port_zero(v, ctx, o);
-        self.stealth(v, ctx, o);
-    }
-
-    fn port_zero(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn port_zero(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let list = ctx.config.limits.max_list;
         if ctx.config.port_zero.enabled
             && c.proto.has_ports()
             && (c.src_port == 0 || c.dst_port == 0)
         {
-            o.port_explained = true;
+            claims.port_explained = true;
             let acc = self.zero.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
             acc.tag(if c.dst_port == 0 {
@@ -185,6 +177,19 @@ impl Crafted {
             ),
             ..base(STEALTH, Level::Suspicious, v)
         });
+    }
+}
+
+impl Detector for Crafted {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        let before = now.saturating_sub(case_ns);
+        self.stealth.expire(before);
+        self.zero.expire(before);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        self.port_zero(v, ctx, claims, o);
+        self.stealth(v, ctx, o);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{Acc, Ctx, Out, View, addr_list, base, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, table::Lru};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -27,13 +27,15 @@ impl Dns {
             ports: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Dns {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.cases.expire(now.saturating_sub(case_ns));
         self.ports.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         // Port 53 to 53 is a resolver talking to a server, as many do (FAQ 1.9); port 0 is
         // `port_zero`'s.
@@ -46,7 +48,7 @@ impl Dns {
         {
             return;
         }
-        o.port_explained = true;
+        claims.port_explained = true;
         let list = ctx.config.limits.max_list;
         let acc = self
             .cases

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+};
 use crate::{
     findings::{Evidence, Kind, evidence},
     knowledge::IcmpFamily,
@@ -116,12 +118,14 @@ impl Icmp {
             cases: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Icmp {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.cases.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, _claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let Some(family) = v.icmp else {
             return;

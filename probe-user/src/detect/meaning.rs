@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_words, base, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, table::Lru};
 use crate::{
     contact::Proto,
     findings::{
@@ -114,13 +114,19 @@ impl Meaning {
             trojans: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Meaning {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.meanings.expire(now.saturating_sub(case_ns));
         self.trojans.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        // A detector before this one explained the port, or a scan finding covers it.
+        if claims.port_explained || claims.ports_covered() {
+            return;
+        }
         let c = v.c;
         let udp_probe = c.proto == Proto::Udp && !v.udp_reply;
         if !(v.syn || udp_probe) {

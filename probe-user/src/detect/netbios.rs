@@ -4,7 +4,9 @@
 
 use std::net::IpAddr;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -25,12 +27,14 @@ impl Netbios {
             cases: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Netbios {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.cases.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         if !ctx.config.netbios_chatter.enabled
             || c.proto != Proto::Udp
@@ -38,7 +42,7 @@ impl Netbios {
         {
             return;
         }
-        o.port_explained = true;
+        claims.port_explained = true;
         let list = ctx.config.limits.max_list;
         let acc = self
             .cases

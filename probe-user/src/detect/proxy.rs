@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, secs, table::Lru};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -52,13 +52,15 @@ impl Proxy {
             sources: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Proxy {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         let keep = case_ns.max(secs(config.proxy_check.window_secs));
         self.sources.expire(now.saturating_sub(keep));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.proxy_check;
         let socks = c.dst_port == cfg.socks_port;
@@ -91,7 +93,7 @@ impl Proxy {
             return;
         }
         s.found = true;
-        o.port_explained = true;
+        claims.port_explained = true;
         let ports = s.acc.ports.render(ctx.config.limits.max_port_runs);
         o.push(super::Draft {
             dst: s.acc.dst(),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, secs, table::Lru};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -72,13 +72,15 @@ impl Remap {
             hunts: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Remap {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         let keep = case_ns.max(secs(config.remapped_service.window_secs));
         self.hunts.expire(now.saturating_sub(keep));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.remapped_service;
         if !cfg.enabled || c.proto != Proto::Tcp || !v.syn {
@@ -109,7 +111,7 @@ impl Remap {
                 continue;
             }
             h.found = true;
-            o.port_explained = true;
+            claims.port_explained = true;
             let where_ = if tried.contains(&fam.port) {
                 format!("both on its usual port {} and on", fam.port)
             } else {

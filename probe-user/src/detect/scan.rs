@@ -11,8 +11,8 @@ use std::{hash::Hash, net::IpAddr, sync::Arc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
-    secs, span, table::Lru,
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_list_and_words, addr_words,
+    base_to, ip_text, plural, secs, span, table::Lru,
 };
 use crate::{
     contact::Proto,
@@ -132,36 +132,6 @@ impl Scan {
             vertical: Lru::new(cap),
             horizontal: Lru::new(cap),
             ping: Lru::new(cap),
-        }
-    }
-
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
-        self.ports
-            .expire(now.saturating_sub(secs(config.vertical_scan.window_secs)));
-        self.hosts
-            .expire(now.saturating_sub(secs(config.horizontal_sweep.window_secs)));
-        self.pinged
-            .expire(now.saturating_sub(secs(config.ping_sweep.window_secs)));
-        let before = now.saturating_sub(case_ns);
-        self.vertical.expire(before);
-        self.horizontal.expire(before);
-        self.ping.expire(before);
-    }
-
-    /// `covered`: the source is a decoy-scan member or an sscan source; its probes are not
-    /// counted here.
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, covered: bool, o: &mut Out) {
-        let c = v.c;
-        let cfg = ctx.config;
-        let counted = !covered && !o.not_scan && (v.syn || (c.proto == Proto::Udp && !v.udp_reply));
-        if counted && cfg.vertical_scan.enabled {
-            self.vertical(v, ctx, o);
-        }
-        if counted && cfg.horizontal_sweep.enabled && !v.broadcast {
-            self.horizontal(v, ctx, o);
-        }
-        if cfg.ping_sweep.enabled && v.echo_request() && !v.broadcast && !o.not_scan {
-            self.ping(v, ctx, o);
         }
     }
 
@@ -367,6 +337,39 @@ impl Scan {
                 })),
                 ..base_to(PING_SWEEP, Level::Notable, v, Some("many".to_owned()))
             });
+        }
+    }
+}
+
+impl Detector for Scan {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
+        self.ports
+            .expire(now.saturating_sub(secs(config.vertical_scan.window_secs)));
+        self.hosts
+            .expire(now.saturating_sub(secs(config.horizontal_sweep.window_secs)));
+        self.pinged
+            .expire(now.saturating_sub(secs(config.ping_sweep.window_secs)));
+        let before = now.saturating_sub(case_ns);
+        self.vertical.expire(before);
+        self.horizontal.expire(before);
+        self.ping.expire(before);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        let c = v.c;
+        let cfg = ctx.config;
+        // A decoy-scan member's or an sscan source's probes are counted by those findings.
+        let covered = claims.decoy_member || claims.sscan_reported;
+        let counted =
+            !covered && !claims.not_scan && (v.syn || (c.proto == Proto::Udp && !v.udp_reply));
+        if counted && cfg.vertical_scan.enabled {
+            self.vertical(v, ctx, o);
+        }
+        if counted && cfg.horizontal_sweep.enabled && !v.broadcast {
+            self.horizontal(v, ctx, o);
+        }
+        if cfg.ping_sweep.enabled && v.echo_request() && !v.broadcast && !claims.not_scan {
+            self.ping(v, ctx, o);
         }
     }
 }

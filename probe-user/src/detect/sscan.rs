@@ -12,7 +12,10 @@ use std::{net::IpAddr, sync::Arc};
 use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list_and_words, base_to, ip_text, plural,
+    secs, table::Lru,
+};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, Later, evidence},
@@ -70,14 +73,16 @@ impl Sscan {
             sources: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Sscan {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         // Unfound sources only need the window; found ones live as long as their finding.
         let keep = case_ns.max(secs(config.sscan.window_secs));
         self.sources.expire(now.saturating_sub(keep));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.sscan;
         if !cfg.enabled || c.proto != Proto::Tcp || c.tcp_flags & ACK != 0 {
@@ -125,7 +130,7 @@ impl Sscan {
             return;
         }
         state.found = true;
-        o.port_explained = true;
+        claims.port_explained = true;
         let (dst, port, add, first_seen_ns) = (
             state.acc.dst(),
             state.acc.port(),
