@@ -442,6 +442,7 @@ mod tests {
             assert_eq!(1u64 << t.contact_shift, u64::from(slots) * 2);
             assert_eq!(t.source_mask, slots - 1);
             assert_eq!(t.contact_mask, slots * 2 - 1);
+            // The largest hash, masked, is the mask itself.
             assert_eq!((1 << t.source_shift) | t.source_mask, 2 * slots - 1);
         }
     }

@@ -210,16 +210,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{contact::Proto, findings::Status};
+    use crate::{
+        contact::Proto,
+        findings::{Kind, Status},
+    };
 
     const T0: u64 = 1_714_564_800_000_000_000;
 
-    fn finding(id: u64, kind: &str, status: Status, last: u64) -> Finding {
+    fn finding(id: u64, kind: Kind, status: Status, last: u64) -> Finding {
         Finding {
             ts_ns: last,
             id,
             status,
-            kind: kind.to_owned(),
+            kind,
             level: Level::Suspicious,
             src: Some("198.18.0.66".to_owned()),
             dst: Some("198.18.0.1".to_owned()),
@@ -262,8 +265,8 @@ mod tests {
         let buf = Shared::default();
         let mut sink = quiet(10).with_writer("buffer", Box::new(buf.clone()));
         sink.write_all(&[
-            finding(1, "vertical_scan", Status::New, T0),
-            finding(2, "land", Status::New, T0),
+            finding(1, Kind::VerticalScan, Status::New, T0),
+            finding(2, Kind::Land, Status::New, T0),
         ])
         .unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -271,7 +274,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(text.ends_with('\n'));
         let back: Finding = serde_json::from_str(lines[1]).unwrap();
-        assert_eq!(back, finding(2, "land", Status::New, T0));
+        assert_eq!(back, finding(2, Kind::Land, Status::New, T0));
     }
 
     #[test]
@@ -285,7 +288,8 @@ mod tests {
             ..SinkOptions::default()
         })
         .unwrap();
-        sink.write(&finding(1, "smurf", Status::New, T0)).unwrap();
+        sink.write(&finding(1, Kind::Smurf, Status::New, T0))
+            .unwrap();
         // Not dropped, not closed: the line is already on disk.
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("earlier\n{"));
@@ -300,11 +304,11 @@ mod tests {
     #[test]
     fn recent_keeps_the_latest_line_per_finding_and_filters() {
         let mut sink = quiet(3);
-        sink.write(&finding(1, "vertical_scan", Status::New, T0))
+        sink.write(&finding(1, Kind::VerticalScan, Status::New, T0))
             .unwrap();
-        sink.write(&finding(2, "land", Status::New, T0 + 10))
+        sink.write(&finding(2, Kind::Land, Status::New, T0 + 10))
             .unwrap();
-        sink.write(&finding(1, "vertical_scan", Status::Update, T0 + 20))
+        sink.write(&finding(1, Kind::VerticalScan, Status::Update, T0 + 20))
             .unwrap();
         let all = sink.recent(None, None);
         assert_eq!(
@@ -316,7 +320,7 @@ mod tests {
         assert!(sink.recent(None, Some("smurf")).is_empty());
         // Bounded: the oldest goes.
         for id in 3..=5 {
-            sink.write(&finding(id, "land", Status::New, T0 + 30))
+            sink.write(&finding(id, Kind::Land, Status::New, T0 + 30))
                 .unwrap();
         }
         assert_eq!(sink.len(), 3);
@@ -345,7 +349,7 @@ mod tests {
             .with_writer("pipe", Box::new(Broken))
             .with_writer("buffer", Box::new(buf.clone()));
         let err = sink
-            .write(&finding(1, "land", Status::New, T0))
+            .write(&finding(1, Kind::Land, Status::New, T0))
             .unwrap_err();
         assert!(err.to_string().starts_with("cannot write findings to pipe"));
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();

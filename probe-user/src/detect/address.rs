@@ -8,18 +8,20 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use probe_common::packet::ip_option;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+};
 use crate::{
     contact::{Contact, Proto},
+    findings::{Evidence, Kind, evidence},
     knowledge::{Cidr, Level},
 };
 
-pub(crate) const BOGON: &str = "bogon_source";
-pub(crate) const LAND: &str = "land";
-pub(crate) const SOURCE_ROUTED: &str = "source_routed";
-pub(crate) const BROADCAST: &str = "directed_broadcast";
+pub(crate) const BOGON: Kind = Kind::BogonSource;
+pub(crate) const LAND: Kind = Kind::Land;
+pub(crate) const SOURCE_ROUTED: Kind = Kind::SourceRouted;
+pub(crate) const BROADCAST: Kind = Kind::DirectedBroadcast;
 
 /// The blocks `bogon_source` watches by default. 198.18.0.0/15 (benchmarking) is left out on
 /// purpose: test labs use it.
@@ -87,11 +89,16 @@ impl Default for BroadcastConfig {
     }
 }
 
-/// Per-source evidence for the four kinds.
+/// `bogon_source`, `land` and `source_routed`: per-source evidence.
 pub(crate) struct Address {
     bogon: Lru<IpAddr, Acc>,
     land: Lru<IpAddr, Acc>,
     routed: Lru<IpAddr, Acc>,
+}
+
+/// `directed_broadcast`: per-source evidence. A detector of its own because it runs after
+/// smurf and fraggle, which may explain the broadcast.
+pub(crate) struct Broadcast {
     broadcast: Lru<IpAddr, Acc>,
 }
 
@@ -101,23 +108,7 @@ impl Address {
             bogon: Lru::new(cap),
             land: Lru::new(cap),
             routed: Lru::new(cap),
-            broadcast: Lru::new(cap),
         }
-    }
-
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
-        let before = now.saturating_sub(case_ns);
-        self.bogon.expire(before);
-        self.land.expire(before);
-        self.routed.expire(before);
-        self.broadcast.expire(before);
-    }
-
-    /// The kinds that do not depend on other detectors.
-    pub(crate) fn pre(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
-        self.bogon(v, ctx, o);
-        self.land(v, ctx, o);
-        self.routed(v, ctx, o);
     }
 
     fn bogon(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
@@ -145,14 +136,14 @@ impl Address {
                 port: None,
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "block": block.to_string(),
-                    "block_name": name,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "ttl_min": acc.ttls.min,
-                    "ttl_max": acc.ttls.max,
-                    "faq": "3",
-                }),
+                evidence: Some(Evidence::Bogon(evidence::Bogon {
+                    block: block.to_string(),
+                    block_name: name.clone(),
+                    hosts: addr_list(&acc.hosts, list),
+                    ttl_min: acc.ttls.min,
+                    ttl_max: acc.ttls.max,
+                    faq: "3".into(),
+                })),
                 explanation: format!(
                     "Packets arrive from {src}, which lies in {block} ({name}): a block that is \
                      never routed between networks, so no honest packet from it can reach this \
@@ -178,14 +169,14 @@ impl Address {
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
                 port: acc.port(),
-                evidence: json!({
-                    "proto": c.proto.as_str(),
-                    "src_port": c.src_port,
-                    "dst_port": c.dst_port,
-                    "ports": acc.ports.render(ctx.config.limits.max_port_runs),
-                    "ttl": c.ttl,
-                    "faq": "general",
-                }),
+                evidence: Some(Evidence::Land(evidence::Land {
+                    proto: c.proto.as_str(),
+                    src_port: c.src_port,
+                    dst_port: c.dst_port,
+                    ports: acc.ports.render(ctx.config.limits.max_port_runs),
+                    ttl: c.ttl,
+                    faq: "general".into(),
+                })),
                 explanation: format!(
                     "A packet claims to come from {a} and is addressed to {a}: the source is the \
                      destination. No real traffic looks like that. It is the old \"land\" attack: \
@@ -223,12 +214,12 @@ impl Address {
                 port: acc.port(),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "options": options,
-                    "packets_by_option": acc.tags,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "faq": "3",
-                }),
+                evidence: Some(Evidence::SourceRouted(evidence::SourceRouted {
+                    options: options.clone(),
+                    packets_by_option: acc.tags.clone(),
+                    hosts: addr_list(&acc.hosts, list),
+                    faq: "3".into(),
+                })),
                 explanation: format!(
                     "{src} sent {what} to {dst} carrying the {opts} option, which lists the \
                      routers the packet must pass and makes the answer come back the same way. \
@@ -245,14 +236,42 @@ impl Address {
             });
         }
     }
+}
 
-    /// `directed_broadcast`, after smurf and fraggle had their say.
-    pub(crate) fn post(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+impl Detector for Address {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        let before = now.saturating_sub(case_ns);
+        self.bogon.expire(before);
+        self.land.expire(before);
+        self.routed.expire(before);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, _claims: &mut Claims, o: &mut Out<'_>) {
+        self.bogon(v, ctx, o);
+        self.land(v, ctx, o);
+        self.routed(v, ctx, o);
+    }
+}
+
+impl Broadcast {
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            broadcast: Lru::new(cap),
+        }
+    }
+}
+
+impl Detector for Broadcast {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        self.broadcast.expire(now.saturating_sub(case_ns));
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.directed_broadcast;
         if !cfg.enabled
             || !v.broadcast
-            || o.broadcast_explained
+            || claims.broadcast_explained
             || (c.proto == Proto::Udp && cfg.ignore_udp_ports.contains(&c.dst_port))
         {
             return;
@@ -271,13 +290,13 @@ impl Address {
             port: acc.port(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "hosts": addr_list(&acc.hosts, list),
-                "proto": c.proto.as_str(),
-                "ports": acc.ports.render(ctx.config.limits.max_port_runs),
-                "ttl": c.ttl,
-                "faq": "3, 5",
-            }),
+            evidence: Some(Evidence::Broadcast(evidence::Broadcast {
+                hosts: addr_list(&acc.hosts, list),
+                proto: c.proto.as_str(),
+                ports: acc.ports.render(ctx.config.limits.max_port_runs),
+                ttl: c.ttl,
+                faq: "3, 5".into(),
+            })),
             explanation: format!(
                 "{src} sent {what} to {hosts}. An address ending in {ending} is usually the \
                  broadcast address of a subnet, so one packet there reaches every host on it; \

@@ -8,18 +8,17 @@
 use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, base, secs, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, secs, table::Lru};
 use crate::{
     contact::{Contact, Proto},
-    findings::Later,
+    findings::{Evidence, Kind, Later, evidence},
     knowledge::Level,
 };
 
-pub(crate) const SMURF: &str = "smurf";
-pub(crate) const FRAGGLE: &str = "fraggle";
-pub(crate) const LOOP: &str = "echo_chargen_loop";
+pub(crate) const SMURF: Kind = Kind::Smurf;
+pub(crate) const FRAGGLE: Kind = Kind::Fraggle;
+pub(crate) const LOOP: Kind = Kind::EchoChargenLoop;
 
 const ECHO: u16 = 7;
 const CHARGEN: u16 = 19;
@@ -158,34 +157,15 @@ impl Amplify {
         }
     }
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
-        let before = now.saturating_sub(case_ns);
-        self.smurf_amp.expire(before);
-        self.fraggle_amp.expire(before);
-        self.loops.expire(before);
-        self.smurf_victims
-            .expire(now, secs(config.smurf.window_secs), case_ns);
-        self.fraggle_victims
-            .expire(now, secs(config.fraggle.window_secs), case_ns);
-    }
-
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
-        self.smurf(v, ctx, o);
-        if v.c.proto == Proto::Udp {
-            self.fraggle(v, ctx, o);
-            self.echo_loop(v, ctx, o);
-        }
-    }
-
     /// `smurf`, both sides.
-    fn smurf(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn smurf(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let ipv4_icmp = c.proto == Proto::Icmp;
         // Amplifier side: a ping to a broadcast address.
         if cfg.smurf.enabled && ipv4_icmp && c.icmp_type == 8 && v.broadcast {
-            o.broadcast_explained = true;
+            claims.broadcast_explained = true;
             o.retire(SMURF, &v.src);
             let shared = self
                 .smurf_amp
@@ -201,10 +181,11 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = json!({
-                        "role": "amplifier",
-                        "broadcasts": addr_list(&acc.hosts, list),
-                        "faq": "5, 2",
+                    let evidence = Evidence::Amplifier(evidence::Amplifier {
+                        role: "amplifier",
+                        broadcasts: addr_list(&acc.hosts, list),
+                        ports: None,
+                        faq: "5, 2".into(),
                     });
                     let explanation = format!(
                         "A ping addressed to {to}, which looks like a subnet's broadcast \
@@ -241,12 +222,12 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = json!({
-                            "role": "victim",
-                            "sources": addr_list(&acc.sources, list),
-                            "sources_total": acc.sources.len(),
-                            "window_secs": window,
-                            "faq": "5, 2",
+                        let evidence = Evidence::Victim(evidence::Victim {
+                            role: "victim",
+                            sources: addr_list(&acc.sources, list),
+                            sources_total: acc.sources.len(),
+                            window_secs: window,
+                            faq: "5, 2".into(),
                         });
                         let explanation = format!(
                             "{n} different hosts sent ping replies to {to}, at least \
@@ -267,15 +248,15 @@ impl Amplify {
     }
 
     /// `fraggle`, both sides.
-    fn fraggle(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn fraggle(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let to_service = c.dst_port == ECHO || c.dst_port == CHARGEN;
         let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
         if cfg.fraggle.enabled && to_service && v.broadcast {
-            o.broadcast_explained = true;
-            o.port_explained = true;
+            claims.broadcast_explained = true;
+            claims.port_explained = true;
             o.retire(FRAGGLE, &v.src);
             let shared = self
                 .fraggle_amp
@@ -291,11 +272,11 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = json!({
-                        "role": "amplifier",
-                        "broadcasts": addr_list(&acc.hosts, list),
-                        "ports": acc.ports.render(runs),
-                        "faq": "5, 1.1",
+                    let evidence = Evidence::Amplifier(evidence::Amplifier {
+                        role: "amplifier",
+                        broadcasts: addr_list(&acc.hosts, list),
+                        ports: Some(acc.ports.render(runs)),
+                        faq: "5, 1.1".into(),
                     });
                     let explanation = format!(
                         "A UDP datagram to the {service} port of {to}, which looks like a \
@@ -321,7 +302,7 @@ impl Amplify {
                 secs(cfg.fraggle.window_secs),
                 list,
             ) {
-                o.port_explained = true;
+                claims.port_explained = true;
                 let acc = r.acc;
                 let to = v.dst.clone();
                 let (threshold, window) = (cfg.fraggle.reply_sources, cfg.fraggle.window_secs);
@@ -332,12 +313,12 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = json!({
-                            "role": "victim",
-                            "sources": addr_list(&acc.sources, list),
-                            "sources_total": acc.sources.len(),
-                            "window_secs": window,
-                            "faq": "5, 1.1",
+                        let evidence = Evidence::Victim(evidence::Victim {
+                            role: "victim",
+                            sources: addr_list(&acc.sources, list),
+                            sources_total: acc.sources.len(),
+                            window_secs: window,
+                            faq: "5, 1.1".into(),
                         });
                         let explanation = format!(
                             "{n} different hosts sent UDP from their echo or chargen ports to \
@@ -357,14 +338,14 @@ impl Amplify {
     }
 
     /// `echo_chargen_loop`.
-    fn echo_loop(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn echo_loop(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let to_service = c.dst_port == ECHO || c.dst_port == CHARGEN;
         let from_service = c.src_port == ECHO || c.src_port == CHARGEN;
         if cfg.echo_chargen_loop.enabled && to_service && from_service {
-            o.port_explained = true;
+            claims.port_explained = true;
             o.retire(LOOP, &v.src);
             let shared = self
                 .loops
@@ -380,11 +361,11 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = json!({
-                        "src_port": src_port,
-                        "dst_port": dst_port,
-                        "hosts": addr_list(&acc.hosts, list),
-                        "faq": "1.1",
+                    let evidence = Evidence::EchoLoop(evidence::EchoLoop {
+                        src_port,
+                        dst_port,
+                        hosts: addr_list(&acc.hosts, list),
+                        faq: "1.1".into(),
                     });
                     let explanation = format!(
                         "A UDP datagram went from the {from_service} port of {from} to the \
@@ -402,6 +383,27 @@ impl Amplify {
                 })),
                 ..base(LOOP, Level::Hostile, v)
             });
+        }
+    }
+}
+
+impl Detector for Amplify {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
+        let before = now.saturating_sub(case_ns);
+        self.smurf_amp.expire(before);
+        self.fraggle_amp.expire(before);
+        self.loops.expire(before);
+        self.smurf_victims
+            .expire(now, secs(config.smurf.window_secs), case_ns);
+        self.fraggle_victims
+            .expire(now, secs(config.fraggle.window_secs), case_ns);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        self.smurf(v, ctx, claims, o);
+        if v.c.proto == Proto::Udp {
+            self.fraggle(v, ctx, claims, o);
+            self.echo_loop(v, ctx, claims, o);
         }
     }
 }

@@ -4,16 +4,19 @@
 use std::net::IpAddr;
 
 use probe_common::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN, URG};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, flag_names, plural, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, flag_names, plural,
+    table::Lru,
+};
 use crate::{
     contact::Proto,
+    findings::{Evidence, Kind, evidence},
     knowledge::{Direction, Level},
 };
 
-pub(crate) const STEALTH: &str = "stealth_scan";
-pub(crate) const PORT_ZERO: &str = "port_zero";
+pub(crate) const STEALTH: Kind = Kind::StealthScan;
+pub(crate) const PORT_ZERO: Kind = Kind::PortZero;
 
 /// The name of an impossible flag set, or `None` for flags a real stack sends.
 ///
@@ -65,25 +68,14 @@ impl Crafted {
         }
     }
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
-        let before = now.saturating_sub(case_ns);
-        self.stealth.expire(before);
-        self.zero.expire(before);
-    }
-
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
-        self.port_zero(v, ctx, o);
-        self.stealth(v, ctx, o);
-    }
-
-    fn port_zero(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn port_zero(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let list = ctx.config.limits.max_list;
         if ctx.config.port_zero.enabled
             && c.proto.has_ports()
             && (c.src_port == 0 || c.dst_port == 0)
         {
-            o.port_explained = true;
+            claims.port_explained = true;
             let acc = self.zero.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
             acc.tag(if c.dst_port == 0 {
@@ -111,14 +103,14 @@ impl Crafted {
                 port: Some(c.dst_port),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
-                evidence: json!({
-                    "src_port": c.src_port,
-                    "dst_port": c.dst_port,
-                    "flags": (c.proto == Proto::Tcp).then(|| flag_names(c.tcp_flags)),
-                    "packets": acc.tags,
-                    "hosts": addr_list(&acc.hosts, list),
-                    "faq": "1.1",
-                }),
+                evidence: Some(Evidence::PortZero(evidence::PortZero {
+                    src_port: c.src_port,
+                    dst_port: c.dst_port,
+                    flags: (c.proto == Proto::Tcp).then(|| flag_names(c.tcp_flags)),
+                    packets: acc.tags.clone(),
+                    hosts: addr_list(&acc.hosts, list),
+                    faq: "1.1".into(),
+                })),
                 explanation: format!(
                     "{src} sent {what} {which} on {dst}. Port 0 is reserved: no program listens \
                      there and no stack picks it as a source, so the packet was built by hand. \
@@ -161,16 +153,16 @@ impl Crafted {
             port: acc.port(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "flag_sets": acc.tags,
-                "ports": acc.ports.render(runs),
-                "distinct_ports": n,
-                "hosts": addr_list(&acc.hosts, list),
-                "hosts_total": acc.hosts.len(),
-                "ttl_min": acc.ttls.min,
-                "ttl_max": acc.ttls.max,
-                "faq": "general",
-            }),
+            evidence: Some(Evidence::Stealth(evidence::Stealth {
+                flag_sets: acc.tags.clone(),
+                ports: acc.ports.render(runs),
+                distinct_ports: n,
+                hosts: addr_list(&acc.hosts, list),
+                hosts_total: acc.hosts.len(),
+                ttl_min: acc.ttls.min,
+                ttl_max: acc.ttls.max,
+                faq: "general".into(),
+            })),
             explanation: format!(
                 "{src} sent TCP segments with flags no real connection uses ({kinds}) to {n} \
                  port{s} on {hosts}. This is a stealth scan. Many systems answer such a segment \
@@ -185,6 +177,19 @@ impl Crafted {
             ),
             ..base(STEALTH, Level::Suspicious, v)
         });
+    }
+}
+
+impl Detector for Crafted {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        let before = now.saturating_sub(case_ns);
+        self.stealth.expire(before);
+        self.zero.expire(before);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        self.port_zero(v, ctx, claims, o);
+        self.stealth(v, ctx, o);
     }
 }
 

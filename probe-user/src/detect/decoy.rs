@@ -41,15 +41,21 @@
 use std::{fmt::Write as _, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::{
-    Ctx, Out, Seen, View, base, secs, span,
+    Claims, Config, Ctx, Detector, Out, Seen, View, base, secs, span,
     table::{Lru, PortSet, Ttls},
 };
-use crate::{contact::Contact, knowledge::Level};
+use crate::{
+    contact::Contact,
+    findings::{
+        Evidence, Kind,
+        evidence::{self, DecoyMember},
+    },
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "decoy_scan";
+pub(crate) const KIND: Kind = Kind::DecoyScan;
 
 /// Probe TTLs varying by at most this much are steady enough to compare with earlier traffic;
 /// more, and the scanner is randomising them (nmap does, by up to 22).
@@ -187,18 +193,8 @@ impl Decoy {
         }
     }
 
-    pub(crate) fn expire(&mut self, now: u64, config: &super::Config) {
-        let window = secs(
-            config
-                .decoy_scan
-                .window_secs
-                .max(config.decoy_scan.spread_secs),
-        );
-        self.targets.expire(now.saturating_sub(window));
-    }
-
     /// Whether `src` is a member of a decoy group against `dst`.
-    pub(crate) fn is_member(&self, src: IpAddr, dst: IpAddr) -> bool {
+    fn is_member(&self, src: IpAddr, dst: IpAddr) -> bool {
         self.targets
             .get(&dst)
             .filter(|t| t.found_ns.is_some())
@@ -207,25 +203,17 @@ impl Decoy {
     }
 
     /// How many sources probed `c`'s destination port in its current round.
-    pub(crate) fn co_probed(&self, c: &Contact) -> usize {
+    fn co_probed(&self, c: &Contact) -> usize {
         self.targets
             .get(&c.dst)
             .and_then(|t| t.rounds.get(&(c.protocol, c.dst_port)))
             .map_or(0, |r| r.senders.len())
     }
 
-    pub(crate) fn run(
-        &mut self,
-        v: &View<'_>,
-        ctx: &Ctx<'_>,
-        seen: &Lru<IpAddr, Seen>,
-        o: &mut Out,
-    ) {
+    /// Adds `v`'s probe to its port's round and reports the group once there is one.
+    fn round(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.decoy_scan;
-        if !cfg.enabled || !v.probe || !c.proto.has_ports() || o.not_scan {
-            return;
-        }
         let need = cfg.sources.max(2);
         let spread = secs(cfg.spread_secs);
         let max_sources = cfg.max_sources.max(need);
@@ -264,13 +252,18 @@ impl Decoy {
         let add = target.contacts.saturating_sub(target.reported);
         target.reported = target.contacts;
         let group_first = group.iter().map(|(_, f, _)| *f).min().unwrap_or(c.ts_ns);
-        let profiles = profiles(&group, &target.members, seen, secs(cfg.history_gap_secs));
+        let profiles = profiles(
+            &group,
+            &target.members,
+            ctx.seen,
+            secs(cfg.history_gap_secs),
+        );
         let verdict = judge(&profiles, cfg.ttl_slack);
         let runs = ctx.config.limits.max_port_runs;
-        let sources: Vec<Value> = profiles
+        let sources: Vec<DecoyMember> = profiles
             .iter()
             .take(ctx.config.limits.max_list.max(need))
-            .map(Profile::to_json)
+            .map(Profile::member)
             .collect();
         let real = verdict.real.map(|a| a.to_string());
         let explanation = explain(
@@ -287,19 +280,43 @@ impl Decoy {
             port: None,
             add,
             first_seen_ns: group_first,
-            evidence: json!({
-                "ports": target.ports.render(runs),
-                "common_ports": target.ports.len(),
-                "sources": sources,
-                "sources_total": profiles.len(),
-                "real_source": real,
-                "confidence": verdict.confidence,
-                "reasons": verdict.reasons,
-                "faq": "1.3",
-            }),
+            evidence: Some(Evidence::Decoy(evidence::Decoy {
+                ports: target.ports.render(runs),
+                common_ports: target.ports.len(),
+                sources,
+                sources_total: profiles.len(),
+                real_source: real,
+                confidence: verdict.confidence,
+                reasons: verdict.reasons,
+                faq: "1.3".into(),
+            })),
             explanation,
             ..base(KIND, Level::Suspicious, v)
         });
+    }
+}
+
+impl Detector for Decoy {
+    fn expire(&mut self, now: u64, _case_ns: u64, config: &Config) {
+        let window = secs(
+            config
+                .decoy_scan
+                .window_secs
+                .max(config.decoy_scan.spread_secs),
+        );
+        self.targets.expire(now.saturating_sub(window));
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        let c = v.c;
+        let cfg = &ctx.config.decoy_scan;
+        if cfg.enabled && v.probe && c.proto.has_ports() && !claims.not_scan {
+            self.round(v, ctx, o);
+        }
+        // Whether or not this contact counted, later detectors learn where its source and port
+        // stand: a member's probes and a co-probed port belong to the decoy scan.
+        claims.decoy_member = self.is_member(c.src, c.dst);
+        claims.co_probers = self.co_probed(c);
     }
 }
 
@@ -343,15 +360,15 @@ impl Profile {
             && !self.earlier_ttl_matches(slack)
     }
 
-    fn to_json(&self) -> Value {
-        json!({
-            "addr": self.addr.to_string(),
-            "ttl_min": self.ttl_min,
-            "ttl_max": self.ttl_max,
-            "probes": self.rounds,
-            "earlier_contact": self.earlier.is_some(),
-            "earlier_ttl": self.earlier.map(|s| s.first_ttl),
-        })
+    fn member(&self) -> DecoyMember {
+        DecoyMember {
+            addr: self.addr.to_string(),
+            ttl_min: self.ttl_min,
+            ttl_max: self.ttl_max,
+            probes: self.rounds,
+            earlier_contact: self.earlier.is_some(),
+            earlier_ttl: self.earlier.map(|s| s.first_ttl),
+        }
     }
 }
 

@@ -14,15 +14,17 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, plural, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, plural, table::Lru,
+};
 use crate::{
     contact::Proto,
+    findings::{Evidence, Kind, evidence},
     knowledge::{Category, Direction, Level, Proto as KProto},
 };
 
-pub(crate) const KIND: &str = "dialup_remnant";
+pub(crate) const KIND: Kind = Kind::DialupRemnant;
 
 /// `dialup_remnant`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,10 +69,6 @@ impl Dialup {
         Self {
             cases: Lru::new(cap),
         }
-    }
-
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
-        self.cases.expire(now.saturating_sub(case_ns));
     }
 
     fn classify(v: &View<'_>, ctx: &Ctx<'_>) -> Option<Remnant> {
@@ -126,8 +124,14 @@ impl Dialup {
             _ => None,
         }
     }
+}
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+impl Detector for Dialup {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
+        self.cases.expire(now.saturating_sub(case_ns));
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         if !ctx.config.dialup_remnant.enabled {
             return;
         }
@@ -135,7 +139,7 @@ impl Dialup {
             return;
         };
         let c = v.c;
-        o.port_explained = true;
+        claims.port_explained = true;
         let list = ctx.config.limits.max_list;
         let acc = self
             .cases
@@ -195,14 +199,14 @@ impl Dialup {
             port: Some(r.port),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "app": r.app,
-                "port": r.port,
-                "side": side,
-                "sources": addr_list(&acc.sources, list),
-                "sources_total": senders,
-                "faq": "1.10",
-            }),
+            evidence: Some(Evidence::Dialup(evidence::Dialup {
+                app: r.app.clone(),
+                port: r.port,
+                side,
+                sources: addr_list(&acc.sources, list),
+                sources_total: senders,
+                faq: "1.10".into(),
+            })),
             explanation: format!("{story} {senders} sender{s} so far.", s = plural(senders)),
             ..base(KIND, r.level, v)
         });

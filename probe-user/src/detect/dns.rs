@@ -3,12 +3,14 @@
 
 use std::net::IpAddr;
 
-use serde_json::json;
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, table::Lru};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
-use super::{Acc, Ctx, Out, View, addr_list, base, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
-
-pub(crate) const KIND: &str = "dns_low_source_port";
+pub(crate) const KIND: Kind = Kind::DnsLowSourcePort;
 
 const DNS: u16 = 53;
 
@@ -25,13 +27,15 @@ impl Dns {
             ports: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Dns {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.cases.expire(now.saturating_sub(case_ns));
         self.ports.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         // Port 53 to 53 is a resolver talking to a server, as many do (FAQ 1.9); port 0 is
         // `port_zero`'s.
@@ -44,7 +48,7 @@ impl Dns {
         {
             return;
         }
-        o.port_explained = true;
+        claims.port_explained = true;
         let list = ctx.config.limits.max_list;
         let acc = self
             .cases
@@ -56,11 +60,11 @@ impl Dns {
             dst: acc.dst(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "src_ports": used.render(ctx.config.limits.max_port_runs),
-                "servers": addr_list(&acc.hosts, list),
-                "faq": "1.9",
-            }),
+            evidence: Some(Evidence::DnsLowPort(evidence::DnsLowPort {
+                src_ports: used.render(ctx.config.limits.max_port_runs),
+                servers: addr_list(&acc.hosts, list),
+                faq: "1.9".into(),
+            })),
             explanation: format!(
                 "{src} sent a DNS query to {dst} from port {sp}, below 1024. Resolvers normally \
                  use a random high port (or 53 itself), but NAT gateways rewrite ports with no \

@@ -6,17 +6,21 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
-use crate::knowledge::IcmpFamily;
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+};
+use crate::{
+    findings::{Evidence, Kind, evidence},
+    knowledge::IcmpFamily,
+};
 
-pub(crate) const FRAG_NEEDED: &str = "icmp_frag_needed";
-pub(crate) const REDIRECT: &str = "icmp_redirect";
-pub(crate) const ROUTER_ADV: &str = "router_advertisement";
-pub(crate) const QUENCH: &str = "source_quench";
-pub(crate) const TTL_EXCEEDED: &str = "ttl_exceeded";
-pub(crate) const PARAM_PROBLEM: &str = "parameter_problem";
+pub(crate) const FRAG_NEEDED: Kind = Kind::IcmpFragNeeded;
+pub(crate) const REDIRECT: Kind = Kind::IcmpRedirect;
+pub(crate) const ROUTER_ADV: Kind = Kind::RouterAdvertisement;
+pub(crate) const QUENCH: Kind = Kind::SourceQuench;
+pub(crate) const TTL_EXCEEDED: Kind = Kind::TtlExceeded;
+pub(crate) const PARAM_PROBLEM: Kind = Kind::ParameterProblem;
 
 /// Each ICMP kind on or off.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +52,7 @@ impl Default for IcmpConfig {
 }
 
 /// The kind an ICMP message belongs to, if it has one.
-fn kind_of(cfg: &IcmpConfig, family: IcmpFamily, ty: u8, code: u8) -> Option<&'static str> {
+fn kind_of(cfg: &IcmpConfig, family: IcmpFamily, ty: u8, code: u8) -> Option<Kind> {
     let kind = match (family, ty, code) {
         (IcmpFamily::V4, 3, 4) | (IcmpFamily::V6, 2, _) => (cfg.frag_needed, FRAG_NEEDED),
         (IcmpFamily::V4, 5, _) | (IcmpFamily::V6, 137, _) => (cfg.redirect, REDIRECT),
@@ -62,7 +66,7 @@ fn kind_of(cfg: &IcmpConfig, family: IcmpFamily, ty: u8, code: u8) -> Option<&'s
 }
 
 /// The probe's own reading of each kind; `{src}` is the sender, `{dst}` the receiver.
-fn reading(kind: &str, src: &str, dst: &str) -> String {
+fn reading(kind: Kind, src: &str, dst: &str) -> String {
     match kind {
         FRAG_NEEDED => format!(
             "{src} reports that a packet from {dst} was too large for the next link and could \
@@ -105,7 +109,7 @@ fn reading(kind: &str, src: &str, dst: &str) -> String {
 }
 
 pub(crate) struct Icmp {
-    cases: Lru<(&'static str, IpAddr), Acc>,
+    cases: Lru<(Kind, IpAddr), Acc>,
 }
 
 impl Icmp {
@@ -114,12 +118,14 @@ impl Icmp {
             cases: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Icmp {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.cases.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, _claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let Some(family) = v.icmp else {
             return;
@@ -145,15 +151,15 @@ impl Icmp {
             port: None,
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "family": family.as_str(),
-                "type": c.icmp_type,
-                "code": c.icmp_code,
-                "name": m.name,
-                "messages": acc.tags,
-                "hosts": addr_list(&acc.hosts, list),
-                "faq": m.faq.unwrap_or_else(|| "2".to_owned()),
-            }),
+            evidence: Some(Evidence::Icmp(evidence::Icmp {
+                family: family.as_str(),
+                icmp_type: c.icmp_type,
+                code: c.icmp_code,
+                name: m.name,
+                messages: acc.tags.clone(),
+                hosts: addr_list(&acc.hosts, list),
+                faq: m.faq.map_or("2".into(), Into::into),
+            })),
             explanation,
             ..base(kind, m.level, v)
         });

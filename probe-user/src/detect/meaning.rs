@@ -9,16 +9,19 @@
 use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
 
-use super::{Acc, Ctx, Out, View, addr_words, base, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, table::Lru};
 use crate::{
     contact::Proto,
+    findings::{
+        Evidence, Kind,
+        evidence::{self, PortNote},
+    },
     knowledge::{Category, Direction, Info, Level},
 };
 
-pub(crate) const PORT_MEANING: &str = "port_meaning";
-pub(crate) const TROJAN: &str = "trojan_probe";
+pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
+pub(crate) const TROJAN: Kind = Kind::TrojanProbe;
 
 /// `port_meaning`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,17 +85,15 @@ impl Source {
         }
     }
 
-    fn ports_json(&self) -> Vec<Value> {
+    fn port_notes(&self) -> Vec<PortNote> {
         self.notes
             .iter()
-            .map(|((port, proto), n)| {
-                json!({
-                    "port": port,
-                    "proto": proto,
-                    "name": n.name,
-                    "level": n.level,
-                    "faq": n.faq,
-                })
+            .map(|((port, proto), n)| PortNote {
+                port: *port,
+                proto,
+                name: n.name.clone(),
+                level: n.level,
+                faq: n.faq.clone(),
             })
             .collect()
     }
@@ -113,13 +114,19 @@ impl Meaning {
             trojans: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Meaning {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.meanings.expire(now.saturating_sub(case_ns));
         self.trojans.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        // A detector before this one explained the port, or a scan finding covers it.
+        if claims.port_explained || claims.ports_covered() {
+            return;
+        }
         let c = v.c;
         let udp_probe = c.proto == Proto::Udp && !v.udp_reply;
         if !(v.syn || udp_probe) {
@@ -161,7 +168,7 @@ impl Meaning {
             .map(|n| n.level)
             .max()
             .unwrap_or(info.level);
-        let ports = s.ports_json();
+        let ports = s.port_notes();
         let hosts = addr_words(&s.acc.hosts, list);
         let single = s.notes.len() == 1;
         let mut text = if trojan {
@@ -191,11 +198,11 @@ impl Meaning {
             port: s.acc.port(),
             add: s.acc.take(),
             first_seen_ns: s.acc.first_ns,
-            evidence: json!({
-                "ports": ports,
-                "hosts": super::addr_list(&s.acc.hosts, list),
-                "faq": info.faq.clone().unwrap_or_else(|| "1".to_owned()),
-            }),
+            evidence: Some(Evidence::Ports(evidence::Ports {
+                ports,
+                hosts: super::addr_list(&s.acc.hosts, list),
+                faq: info.faq.clone().map_or("1".into(), Into::into),
+            })),
             explanation: text,
             ..base(kind, level, v)
         });
@@ -315,7 +322,7 @@ mod tests {
         contacts.push(at(syn("198.18.0.66", "198.18.0.1", 143), 100));
         contacts.push(at(syn("198.18.0.66", "198.18.0.1", 31_337), 101));
         let lines = run(&mut engine(), &contacts);
-        assert_eq!(opened(&lines), vec!["vertical_scan"]);
+        assert_eq!(opened(&lines), vec![Kind::VerticalScan]);
     }
 
     #[test]

@@ -15,11 +15,14 @@
 //!
 //! # Claims
 //!
-//! Specific detectors run before general ones. When one explains a contact's destination port
-//! (a traceroute probe, a NetBIOS query, a DNS query from a low port...) it *claims* it, and
-//! `port_meaning` and `trojan_probe` stay quiet about that contact; traceroute probes are not
-//! counted as port-scan probes either. A source already reported as a port scanner (or a decoy
-//! scan's member) gets no per-port findings: its scan finding covers them.
+//! Each detector is a part implementing `Detector`, and the engine runs them in the fixed order
+//! `chain` documents, specific ones before general ones. A `Claims` value goes along the chain:
+//! when a detector explains a contact's destination port (a traceroute probe, a NetBIOS query,
+//! a DNS query from a low port...) it *claims* it there, and `port_meaning` and `trojan_probe`
+//! stay quiet about that contact; traceroute probes are not counted as port-scan probes either.
+//! A source already reported as a port scanner (or a decoy scan's member) gets no per-port
+//! findings: its scan finding covers them. No detector asks another one anything; what one
+//! needs from another reaches it through the claims.
 //!
 //! # What counts as a probe
 //!
@@ -55,7 +58,6 @@ use std::{
 
 use probe_common::packet::tcp_flags;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use self::table::{Capped, Lru, PortSet, Ttls};
 pub use self::{
@@ -74,7 +76,7 @@ pub use self::{
 };
 use crate::{
     contact::{Contact, Proto},
-    findings::{Book, BookConfig, Draft, Finding},
+    findings::{Book, BookConfig, Draft, Finding, Kind},
     knowledge::{IcmpFamily, Knowledge, Level},
 };
 
@@ -317,28 +319,69 @@ pub(crate) const fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// One detector: a part of the chain [`Engine::contact`] runs every contact through.
+pub(crate) trait Detector: Send {
+    /// Forgets what fell out of its windows by `now`; `case_ns` is how long a finding stays
+    /// open without news.
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config);
+
+    /// Looks at one contact: reads what the detectors before it claimed, adds its own claims
+    /// for the ones after it, and pushes its drafts.
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>);
+}
+
+/// What is known about one contact beyond the packet, handed along the chain in its order:
+/// each field says who sets it and who reads it, so a detector only learns from those before
+/// it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent claims, each set by one detector and read by another"
+)]
+pub(crate) struct Claims {
+    /// The engine, before the chain: the source already has an open `sscan` finding.
+    pub(crate) sscan_reported: bool,
+    /// The engine, before the chain: the source already has an open `vertical_scan` finding.
+    pub(crate) vertical_reported: bool,
+    /// A specific detector explained the destination port (port 0, fraggle, echo/chargen,
+    /// traceroute, NetBIOS, DNS, dial-up, sscan, proxy and remap checks): `port_meaning` and
+    /// `trojan_probe` stay quiet.
+    pub(crate) port_explained: bool,
+    /// A traceroute probe, not a port-scan probe: `decoy_scan` and the scans do not count it.
+    pub(crate) not_scan: bool,
+    /// `smurf` or `fraggle` explained the broadcast destination: `directed_broadcast` stays
+    /// quiet.
+    pub(crate) broadcast_explained: bool,
+    /// `decoy_scan`: the source is a member of a decoy group against the destination.
+    pub(crate) decoy_member: bool,
+    /// `decoy_scan`: sources in the current round of the destination port.
+    pub(crate) co_probers: usize,
+}
+
+impl Claims {
+    /// The source's probes belong to another finding (a decoy group's, an sscan run's): the
+    /// scans do not count them.
+    pub(crate) fn scan_covered(&self) -> bool {
+        self.decoy_member || self.sscan_reported
+    }
+
+    /// The contact's port is part of a scan finding already (the source's, or a decoy round
+    /// of two or more sources): no per-port finding.
+    pub(crate) fn ports_covered(&self) -> bool {
+        self.scan_covered() || self.vertical_reported || self.co_probers >= 2
+    }
+}
+
 /// What the detectors conclude from one contact: drafts go into the book as they are made,
 /// and the lines that causes are collected.
 pub(crate) struct Out<'b> {
     book: &'b mut Book,
     pub(crate) lines: Vec<Finding>,
-    /// A specific detector explained the destination port: no `port_meaning`/`trojan_probe`.
-    pub(crate) port_explained: bool,
-    /// Not a port-scan probe (a traceroute probe): scans do not count it.
-    pub(crate) not_scan: bool,
-    /// A detector explained the broadcast destination (smurf, fraggle).
-    pub(crate) broadcast_explained: bool,
 }
 
 impl<'b> Out<'b> {
     fn new(book: &'b mut Book, lines: Vec<Finding>) -> Self {
-        Self {
-            book,
-            lines,
-            port_explained: false,
-            not_scan: false,
-            broadcast_explained: false,
-        }
+        Self { book, lines }
     }
 
     /// Folds `d` into the book at once. A detector that changes a snapshot behind an earlier
@@ -351,24 +394,19 @@ impl<'b> Out<'b> {
     /// Frees the snapshot behind the unmade evidence of the open `kind` finding about
     /// `subject`, so that the detector can change it in place. Only right before a change
     /// that is followed, unconditionally, by a [`Out::push`] for the same finding.
-    pub(crate) fn retire(&mut self, kind: &'static str, subject: &str) {
+    pub(crate) fn retire(&mut self, kind: Kind, subject: &str) {
         self.book.retire(kind, subject);
     }
 }
 
 /// A draft about `v`'s contact, subject its source, counting one contact.
-pub(crate) fn base(kind: &'static str, level: Level, v: &View<'_>) -> Draft {
+pub(crate) fn base(kind: Kind, level: Level, v: &View<'_>) -> Draft {
     base_to(kind, level, v, Some(v.dst.clone()))
 }
 
 /// [`base`] with another destination, for detectors that name one of their own (copying the
 /// contact's only to drop it costs an allocation per contact).
-pub(crate) fn base_to(
-    kind: &'static str,
-    level: Level,
-    v: &View<'_>,
-    dst: Option<String>,
-) -> Draft {
+pub(crate) fn base_to(kind: Kind, level: Level, v: &View<'_>, dst: Option<String>) -> Draft {
     let c = v.c;
     Draft {
         kind,
@@ -381,7 +419,7 @@ pub(crate) fn base_to(
         add: 1,
         first_seen_ns: c.ts_ns,
         last_seen_ns: c.ts_ns,
-        evidence: Value::Null,
+        evidence: None,
         explanation: String::new(),
         later: None,
     }
@@ -504,27 +542,13 @@ pub(crate) fn push_ip(s: &mut String, addr: IpAddr) {
     }
 }
 
-/// Up to `max` addresses as JSON strings.
-pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Value {
-    Value::Array(
-        set.iter()
-            .take(max)
-            .map(|a| Value::String(ip_text(*a)))
-            .collect(),
-    )
-}
-
-/// `evidence` with `key` set to `value`, moved in: `json!` serializes what it is given, which
-/// copies a list of addresses string by string.
-pub(crate) fn with_field(mut evidence: Value, key: &str, value: Value) -> Value {
-    if let Value::Object(fields) = &mut evidence {
-        fields.insert(key.to_owned(), value);
-    }
-    evidence
+/// Up to `max` addresses, for evidence.
+pub(crate) fn addr_list(set: &Capped<IpAddr>, max: usize) -> Vec<String> {
+    set.iter().take(max).map(|a| ip_text(*a)).collect()
 }
 
 /// [`addr_list`] and [`addr_words`] of the same `max` addresses, each written once.
-pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, String) {
+pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Vec<String>, String) {
     let shown: Vec<String> = set.iter().take(max).map(|a| ip_text(*a)).collect();
     let more = set.len().saturating_sub(shown.len());
     let words = match (shown.len(), more) {
@@ -532,10 +556,7 @@ pub(crate) fn addr_list_and_words(set: &Capped<IpAddr>, max: usize) -> (Value, S
         (_, 0) => shown.join(", "),
         _ => format!("{} and {more} more", shown.join(", ")),
     };
-    (
-        Value::Array(shown.into_iter().map(Value::String).collect()),
-        words,
-    )
+    (shown, words)
 }
 
 /// `198.18.0.1`, or `198.18.0.1, 198.18.0.2 and 3 more`.
@@ -566,34 +587,47 @@ pub struct Engine {
     seen: Lru<IpAddr, Seen>,
     /// The latest time the engine was given.
     now_ns: u64,
-    /// `bogon_source`, `land`, `source_routed`, `directed_broadcast`.
-    address: address::Address,
-    /// `stealth_scan`, `port_zero`.
-    crafted: crafted::Crafted,
-    /// `smurf`, `fraggle`, `echo_chargen_loop`.
-    amplify: amplify::Amplify,
-    /// The six ICMP message kinds.
-    icmp: icmp::Icmp,
-    traceroute: traceroute::Traceroute,
-    /// `netbios_chatter`.
-    netbios: netbios::Netbios,
-    /// `dns_low_source_port`.
-    dns: dns::Dns,
-    /// `dialup_remnant`.
-    dialup: dialup::Dialup,
-    sscan: sscan::Sscan,
-    /// `decoy_scan`.
-    decoy: decoy::Decoy,
-    /// `proxy_check`.
-    proxy: proxy::Proxy,
-    /// `remapped_service`.
-    remap: remap::Remap,
-    /// `vertical_scan`, `horizontal_sweep`, `ping_sweep`.
-    scan: scan::Scan,
-    /// `port_meaning`, `trojan_probe`.
-    meaning: meaning::Meaning,
+    /// Every contact detector, in the order of [`chain`].
+    detectors: Vec<Box<dyn Detector>>,
     /// `probe_overload`: the kernel's drop counters at the last call.
     overload: overload::Overload,
+}
+
+/// The contact detectors in the order they see a contact. Specific ones come before general
+/// ones, so that their claims reach the detectors they silence:
+///
+/// 1. `bogon_source`, `land`, `source_routed` (no claims either way);
+/// 2. `stealth_scan`, `port_zero` (port 0 claims its port);
+/// 3. `smurf`, `fraggle`, `echo_chargen_loop` (claim broadcasts and ports 7 and 19);
+/// 4. `directed_broadcast` (quiet about what smurf and fraggle explained);
+/// 5. the six ICMP kinds;
+/// 6. `traceroute` (claims its probes: not port scans, no port meaning);
+/// 7. `netbios_chatter`, 8. `dns_low_source_port`, 9. `dialup_remnant`, 10. `sscan`
+///    (claim their ports);
+/// 11. `decoy_scan` (says whether the source is a member and how many sources co-probed the
+///     port);
+/// 12. `proxy_check`, 13. `remapped_service` (claim their ports);
+/// 14. `vertical_scan`, `horizontal_sweep`, `ping_sweep` (skip decoy members, sscan sources
+///     and traceroute probes);
+/// 15. `port_meaning`, `trojan_probe` (last: quiet about anything claimed or covered).
+fn chain(config: &Config, cap: usize) -> Vec<Box<dyn Detector>> {
+    vec![
+        Box::new(address::Address::new(cap)),
+        Box::new(crafted::Crafted::new(cap)),
+        Box::new(amplify::Amplify::new(cap)),
+        Box::new(address::Broadcast::new(cap)),
+        Box::new(icmp::Icmp::new(cap)),
+        Box::new(traceroute::Traceroute::new(cap)),
+        Box::new(netbios::Netbios::new(cap)),
+        Box::new(dns::Dns::new(cap)),
+        Box::new(dialup::Dialup::new(cap)),
+        Box::new(sscan::Sscan::new(cap)),
+        Box::new(decoy::Decoy::new(&config.decoy_scan, cap)),
+        Box::new(proxy::Proxy::new(cap)),
+        Box::new(remap::Remap::new(cap)),
+        Box::new(scan::Scan::new(cap)),
+        Box::new(meaning::Meaning::new(cap)),
+    ]
 }
 
 /// What every detector needs besides the contact.
@@ -601,6 +635,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a Config,
     /// Shared so that evidence made later can keep it.
     pub(crate) knowledge: &'a Arc<Knowledge>,
+    /// Recent sources and when each was first seen, as they stood before this contact.
+    pub(crate) seen: &'a Lru<IpAddr, Seen>,
 }
 
 impl Engine {
@@ -610,20 +646,7 @@ impl Engine {
             book: Book::new(&config.findings),
             seen: Lru::new(cap),
             now_ns: 0,
-            address: address::Address::new(cap),
-            crafted: crafted::Crafted::new(cap),
-            amplify: amplify::Amplify::new(cap),
-            icmp: icmp::Icmp::new(cap),
-            traceroute: traceroute::Traceroute::new(cap),
-            netbios: netbios::Netbios::new(cap),
-            dns: dns::Dns::new(cap),
-            dialup: dialup::Dialup::new(cap),
-            sscan: sscan::Sscan::new(cap),
-            decoy: decoy::Decoy::new(&config.decoy_scan, cap),
-            proxy: proxy::Proxy::new(cap),
-            remap: remap::Remap::new(cap),
-            scan: scan::Scan::new(cap),
-            meaning: meaning::Meaning::new(cap),
+            detectors: chain(&config, cap),
             overload: overload::Overload::default(),
             config,
             knowledge,
@@ -652,35 +675,21 @@ impl Engine {
         let v = View::new(c);
         // Asked before any draft of this contact reaches the book, as the scan detectors must
         // see the findings as they stood before it.
-        let sscan_open = self.book.is_open(sscan::KIND, &v.src);
-        let vertical_open = self.book.is_open(scan::VERTICAL, &v.src);
+        let mut claims = Claims {
+            sscan_reported: self.book.is_open(sscan::KIND, &v.src),
+            vertical_reported: self.book.is_open(scan::VERTICAL, &v.src),
+            ..Claims::default()
+        };
         let ctx = Ctx {
             config: &self.config,
             knowledge: &self.knowledge,
+            seen: &self.seen,
         };
         let mut o = Out::new(&mut self.book, out);
-        self.address.pre(&v, &ctx, &mut o);
-        self.crafted.run(&v, &ctx, &mut o);
-        self.amplify.run(&v, &ctx, &mut o);
-        self.address.post(&v, &ctx, &mut o);
-        self.icmp.run(&v, &ctx, &mut o);
-        self.traceroute.run(&v, &ctx, &mut o);
-        self.netbios.run(&v, &ctx, &mut o);
-        self.dns.run(&v, &ctx, &mut o);
-        self.dialup.run(&v, &ctx, &mut o);
-        self.sscan.run(&v, &ctx, &mut o);
-        self.decoy.run(&v, &ctx, &self.seen, &mut o);
-        self.proxy.run(&v, &ctx, &mut o);
-        self.remap.run(&v, &ctx, &mut o);
-        // Decoy members and sscan sources are covered by those findings, not counted as scans;
-        // a reported port scanner, or a port probed by several sources at once (a decoy
-        // round), gets no per-port findings.
-        let member = self.decoy.is_member(c.src, c.dst);
-        self.scan.run(&v, &ctx, member || sscan_open, &mut o);
-        let covered = member || sscan_open || vertical_open || self.decoy.co_probed(c) >= 2;
-        if !o.port_explained && !covered {
-            self.meaning.run(&v, &ctx, &mut o);
+        for detector in &mut self.detectors {
+            detector.observe(&v, &ctx, &mut claims, &mut o);
         }
+        let lines = o.lines;
         let seen = self.seen.touch(&c.src, c.ts_ns, || Seen {
             first_ns: c.ts_ns,
             first_ttl: c.ttl,
@@ -689,7 +698,7 @@ impl Engine {
             seen.first_ns = c.ts_ns;
             seen.first_ttl = c.ttl;
         }
-        o.lines
+        lines
     }
 
     /// Lets time pass: expires windows and returns refreshes and last lines that fell due.
@@ -727,23 +736,11 @@ impl Engine {
         self.now_ns = self.now_ns.max(now_ns);
         let now = self.now_ns;
         let case_ns = secs(self.config.findings.window_secs.max(1));
-        let c = &self.config;
         self.seen
-            .expire(now.saturating_sub(secs(c.limits.history_secs)));
-        self.address.expire(now, case_ns);
-        self.crafted.expire(now, case_ns);
-        self.amplify.expire(now, case_ns, c);
-        self.icmp.expire(now, case_ns);
-        self.traceroute.expire(now, case_ns, c);
-        self.netbios.expire(now, case_ns);
-        self.dns.expire(now, case_ns);
-        self.dialup.expire(now, case_ns);
-        self.sscan.expire(now, case_ns, c);
-        self.decoy.expire(now, c);
-        self.proxy.expire(now, case_ns, c);
-        self.remap.expire(now, case_ns, c);
-        self.scan.expire(now, case_ns, c);
-        self.meaning.expire(now, case_ns);
+            .expire(now.saturating_sub(secs(self.config.limits.history_secs)));
+        for detector in &mut self.detectors {
+            detector.expire(now, case_ns, &self.config);
+        }
         self.book.due(now)
     }
 }

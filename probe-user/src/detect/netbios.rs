@@ -4,12 +4,16 @@
 
 use std::net::IpAddr;
 
-use serde_json::json;
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
-use super::{Acc, Ctx, Out, View, addr_list, addr_words, base, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
-
-pub(crate) const KIND: &str = "netbios_chatter";
+pub(crate) const KIND: Kind = Kind::NetbiosChatter;
 
 const NAME_SERVICE: u16 = 137;
 
@@ -23,12 +27,14 @@ impl Netbios {
             cases: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64) {
+impl Detector for Netbios {
+    fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.cases.expire(now.saturating_sub(case_ns));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         if !ctx.config.netbios_chatter.enabled
             || c.proto != Proto::Udp
@@ -36,7 +42,7 @@ impl Netbios {
         {
             return;
         }
-        o.port_explained = true;
+        claims.port_explained = true;
         let list = ctx.config.limits.max_list;
         let acc = self
             .cases
@@ -46,12 +52,12 @@ impl Netbios {
             dst: acc.dst(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,
-            evidence: json!({
-                "hosts": addr_list(&acc.hosts, list),
-                "hosts_total": acc.hosts.len(),
-                "src_port": c.src_port,
-                "faq": "1.1, 10",
-            }),
+            evidence: Some(Evidence::Netbios(evidence::Netbios {
+                hosts: addr_list(&acc.hosts, list),
+                hosts_total: acc.hosts.len(),
+                src_port: c.src_port,
+                faq: "1.1, 10".into(),
+            })),
             explanation: format!(
                 "{src} sent NetBIOS name-service queries (UDP 137) to {hosts}. Windows and Samba \
                  machines ask any host they talk to for its name table, so this is nearly always \

@@ -2,11 +2,12 @@
 //! its rate limit held them back or the ring buffer was full. Findings for that time may be
 //! missing or undercounted, and the probe says so rather than losing them silently.
 
-use serde_json::json;
+use crate::{
+    findings::{Draft, Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
-use crate::{findings::Draft, knowledge::Level};
-
-pub(crate) const KIND: &str = "probe_overload";
+pub(crate) const KIND: Kind = Kind::ProbeOverload;
 
 /// The kernel's totals at the last call, and what the open finding has summed.
 #[derive(Default)]
@@ -67,12 +68,12 @@ impl Overload {
             add: lost,
             first_seen_ns: first,
             last_seen_ns: now,
-            evidence: json!({
-                "rate_limited": rate,
-                "ring_full": ring,
-                "rate_limited_total": rate_limited,
-                "ring_full_total": ring_full,
-            }),
+            evidence: Some(Evidence::Overload(evidence::Overload {
+                rate_limited: rate,
+                ring_full: ring,
+                rate_limited_total: rate_limited,
+                ring_full_total: ring_full,
+            })),
             explanation: format!(
                 "The kernel could not hand over {total} first-contact events ({rate} held back \
                  by the event rate limit, {ring} because the ring buffer was full). Findings for \
@@ -101,7 +102,7 @@ mod tests {
         let f = &lines[0];
         assert_eq!(
             (
-                f.kind.as_str(),
+                f.kind,
                 f.level,
                 f.src.clone(),
                 f.dst.clone(),

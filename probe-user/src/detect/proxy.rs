@@ -5,12 +5,15 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, secs, table::Lru};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "proxy_check";
+pub(crate) const KIND: Kind = Kind::ProxyCheck;
 
 /// `proxy_check`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,13 +52,15 @@ impl Proxy {
             sources: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Proxy {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         let keep = case_ns.max(secs(config.proxy_check.window_secs));
         self.sources.expire(now.saturating_sub(keep));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.proxy_check;
         let socks = c.dst_port == cfg.socks_port;
@@ -88,18 +93,18 @@ impl Proxy {
             return;
         }
         s.found = true;
-        o.port_explained = true;
+        claims.port_explained = true;
         let ports = s.acc.ports.render(ctx.config.limits.max_port_runs);
         o.push(super::Draft {
             dst: s.acc.dst(),
             port: s.acc.port(),
             add: s.acc.take(),
             first_seen_ns: s.acc.first_ns,
-            evidence: json!({
-                "ports": ports,
-                "hosts": super::addr_list(&s.acc.hosts, list),
-                "faq": "1.11, 1.1",
-            }),
+            evidence: Some(Evidence::Proxy(evidence::Proxy {
+                ports: ports.clone(),
+                hosts: super::addr_list(&s.acc.hosts, list),
+                faq: "1.11, 1.1".into(),
+            })),
             explanation: format!(
                 "{src} checked {hosts} for open proxies: SOCKS on {socks} and web proxy ports \
                  ({ports}). IRC networks do this to everyone joining a chat, to keep out people \

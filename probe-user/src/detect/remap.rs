@@ -5,12 +5,15 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{Acc, Ctx, Out, View, addr_words, base, secs, table::Lru};
-use crate::{contact::Proto, knowledge::Level};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, secs, table::Lru};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "remapped_service";
+pub(crate) const KIND: Kind = Kind::RemappedService;
 
 /// A service and the ports it is commonly moved to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,13 +72,15 @@ impl Remap {
             hunts: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Remap {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         let keep = case_ns.max(secs(config.remapped_service.window_secs));
         self.hunts.expire(now.saturating_sub(keep));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.remapped_service;
         if !cfg.enabled || c.proto != Proto::Tcp || !v.syn {
@@ -106,7 +111,7 @@ impl Remap {
                 continue;
             }
             h.found = true;
-            o.port_explained = true;
+            claims.port_explained = true;
             let where_ = if tried.contains(&fam.port) {
                 format!("both on its usual port {} and on", fam.port)
             } else {
@@ -124,13 +129,13 @@ impl Remap {
                 port: h.acc.port(),
                 add: h.acc.take(),
                 first_seen_ns: h.acc.first_ns,
-                evidence: json!({
-                    "service": fam.service,
-                    "usual_port": fam.port,
-                    "ports_tried": tried,
-                    "hosts": super::addr_list(&h.acc.hosts, list),
-                    "faq": "1.12",
-                }),
+                evidence: Some(Evidence::Remap(evidence::Remap {
+                    service: fam.service.clone(),
+                    usual_port: fam.port,
+                    ports_tried: tried.clone(),
+                    hosts: super::addr_list(&h.acc.hosts, list),
+                    faq: "1.12".into(),
+                })),
                 explanation: format!(
                     "{src} looked for {service} on {hosts} {where_} ports it is commonly moved \
                      to ({ports}). People move services to unusual ports hoping not to be \

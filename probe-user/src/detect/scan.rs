@@ -9,17 +9,20 @@
 use std::{hash::Hash, net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::{
-    Acc, Ctx, Out, View, addr_list, addr_list_and_words, addr_words, base_to, ip_text, plural,
-    secs, span, table::Lru, with_field,
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_list_and_words, addr_words,
+    base_to, ip_text, plural, secs, span, table::Lru,
 };
-use crate::{contact::Proto, findings::Later, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, Later, evidence},
+    knowledge::Level,
+};
 
-pub(crate) const VERTICAL: &str = "vertical_scan";
-pub(crate) const HORIZONTAL: &str = "horizontal_sweep";
-pub(crate) const PING_SWEEP: &str = "ping_sweep";
+pub(crate) const VERTICAL: Kind = Kind::VerticalScan;
+pub(crate) const HORIZONTAL: Kind = Kind::HorizontalSweep;
+pub(crate) const PING_SWEEP: Kind = Kind::PingSweep;
 
 /// `vertical_scan`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,36 +135,6 @@ impl Scan {
         }
     }
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
-        self.ports
-            .expire(now.saturating_sub(secs(config.vertical_scan.window_secs)));
-        self.hosts
-            .expire(now.saturating_sub(secs(config.horizontal_sweep.window_secs)));
-        self.pinged
-            .expire(now.saturating_sub(secs(config.ping_sweep.window_secs)));
-        let before = now.saturating_sub(case_ns);
-        self.vertical.expire(before);
-        self.horizontal.expire(before);
-        self.ping.expire(before);
-    }
-
-    /// `covered`: the source is a decoy-scan member or an sscan source; its probes are not
-    /// counted here.
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, covered: bool, o: &mut Out) {
-        let c = v.c;
-        let cfg = ctx.config;
-        let counted = !covered && !o.not_scan && (v.syn || (c.proto == Proto::Udp && !v.udp_reply));
-        if counted && cfg.vertical_scan.enabled {
-            self.vertical(v, ctx, o);
-        }
-        if counted && cfg.horizontal_sweep.enabled && !v.broadcast {
-            self.horizontal(v, ctx, o);
-        }
-        if cfg.ping_sweep.enabled && v.echo_request() && !v.broadcast && !o.not_scan {
-            self.ping(v, ctx, o);
-        }
-    }
-
     /// `vertical_scan`: many ports of one host.
     fn vertical(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
         let c = v.c;
@@ -207,16 +180,15 @@ impl Scan {
                 later: Some(Later::new(move || {
                     let (n, src) = (u64::from(acc.ports.len()), ip_text(source));
                     let (host_list, hosts) = addr_list_and_words(&acc.hosts, list);
-                    let evidence = json!({
-                        "distinct_ports": n,
-                        "probes": acc.tags,
-                        "ttl_min": acc.ttls.min,
-                        "ttl_max": acc.ttls.max,
-                        "faq": "1",
+                    let evidence = Evidence::Vertical(evidence::Vertical {
+                        ports: acc.ports.render(runs),
+                        distinct_ports: n,
+                        probes: acc.tags.clone(),
+                        hosts: host_list,
+                        ttl_min: acc.ttls.min,
+                        ttl_max: acc.ttls.max,
+                        faq: "1".into(),
                     });
-                    let evidence = with_field(evidence, "hosts", host_list);
-                    let evidence =
-                        with_field(evidence, "ports", Value::String(acc.ports.render(runs)));
                     let explanation = format!(
                         "{src} probed {n} different ports on {hosts} within {took}, with \
                          {kinds}. One source working through the ports of a host is a port \
@@ -290,13 +262,13 @@ impl Scan {
                         Some(number) => format!("port {number}/{}{name}", proto.as_str()),
                         None => format!("ports {}", acc.ports.render(runs)),
                     };
-                    let evidence = json!({
-                        "ports": acc.ports.render(runs),
-                        "hosts": addr_list(&acc.hosts, list),
-                        "hosts_total": count,
-                        "ttl_min": acc.ttls.min,
-                        "ttl_max": acc.ttls.max,
-                        "faq": "1",
+                    let evidence = Evidence::Sweep(evidence::Sweep {
+                        ports: acc.ports.render(runs),
+                        hosts: addr_list(&acc.hosts, list),
+                        hosts_total: count,
+                        ttl_min: acc.ttls.min,
+                        ttl_max: acc.ttls.max,
+                        faq: "1".into(),
                     });
                     let explanation = format!(
                         "{src} probed {what} on {count} different hosts ({hosts}). Sweeping \
@@ -345,12 +317,12 @@ impl Scan {
                 first_seen_ns,
                 later: Some(Later::new(move || {
                     let (n, src) = (acc.hosts.len() as u64, ip_text(source));
-                    let evidence = json!({
-                        "hosts": addr_list(&acc.hosts, list),
-                        "hosts_total": n,
-                        "ttl_min": acc.ttls.min,
-                        "ttl_max": acc.ttls.max,
-                        "faq": "2",
+                    let evidence = Evidence::PingSweep(evidence::PingSweep {
+                        hosts: addr_list(&acc.hosts, list),
+                        hosts_total: n,
+                        ttl_min: acc.ttls.min,
+                        ttl_max: acc.ttls.max,
+                        faq: "2".into(),
                     });
                     let explanation = format!(
                         "{src} pinged {n} different address{es} ({hosts}). A ping sweep finds \
@@ -365,6 +337,39 @@ impl Scan {
                 })),
                 ..base_to(PING_SWEEP, Level::Notable, v, Some("many".to_owned()))
             });
+        }
+    }
+}
+
+impl Detector for Scan {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
+        self.ports
+            .expire(now.saturating_sub(secs(config.vertical_scan.window_secs)));
+        self.hosts
+            .expire(now.saturating_sub(secs(config.horizontal_sweep.window_secs)));
+        self.pinged
+            .expire(now.saturating_sub(secs(config.ping_sweep.window_secs)));
+        let before = now.saturating_sub(case_ns);
+        self.vertical.expire(before);
+        self.horizontal.expire(before);
+        self.ping.expire(before);
+    }
+
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
+        let c = v.c;
+        let cfg = ctx.config;
+        // A decoy-scan member's or an sscan source's probes are counted by those findings.
+        let covered = claims.decoy_member || claims.sscan_reported;
+        let counted =
+            !covered && !claims.not_scan && (v.syn || (c.proto == Proto::Udp && !v.udp_reply));
+        if counted && cfg.vertical_scan.enabled {
+            self.vertical(v, ctx, o);
+        }
+        if counted && cfg.horizontal_sweep.enabled && !v.broadcast {
+            self.horizontal(v, ctx, o);
+        }
+        if cfg.ping_sweep.enabled && v.echo_request() && !v.broadcast && !claims.not_scan {
+            self.ping(v, ctx, o);
         }
     }
 }

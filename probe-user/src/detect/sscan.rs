@@ -11,15 +11,18 @@ use std::{net::IpAddr, sync::Arc};
 
 use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::{
-    Acc, Ctx, Out, View, addr_list_and_words, base_to, ip_text, plural, secs, table::Lru,
-    with_field,
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list_and_words, base_to, ip_text, plural,
+    secs, table::Lru,
 };
-use crate::{contact::Proto, findings::Later, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, Later, evidence},
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "sscan";
+pub(crate) const KIND: Kind = Kind::Sscan;
 
 const MSQL: u16 = 1114;
 
@@ -70,14 +73,16 @@ impl Sscan {
             sources: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Sscan {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         // Unfound sources only need the window; found ones live as long as their finding.
         let keep = case_ns.max(secs(config.sscan.window_secs));
         self.sources.expire(now.saturating_sub(keep));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.sscan;
         if !cfg.enabled || c.proto != Proto::Tcp || c.tcp_flags & ACK != 0 {
@@ -125,7 +130,7 @@ impl Sscan {
             return;
         }
         state.found = true;
-        o.port_explained = true;
+        claims.port_explained = true;
         let (dst, port, add, first_seen_ns) = (
             state.acc.dst(),
             state.acc.port(),
@@ -146,7 +151,7 @@ impl Sscan {
 }
 
 /// The evidence and explanation of an sscan finding, from its source's state.
-fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, String) {
+fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Evidence, String) {
     let lows: Vec<u16> = state.low_ports.iter().copied().collect();
     let set: Vec<u16> = state.set_hit.iter().copied().collect();
     let reason = if lows.is_empty() {
@@ -177,18 +182,14 @@ fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Value, S
          services are patched or closed.",
         s = plural(n),
     );
-    let evidence = json!({
-        "low_source_ports": lows,
-        "sscan_ports_hit": set,
-        "distinct_ports": n,
-        "faq": "1.2, 1.1, 5",
+    let evidence = Evidence::Sscan(evidence::Sscan {
+        low_source_ports: lows,
+        sscan_ports_hit: set,
+        distinct_ports: n,
+        hosts: host_list,
+        ports: state.acc.ports.render(runs),
+        faq: "1.2, 1.1, 5".into(),
     });
-    let evidence = with_field(evidence, "hosts", host_list);
-    let evidence = with_field(
-        evidence,
-        "ports",
-        Value::String(state.acc.ports.render(runs)),
-    );
     (evidence, explanation)
 }
 

@@ -7,7 +7,7 @@ use probe_common::packet::tcp_flags::{ACK, SYN};
 use super::{Config, Engine};
 use crate::{
     contact::{Contact, Proto},
-    findings::Finding,
+    findings::{Finding, Kind},
     knowledge::{Knowledge, Services},
 };
 
@@ -130,21 +130,21 @@ pub(crate) fn run(e: &mut Engine, contacts: &[Contact]) -> Vec<Finding> {
 }
 
 /// The lines of one kind.
-pub(crate) fn of<'a>(lines: &'a [Finding], kind: &str) -> Vec<&'a Finding> {
+pub(crate) fn of(lines: &[Finding], kind: Kind) -> Vec<&Finding> {
     lines.iter().filter(|f| f.kind == kind).collect()
 }
 
 /// The kinds that opened a finding, in order.
-pub(crate) fn opened(lines: &[Finding]) -> Vec<&str> {
+pub(crate) fn opened(lines: &[Finding]) -> Vec<Kind> {
     lines
         .iter()
         .filter(|f| f.status == crate::findings::Status::New)
-        .map(|f| f.kind.as_str())
+        .map(|f| f.kind)
         .collect()
 }
 
 /// The last line of the one finding of `kind`; fails if there is not exactly one.
-pub(crate) fn last_of<'a>(lines: &'a [Finding], kind: &str) -> &'a Finding {
+pub(crate) fn last_of(lines: &[Finding], kind: Kind) -> &Finding {
     let all = of(lines, kind);
     let ids: std::collections::BTreeSet<u64> = all.iter().map(|f| f.id).collect();
     assert_eq!(

@@ -10,15 +10,18 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::{
-    Ctx, Out, View, base, plural, secs,
+    Claims, Config, Ctx, Detector, Out, View, base, plural, secs,
     table::{Lru, PortSet, Ttls},
 };
-use crate::{contact::Proto, knowledge::Level};
+use crate::{
+    contact::Proto,
+    findings::{Evidence, Kind, evidence},
+    knowledge::Level,
+};
 
-pub(crate) const KIND: &str = "traceroute";
+pub(crate) const KIND: Kind = Kind::Traceroute;
 
 /// `traceroute`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,14 +80,16 @@ impl Traceroute {
             traces: Lru::new(cap),
         }
     }
+}
 
-    pub(crate) fn expire(&mut self, now: u64, case_ns: u64, config: &super::Config) {
+impl Detector for Traceroute {
+    fn expire(&mut self, now: u64, case_ns: u64, config: &Config) {
         // A found trace lives as long as its finding; an unfound one only for the window.
         let window = secs(config.traceroute.window_secs).min(case_ns);
         self.traces.expire(now.saturating_sub(window));
     }
 
-    pub(crate) fn run(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
+    fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
         let c = v.c;
         let cfg = &ctx.config.traceroute;
         if !cfg.enabled {
@@ -113,15 +118,15 @@ impl Traceroute {
             && trace.echo_ttls.min <= cfg.low_ttl;
         if udp && (c.ttl <= cfg.low_ttl || udp_trace || trace.found) {
             // Not a port scan's probe, and its port needs no reading of its own.
-            o.port_explained = true;
-            o.not_scan = true;
+            claims.port_explained = true;
+            claims.not_scan = true;
         }
         if !(udp_trace || echo_trace) {
             return;
         }
         trace.found = true;
         if echo {
-            o.not_scan = true;
+            claims.not_scan = true;
         }
         let probes = trace.udp_probes + trace.echo_probes;
         let add = probes.saturating_sub(trace.reported);
@@ -156,13 +161,13 @@ impl Traceroute {
             port: None,
             add,
             first_seen_ns: trace.first_ns,
-            evidence: json!({
-                "mode": mode,
-                "probes": n,
-                "ttls": ttl_list,
-                "ports": trace.ports.render(ctx.config.limits.max_port_runs),
-                "faq": "1.1, 5",
-            }),
+            evidence: Some(Evidence::Traceroute(evidence::Traceroute {
+                mode,
+                probes: n,
+                ttls: ttl_list,
+                ports: trace.ports.render(ctx.config.limits.max_port_runs),
+                faq: "1.1, 5".into(),
+            })),
             explanation: format!(
                 "{src} is tracing the route to {dst}: {how}. Each probe is set to die a little \
                  further along the path, so the routers on the way (and finally {dst}) answer \

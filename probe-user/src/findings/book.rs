@@ -1,0 +1,355 @@
+//! The book: one open finding per (kind, subject), folded, refreshed and closed.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+    sync::Arc,
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Evidence, Finding, Kind, Status, time::NS_PER_SEC};
+use crate::{contact::Proto, knowledge::Level};
+
+/// What a detector concluded from one contact, before dedupe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draft {
+    pub kind: Kind,
+    /// Who the finding is about beyond its kind (usually the source address): drafts with the
+    /// same kind and subject fold into one finding.
+    pub subject: String,
+    pub level: Level,
+    pub src: Option<String>,
+    pub dst: Option<String>,
+    pub proto: Option<Proto>,
+    pub port: Option<u16>,
+    /// Contacts (or events) this draft adds to the finding's count.
+    pub add: u64,
+    /// When what the draft describes began; used when the draft opens a finding.
+    pub first_seen_ns: u64,
+    /// The latest contact the draft rests on.
+    pub last_seen_ns: u64,
+    /// The detector's whole current evidence (it replaces the previous one); `None` while
+    /// `later` is set.
+    pub evidence: Option<Evidence>,
+    pub explanation: String,
+    /// Makes `evidence` and `explanation` (which are then left empty) only when a line needs
+    /// them. Most drafts only move a finding's count on and are replaced by the next one
+    /// before any line is written, so building their text up front is wasted work.
+    pub later: Option<Later>,
+}
+
+/// Evidence and explanation made on demand, from a snapshot the detector will not change.
+#[derive(Clone)]
+pub struct Later(Arc<dyn Fn() -> (Evidence, String) + Send + Sync>);
+
+impl Later {
+    pub fn new(make: impl Fn() -> (Evidence, String) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(make))
+    }
+
+    pub fn make(&self) -> (Evidence, String) {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Later {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Later(..)")
+    }
+}
+
+impl PartialEq for Later {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// How findings are folded and refreshed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BookConfig {
+    /// A finding closes after this long without a new draft; a later draft opens a new one.
+    pub window_secs: u64,
+    /// A finding that changed is written again at most this often.
+    pub refresh_secs: u64,
+    /// Open findings kept at most; beyond it the one due soonest is closed early.
+    pub max_open: usize,
+}
+
+impl Default for BookConfig {
+    fn default() -> Self {
+        Self {
+            window_secs: 300,
+            refresh_secs: 60,
+            max_open: 4096,
+        }
+    }
+}
+
+type Key = (Kind, String);
+
+#[derive(Clone, Debug)]
+struct Case {
+    /// Its evidence is left empty (see `evidence`), and so is its explanation while `later`
+    /// is set.
+    finding: Finding,
+    /// The latest draft's evidence, written out only when a line is made.
+    evidence: Option<Evidence>,
+    /// Makes the evidence and explanation of the latest draft. Kept after a line was made
+    /// from it, so that the text is made once per line rather than made and then copied.
+    later: Option<Later>,
+    /// When the last line for this case was made.
+    last_emit_ns: u64,
+    /// Changed since the last line.
+    dirty: bool,
+    /// The deadline under which the case sits in [`Book::deadlines`].
+    deadline_ns: u64,
+}
+
+impl Case {
+    /// The finding as it stands, its evidence and explanation made.
+    fn line(&self) -> Finding {
+        let mut f = self.finding.clone();
+        if let Some(later) = &self.later {
+            let (evidence, explanation) = later.make();
+            f.evidence = evidence.to_value();
+            f.explanation = explanation;
+        } else if let Some(evidence) = &self.evidence {
+            f.evidence = evidence.to_value();
+        }
+        f
+    }
+}
+
+/// Open findings, folded by (kind, subject).
+#[derive(Clone, Debug)]
+pub struct Book {
+    window_ns: u64,
+    refresh_ns: u64,
+    max_open: usize,
+    /// Open cases by kind, then subject: walked in (kind, subject) order, and looked up by a
+    /// borrowed subject without building a key.
+    open: BTreeMap<Kind, BTreeMap<String, Case>>,
+    /// Cases in `open`.
+    open_count: usize,
+    /// Every open case under its next deadline (a refresh or its closing).
+    deadlines: BTreeSet<(u64, Key)>,
+    next_id: u64,
+}
+
+impl Book {
+    pub fn new(config: &BookConfig) -> Self {
+        Self {
+            window_ns: config.window_secs.max(1).saturating_mul(NS_PER_SEC),
+            refresh_ns: config.refresh_secs.max(1).saturating_mul(NS_PER_SEC),
+            max_open: config.max_open.max(1),
+            open: BTreeMap::new(),
+            open_count: 0,
+            deadlines: BTreeSet::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Whether a finding of this kind and subject is open.
+    pub fn is_open(&self, kind: Kind, subject: &str) -> bool {
+        self.open
+            .get(&kind)
+            .is_some_and(|cases| cases.contains_key(subject))
+    }
+
+    /// Open findings.
+    pub fn len(&self) -> usize {
+        self.open_count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open_count == 0
+    }
+
+    fn case_mut(&mut self, kind: Kind, subject: &str) -> Option<&mut Case> {
+        self.open.get_mut(&kind)?.get_mut(subject)
+    }
+
+    fn remove(&mut self, kind: Kind, subject: &str) -> Option<Case> {
+        let case = self.open.get_mut(&kind)?.remove(subject)?;
+        self.open_count -= 1;
+        Some(case)
+    }
+
+    /// Drops the unmade evidence of an open finding: the caller is about to change what it was
+    /// to be made from, and merges a draft for the same finding right after, before anything
+    /// else reads the book. That frees the snapshot, so the detector can change it in place
+    /// instead of copying it.
+    pub fn retire(&mut self, kind: Kind, subject: &str) {
+        if let Some(case) = self.case_mut(kind, subject) {
+            case.later = None;
+        }
+    }
+
+    /// Folds a draft in. Returns the lines it causes: a new finding, an update when the level
+    /// rose, or a finding closed early to make room.
+    pub fn merge(&mut self, d: Draft) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+        if let Some(case) = self
+            .open
+            .get_mut(&d.kind)
+            .and_then(|c| c.get_mut(&d.subject))
+        {
+            let old_deadline = case.deadline_ns;
+            let f = &mut case.finding;
+            let rose = d.level > f.level;
+            // A new verdict on who is behind it (a decoy scan naming its real source) is news.
+            let renamed = d.src != f.src;
+            f.level = f.level.max(d.level);
+            f.count = f.count.saturating_add(d.add);
+            f.last_seen_ns = f.last_seen_ns.max(d.last_seen_ns);
+            f.first_seen_ns = f.first_seen_ns.min(d.first_seen_ns);
+            f.src = d.src;
+            f.dst = d.dst;
+            f.proto = d.proto;
+            f.port = d.port;
+            // Left empty by a draft with a `later`.
+            case.evidence = d.evidence;
+            f.explanation = d.explanation;
+            case.later = d.later;
+            case.dirty = true;
+            if rose || renamed {
+                // A finding that became more worrying, or now names someone else, is worth a
+                // line at once.
+                out.push(emit(case, d.last_seen_ns));
+            }
+            let new_deadline = deadline(window_ns, refresh_ns, case);
+            case.deadline_ns = new_deadline;
+            // Between two lines of a busy finding the deadline stays put.
+            if new_deadline != old_deadline {
+                let key: Key = (d.kind, d.subject);
+                self.deadlines.remove(&(old_deadline, key.clone()));
+                self.deadlines.insert((new_deadline, key));
+            }
+            return out;
+        }
+        if self.open_count >= self.max_open
+            && let Some((_, (kind, subject))) = self.deadlines.pop_first()
+            && let Some(mut case) = self.remove(kind, &subject)
+            && case.dirty
+        {
+            let at = d.last_seen_ns.max(case.last_emit_ns);
+            out.push(emit(&mut case, at));
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.saturating_add(1);
+        let ts = d.last_seen_ns;
+        let finding = Finding {
+            ts_ns: ts,
+            id,
+            status: Status::New,
+            kind: d.kind,
+            level: d.level,
+            src: d.src,
+            dst: d.dst,
+            proto: d.proto,
+            port: d.port,
+            count: d.add,
+            first_seen_ns: d.first_seen_ns.min(ts),
+            last_seen_ns: ts,
+            evidence: Value::Null,
+            explanation: d.explanation,
+        };
+        let mut case = Case {
+            finding,
+            evidence: d.evidence,
+            later: d.later,
+            last_emit_ns: ts,
+            dirty: false,
+            deadline_ns: 0,
+        };
+        out.push(case.line());
+        case.deadline_ns = deadline(self.window_ns, self.refresh_ns, &case);
+        self.deadlines
+            .insert((case.deadline_ns, (d.kind, d.subject.clone())));
+        self.open.entry(d.kind).or_default().insert(d.subject, case);
+        self.open_count += 1;
+        out
+    }
+
+    /// The current state of every open finding, as its next line would show it.
+    pub fn open_findings(&self) -> Vec<Finding> {
+        self.open
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(Case::line)
+            .collect()
+    }
+
+    /// Lines that fell due by `now_ns`: refreshes of changed findings (stamped with the moment
+    /// each fell due) and last lines of findings that close. In time order.
+    pub fn due(&mut self, now_ns: u64) -> Vec<Finding> {
+        let mut out = Vec::new();
+        while let Some((at, _)) = self.deadlines.first()
+            && *at <= now_ns
+        {
+            let Some((at, key)) = self.deadlines.pop_first() else {
+                break;
+            };
+            let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+            let Some(case) = self.case_mut(key.0, &key.1) else {
+                continue;
+            };
+            let closes = case.finding.last_seen_ns.saturating_add(window_ns) <= at;
+            if case.dirty {
+                out.push(emit(case, at));
+            }
+            if closes {
+                self.remove(key.0, &key.1);
+            } else {
+                let next = deadline(window_ns, refresh_ns, case);
+                case.deadline_ns = next;
+                self.deadlines.insert((next, key));
+            }
+        }
+        out
+    }
+
+    /// On shutdown: the last state of every finding that changed since its last line, stamped
+    /// `now_ns`. Everything is closed afterwards.
+    pub fn flush(&mut self, now_ns: u64) -> Vec<Finding> {
+        let mut out = self.due(now_ns);
+        let mut rest: Vec<Case> = std::mem::take(&mut self.open)
+            .into_values()
+            .flat_map(BTreeMap::into_values)
+            .collect();
+        self.open_count = 0;
+        self.deadlines.clear();
+        rest.sort_by_key(|c| (c.finding.last_seen_ns, c.finding.id));
+        for case in &mut rest {
+            if case.dirty {
+                out.push(emit(case, now_ns.max(case.finding.last_seen_ns)));
+            }
+        }
+        out
+    }
+}
+
+/// When `case` next needs attention: a refresh if it changed, else its closing.
+fn deadline(window_ns: u64, refresh_ns: u64, case: &Case) -> u64 {
+    let closing = case.finding.last_seen_ns.saturating_add(window_ns);
+    if case.dirty {
+        closing.min(case.last_emit_ns.saturating_add(refresh_ns))
+    } else {
+        closing
+    }
+}
+
+/// A line for `case` as it stands, stamped `ts`; the case is clean afterwards.
+fn emit(case: &mut Case, ts: u64) -> Finding {
+    let ts = ts.max(case.finding.last_seen_ns);
+    case.dirty = false;
+    case.last_emit_ns = ts;
+    let mut f = case.line();
+    f.ts_ns = ts;
+    f.status = Status::Update;
+    f
+}
