@@ -442,8 +442,9 @@ mod tests {
             assert_eq!(1u64 << t.contact_shift, u64::from(slots) * 2);
             assert_eq!(t.source_mask, slots - 1);
             assert_eq!(t.contact_mask, slots * 2 - 1);
+            let any_hash = u32::MAX;
             assert_eq!(
-                (1 << t.source_shift) | (u32::MAX & t.source_mask),
+                (1 << t.source_shift) | (any_hash & t.source_mask),
                 2 * slots - 1
             );
         }

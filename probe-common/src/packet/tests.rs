@@ -1967,6 +1967,10 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one case after another, each beside the parser's answer"
+)]
 fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser() {
     let ack = Tcp::new(tcp_flags::ACK | tcp_flags::PSH).segment(b"data");
     let v4 = Ipv4::new(ip_proto::TCP).frame(&[], &ack);
