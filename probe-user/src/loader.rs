@@ -173,17 +173,26 @@ impl Tables {
     }
 }
 
-/// Loads the program with the counter map and tables sized for this machine's CPUs and
-/// attaches it, with the link and the maps that hold state pinned under `pins` (when given):
-/// if an earlier daemon left them, its maps are reused and the new program is swapped into its
-/// link, so counting continues without a gap or a second attachment.
-pub fn load(
-    iface: &str,
-    mode: Mode,
-    limits: Limits,
-    pins: Option<&Pins>,
-) -> Result<Loaded, LoadError> {
-    interface_index(iface)?;
+/// The probe's program loaded into the kernel with its maps, attached nowhere: what the daemon
+/// attaches, and what a benchmark or a `BPF_PROG_TEST_RUN` test runs as it is.
+pub struct Program {
+    /// The object: the `probe` program (loaded, `program_mut("probe")`) and its maps.
+    pub ebpf: Ebpf,
+    /// Possible CPUs: how many blocks the counter map holds.
+    pub cpus: usize,
+}
+
+impl Program {
+    /// The XDP program `probe`.
+    pub fn xdp(&mut self) -> Result<&mut Xdp, LoadError> {
+        probe_program(&mut self.ebpf)
+    }
+}
+
+/// Loads the program with the counter map and tables sized for this machine's CPUs, without
+/// attaching it. With `pins`, the maps that hold state are pinned there, and reused if an
+/// earlier daemon left them.
+pub fn load_program(limits: Limits, pins: Option<&Pins>) -> Result<Program, LoadError> {
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
     let mut loader = EbpfLoader::new();
     // The program's log statements compare against this level: tell it ours, so that messages
@@ -215,18 +224,28 @@ pub fn load(
         loader.map_pin_path(name, path.as_path());
     }
     let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
+    probe_program(&mut ebpf)?.load().map_err(classify_program)?;
+    Ok(Program { ebpf, cpus })
+}
+
+/// Loads the program as [`load_program`] does and attaches it, with the link pinned under
+/// `pins` (when given): if an earlier daemon left it, its maps are reused and the new program
+/// is swapped into its link, so counting continues without a gap or a second attachment.
+pub fn load(
+    iface: &str,
+    mode: Mode,
+    limits: Limits,
+    pins: Option<&Pins>,
+) -> Result<Loaded, LoadError> {
+    interface_index(iface)?;
+    let Program { mut ebpf, cpus } = load_program(limits, pins)?;
 
     match aya_log::EbpfLogger::init(&mut ebpf) {
         Ok(logger) => kernel_log::forward(logger),
         Err(e) => log::debug!("the XDP program logs nothing to forward: {e}"),
     }
 
-    let program: &mut Xdp = ebpf
-        .program_mut("probe")
-        .ok_or(LoadError::MissingMap("probe (program)"))?
-        .try_into()
-        .map_err(LoadError::Program)?;
-    program.load().map_err(classify_program)?;
+    let program = probe_program(&mut ebpf)?;
     let (attached_mode, pinned_link, resumed) = match pins {
         Some(p) if p.has_link() => {
             let pinned =
@@ -323,6 +342,14 @@ fn table_sizes(limits: Limits, pins: Option<&Pins>, cpus: u32) -> (u32, u32) {
     (sizes[0].1, sizes[1].1)
 }
 
+/// The object's XDP program `probe`.
+fn probe_program(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
+    ebpf.program_mut("probe")
+        .ok_or(LoadError::MissingMap("probe (program)"))?
+        .try_into()
+        .map_err(LoadError::Program)
+}
+
 fn attach(
     program: &mut Xdp,
     iface: &str,
@@ -359,11 +386,7 @@ pub fn reattach(
     mode: Mode,
     pins: Option<&Pins>,
 ) -> Result<&'static str, LoadError> {
-    let program: &mut Xdp = ebpf
-        .program_mut("probe")
-        .ok_or(LoadError::MissingMap("probe (program)"))?
-        .try_into()
-        .map_err(LoadError::Program)?;
+    let program = probe_program(ebpf)?;
     let (name, id) = attach(program, iface, mode)?;
     if let Some(p) = pins {
         // The old link died with the old interface; its pin must go before the new one.
