@@ -6,14 +6,16 @@ use crate::{cargo, command_line, run_checked, setup, target_dir};
 
 pub const LONG_ABOUT: &str = "\
 Set up (all steps), then run in order, stopping at the first failure:
-  1. host tests:   cargo test --workspace --exclude probe-integration --exclude probe-ebpf
+  1. host tests:   cargo test --workspace --exclude probe-integration --exclude probe-ebpf \
+                     --exclude probe-bench-ebpf
   2. daemon build: cargo build -p probe-user
   3. privileged integration tests (network namespaces, veth pairs, the real daemon):
                    PROBE_BIN=<target>/debug/probe cargo test -p probe-integration
 
 The integration tests need root; without it they fail with a message, unless \
-PROBE_SKIP_PRIVILEGED=1 is set (then they skip themselves). probe-ebpf is excluded from the host \
-tests because it only builds for bpfel-unknown-none; probe-user's build script builds it.
+PROBE_SKIP_PRIVILEGED=1 is set (then they skip themselves). probe-ebpf and probe-bench-ebpf are \
+excluded from the host tests because they only build for bpfel-unknown-none; the build scripts of \
+probe-user and probe-bench build them.
 
 Arguments after `--` go to the test binaries of each `cargo test`, e.g.
   cargo xtask test -- --nocapture
@@ -46,6 +48,8 @@ pub fn run(args: &Args) -> Result<()> {
         "probe-integration",
         "--exclude",
         "probe-ebpf",
+        "--exclude",
+        "probe-bench-ebpf",
     ]);
     with_test_args(&mut host, &args.test_args);
     phase(1, phases, "host tests", &mut host)?;

@@ -19,7 +19,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail, ensure};
-use aya::programs::{XdpMode, xdp::XdpLinkId};
+use aya::programs::{Xdp, XdpMode, xdp::XdpLinkId};
 
 use crate::{
     Plan,
@@ -396,7 +396,8 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         "veth: trafgen, {} trials of {} packets per setup and mix",
         plan.e2e_trials, plan.e2e_packets
     );
-    let (mut ebpf, _) = object::load(Limits::default())?;
+    let mut probe = object::load_probe(Limits::default())?;
+    let mut yardsticks = object::load_yardsticks()?;
     let softirqd = ksoftirqd_stats();
     let dir = std::env::temp_dir();
     let configs: Vec<(PathBuf, Mix)> = Mix::ALL
@@ -433,22 +434,24 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
                 let (mix, setup) = runs[i];
                 let config = &configs[i / 3].0;
                 debug_assert!(configs[i / 3].1 == mix);
-                let name = match setup {
+                let program = match setup {
                     Setup::NoProgram => None,
-                    Setup::Empty => Some("bench_empty"),
-                    Setup::Probe => Some("probe"),
+                    Setup::Empty => Some((&mut yardsticks, "bench_empty")),
+                    Setup::Probe => Some((&mut probe.ebpf, "probe")),
                 };
-                let link: Option<XdpLinkId> = match name {
-                    Some(n) => Some(
-                        object::program_mut(&mut ebpf, n)?
+                let attached: Option<(&mut Xdp, XdpLinkId)> = match program {
+                    Some((ebpf, n)) => {
+                        let xdp = object::program_mut(ebpf, n)?;
+                        let link = xdp
                             .attach(&lab.sensor_if, XdpMode::Driver)
-                            .with_context(|| format!("attaching {n} to {}", lab.sensor_if))?,
-                    ),
+                            .with_context(|| format!("attaching {n} to {}", lab.sensor_if))?;
+                        Some((xdp, link))
+                    }
                     None => None,
                 };
                 let measured = measure(&lab, config, plan.e2e_packets, &softirqd);
-                if let (Some(n), Some(link)) = (name, link) {
-                    object::program_mut(&mut ebpf, n)?.detach(link)?;
+                if let Some((xdp, link)) = attached {
+                    xdp.detach(link)?;
                 }
                 let m = measured?;
                 series[i].wall.push(m.wall_pps / 1e6);

@@ -237,7 +237,7 @@ pub fn malformed4(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     )
 }
 
-/// Offsets the in-kernel benchmark bumps between repeats (see probe-ebpf's `bench_vary`).
+/// Offsets the in-kernel benchmark bumps between repeats (see probe-bench-ebpf's `bench_vary`).
 pub mod offset {
     /// IPv4 source address (Ethernet 14 + 12).
     pub const IPV4_SRC: u32 = 26;
