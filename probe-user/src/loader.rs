@@ -453,7 +453,47 @@ fn classify_attach(e: ProgramError, iface: &str, mode: &'static str) -> LoadErro
 
 #[cfg(test)]
 mod tests {
-    use super::Tables;
+    use std::collections::BTreeSet;
+
+    use super::{PROGRAM, Tables, counters, track};
+
+    /// The daemon loads every program and map of the object it embeds: nothing but the probe
+    /// may be in it (the benchmark's yardsticks live in an object of their own, probe-bench's).
+    #[test]
+    fn the_object_holds_the_probe_and_its_maps_only() {
+        let object = aya_obj::Object::parse(PROGRAM).expect("the embedded object parses");
+        let programs: BTreeSet<&str> = object.programs.keys().map(String::as_str).collect();
+        assert_eq!(
+            programs,
+            BTreeSet::from(["probe"]),
+            "programs of the object"
+        );
+        let (sections, maps): (BTreeSet<&str>, BTreeSet<&str>) = object
+            .maps
+            .keys()
+            .map(String::as_str)
+            .partition(|name| name.starts_with('.'));
+        let expected = BTreeSet::from([
+            counters::MAP,        // the counters, one block per CPU, read through mmap
+            "PACKET",             // per-CPU scratch room for the packet being parsed
+            track::map::SOURCES,  // per-source state of the first-contact rule
+            track::map::CONTACTS, // contacts already reported
+            track::map::EVENTS,   // the first-contact ring the daemon reads
+            track::map::BUCKET,   // each CPU's token bucket limiting the events
+            "AYA_LOGS",           // aya-log's ring: the program's `debug!` on refused frames
+        ]);
+        assert_eq!(maps, expected, "maps of the object");
+        // aya names a data section after itself and loads it as a map: `.rodata` holds the
+        // load-time settings (`override_global`) and aya-log's strings, `.rodata.cst4`/`.cst8`
+        // the compiler's pools of constants. Which pools there are follows the code; what must
+        // never appear is writable data (`.data`, `.bss`), which the probe does not have.
+        for section in sections {
+            assert!(
+                section == ".rodata" || section.starts_with(".rodata.cst"),
+                "unexpected section {section} in the object"
+            );
+        }
+    }
 
     #[test]
     fn a_cpu_part_starts_where_the_one_before_ends() {
