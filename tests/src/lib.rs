@@ -16,18 +16,17 @@
 //! Exact frames: [`craft`] builds them byte by byte and [`RawSocket`] sends them from the
 //! attacker's interface ([`Lab::raw_socket`]). [`Client`] speaks the query protocol by hand, to
 //! send the daemon what `probe query` never would.
+//!
+//! The lab, the frame builder and the other guards come from probe-lab, which the benchmark
+//! shares; they are re-exported here so the tests name everything through this crate.
 
 mod bogons;
 pub mod bpf;
 mod client;
 mod counters;
-pub mod craft;
 mod daemon;
 mod findings;
-mod lab;
 mod privilege;
-mod raw;
-mod scratch;
 
 pub use bogons::{Bogon, bogon_sources};
 pub use client::{Client, Reply, error_code};
@@ -36,14 +35,12 @@ pub use daemon::{Daemon, probe_bin};
 pub use findings::{
     Finding, FindingKey, Replay, describe, keys, kinds, latest, of_kind, only, parse_lines, replay,
 };
-pub use lab::{
-    ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, FAR_GATEWAY_MAC, FAR_GATEWAY_V4, FAR_MAC,
-    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, SENSOR_MAC, SENSOR_V4, SENSOR_V6,
-    SensorCapture, namespace_exists, python,
-};
 pub use privilege::privileged;
-pub use raw::RawSocket;
-pub use scratch::Scratch;
+pub use probe_lab::{
+    ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, FAR_GATEWAY_MAC, FAR_GATEWAY_V4, FAR_MAC,
+    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, RawSocket, SENSOR_MAC, SENSOR_V4, SENSOR_V6,
+    Scratch, SensorCapture, craft, namespace_exists, python,
+};
 
 /// Returns from the calling test unless it runs as root (see [`privileged`]).
 #[macro_export]

@@ -278,20 +278,20 @@ than the port cycle, so every repeat reserves, writes and submits a ring-buffer 
 records its contact; it runs 4,096 repeats (the ring holds 8,192 events and is drained between \
 runs). Targets: established TCP and UDP to a seen port ≤ 2× empty; every class ≤ 6× empty.
 
-**veth.** Two lab namespaces (`pbench-<pid>-a`, `pbench-<pid>-s`, 198.18.0.0/24) joined by a \
-veth pair; the program under test is attached natively to the sensor's end, and trafgen \
-(netsniff-ng, one CPU) sends a fixed number of frames from the attacker's end. Frames are \
-addressed to a MAC that is not the sensor's, so the sensor's stack drops them at once and \
-nothing answers. On veth the whole path (trafgen's send, the veth, the XDP program, the stack's \
-drop) runs on the sending CPU, in trafgen's context or in that CPU's ksoftirqd. The figure is \
-packets received (the sensor's counter in /proc/net/dev) per second of that CPU time \
-(trafgen's runtime from `getrusage`, exact on this kernel, plus the ksoftirqd threads' from \
-`schedstat`): the rate one core sustains, which the other tenants of this shared 2-CPU \
-machine cannot lower by taking the core away. The wall-clock rate (between the first and the \
-last packet the sensor saw, polled every 0.5 ms) is in each row's note. Each trial runs one \
-mix's three setups back to back with the empty program next to the probe, the order reversed \
-every other trial. Two mixes: steady traffic (established TCP, UDP/53, ICMP echo: flows the \
-probe knows) and a SYN scan from random sources to random ports (every packet a first \
+**veth.** The integration tests' lab (probe-lab): two namespaces (`pbench-<id>-a`, \
+`pbench-<id>-s`, 198.18.0.0/24) joined by a veth pair; the program under test is attached \
+natively to the sensor's end, and trafgen (netsniff-ng, one CPU) sends a fixed number of frames \
+from the attacker's end. Frames are addressed to a MAC that is not the sensor's, so the sensor's \
+stack drops them at once and nothing answers. On veth the whole path (trafgen's send, the veth, \
+the XDP program, the stack's drop) runs on the sending CPU, in trafgen's context or in that \
+CPU's ksoftirqd. The figure is packets received (the sensor's counter in /proc/net/dev) per \
+second of that CPU time (trafgen's runtime from `getrusage`, exact on this kernel, plus the \
+ksoftirqd threads' from `schedstat`): the rate one core sustains, which the other tenants of \
+this shared 2-CPU machine cannot lower by taking the core away. The wall-clock rate (between the \
+first and the last packet the sensor saw, polled every 0.5 ms) is in each row's note. Each trial \
+runs one mix's three setups back to back with the empty program next to the probe, the order \
+reversed every other trial. Two mixes: steady traffic (established TCP, UDP/53, ICMP echo: flows \
+the probe knows) and a SYN scan from random sources to random ports (every packet a first \
 contact). Both namespaces are deleted when the run ends, also on error or Ctrl-C. Target: the \
 probe ≥ 0.95× the empty program's rate.
 
