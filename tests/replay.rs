@@ -21,7 +21,7 @@ use std::{collections::BTreeSet, fs, thread, time::Duration};
 
 use probe_integration::{
     ATTACKER_V4, Daemon, Lab, PcapCapture, ROUTED_V4, SENSOR_V4, Scratch, bogon_sources, describe,
-    keys, kinds, only, python, replay, require_root,
+    expect, keys, kinds, only, python, replay, require_root,
 };
 
 #[test]
@@ -319,10 +319,7 @@ wrpcap("{}", frames)
     let found = damaged.findings();
     assert_eq!(found.len(), 1, "{}", describe(&found));
     let scan = only(&found, "vertical_scan");
-    assert_eq!(
-        (scan.src.as_deref(), scan.dst.as_deref(), scan.count),
-        (Some("198.18.0.66"), Some("198.18.0.1"), 25)
-    );
+    expect(scan).src("198.18.0.66").dst("198.18.0.1").count(25);
 
     // The whole file replays cleanly, with the FIN scan after the damage point.
     let all = replay(&whole);

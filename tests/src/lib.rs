@@ -8,8 +8,9 @@
 //!
 //! Findings: the daemon always writes them to a private `--findings` file;
 //! [`Daemon::finish`] stops it (which flushes every finding's last state) and returns the final
-//! [`Finding`]s, [`Daemon::query_findings`] asks the running daemon. [`PcapCapture`] records
-//! what arrives on the sensor's interface and [`replay`] runs `probe replay` on it.
+//! [`Finding`]s, [`Daemon::query_findings`] asks the running daemon, and [`expect`] checks a
+//! finding's fields, naming the one that differs. [`PcapCapture`] records what arrives on the
+//! sensor's interface and [`replay`] runs `probe replay` on it.
 //! [`FarAttacker`] adds a sender one hop further away; [`bogon_sources`] holds the only
 //! addresses outside the lab ranges the tests use.
 //!
@@ -25,6 +26,7 @@ pub mod bpf;
 mod client;
 mod counters;
 mod daemon;
+mod expect;
 mod findings;
 mod privilege;
 
@@ -32,6 +34,7 @@ pub use bogons::{Bogon, bogon_sources};
 pub use client::{Client, Reply, error_code};
 pub use counters::{PortRow, Stats, flag_list, flag_names, icmp_list, port_list, port_row};
 pub use daemon::{Daemon, probe_bin};
+pub use expect::{Expect, expect};
 pub use findings::{
     Finding, FindingKey, Replay, describe, keys, kinds, latest, of_kind, only, parse_lines, replay,
 };
