@@ -6,7 +6,7 @@
 //! use addresses outside the lab ranges, as ../shared/docs/lab.md allows for bogon detection.
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, Lab, SENSOR_V4, bogon_sources, describe, kinds, of_kind, only,
+    ATTACKER_V4, Daemon, Lab, SENSOR_V4, bogon_sources, describe, expect, kinds, of_kind, only,
     require_root,
 };
 use serde_json::json;
@@ -45,17 +45,13 @@ fn private_loopback_and_link_local_sources_are_bogons_each_named_with_its_block(
             .iter()
             .find(|f| f.src.as_deref() == Some(src.as_str()))
             .unwrap_or_else(|| panic!("no bogon_source for {src}: {}", describe(&findings)));
-        assert_eq!(
-            (
-                f.level.as_str(),
-                f.dst.as_deref(),
-                f.proto.as_deref(),
-                f.port,
-                f.count
-            ),
-            ("suspicious", Some(SENSOR_V4), Some(proto), None, 1),
-            "{src}"
-        );
+        expect(f)
+            .because(&src)
+            .level("suspicious")
+            .dst(SENSOR_V4)
+            .proto(proto)
+            .port(None)
+            .count(1);
         assert_eq!(f.evidence["block"], json!(bogon.block), "{src}");
         assert_eq!(f.evidence["block_name"], json!(bogon.block_name), "{src}");
     }
@@ -75,22 +71,12 @@ fn an_hping3_land_packet_is_land() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "land");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port
-        ),
-        (
-            "hostile",
-            Some(SENSOR_V4),
-            Some(SENSOR_V4),
-            Some("tcp"),
-            Some(40000)
-        )
-    );
+    expect(f)
+        .level("hostile")
+        .src(SENSOR_V4)
+        .dst(SENSOR_V4)
+        .proto("tcp")
+        .port(Some(40000));
     assert_eq!(
         (&f.evidence["src_port"], &f.evidence["dst_port"]),
         (&json!(40000), &json!(40000))
@@ -133,22 +119,12 @@ fn loose_and_strict_source_routes_are_source_routed() {
         describe(&findings)
     );
     let f = only(&findings, "source_routed");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.count
-        ),
-        (
-            "hostile",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("udp"),
-            4
-        )
-    );
+    expect(f)
+        .level("hostile")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("udp")
+        .count(4);
     assert_eq!(
         f.evidence["packets_by_option"],
         json!({"LSRR": 3, "SSRR": 1})
@@ -156,8 +132,5 @@ fn loose_and_strict_source_routes_are_source_routed() {
     // The latest packet's options.
     assert_eq!(f.evidence["options"], json!(["SSRR"]));
     let trace = only(&findings, "traceroute");
-    assert_eq!(
-        (trace.src.as_deref(), trace.dst.as_deref()),
-        (Some(ATTACKER_V4), Some(SENSOR_V4))
-    );
+    expect(trace).src(ATTACKER_V4).dst(SENSOR_V4);
 }

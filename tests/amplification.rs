@@ -6,7 +6,9 @@
 //! hping3 sends the single forged packets; scapy the replies from many hosts, each a forged
 //! source in 198.18.0.0/15.
 
-use probe_integration::{ATTACKER_V4, Daemon, Lab, SENSOR_V4, describe, only, require_root};
+use probe_integration::{
+    ATTACKER_V4, Daemon, Lab, SENSOR_V4, describe, expect, only, require_root,
+};
 use serde_json::json;
 
 /// A broadcast address behind the sensor (198.18.1.0/24 is routed via it).
@@ -41,16 +43,12 @@ fn a_ping_to_a_broadcast_address_with_a_forged_source_is_a_smurf_naming_the_vict
     // smurf explains the broadcast destination: no directed_broadcast besides.
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "smurf");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port
-        ),
-        ("hostile", Some(VICTIM), Some(BROADCAST), Some("icmp"), None)
-    );
+    expect(f)
+        .level("hostile")
+        .src(VICTIM)
+        .dst(BROADCAST)
+        .proto("icmp")
+        .port(None);
     assert_eq!(f.evidence["role"], json!("amplifier"));
     assert_eq!(f.evidence["broadcasts"], json!([BROADCAST]));
 }
@@ -70,16 +68,12 @@ fn echo_replies_from_sixty_hosts_are_a_smurf_against_their_destination() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "smurf");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("hostile", Some("many"), Some(SENSOR_V4), None, 60)
-    );
+    expect(f)
+        .level("hostile")
+        .src("many")
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(60);
     assert_eq!(f.evidence["role"], json!("victim"));
     assert_eq!(f.evidence["sources_total"], json!(60));
 }
@@ -113,9 +107,10 @@ fn udp_to_echo_and_chargen_at_a_broadcast_address_is_a_fraggle_per_victim() {
     let mut got: Vec<Row<'_>> = findings
         .iter()
         .map(|f| {
+            expect(f).because(describe(&findings)).kind("fraggle");
             assert_eq!(
-                (f.kind.as_str(), f.evidence["role"].as_str()),
-                ("fraggle", Some("amplifier")),
+                f.evidence["role"].as_str(),
+                Some("amplifier"),
                 "{}",
                 describe(&findings)
             );
@@ -147,16 +142,12 @@ fn udp_from_chargen_ports_of_twelve_hosts_is_a_fraggle_against_their_destination
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "fraggle");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("hostile", Some("many"), Some(SENSOR_V4), None, 12)
-    );
+    expect(f)
+        .level("hostile")
+        .src("many")
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(12);
     assert_eq!(f.evidence["role"], json!("victim"));
     assert_eq!(f.evidence["sources_total"], json!(12));
 }
@@ -175,22 +166,12 @@ fn udp_from_the_echo_port_to_the_chargen_port_is_an_echo_chargen_loop() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "echo_chargen_loop");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port
-        ),
-        (
-            "hostile",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("udp"),
-            Some(19)
-        )
-    );
+    expect(f)
+        .level("hostile")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("udp")
+        .port(Some(19));
     assert_eq!(
         (&f.evidence["src_port"], &f.evidence["dst_port"]),
         (&json!(7), &json!(19))
@@ -216,29 +197,18 @@ fn syns_to_broadcast_and_network_addresses_are_a_directed_broadcast() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 2, "{}", describe(&findings));
     let f = only(&findings, "directed_broadcast");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some("many"),
-            Some("tcp"),
-            Some(40000),
-            2
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst("many")
+        .proto("tcp")
+        .port(Some(40000))
+        .count(2);
     // Listed in address order.
     assert_eq!(f.evidence["hosts"], json!(["198.18.1.0", BROADCAST]));
     let chatter = only(&findings, "netbios_chatter");
-    assert_eq!(
-        (chatter.src.as_deref(), chatter.dst.as_deref(), chatter.port),
-        (Some(ATTACKER_V4), Some(BROADCAST), Some(137))
-    );
+    expect(chatter)
+        .src(ATTACKER_V4)
+        .dst(BROADCAST)
+        .port(Some(137));
 }

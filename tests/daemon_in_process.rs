@@ -10,7 +10,7 @@ use std::{
 };
 
 use probe_integration::{
-    ATTACKER_V4, Lab, SENSOR_V4, Scratch, latest, parse_lines, probe_bin, require_root,
+    ATTACKER_V4, Lab, SENSOR_V4, Scratch, expect, latest, parse_lines, probe_bin, require_root,
 };
 use probe_user::daemon;
 
@@ -81,27 +81,11 @@ fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
     assert!(!lab.pin_dir().exists(), "the pins are removed");
     let text = std::fs::read_to_string(&findings).expect("the findings file");
     let found = latest(parse_lines(&text));
-    let probes: Vec<_> = found
-        .iter()
-        .map(|f| {
-            (
-                f.kind.as_str(),
-                f.src.as_deref(),
-                f.dst.as_deref(),
-                f.port,
-                f.count,
-            )
-        })
-        .collect();
-    assert_eq!(
-        probes,
-        [(
-            "trojan_probe",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some(31337),
-            1
-        )],
-        "{text}"
-    );
+    assert_eq!(found.len(), 1, "{text}");
+    expect(&found[0])
+        .kind("trojan_probe")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(Some(31337))
+        .count(1);
 }

@@ -13,7 +13,7 @@
 use std::{collections::BTreeSet, thread, time::Duration};
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, FarAttacker, Finding, Lab, SENSOR_V4, describe, only, require_root,
+    ATTACKER_V4, Daemon, FarAttacker, Finding, Lab, SENSOR_V4, describe, expect, only, require_root,
 };
 use serde_json::json;
 
@@ -74,24 +74,13 @@ fn an_nmap_decoy_scan_names_the_scanner_that_was_in_touch_before() {
     // The members are not reported as vertical scans, and the ping is no finding.
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "decoy_scan");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("tcp"),
-            None,
-            4 * PORT_COUNT
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("tcp")
+        .port(None)
+        .count(4 * PORT_COUNT);
     assert_eq!(f.evidence["real_source"], json!(ATTACKER_V4));
     assert_eq!(f.evidence["reasons"], json!(["earlier_contact"]));
     assert_eq!(f.evidence["confidence"], json!("medium"));
@@ -167,10 +156,11 @@ fn decoys_forged_one_hop_further_away_leave_the_scanner_standing_apart_by_ttl() 
 
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "decoy_scan");
-    assert_eq!(
-        (f.level.as_str(), f.src.as_deref(), f.dst.as_deref(), f.port),
-        ("suspicious", Some(ATTACKER_V4), Some(SENSOR_V4), None)
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(None);
     assert_eq!(f.evidence["real_source"], json!(ATTACKER_V4));
     assert_eq!(f.evidence["reasons"], json!(["ttl_stands_apart"]));
     assert_eq!(f.evidence["confidence"], json!("medium"));

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use probe_integration::{
-    ATTACKER_V4, ATTACKER_V6, Daemon, Finding, Lab, SENSOR_V4, SENSOR_V6, describe, require_root,
+    ATTACKER_V4, ATTACKER_V6, Daemon, Finding, Lab, SENSOR_V4, SENSOR_V6, describe, expect,
+    require_root,
 };
 
 /// (kind, src, level, family, type, code) of every finding.
@@ -97,12 +98,12 @@ fn icmp_messages_from_hping3_and_scapy_are_one_finding_per_kind() {
     );
     assert_eq!(findings.len(), 6, "{}", describe(&findings));
     for f in &findings {
-        assert_eq!(
-            (f.dst.as_deref(), f.proto.as_deref(), f.port, f.count),
-            (Some(SENSOR_V4), Some("icmp"), None, 1),
-            "{}",
-            describe(&findings)
-        );
+        expect(f)
+            .because(describe(&findings))
+            .dst(SENSOR_V4)
+            .proto("icmp")
+            .port(None)
+            .count(1);
     }
 }
 
@@ -139,11 +140,11 @@ fn icmpv6_counterparts_are_the_same_kinds() {
     );
     assert_eq!(findings.len(), 5, "{}", describe(&findings));
     for f in &findings {
-        assert_eq!(
-            (f.dst.as_deref(), f.proto.as_deref(), f.port, f.count),
-            (Some(SENSOR_V6), Some("icmpv6"), None, 1),
-            "{}",
-            describe(&findings)
-        );
+        expect(f)
+            .because(describe(&findings))
+            .dst(SENSOR_V6)
+            .proto("icmpv6")
+            .port(None)
+            .count(1);
     }
 }

@@ -2,7 +2,7 @@
 //! back, or the ring buffer was full) are counted, and the daemon says so with a finding of its
 //! own instead of losing them silently.
 
-use probe_integration::{Daemon, Lab, SENSOR_V4, describe, kinds, only, require_root};
+use probe_integration::{Daemon, Lab, SENSOR_V4, describe, expect, kinds, only, require_root};
 use serde_json::{Value, json};
 
 /// The 50 new contacts of the burst: one SYN to each of 50 ports.
@@ -43,17 +43,13 @@ fn a_burst_of_new_contacts_over_the_event_rate_is_a_probe_overload_counting_ever
         describe(&findings)
     );
     let f = only(&findings, "probe_overload");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("notable", None, None, None, None, rate_limited + ring_full)
-    );
+    expect(f)
+        .level("notable")
+        .src(None)
+        .dst(None)
+        .proto(None)
+        .port(None)
+        .count(rate_limited + ring_full);
     assert_eq!(
         f.evidence,
         json!({

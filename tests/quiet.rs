@@ -6,7 +6,8 @@
 use std::{thread, time::Duration};
 
 use probe_integration::{
-    ATTACKER_V4, ATTACKER_V6, Daemon, Lab, SENSOR_V4, SENSOR_V6, describe, only, require_root,
+    ATTACKER_V4, ATTACKER_V6, Daemon, Lab, SENSOR_V4, SENSOR_V6, describe, expect, only,
+    require_root,
 };
 use serde_json::json;
 
@@ -68,23 +69,12 @@ fn connections_dns_pings_and_replies_give_no_scan_finding() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "port_meaning");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "notable",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("tcp"),
-            Some(22),
-            1
-        )
-    );
+    expect(f)
+        .level("notable")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("tcp")
+        .port(Some(22))
+        .count(1);
     assert_eq!(f.evidence["ports"][0]["name"], json!("SSH"));
 }

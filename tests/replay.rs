@@ -21,7 +21,7 @@ use std::{collections::BTreeSet, fs, thread, time::Duration};
 
 use probe_integration::{
     ATTACKER_V4, Daemon, Lab, PcapCapture, ROUTED_V4, SENSOR_V4, Scratch, bogon_sources, describe,
-    keys, kinds, only, python, replay, replay_with, require_root,
+    expect, keys, kinds, only, python, replay, replay_with, require_root,
 };
 
 #[test]
@@ -319,10 +319,7 @@ wrpcap("{}", frames)
     let found = damaged.findings();
     assert_eq!(found.len(), 1, "{}", describe(&found));
     let scan = only(&found, "vertical_scan");
-    assert_eq!(
-        (scan.src.as_deref(), scan.dst.as_deref(), scan.count),
-        (Some("198.18.0.66"), Some("198.18.0.1"), 25)
-    );
+    expect(scan).src("198.18.0.66").dst("198.18.0.1").count(25);
 
     // The whole file replays cleanly, with the FIN scan after the damage point.
     let all = replay(&whole);
@@ -376,11 +373,10 @@ fn detector_settings_change_a_replay_as_they_change_the_daemon() {
 
     let default = replay(&capture);
     assert_eq!(default.code, Some(0), "{}", default.stderr);
-    let scan = only(&default.findings(), "vertical_scan").clone();
-    assert_eq!(
-        (scan.src.as_deref(), scan.dst.as_deref(), scan.count),
-        (Some(ATTACKER_V4), Some(SENSOR_V4), 30)
-    );
+    expect(only(&default.findings(), "vertical_scan"))
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .count(30);
 
     let tuned = replay_with(&capture, &["--detectors", settings]);
     assert_eq!(tuned.code, Some(0), "{}", tuned.stderr);

@@ -5,7 +5,9 @@
 //! Scanned ports are 40000 and up: registered ports the knowledge tables give no meaning, so no
 //! `port_meaning` finding joins in and the whole set of findings can be asserted.
 
-use probe_integration::{ATTACKER_V4, Daemon, Lab, SENSOR_V4, describe, kinds, only, require_root};
+use probe_integration::{
+    ATTACKER_V4, Daemon, Lab, SENSOR_V4, describe, expect, kinds, only, require_root,
+};
 use serde_json::json;
 
 /// nmap options for targets that never answer (hosts behind the sensor): one probe each, and
@@ -23,24 +25,13 @@ fn an_nmap_syn_scan_is_one_vertical_scan_naming_the_scanner() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "vertical_scan");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("tcp"),
-            None,
-            30
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("tcp")
+        .port(None)
+        .count(30);
     assert_eq!(f.evidence["ports"], json!("40000-40029"));
     assert_eq!(f.evidence["distinct_ports"], json!(30));
     assert_eq!(f.evidence["probes"], json!({"syn": 30}));
@@ -70,24 +61,13 @@ fn an_nmap_udp_scan_is_a_vertical_scan_of_udp_probes() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "vertical_scan");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("udp"),
-            None,
-            25
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("udp")
+        .port(None)
+        .count(25);
     assert_eq!(f.evidence["ports"], json!("40000-40024"));
     assert_eq!(f.evidence["probes"], json!({"udp": 25}));
 }
@@ -108,24 +88,13 @@ fn nmap_null_fin_and_xmas_scans_and_a_syn_fin_are_one_stealth_scan_naming_each_f
     // None of these is a connection attempt: no vertical_scan, only the stealth scan.
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "stealth_scan");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("tcp"),
-            None,
-            16
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("tcp")
+        .port(None)
+        .count(16);
     assert_eq!(
         f.evidence["flag_sets"],
         json!({"NULL": 5, "FIN": 5, "XMAS": 5, "SYN+FIN": 1})
@@ -147,10 +116,11 @@ fn a_single_fin_probe_is_a_stealth_scan_of_that_port() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "stealth_scan");
-    assert_eq!(
-        (f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
-        (Some(ATTACKER_V4), Some(SENSOR_V4), Some(40500), 1)
-    );
+    expect(f)
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(Some(40500))
+        .count(1);
     assert_eq!(f.evidence["flag_sets"], json!({"FIN": 1}));
 }
 
@@ -169,24 +139,13 @@ fn an_nmap_sweep_of_one_port_across_hosts_is_a_horizontal_sweep() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "horizontal_sweep");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some("many"),
-            Some("tcp"),
-            Some(4444),
-            12
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst("many")
+        .proto("tcp")
+        .port(Some(4444))
+        .count(12);
     assert_eq!(f.evidence["hosts_total"], json!(12));
     let hosts: Vec<String> = (21..=32).map(|h| format!("198.18.1.{h}")).collect();
     assert_eq!(f.evidence["hosts"], json!(hosts));
@@ -207,24 +166,13 @@ fn an_nmap_ping_sweep_is_a_ping_sweep() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "ping_sweep");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "notable",
-            Some(ATTACKER_V4),
-            Some("many"),
-            Some("icmp"),
-            None,
-            12
-        )
-    );
+    expect(f)
+        .level("notable")
+        .src(ATTACKER_V4)
+        .dst("many")
+        .proto("icmp")
+        .port(None)
+        .count(12);
     assert_eq!(f.evidence["hosts_total"], json!(12));
 }
 
@@ -255,16 +203,12 @@ fn nmap_probes_of_port_zero_are_port_zero() {
         describe(&findings)
     );
     let f = only(&findings, "port_zero");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("suspicious", Some(ATTACKER_V4), Some(SENSOR_V4), Some(0), 2)
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(Some(0))
+        .count(2);
     assert_eq!(f.evidence["dst_port"], json!(0));
     assert_eq!(f.evidence["packets"], json!({"to_port_0": 2}));
 }

@@ -7,7 +7,7 @@
 //! by it and gets no per-port findings, so mixing them would test that instead.
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, Finding, Lab, SENSOR_V4, describe, kinds, only, require_root,
+    ATTACKER_V4, Daemon, Finding, Lab, SENSOR_V4, describe, expect, kinds, only, require_root,
 };
 use serde_json::{Value, json};
 
@@ -58,16 +58,12 @@ fn an_nmap_scan_from_source_port_1_is_sscan() {
     // sscan claims every probe from the first: no port_meaning for FTP, telnet, SMTP, RPC.
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "sscan");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("suspicious", Some(ATTACKER_V4), Some(SENSOR_V4), None, 4)
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(4);
     assert_eq!(f.evidence["low_source_ports"], json!([1]));
     assert_eq!(f.evidence["sscan_ports_hit"], json!([21, 23, 25, 111]));
 }
@@ -100,16 +96,12 @@ fn an_nmap_scan_of_msql_among_sscans_ports_is_sscan() {
         describe(&findings)
     );
     let f = only(&findings, "sscan");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("suspicious", Some(ATTACKER_V4), Some(SENSOR_V4), None, 4)
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(4);
     assert_eq!(f.evidence["low_source_ports"], json!([]));
     assert_eq!(f.evidence["sscan_ports_hit"], json!([21, 23, 80, 1114]));
     let m = only(&findings, "port_meaning");
@@ -134,22 +126,12 @@ fn a_dns_query_from_a_low_source_port_is_dns_low_source_port() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "dns_low_source_port");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port
-        ),
-        (
-            "benign",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("udp"),
-            Some(53)
-        )
-    );
+    expect(f)
+        .level("benign")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("udp")
+        .port(Some(53));
     assert_eq!(f.evidence["src_ports"], json!("1001"));
     assert_eq!(f.evidence["servers"], json!([SENSOR_V4]));
 }
@@ -187,12 +169,11 @@ fn game_chat_streaming_and_trojan_remnants_are_dialup_remnants_per_program() {
     let mut got: Vec<(String, u16, String, String, Option<String>)> = findings
         .iter()
         .map(|f| {
-            assert_eq!(
-                (f.src.as_deref(), f.dst.as_deref(), f.count),
-                (Some(ATTACKER_V4), Some(SENSOR_V4), 1),
-                "{}",
-                describe(&findings)
-            );
+            expect(f)
+                .because(describe(&findings))
+                .src(ATTACKER_V4)
+                .dst(SENSOR_V4)
+                .count(1);
             assert_eq!(
                 f.port,
                 f.evidence["port"]
@@ -247,10 +228,11 @@ fn a_syn_carrying_powwows_opng_on_another_port_is_a_powwow_remnant() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "dialup_remnant");
-    assert_eq!(
-        (f.level.as_str(), f.src.as_deref(), f.dst.as_deref(), f.port),
-        ("benign", Some(ATTACKER_V4), Some(SENSOR_V4), Some(40013))
-    );
+    expect(f)
+        .level("benign")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(Some(40013));
     assert_eq!(
         (&f.evidence["app"], &f.evidence["side"]),
         (&json!("PowWow"), &json!("destination"))
@@ -279,20 +261,8 @@ fn a_connection_opening_with_opng_is_a_powwow_remnant() {
 
     let findings = probe.finish();
     let f = only(&findings, "dialup_remnant");
-    assert_eq!(
-        (
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            &f.evidence["app"]
-        ),
-        (
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some(40013),
-            &json!("PowWow")
-        )
-    );
+    expect(f).src(ATTACKER_V4).dst(SENSOR_V4).port(Some(40013));
+    assert_eq!(f.evidence["app"], json!("PowWow"));
 }
 
 #[test]
@@ -321,16 +291,12 @@ fn an_nmap_check_of_socks_and_squid_is_a_proxy_check() {
         describe(&findings)
     );
     let f = only(&findings, "proxy_check");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("notable", Some(ATTACKER_V4), Some(SENSOR_V4), None, 2)
-    );
+    expect(f)
+        .level("notable")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(2);
     assert_eq!(f.evidence["ports"], json!("1080,3128"));
     let m = only(&findings, "port_meaning");
     assert_eq!(port_notes(m), [note(1080, "SOCKS proxy", "suspicious")]);
@@ -348,16 +314,12 @@ fn an_nmap_look_for_http_on_80_and_81_is_a_remapped_service() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "remapped_service");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("notable", Some(ATTACKER_V4), Some(SENSOR_V4), None, 2)
-    );
+    expect(f)
+        .level("notable")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(2);
     assert_eq!(f.evidence["service"], json!("HTTP"));
     assert_eq!(f.evidence["usual_port"], json!(80));
     assert_eq!(f.evidence["ports_tried"], json!([80, 81]));
@@ -379,22 +341,12 @@ fn a_netbios_name_query_is_benign_netbios_chatter() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "netbios_chatter");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port
-        ),
-        (
-            "benign",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("udp"),
-            Some(137)
-        )
-    );
+    expect(f)
+        .level("benign")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("udp")
+        .port(Some(137));
     assert_eq!(f.evidence["src_port"], json!(137));
     assert_eq!(f.evidence["hosts"], json!([SENSOR_V4]));
 }
@@ -410,16 +362,12 @@ fn an_nmap_probe_of_netbus_and_back_orifice_ports_is_a_trojan_probe() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "trojan_probe");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.port,
-            f.count
-        ),
-        ("hostile", Some(ATTACKER_V4), Some(SENSOR_V4), None, 2)
-    );
+    expect(f)
+        .level("hostile")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .port(None)
+        .count(2);
     assert_eq!(
         port_notes(f),
         [
@@ -440,22 +388,12 @@ fn a_syn_to_telnet_is_a_port_meaning_at_the_ports_level() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "port_meaning");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port
-        ),
-        (
-            "suspicious",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("tcp"),
-            Some(23)
-        )
-    );
+    expect(f)
+        .level("suspicious")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("tcp")
+        .port(Some(23));
     assert_eq!(port_notes(f), [note(23, "Telnet", "suspicious")]);
     assert_eq!(f.evidence["ports"][0]["proto"], Value::from("tcp"));
 }

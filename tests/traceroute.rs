@@ -4,7 +4,7 @@
 //! reported.
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, Lab, ROUTED_V4, SENSOR_V4, describe, only, require_root,
+    ATTACKER_V4, Daemon, Lab, ROUTED_V4, SENSOR_V4, describe, expect, only, require_root,
 };
 use serde_json::json;
 
@@ -21,24 +21,13 @@ fn a_udp_traceroute_is_one_benign_traceroute_finding_not_a_scan() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "traceroute");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "benign",
-            Some(ATTACKER_V4),
-            Some(SENSOR_V4),
-            Some("udp"),
-            None,
-            15
-        )
-    );
+    expect(f)
+        .level("benign")
+        .src(ATTACKER_V4)
+        .dst(SENSOR_V4)
+        .proto("udp")
+        .port(None)
+        .count(15);
     assert_eq!(f.evidence["mode"], json!("udp"));
     assert_eq!(f.evidence["ttls"], json!([1, 2, 3, 4, 5]));
     assert_eq!(f.evidence["ports"], json!("33434-33448"));
@@ -58,24 +47,13 @@ fn an_icmp_traceroute_is_one_benign_traceroute_finding_not_a_ping_sweep() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "traceroute");
-    assert_eq!(
-        (
-            f.level.as_str(),
-            f.src.as_deref(),
-            f.dst.as_deref(),
-            f.proto.as_deref(),
-            f.port,
-            f.count
-        ),
-        (
-            "benign",
-            Some(ATTACKER_V4),
-            Some(ROUTED_V4),
-            Some("icmp"),
-            None,
-            6
-        )
-    );
+    expect(f)
+        .level("benign")
+        .src(ATTACKER_V4)
+        .dst(ROUTED_V4)
+        .proto("icmp")
+        .port(None)
+        .count(6);
     assert_eq!(f.evidence["mode"], json!("icmp"));
     assert_eq!(f.evidence["ttls"], json!([1, 2, 3, 4, 5, 6]));
     assert_eq!(f.evidence["probes"], json!(6));

@@ -2,7 +2,6 @@
 #![no_std]
 #![no_main]
 
-mod bench;
 mod count;
 mod maps;
 mod track;

@@ -173,17 +173,26 @@ impl Tables {
     }
 }
 
-/// Loads the program with the counter map and tables sized for this machine's CPUs and
-/// attaches it, with the link and the maps that hold state pinned under `pins` (when given):
-/// if an earlier daemon left them, its maps are reused and the new program is swapped into its
-/// link, so counting continues without a gap or a second attachment.
-pub fn load(
-    iface: &str,
-    mode: Mode,
-    limits: Limits,
-    pins: Option<&Pins>,
-) -> Result<Loaded, LoadError> {
-    interface_index(iface)?;
+/// The probe's program loaded into the kernel with its maps, attached nowhere: what the daemon
+/// attaches, and what a benchmark or a `BPF_PROG_TEST_RUN` test runs as it is.
+pub struct Program {
+    /// The object: the `probe` program (loaded, `program_mut("probe")`) and its maps.
+    pub ebpf: Ebpf,
+    /// Possible CPUs: how many blocks the counter map holds.
+    pub cpus: usize,
+}
+
+impl Program {
+    /// The XDP program `probe`.
+    pub fn xdp(&mut self) -> Result<&mut Xdp, LoadError> {
+        probe_program(&mut self.ebpf)
+    }
+}
+
+/// Loads the program with the counter map and tables sized for this machine's CPUs, without
+/// attaching it. With `pins`, the maps that hold state are pinned there, and reused if an
+/// earlier daemon left them.
+pub fn load_program(limits: Limits, pins: Option<&Pins>) -> Result<Program, LoadError> {
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
     let mut loader = EbpfLoader::new();
     // The program's log statements compare against this level: tell it ours, so that messages
@@ -215,18 +224,28 @@ pub fn load(
         loader.map_pin_path(name, path.as_path());
     }
     let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
+    probe_program(&mut ebpf)?.load().map_err(classify_program)?;
+    Ok(Program { ebpf, cpus })
+}
+
+/// Loads the program as [`load_program`] does and attaches it, with the link pinned under
+/// `pins` (when given): if an earlier daemon left it, its maps are reused and the new program
+/// is swapped into its link, so counting continues without a gap or a second attachment.
+pub fn load(
+    iface: &str,
+    mode: Mode,
+    limits: Limits,
+    pins: Option<&Pins>,
+) -> Result<Loaded, LoadError> {
+    interface_index(iface)?;
+    let Program { mut ebpf, cpus } = load_program(limits, pins)?;
 
     match aya_log::EbpfLogger::init(&mut ebpf) {
         Ok(logger) => kernel_log::forward(logger),
         Err(e) => log::debug!("the XDP program logs nothing to forward: {e}"),
     }
 
-    let program: &mut Xdp = ebpf
-        .program_mut("probe")
-        .ok_or(LoadError::MissingMap("probe (program)"))?
-        .try_into()
-        .map_err(LoadError::Program)?;
-    program.load().map_err(classify_program)?;
+    let program = probe_program(&mut ebpf)?;
     let (attached_mode, pinned_link, resumed) = match pins {
         Some(p) if p.has_link() => {
             let pinned =
@@ -323,6 +342,14 @@ fn table_sizes(limits: Limits, pins: Option<&Pins>, cpus: u32) -> (u32, u32) {
     (sizes[0].1, sizes[1].1)
 }
 
+/// The object's XDP program `probe`.
+fn probe_program(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
+    ebpf.program_mut("probe")
+        .ok_or(LoadError::MissingMap("probe (program)"))?
+        .try_into()
+        .map_err(LoadError::Program)
+}
+
 fn attach(
     program: &mut Xdp,
     iface: &str,
@@ -359,11 +386,7 @@ pub fn reattach(
     mode: Mode,
     pins: Option<&Pins>,
 ) -> Result<&'static str, LoadError> {
-    let program: &mut Xdp = ebpf
-        .program_mut("probe")
-        .ok_or(LoadError::MissingMap("probe (program)"))?
-        .try_into()
-        .map_err(LoadError::Program)?;
+    let program = probe_program(ebpf)?;
     let (name, id) = attach(program, iface, mode)?;
     if let Some(p) = pins {
         // The old link died with the old interface; its pin must go before the new one.
@@ -430,7 +453,47 @@ fn classify_attach(e: ProgramError, iface: &str, mode: &'static str) -> LoadErro
 
 #[cfg(test)]
 mod tests {
-    use super::Tables;
+    use std::collections::BTreeSet;
+
+    use super::{PROGRAM, Tables, counters, track};
+
+    /// The daemon loads every program and map of the object it embeds: nothing but the probe
+    /// may be in it (the benchmark's yardsticks live in an object of their own, probe-bench's).
+    #[test]
+    fn the_object_holds_the_probe_and_its_maps_only() {
+        let object = aya_obj::Object::parse(PROGRAM).expect("the embedded object parses");
+        let programs: BTreeSet<&str> = object.programs.keys().map(String::as_str).collect();
+        assert_eq!(
+            programs,
+            BTreeSet::from(["probe"]),
+            "programs of the object"
+        );
+        let (sections, maps): (BTreeSet<&str>, BTreeSet<&str>) = object
+            .maps
+            .keys()
+            .map(String::as_str)
+            .partition(|name| name.starts_with('.'));
+        let expected = BTreeSet::from([
+            counters::MAP,        // the counters, one block per CPU, read through mmap
+            "PACKET",             // per-CPU scratch room for the packet being parsed
+            track::map::SOURCES,  // per-source state of the first-contact rule
+            track::map::CONTACTS, // contacts already reported
+            track::map::EVENTS,   // the first-contact ring the daemon reads
+            track::map::BUCKET,   // each CPU's token bucket limiting the events
+            "AYA_LOGS",           // aya-log's ring: the program's `debug!` on refused frames
+        ]);
+        assert_eq!(maps, expected, "maps of the object");
+        // aya names a data section after itself and loads it as a map: `.rodata` holds the
+        // load-time settings (`override_global`) and aya-log's strings, `.rodata.cst4`/`.cst8`
+        // the compiler's pools of constants. Which pools there are follows the code; what must
+        // never appear is writable data (`.data`, `.bss`), which the probe does not have.
+        for section in sections {
+            assert!(
+                section == ".rodata" || section.starts_with(".rodata.cst"),
+                "unexpected section {section} in the object"
+            );
+        }
+    }
 
     #[test]
     fn a_cpu_part_starts_where_the_one_before_ends() {
@@ -442,8 +505,11 @@ mod tests {
             assert_eq!(1u64 << t.contact_shift, u64::from(slots) * 2);
             assert_eq!(t.source_mask, slots - 1);
             assert_eq!(t.contact_mask, slots * 2 - 1);
-            // The largest hash, masked, is the mask itself.
-            assert_eq!((1 << t.source_shift) | t.source_mask, 2 * slots - 1);
+            let any_hash = u32::MAX;
+            assert_eq!(
+                (1 << t.source_shift) | (any_hash & t.source_mask),
+                2 * slots - 1
+            );
         }
     }
 }

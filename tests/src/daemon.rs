@@ -8,12 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use probe_lab::{Lab, unique_id};
 use serde_json::Value;
 
 use crate::{
     counters::Stats,
     findings::{Finding, latest, parse_lines},
-    lab::Lab,
 };
 
 /// How often the daemon reads its maps (`--interval`).
@@ -68,7 +68,7 @@ impl Daemon {
     /// [`Daemon::start`] with more `probe run` arguments (`--event-rate 1`, `--detectors F`...).
     pub fn start_with(lab: &Lab, extra: &[&str]) -> Self {
         let bin = probe_bin();
-        let dir = std::env::temp_dir().join(format!("probe-it-{}", crate::lab::unique_id()));
+        let dir = std::env::temp_dir().join(format!("probe-it-{}", unique_id()));
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         let socket = dir.join("probe.sock");
         let log = dir.join("daemon.log");

@@ -12,8 +12,9 @@ use anyhow::{Context as _, Result, bail};
 use crate::{build, command_line, is_root, setup, target_dir, workspace_root};
 
 pub const LONG_ABOUT: &str = "\
-Set up (all steps), build probe-user in release (the daemon `probe` and the measuring binary \
-`probe-bench`), then run every benchmark and write docs/benchmarks.md:
+Set up (all steps), build in release the daemon `probe` (probe-user) and the measuring binary \
+`probe-bench` (probe-bench, with the yardstick XDP programs of probe-bench-ebpf), then run every \
+benchmark and write docs/benchmarks.md:
 
   1. in-kernel ns per packet of each packet class (BPF_PROG_TEST_RUN, the kernel's own timing),
      beside an empty XDP program and a minimal counting one;
@@ -77,7 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     setup::run(setup::Scope::All)?;
-    build::daemon(true)?;
+    build::packages(&["probe-user", "probe-bench"], true)?;
     let release = target_dir().join("release");
     let work_dir = target_dir().join("bench");
     std::fs::create_dir_all(&work_dir)
@@ -250,23 +251,25 @@ runs every case of its section once, in an order rotated by one per trial, so dr
 on this shared machine fall on all cases alike. Ratios are taken within each trial (a case \
 against the baseline measured in the same trial) and their median is shown.
 
-**In-kernel cost.** The probe's object is loaded as the daemon loads it (maps sized for the \
+**In-kernel cost.** The probe's object is loaded by the daemon's own loader (maps sized for the \
 machine's CPUs, the daemon's default limits, aya-log at `info`, so the `debug!` on the malformed \
 path is one compare) and attached nowhere. Each class is one frame run with `BPF_PROG_TEST_RUN` \
 (`Xdp::test_run`), `repeat` ≥ 1,000,000; the figure is the kernel's own `duration`, nanoseconds \
-per run (whole nanoseconds: the kernel rounds down). Two baselines from the same object run in \
-the same trials: `bench_empty` (returns `XDP_PASS`: the cost of the test harness itself) and \
-`bench_minimal` (parses Ethernet/IPv4/TCP at constant offsets and increments one per-CPU counter).
+per run (whole nanoseconds: the kernel rounds down). Two baselines from the benchmark's own \
+object (probe-bench-ebpf) run in the same trials: `bench_empty` (returns `XDP_PASS`: the cost \
+of the test harness itself) and `bench_minimal` (parses Ethernet/IPv4/TCP at constant offsets \
+and increments one per-CPU counter).
 
 A test run replays the *same bytes* `repeat` times on the same buffer, so a frame is new only on \
 its first run: a repeated UDP datagram or ICMP echo measures the contacts-table hit that every later \
 packet of a known flow takes, which is what those rows claim. Classes that must be new on every \
 packet (SYN to a new port, IPv6 SYN to a new port, a new source each packet) run through \
 `bench_vary`: it increments a field of the frame in place (the kernel does not copy the input \
-again between repeats), then tail-calls the probe. The destination port cycles through 65,536 \
-values; the source cycles through 131,072 addresses of 198.18.0.0/15, twice the SOURCES \
-slots, so every packet takes over a source slot. The same wrapper tail-calling \
-`bench_empty` is measured in the same trial and its cost beyond the empty program subtracted: \
+again between repeats), then tail-calls the probe (in the other object: the benchmark puts the \
+probe's descriptor in its program array). The destination port cycles through 65,536 values; \
+the source cycles through 131,072 addresses of 198.18.0.0/15, twice the SOURCES slots, so \
+every packet takes over a source slot. The same wrapper tail-calling `bench_empty` is measured \
+in the same trial and its cost beyond the empty program subtracted: \
 row = T(vary→probe) − T(vary→empty) + T(empty). Under the daemon's default limits (5,000 \
 events/s per CPU, burst 20,000) a million new contacts in a fraction of a second are almost all \
 rate-limited, which is what a scan flood costs; the note says what share became events. The \
@@ -275,20 +278,20 @@ than the port cycle, so every repeat reserves, writes and submits a ring-buffer 
 records its contact; it runs 4,096 repeats (the ring holds 8,192 events and is drained between \
 runs). Targets: established TCP and UDP to a seen port ≤ 2× empty; every class ≤ 6× empty.
 
-**veth.** Two lab namespaces (`pbench-<pid>-a`, `pbench-<pid>-s`, 198.18.0.0/24) joined by a \
-veth pair; the program under test is attached natively to the sensor's end, and trafgen \
-(netsniff-ng, one CPU) sends a fixed number of frames from the attacker's end. Frames are \
-addressed to a MAC that is not the sensor's, so the sensor's stack drops them at once and \
-nothing answers. On veth the whole path (trafgen's send, the veth, the XDP program, the stack's \
-drop) runs on the sending CPU, in trafgen's context or in that CPU's ksoftirqd. The figure is \
-packets received (the sensor's counter in /proc/net/dev) per second of that CPU time \
-(trafgen's runtime from `getrusage`, exact on this kernel, plus the ksoftirqd threads' from \
-`schedstat`): the rate one core sustains, which the other tenants of this shared 2-CPU \
-machine cannot lower by taking the core away. The wall-clock rate (between the first and the \
-last packet the sensor saw, polled every 0.5 ms) is in each row's note. Each trial runs one \
-mix's three setups back to back with the empty program next to the probe, the order reversed \
-every other trial. Two mixes: steady traffic (established TCP, UDP/53, ICMP echo: flows the \
-probe knows) and a SYN scan from random sources to random ports (every packet a first \
+**veth.** The integration tests' lab (probe-lab): two namespaces (`pbench-<id>-a`, \
+`pbench-<id>-s`, 198.18.0.0/24) joined by a veth pair; the program under test is attached \
+natively to the sensor's end, and trafgen (netsniff-ng, one CPU) sends a fixed number of frames \
+from the attacker's end. Frames are addressed to a MAC that is not the sensor's, so the sensor's \
+stack drops them at once and nothing answers. On veth the whole path (trafgen's send, the veth, \
+the XDP program, the stack's drop) runs on the sending CPU, in trafgen's context or in that \
+CPU's ksoftirqd. The figure is packets received (the sensor's counter in /proc/net/dev) per \
+second of that CPU time (trafgen's runtime from `getrusage`, exact on this kernel, plus the \
+ksoftirqd threads' from `schedstat`): the rate one core sustains, which the other tenants of \
+this shared 2-CPU machine cannot lower by taking the core away. The wall-clock rate (between the \
+first and the last packet the sensor saw, polled every 0.5 ms) is in each row's note. Each trial \
+runs one mix's three setups back to back with the empty program next to the probe, the order \
+reversed every other trial. Two mixes: steady traffic (established TCP, UDP/53, ICMP echo: flows \
+the probe knows) and a SYN scan from random sources to random ports (every packet a first \
 contact). Both namespaces are deleted when the run ends, also on error or Ctrl-C. Target: the \
 probe ≥ 0.95× the empty program's rate.
 

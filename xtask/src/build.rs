@@ -27,20 +27,28 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// Builds probe-user (and with it the XDP program) in the debug or release profile.
 pub fn daemon(release: bool) -> Result<()> {
-    let mut cmd = cargo();
-    cmd.args(["build", "-p", "probe-user"]);
-    if release {
-        cmd.arg("--release");
-    }
-    println!("build: {}", crate::command_line(&cmd));
-    run_or(
-        &mut cmd,
-        "building the daemon failed; if the XDP program failed to build, run `cargo xtask setup`",
-    )?;
+    packages(&["probe-user"], release)?;
     let profile = if release { "release" } else { "debug" };
     println!(
         "build: daemon at {}",
         target_dir().join(profile).join("probe").display()
     );
     Ok(())
+}
+
+/// Builds `names` (`cargo build -p NAME...`) in the debug or release profile.
+pub fn packages(names: &[&str], release: bool) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.arg("build");
+    for name in names {
+        cmd.args(["-p", name]);
+    }
+    if release {
+        cmd.arg("--release");
+    }
+    println!("build: {}", crate::command_line(&cmd));
+    run_or(
+        &mut cmd,
+        "the build failed; if an XDP program failed to build, run `cargo xtask setup`",
+    )
 }

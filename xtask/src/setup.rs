@@ -26,7 +26,7 @@ Steps:
 Steps 3 and 4 need root. Without root, setup says what is missing and continues, so a developer \
 can still build; run `sudo -E env \"PATH=$PATH\" cargo xtask setup` to finish them.";
 
-/// The nightly the XDP program is built with; keep in step with probe-user/build.rs.
+/// The nightly the XDP program is built with; keep in step with probe-user/ebpf_build.rs.
 pub const EBPF_TOOLCHAIN: &str = "nightly-2026-05-20";
 
 /// The bpf-linker that links against the pinned nightly's LLVM (see docs/toolchain notes).

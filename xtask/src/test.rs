@@ -6,16 +6,18 @@ use crate::{cargo, command_line, run_checked, setup, target_dir};
 
 pub const LONG_ABOUT: &str = "\
 Set up (all steps), then run in order, stopping at the first failure:
-  1. lints:        cargo fmt --all --check, then
-                   cargo clippy --workspace --exclude probe-ebpf --all-targets -- -D warnings
-  2. host tests:   cargo test --workspace --exclude probe-integration --exclude probe-ebpf
+  1. lints:        cargo fmt --all --check, then cargo clippy --workspace --exclude probe-ebpf \
+                     --exclude probe-bench-ebpf --all-targets -- -D warnings
+  2. host tests:   cargo test --workspace --exclude probe-integration --exclude probe-ebpf \
+                     --exclude probe-bench-ebpf
   3. daemon build: cargo build -p probe-user
   4. privileged integration tests (network namespaces, veth pairs, the real daemon):
                    PROBE_BIN=<target>/debug/probe cargo test -p probe-integration
 
 The integration tests need root; without it they fail with a message, unless \
-PROBE_SKIP_PRIVILEGED=1 is set (then they skip themselves). probe-ebpf is excluded from the host \
-tests because it only builds for bpfel-unknown-none; probe-user's build script builds it.
+PROBE_SKIP_PRIVILEGED=1 is set (then they skip themselves). probe-ebpf and probe-bench-ebpf are \
+excluded from the host tests because they only build for bpfel-unknown-none; the build scripts of \
+probe-user and probe-bench build them.
 
 Arguments after `--` go to the test binaries of each `cargo test`, e.g.
   cargo xtask test -- --nocapture
@@ -49,6 +51,8 @@ pub fn run(args: &Args) -> Result<()> {
         "--workspace",
         "--exclude",
         "probe-ebpf",
+        "--exclude",
+        "probe-bench-ebpf",
         "--all-targets",
         "--",
         "-D",
@@ -65,6 +69,8 @@ pub fn run(args: &Args) -> Result<()> {
         "probe-integration",
         "--exclude",
         "probe-ebpf",
+        "--exclude",
+        "probe-bench-ebpf",
     ]);
     with_test_args(&mut host, &args.test_args);
     phase(2, phases, "host tests", &mut host)?;

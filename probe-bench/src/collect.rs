@@ -25,6 +25,7 @@ use probe_user::{
     counters::{CounterMaps, Snapshot},
     daemon::activity::ACTIVITY_LINES,
     knowledge::{self, Direction, IcmpFamily, Knowledge},
+    loader::Program,
     query::answer,
 };
 
@@ -306,7 +307,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         "collect: {} trials (slow read strategies: {})",
         plan.collect_trials, plan.slow_read_trials
     );
-    let (mut ebpf, cpus) = object::load(Limits::default())?;
+    let Program { mut ebpf, cpus } = object::load_probe(Limits::default())?;
     let counter_map = object::counter_map(&mut ebpf)?;
     let fd = counter_map.fd().as_fd().as_raw_fd();
     let writer = Writer::new(fd, cpus).context("mapping the counter map writable")?;

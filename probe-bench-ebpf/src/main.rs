@@ -1,5 +1,6 @@
-//! Yardsticks for `cargo xtask bench`, in the same object as `probe` so one load measures all of
-//! them with the same kernel, CPU and harness. The daemon never attaches these.
+//! Yardsticks for `cargo xtask bench`, in an object of their own so that the daemon's object
+//! holds nothing but the probe. The benchmark loads this object beside the daemon's, with the
+//! same kernel, CPU and harness.
 //!
 //! - `bench_empty`: returns `XDP_PASS` and nothing else: the floor of `BPF_PROG_TEST_RUN`.
 //! - `bench_minimal`: the least a counting program can do: parse Ethernet/IPv4/TCP at constant
@@ -7,8 +8,12 @@
 //! - `bench_vary`: makes `BPF_PROG_TEST_RUN`'s repeats differ. The kernel reruns a program on
 //!   the same buffer without copying the input again, so this program bumps a field of the frame
 //!   in place (a destination port, a source address) and tail-calls the program under test: each
-//!   repeat then sees a packet it has never seen. Its own cost is measured by tail-calling
-//!   `bench_empty` the same way, and subtracted.
+//!   repeat then sees a packet it has never seen. The program under test is the daemon's `probe`,
+//!   from the other object: the benchmark puts its descriptor into `BENCH_TARGETS` (a tail call
+//!   only needs both programs to be XDP). Its own cost is measured by tail-calling `bench_empty`
+//!   the same way, and subtracted.
+#![no_std]
+#![no_main]
 
 use aya_ebpf::{
     bindings::xdp_action,
@@ -100,3 +105,14 @@ pub fn bench_vary(ctx: XdpContext) -> u32 {
     // Only reached when the slot is empty: DROP tells userspace the setup is wrong.
     xdp_action::XDP_DROP
 }
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+/// License of the programs, the same as the probe's.
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

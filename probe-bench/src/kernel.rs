@@ -13,7 +13,7 @@ use aya::{
     programs::Xdp,
 };
 use probe_common::{counters::total, track};
-use probe_user::counters::CounterMaps;
+use probe_user::{counters::CounterMaps, loader};
 
 use crate::{
     Plan,
@@ -201,9 +201,13 @@ fn classes() -> Vec<Class> {
     ]
 }
 
-/// One loaded copy of the object with what the kernel benchmark needs from it.
+/// One loaded copy of the probe, and of the yardsticks that tail-call it, with what the kernel
+/// benchmark needs from them.
 struct Instance {
-    ebpf: Ebpf,
+    /// The probe, loaded by the daemon's loader.
+    probe: loader::Program,
+    /// The yardsticks' object: `bench_empty`, `bench_minimal`, `bench_vary`.
+    yardsticks: Ebpf,
     vary: Array<MapData, [u32; 3]>,
     /// Held open: the kernel empties a program array when its last descriptor closes.
     _targets: ProgramArray<MapData>,
@@ -213,16 +217,24 @@ struct Instance {
 
 impl Instance {
     fn new(limits: Limits) -> Result<Self> {
-        let (mut ebpf, cpus) = object::load(limits)?;
-        let counters = CounterMaps::new(object::counter_map(&mut ebpf)?, cpus)?;
-        let vary = Array::try_from(object::take(&mut ebpf, "BENCH_VARY")?)?;
+        let mut probe = object::load_probe(limits)?;
+        let counters = CounterMaps::new(object::counter_map(&mut probe.ebpf)?, probe.cpus)?;
+        let events = RingBuf::try_from(object::take(&mut probe.ebpf, track::map::EVENTS)?)?;
+        let mut yardsticks = object::load_yardsticks()?;
+        let vary = Array::try_from(object::take(&mut yardsticks, "BENCH_VARY")?)?;
         let mut targets: ProgramArray<MapData> =
-            ProgramArray::try_from(object::take(&mut ebpf, "BENCH_TARGETS")?)?;
-        targets.set(SLOT_PROBE, object::program(&ebpf, "probe")?.fd()?, 0)?;
-        targets.set(SLOT_EMPTY, object::program(&ebpf, "bench_empty")?.fd()?, 0)?;
-        let events = RingBuf::try_from(object::take(&mut ebpf, track::map::EVENTS)?)?;
+            ProgramArray::try_from(object::take(&mut yardsticks, "BENCH_TARGETS")?)?;
+        // The probe comes from the other object: a tail call crosses objects, not programs'
+        // types, so `bench_vary` reaches it as it reaches `bench_empty`.
+        targets.set(SLOT_PROBE, object::program(&probe.ebpf, "probe")?.fd()?, 0)?;
+        targets.set(
+            SLOT_EMPTY,
+            object::program(&yardsticks, "bench_empty")?.fd()?,
+            0,
+        )?;
         Ok(Self {
-            ebpf,
+            probe,
+            yardsticks,
             vary,
             _targets: targets,
             events,
@@ -238,9 +250,14 @@ impl Instance {
         n
     }
 
-    /// Kernel ns per run of `name` on `frame`.
+    /// Kernel ns per run of `name` (the probe or a yardstick) on `frame`.
     fn run(&self, name: &str, frame: &[u8], repeat: u32) -> Result<f64> {
-        test_run(object::program(&self.ebpf, name)?, frame, repeat)
+        let ebpf = if name == "probe" {
+            &self.probe.ebpf
+        } else {
+            &self.yardsticks
+        };
+        test_run(object::program(ebpf, name)?, frame, repeat)
             .with_context(|| format!("test run of {name}"))
     }
 

@@ -22,7 +22,7 @@
 //!   (`addrconf_join_solict` returns early for NOARP devices), so no report is ever sent and no
 //!   settle wait is needed; the neighbour entries above replace what NOARP turns off.
 //!
-//! `lab_is_quiet_and_cleans_up.rs` proves the result with tcpdump.
+//! `tests/lab_is_quiet_and_cleans_up.rs` proves the result with tcpdump.
 
 use std::{
     io::{BufRead as _, BufReader},
@@ -58,8 +58,8 @@ const COMMAND_TIMEOUT_SECS: &str = "60";
 /// Makes names unique within this process; the process id makes them unique between runs.
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-/// A unique suffix for this process's next lab: `<pid>n<counter>`.
-pub(crate) fn unique_id() -> String {
+/// A unique suffix for this process's next lab (or file): `<pid>n<counter>`.
+pub fn unique_id() -> String {
     format!(
         "{}n{}",
         std::process::id(),
@@ -136,11 +136,18 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Builds a quiet lab, ready for traffic as soon as it returns.
+    /// Builds a quiet lab for a test (namespaces `probe-it-<id>-a` and `-s`), ready for
+    /// traffic as soon as it returns.
     pub fn new() -> Self {
+        Self::named("probe-it")
+    }
+
+    /// As [`Lab::new`], with namespaces named `<prefix>-<id>-a` and `<prefix>-<id>-s`, so that
+    /// `ip netns` tells who made them.
+    pub fn named(prefix: &str) -> Self {
         let id = unique_id();
-        let attacker = Netns::create(format!("probe-it-{id}-a"));
-        let sensor = Netns::create(format!("probe-it-{id}-s"));
+        let attacker = Netns::create(format!("{prefix}-{id}-a"));
+        let sensor = Netns::create(format!("{prefix}-{id}-s"));
         let attacker_if = format!("pa{id}");
         let sensor_if = format!("ps{id}");
         assert!(

@@ -1,5 +1,6 @@
-//! Frames built byte by byte, for [`crate::RawSocket`]: Ethernet (with any VLAN tags), IPv4
-//! (with options and fragment fields), IPv6, TCP, UDP and ICMP, each exactly as asked, so a
+//! Frames built byte by byte, for [`crate::RawSocket`], for `BPF_PROG_TEST_RUN` and for the
+//! benchmark's traffic and captures: Ethernet (with any VLAN tags), IPv4 (with options,
+//! fragment fields, even a false length), IPv6, TCP, UDP and ICMP, each exactly as asked, so a
 //! test can also build what no stack would send.
 //!
 //! Only the IPv4 header checksum is computed: the probe never checks a checksum, and the lab's
@@ -35,7 +36,7 @@ pub mod proto {
 }
 
 /// `aa:bb:cc:dd:ee:ff` as bytes.
-fn mac(text: &str) -> [u8; 6] {
+pub fn mac(text: &str) -> [u8; 6] {
     let mut out = [0u8; 6];
     let mut parts = text.split(':');
     for b in &mut out {
@@ -48,9 +49,19 @@ fn mac(text: &str) -> [u8; 6] {
 /// An Ethernet header from the attacker to the sensor: `tags` are (TPID, TCI) pairs, outermost
 /// first, then `ether_type`.
 pub fn ethernet(tags: &[(u16, u16)], ether_type: u16) -> Vec<u8> {
+    ethernet_between(mac(SENSOR_MAC), mac(ATTACKER_MAC), tags, ether_type)
+}
+
+/// An Ethernet header from `src` to `dst`, with `tags` and `ether_type` as in [`ethernet`].
+pub fn ethernet_between(
+    dst: [u8; 6],
+    src: [u8; 6],
+    tags: &[(u16, u16)],
+    ether_type: u16,
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(14 + 4 * tags.len());
-    f.extend_from_slice(&mac(SENSOR_MAC));
-    f.extend_from_slice(&mac(ATTACKER_MAC));
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
     for &(tpid, tci) in tags {
         f.extend_from_slice(&tpid.to_be_bytes());
         f.extend_from_slice(&tci.to_be_bytes());
@@ -83,6 +94,9 @@ pub struct Ipv4 {
     pub flags_fragment: u16,
     /// Option bytes, padded here with End-of-options bytes to a multiple of four.
     pub options: Vec<u8>,
+    /// The total length the header claims; `None`: the true one. A claim beyond the frame
+    /// makes a malformed packet.
+    pub total_len: Option<u16>,
 }
 
 impl Ipv4 {
@@ -96,6 +110,7 @@ impl Ipv4 {
             id: 1,
             flags_fragment: 0,
             options: Vec::new(),
+            total_len: None,
         }
     }
 
@@ -105,7 +120,9 @@ impl Ipv4 {
         options.resize(options.len().div_ceil(4) * 4, 0);
         assert!(options.len() <= 40, "IPv4 options fit in 40 bytes");
         let header_len = 20 + options.len();
-        let total = u16::try_from(header_len + payload.len()).expect("an IPv4 packet fits 64 KiB");
+        let total = self.total_len.unwrap_or_else(|| {
+            u16::try_from(header_len + payload.len()).expect("an IPv4 packet fits 64 KiB")
+        });
         let mut h = Vec::with_capacity(header_len + payload.len());
         h.push(0x40 | (header_len / 4) as u8);
         h.push(0);
@@ -140,25 +157,61 @@ pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, hop_limit: u8, payload: &[u8
     h
 }
 
-/// A TCP segment: `options` padded with End-of-options bytes to a multiple of four, the data
-/// offset counting them.
+/// A TCP segment's header fields; the data offset is computed.
+#[derive(Clone, Debug)]
+pub struct Tcp<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+    /// Option bytes, padded here with End-of-options bytes to a multiple of four.
+    pub options: &'a [u8],
+}
+
+impl Tcp<'_> {
+    /// Sequence number 1, acknowledgment number 0, window 1024, no options.
+    pub fn new(src_port: u16, dst_port: u16, flags: u8) -> Self {
+        Self {
+            src_port,
+            dst_port,
+            flags,
+            seq: 1,
+            ack: 0,
+            window: 1024,
+            options: &[],
+        }
+    }
+
+    /// The header followed by `payload`.
+    pub fn segment(&self, payload: &[u8]) -> Vec<u8> {
+        let mut options = self.options.to_vec();
+        options.resize(options.len().div_ceil(4) * 4, 0);
+        assert!(options.len() <= 40, "TCP options fit in 40 bytes");
+        let offset_words = (20 + options.len()) / 4;
+        let mut t = Vec::with_capacity(20 + options.len() + payload.len());
+        t.extend_from_slice(&self.src_port.to_be_bytes());
+        t.extend_from_slice(&self.dst_port.to_be_bytes());
+        t.extend_from_slice(&self.seq.to_be_bytes());
+        t.extend_from_slice(&self.ack.to_be_bytes());
+        t.push((offset_words as u8) << 4);
+        t.push(self.flags);
+        t.extend_from_slice(&self.window.to_be_bytes());
+        t.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+        t.extend_from_slice(&options);
+        t.extend_from_slice(payload);
+        t
+    }
+}
+
+/// A TCP segment as [`Tcp::new`] makes it, with `options`.
 pub fn tcp(src_port: u16, dst_port: u16, flags: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut options = options.to_vec();
-    options.resize(options.len().div_ceil(4) * 4, 0);
-    assert!(options.len() <= 40, "TCP options fit in 40 bytes");
-    let offset_words = (20 + options.len()) / 4;
-    let mut t = Vec::with_capacity(20 + options.len() + payload.len());
-    t.extend_from_slice(&src_port.to_be_bytes());
-    t.extend_from_slice(&dst_port.to_be_bytes());
-    t.extend_from_slice(&1u32.to_be_bytes()); // sequence number
-    t.extend_from_slice(&0u32.to_be_bytes()); // acknowledgment number
-    t.push((offset_words as u8) << 4);
-    t.push(flags);
-    t.extend_from_slice(&1024u16.to_be_bytes()); // window
-    t.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-    t.extend_from_slice(&options);
-    t.extend_from_slice(payload);
-    t
+    Tcp {
+        options,
+        ..Tcp::new(src_port, dst_port, flags)
+    }
+    .segment(payload)
 }
 
 /// A UDP datagram whose length field covers `payload`.

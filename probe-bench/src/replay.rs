@@ -10,6 +10,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, ensure};
+use probe_lab::craft::Rng;
 
 use crate::{
     Plan,
@@ -20,22 +21,6 @@ use crate::{
 const SECTION: &str = "replay";
 /// Capture time between packets: 100,000 packets per second of capture.
 const GAP_NS: u64 = 10_000;
-
-/// A small deterministic generator (xorshift64*): the same capture on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Frame number `i` of the mix (per 100): 35 SYN scan of 16 scanners over 256 hosts and all
 /// ports, 10 RST answers, 20 established TCP, 10 UDP scan, 5 DNS, 5 ICMP echo sweep, 5 IPv6
@@ -81,7 +66,7 @@ fn frame(rng: &mut Rng, i: u64) -> Vec<u8> {
             // only ever read, never sent). Confined to one /15 they would also land in one
             // chain of tcpdump's address cache, which hashes on the first octets, and make the
             // baseline quadratic.
-            let r = rng.next();
+            let r = rng.next_u64();
             let src = [
                 (r >> 32) as u8,
                 (r >> 40) as u8,
@@ -109,7 +94,8 @@ pub fn write_capture(path: &Path, packets: u64) -> Result<()> {
     header.extend_from_slice(&65_535u32.to_le_bytes());
     header.extend_from_slice(&1u32.to_le_bytes());
     out.write_all(&header)?;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // The lab's deterministic generator: the same capture on every run.
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let start_ns: u64 = 1_767_225_600 * 1_000_000_000; // 2026-01-01
     for i in 0..packets {
         let f = frame(&mut rng, i);
@@ -271,8 +257,8 @@ mod tests {
 
     #[test]
     fn the_mix_is_mostly_parseable_and_deterministic() {
-        let mut a = Rng(1);
-        let mut b = Rng(1);
+        let mut a = Rng::new(1);
+        let mut b = Rng::new(1);
         let frames: Vec<_> = (0..1000).map(|i| frame(&mut a, i)).collect();
         assert!((0..1000).all(|i| frame(&mut b, i) == frames[i as usize]));
         let bad = frames.iter().filter(|f| parse(f).is_err()).count();

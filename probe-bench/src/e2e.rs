@@ -1,8 +1,9 @@
 //! End to end on a veth pair: packets per second the sensor's interface receives with no XDP
 //! program, with the empty one and with the probe, from trafgen in a lab namespace.
 //!
+//! The lab is the integration tests' (`probe_lab::Lab`, namespaces `pbench-<id>-a` and `-s`):
 //! ```text
-//! [attacker netns] pba<pid> ── pbs<pid> [sensor netns: the program under test]
+//! [attacker netns] pa<id> ── ps<id> [sensor netns: the program under test]
 //!   198.18.0.2/24                198.18.0.1/24
 //! ```
 //! Frames carry a destination MAC that is not the sensor's, so its stack drops them at once and
@@ -11,7 +12,6 @@
 
 use std::{
     fs,
-    os::fd::{AsRawFd as _, OwnedFd},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     thread,
@@ -19,7 +19,8 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail, ensure};
-use aya::programs::{XdpMode, xdp::XdpLinkId};
+use aya::programs::{Xdp, XdpMode, xdp::XdpLinkId};
+use probe_lab::{InNetns, Lab};
 
 use crate::{
     Plan,
@@ -31,131 +32,6 @@ use crate::{
 const SECTION: &str = "veth";
 /// No trafgen run may take longer than this, whatever happens.
 const RUN_TIMEOUT: Duration = Duration::from_mins(1);
-
-/// Runs `ip ARGS`, failing with its stderr.
-fn ip(args: &[&str]) -> Result<()> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .context("running ip (iproute2)")?;
-    ensure!(
-        out.status.success(),
-        "`ip {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
-/// Two namespaces and a veth pair; dropping it deletes both namespaces (and so the pair).
-struct Lab {
-    attacker: String,
-    sensor: String,
-    attacker_if: String,
-    sensor_if: String,
-    created: Vec<String>,
-}
-
-impl Lab {
-    fn new() -> Result<Self> {
-        let pid = std::process::id();
-        let mut lab = Self {
-            attacker: format!("pbench-{pid}-a"),
-            sensor: format!("pbench-{pid}-s"),
-            attacker_if: format!("pba{pid}"),
-            sensor_if: format!("pbs{pid}"),
-            created: Vec::new(),
-        };
-        for ns in [lab.attacker.clone(), lab.sensor.clone()] {
-            // A namespace of this name is left from a killed run with our pid: reclaim it.
-            if Path::new("/run/netns").join(&ns).exists() {
-                let _ = ip(&["netns", "del", &ns]);
-            }
-            ip(&["netns", "add", &ns])?;
-            lab.created.push(ns);
-        }
-        ip(&[
-            "-n",
-            &lab.attacker,
-            "link",
-            "add",
-            &lab.attacker_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lab.sensor_if,
-            "netns",
-            &lab.sensor,
-        ])?;
-        for (ns, iface, mac, addr) in [
-            (
-                &lab.attacker,
-                &lab.attacker_if,
-                "02:00:00:00:00:02",
-                "198.18.0.2/24",
-            ),
-            (
-                &lab.sensor,
-                &lab.sensor_if,
-                "02:00:00:00:00:01",
-                "198.18.0.1/24",
-            ),
-        ] {
-            // No IPv6 link-local address: nothing autoconfigures and adds traffic of its own.
-            ip(&["-n", ns, "link", "set", "dev", iface, "addrgenmode", "none"])?;
-            ip(&["-n", ns, "link", "set", "dev", iface, "address", mac])?;
-            ip(&["-n", ns, "addr", "add", addr, "dev", iface])?;
-            ip(&["-n", ns, "link", "set", "dev", iface, "up"])?;
-        }
-        Ok(lab)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in &self.created {
-            if let Err(e) = ip(&["netns", "del", ns]) {
-                eprintln!("warning: {e:#}");
-            }
-        }
-    }
-}
-
-/// This thread in another network namespace until dropped.
-struct InNetns {
-    home: OwnedFd,
-}
-
-impl InNetns {
-    fn enter(name: &str) -> Result<Self> {
-        let home: OwnedFd = fs::File::open("/proc/self/ns/net")
-            .context("opening this process's network namespace")?
-            .into();
-        let target = fs::File::open(Path::new("/run/netns").join(name))
-            .with_context(|| format!("opening namespace {name}"))?;
-        // SAFETY: setns with a valid namespace descriptor; it only affects this thread.
-        if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            bail!(
-                "entering namespace {name}: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        Ok(Self { home })
-    }
-}
-
-impl Drop for InNetns {
-    fn drop(&mut self) {
-        // SAFETY: as in `enter`, back to the namespace we came from.
-        if unsafe { libc::setns(self.home.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            eprintln!(
-                "warning: returning to the original network namespace failed: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-}
 
 /// (received packets, receive drops) of `iface` in this thread's namespace.
 fn rx(iface: &str) -> Result<(u64, u64)> {
@@ -300,15 +176,15 @@ struct Measured {
 
 /// Sends `packets` with trafgen and measures how fast the sensor received them.
 fn measure(lab: &Lab, config: &Path, packets: u64, softirqd: &[PathBuf]) -> Result<Measured> {
-    let (rx0, drop0) = rx(&lab.sensor_if)?;
+    let (rx0, drop0) = rx(lab.sensor_if())?;
     let cpu0 = children_cpu_ns() + runtime_ns(softirqd);
     let started = Instant::now();
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.attacker, "trafgen", "--in"])
+        .args(["netns", "exec", lab.attacker_ns(), "trafgen", "--in"])
         .arg(config)
         .args([
             "--out",
-            &lab.attacker_if,
+            lab.attacker_if(),
             "--num",
             &packets.to_string(),
             "--cpus",
@@ -324,7 +200,7 @@ fn measure(lab: &Lab, config: &Path, packets: u64, softirqd: &[PathBuf]) -> Resu
     let mut last = (Instant::now(), rx0);
     let mut exited = None;
     loop {
-        let (now_rx, _) = rx(&lab.sensor_if)?;
+        let (now_rx, _) = rx(lab.sensor_if())?;
         let now = Instant::now();
         if now_rx != last.1 {
             if first.is_none() {
@@ -359,7 +235,7 @@ fn measure(lab: &Lab, config: &Path, packets: u64, softirqd: &[PathBuf]) -> Resu
         bail!("trafgen failed ({status}): {}", err.trim());
     }
     let cpu = children_cpu_ns() + runtime_ns(softirqd) - cpu0;
-    let (rx1, drop1) = rx(&lab.sensor_if)?;
+    let (rx1, drop1) = rx(lab.sensor_if())?;
     let Some((t0, rx_first)) = first else {
         bail!("the sensor received nothing");
     };
@@ -396,7 +272,8 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         "veth: trafgen, {} trials of {} packets per setup and mix",
         plan.e2e_trials, plan.e2e_packets
     );
-    let (mut ebpf, _) = object::load(Limits::default())?;
+    let mut probe = object::load_probe(Limits::default())?;
+    let mut yardsticks = object::load_yardsticks()?;
     let softirqd = ksoftirqd_stats();
     let dir = std::env::temp_dir();
     let configs: Vec<(PathBuf, Mix)> = Mix::ALL
@@ -418,8 +295,9 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         for (path, mix) in &configs {
             fs::write(path, mix.trafgen_config()).context("writing a trafgen configuration")?;
         }
-        let lab = Lab::new()?;
-        let _inside = InNetns::enter(&lab.sensor)?;
+        let lab = Lab::named("pbench");
+        let _inside = InNetns::enter(lab.sensor_ns())
+            .with_context(|| format!("entering namespace {}", lab.sensor_ns()))?;
         let mut series = vec![Series::default(); runs.len()];
         // One unrecorded run first: page cache, trafgen's binary, the veth's first use.
         measure(&lab, &configs[0].0, plan.e2e_packets / 4, &softirqd)?;
@@ -433,22 +311,24 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
                 let (mix, setup) = runs[i];
                 let config = &configs[i / 3].0;
                 debug_assert!(configs[i / 3].1 == mix);
-                let name = match setup {
+                let program = match setup {
                     Setup::NoProgram => None,
-                    Setup::Empty => Some("bench_empty"),
-                    Setup::Probe => Some("probe"),
+                    Setup::Empty => Some((&mut yardsticks, "bench_empty")),
+                    Setup::Probe => Some((&mut probe.ebpf, "probe")),
                 };
-                let link: Option<XdpLinkId> = match name {
-                    Some(n) => Some(
-                        object::program_mut(&mut ebpf, n)?
-                            .attach(&lab.sensor_if, XdpMode::Driver)
-                            .with_context(|| format!("attaching {n} to {}", lab.sensor_if))?,
-                    ),
+                let attached: Option<(&mut Xdp, XdpLinkId)> = match program {
+                    Some((ebpf, n)) => {
+                        let xdp = object::program_mut(ebpf, n)?;
+                        let link = xdp
+                            .attach(lab.sensor_if(), XdpMode::Driver)
+                            .with_context(|| format!("attaching {n} to {}", lab.sensor_if()))?;
+                        Some((xdp, link))
+                    }
                     None => None,
                 };
                 let measured = measure(&lab, config, plan.e2e_packets, &softirqd);
-                if let (Some(n), Some(link)) = (name, link) {
-                    object::program_mut(&mut ebpf, n)?.detach(link)?;
+                if let Some((xdp, link)) = attached {
+                    xdp.detach(link)?;
                 }
                 let m = measured?;
                 series[i].wall.push(m.wall_pps / 1e6);

@@ -38,6 +38,15 @@ pub fn check_interrupted() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a caught panic said.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
 /// How much of each benchmark to do.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -134,7 +143,11 @@ fn main() -> ExitCode {
         if !wanted(name) || STOP.load(Ordering::Relaxed) {
             return;
         }
-        match f() {
+        // The lab panics when it cannot be built (as a test fails); that fails the section
+        // like an error, and its guards have cleaned up by the time the panic is caught.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|panic| Err(anyhow::anyhow!("panicked: {}", panic_message(&*panic))));
+        match outcome {
             Ok(rows) => rows.iter().for_each(report::Row::emit),
             Err(e) => {
                 eprintln!("probe-bench: {name} benchmark failed: {e:#}");

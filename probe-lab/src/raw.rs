@@ -9,12 +9,13 @@
 //! kernel that drops anyway fails loudly instead of passing for a miscounting probe.
 
 use std::{
-    fs::File,
     io,
     os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
     thread,
     time::{Duration, Instant},
 };
+
+use crate::netns::InNetns;
 
 /// How long one frame may wait for room in a full queue before the send is a failure.
 const SEND_LIMIT: Duration = Duration::from_secs(5);
@@ -32,14 +33,11 @@ impl RawSocket {
     /// only the calling thread's namespace); a socket keeps the namespace it was made in, so it
     /// then works from any thread.
     pub fn open(ns: &str, iface: &str) -> Self {
-        let path = format!("/run/netns/{ns}");
+        let netns = ns.to_owned();
         let name = iface.to_owned();
         let made = thread::spawn(move || -> io::Result<OwnedFd> {
-            let netns = File::open(&path)?;
-            // SAFETY: a valid namespace descriptor; only this short-lived thread moves.
-            if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            // Only this short-lived thread moves.
+            let _inside = InNetns::enter(&netns)?;
             // Protocol 0: this socket only sends, it is never handed received frames.
             // SAFETY: plain socket call.
             let raw =
