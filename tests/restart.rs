@@ -310,7 +310,10 @@ fn detach_removes_the_pins_and_the_program_a_killed_daemon_left() {
         "detach must remove {}",
         lab.pin_dir().display()
     );
-    assert_eq!(lab.xdp_program(), None, "detach must detach the program");
+    assert!(
+        lab.xdp_detached_within(Duration::from_secs(2)),
+        "detach must detach the program"
+    );
     // Nothing left: a second detach says so and succeeds.
     let again = detach(&lab);
     assert!(again.starts_with("nothing pinned for"), "{again}");

@@ -262,20 +262,42 @@ impl Lab {
 
     /// The id of the XDP program attached to the sensor's interface, or `None`; panics if
     /// `ip -d link` shows more than one.
+    ///
+    /// Both of ip's views are read and must agree. A link whose last reference just went (its
+    /// pin removed, its daemon gone) is released by the kernel a moment later, from a work
+    /// queue, so the two reads may straddle that moment: they are taken again until they agree.
     pub fn xdp_program(&self) -> Option<u64> {
-        let text = self.sensor(&["ip", "-d", "link", "show", "dev", &self.sensor_if]);
-        let shown = text.matches("prog/xdp id").count();
-        assert!(shown <= 1, "more than one XDP program attached:\n{text}");
-        let json = self.sensor(&["ip", "-j", "-d", "link", "show", "dev", &self.sensor_if]);
-        let v: serde_json::Value = serde_json::from_str(&json)
-            .unwrap_or_else(|e| panic!("`ip -j link` printed invalid JSON ({e}): {json}"));
-        let id = v[0]["xdp"]["prog"]["id"].as_u64();
-        assert_eq!(
-            id.is_some(),
-            shown == 1,
-            "ip -j and ip disagree:\n{text}\n{json}"
-        );
-        id
+        let mut attempts = 0;
+        loop {
+            let text = self.sensor(&["ip", "-d", "link", "show", "dev", &self.sensor_if]);
+            let shown = text.matches("prog/xdp id").count();
+            assert!(shown <= 1, "more than one XDP program attached:\n{text}");
+            let json = self.sensor(&["ip", "-j", "-d", "link", "show", "dev", &self.sensor_if]);
+            let v: serde_json::Value = serde_json::from_str(&json)
+                .unwrap_or_else(|e| panic!("`ip -j link` printed invalid JSON ({e}): {json}"));
+            let id = v[0]["xdp"]["prog"]["id"].as_u64();
+            if id.is_some() == (shown == 1) {
+                return id;
+            }
+            attempts += 1;
+            assert!(attempts < 10, "ip -j and ip disagree:\n{text}\n{json}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits up to `limit` for the sensor's interface to have no XDP program: the kernel
+    /// detaches a link a moment after its last reference goes.
+    pub fn xdp_detached_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.xdp_program().is_none() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Frames the attacker's interface dropped on the way out (its `tx_dropped` counter): a
