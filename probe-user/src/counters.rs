@@ -45,7 +45,7 @@ unsafe impl Sync for CounterMaps {}
 #[derive(Debug, thiserror::Error)]
 pub enum CountersError {
     #[error(
-        "mapping the counter map {MAP} into memory failed: {source} (the probe reads its counters through mmap of a BPF array, which needs Linux 5.5 or later)"
+        "mapping the counter map {MAP} into memory failed (the probe reads its counters through mmap of a BPF array, which needs Linux 5.5 or later)"
     )]
     Mmap {
         #[source]

@@ -20,6 +20,7 @@ pub mod counters;
 pub mod daemon;
 pub mod detect;
 pub mod duration;
+pub mod error;
 pub mod findings;
 pub mod iface;
 pub mod kernel_log;

@@ -48,24 +48,26 @@ pub enum LoadError {
         "interface {0:?} already has an XDP program attached (another probe, or another tool): `ip link show` names it; detach it first"
     )]
     Busy(String),
-    #[error("counting how many CPUs this machine can have failed: {0}")]
+    #[error("counting how many CPUs this machine can have failed")]
     Cpus(#[source] io::Error),
-    #[error("the kernel refused the XDP program: {0}")]
+    #[error("the kernel refused the XDP program")]
     Load(#[source] EbpfError),
-    #[error("the kernel refused the program or one of its maps: {0}")]
+    #[error("the kernel refused the program or one of its maps")]
     Program(#[source] ProgramError),
+    #[error("the program {0} is missing: the embedded object does not match this daemon")]
+    MissingProgram(&'static str),
     #[error("the program's map {0} is missing: the embedded object does not match this daemon")]
     MissingMap(&'static str),
-    #[error("cannot pin in {path}: {source}")]
+    #[error("cannot pin in {path}")]
     Pin {
         path: PathBuf,
         #[source]
-        source: io::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(
-        "taking over the probe an earlier daemon left attached failed ({0}); `probe detach --iface IF` removes it, or start with --reset"
+        "taking over the probe an earlier daemon left attached failed; `probe detach --iface IF` removes it, or start with --reset"
     )]
-    Resume(String),
+    Resume(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error(
         "the pinned map {map} holds {found} counters where this probe expects {expected} (another version or CPU count): start with --reset to begin again from zero"
     )]
@@ -74,7 +76,7 @@ pub enum LoadError {
         found: u32,
         expected: u32,
     },
-    #[error("opening map {name}: {source}")]
+    #[error("opening map {name}")]
     Map {
         name: &'static str,
         #[source]
@@ -209,9 +211,9 @@ pub fn load_program(limits: Limits, pins: Option<&Pins>) -> Result<Program, Load
     loader.override_global(track::setting::EVENT_BURST, &burst, true);
     let pin_paths: Vec<(&'static str, PathBuf)> = match pins {
         Some(p) => {
-            p.create().map_err(|source| LoadError::Pin {
+            p.create().map_err(|e| LoadError::Pin {
                 path: p.dir().to_owned(),
-                source,
+                source: e.into(),
             })?;
             std::iter::once(counters::MAP)
                 .chain(track::map::PERSISTENT)
@@ -248,13 +250,12 @@ pub fn load(
     let program = probe_program(&mut ebpf)?;
     let (attached_mode, pinned_link, resumed) = match pins {
         Some(p) if p.has_link() => {
-            let pinned =
-                PinnedLink::from_pin(p.link()).map_err(|e| LoadError::Resume(e.to_string()))?;
-            let link = XdpLink::try_from(FdLink::from(pinned))
-                .map_err(|e| LoadError::Resume(e.to_string()))?;
+            let pinned = PinnedLink::from_pin(p.link()).map_err(|e| LoadError::Resume(e.into()))?;
+            let link =
+                XdpLink::try_from(FdLink::from(pinned)).map_err(|e| LoadError::Resume(e.into()))?;
             program
                 .attach_to_link(link)
-                .map_err(|e| LoadError::Resume(e.to_string()))?;
+                .map_err(|e| LoadError::Resume(e.into()))?;
             ("pinned", None, true)
         }
         Some(p) => {
@@ -345,7 +346,7 @@ fn table_sizes(limits: Limits, pins: Option<&Pins>, cpus: u32) -> (u32, u32) {
 /// The object's XDP program `probe`.
 fn probe_program(ebpf: &mut Ebpf) -> Result<&mut Xdp, LoadError> {
     ebpf.program_mut("probe")
-        .ok_or(LoadError::MissingMap("probe (program)"))?
+        .ok_or(LoadError::MissingProgram("probe"))?
         .try_into()
         .map_err(LoadError::Program)
 }
@@ -399,13 +400,13 @@ pub fn reattach(
 
 /// Moves the attachment out of the program into a pin, so it outlives this process.
 fn pin_link(program: &mut Xdp, id: XdpLinkId, pins: &Pins) -> Result<PinnedLink, LoadError> {
-    let fail = |e: String| LoadError::Pin {
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| LoadError::Pin {
         path: pins.link(),
-        source: io::Error::other(e),
+        source,
     };
-    let link = program.take_link(id).map_err(|e| fail(e.to_string()))?;
-    let fd_link = FdLink::try_from(link).map_err(|e| fail(e.to_string()))?;
-    fd_link.pin(pins.link()).map_err(|e| fail(e.to_string()))
+    let link = program.take_link(id).map_err(|e| fail(e.into()))?;
+    let fd_link = FdLink::try_from(link).map_err(|e| fail(e.into()))?;
+    fd_link.pin(pins.link()).map_err(|e| fail(e.into()))
 }
 
 /// The OS error somewhere in an error's source chain, if any.

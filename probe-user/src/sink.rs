@@ -44,13 +44,13 @@ impl Default for SinkOptions {
 /// A findings output that could not be opened or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("cannot open the findings file {path}: {source}")]
+    #[error("cannot open the findings file {path}")]
     Open {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("cannot write findings to {to}: {source}")]
+    #[error("cannot write findings to {to}")]
     Write {
         to: String,
         #[source]
@@ -198,7 +198,7 @@ impl Sink {
 impl crate::pipeline::Output for Sink {
     fn write(&mut self, finding: &Finding) {
         if let Err(e) = Sink::write(self, finding) {
-            log::error!("writing findings failed: {e}");
+            log::error!("writing findings failed: {}", crate::error::Chain(&e));
         }
     }
 }

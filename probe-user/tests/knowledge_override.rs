@@ -285,9 +285,14 @@ fn field_errors_read_as_one_line() {
 fn unreadable_file_is_an_error_naming_it() {
     let err = Knowledge::load(Some(Path::new("/nonexistent/knowledge.toml"))).unwrap_err();
     assert!(matches!(err, KnowledgeError::Read { .. }));
-    assert!(
-        err.to_string()
-            .starts_with("cannot read knowledge file /nonexistent/knowledge.toml: ")
+    // The cause is the source, shown once where the chain is shown.
+    assert_eq!(
+        err.to_string(),
+        "cannot read knowledge file /nonexistent/knowledge.toml"
+    );
+    assert_eq!(
+        probe_user::error::Chain(&err).to_string(),
+        "cannot read knowledge file /nonexistent/knowledge.toml: No such file or directory (os error 2)"
     );
     assert_eq!(err.line(), None);
 }

@@ -4,7 +4,7 @@
 use aya::{Ebpf, programs::links::PinnedLink};
 
 use super::Config;
-use crate::{iface, loader, pins::Pins};
+use crate::{error::Chain, iface, loader, pins::Pins};
 
 /// The interface's last known state and the index the probe is attached to.
 pub struct Follow {
@@ -78,7 +78,9 @@ impl Follow {
                             "{name} is back: attached again ({mode} XDP); counting continues in the same maps"
                         );
                     }
-                    Err(e) => log::error!("{name} is back, but attaching again failed: {e}"),
+                    Err(e) => {
+                        log::error!("{name} is back, but attaching again failed: {}", Chain(&e));
+                    }
                 }
             }
         }

@@ -26,6 +26,7 @@ use crate::{
     collector::Collector,
     counters::{CounterMaps, Snapshot},
     detect,
+    error::Chain,
     knowledge::Knowledge,
     loader::{self, Mode},
     pins::{self, Bpffs, Pins},
@@ -220,7 +221,7 @@ impl Running {
                     match batch {
                         Ok(0) => {}
                         Ok(n) => log::warn!("skipped {n} first-contact records of an unexpected size"),
-                        Err(e) => log::warn!("reading first-contact events failed: {e}"),
+                        Err(e) => log::warn!("reading first-contact events failed: {}", Chain(&e)),
                     }
                 }
                 reason = &mut shutdown => break reason,
@@ -237,7 +238,11 @@ impl Running {
         if let Some(p) = &self.pins
             && let Err(e) = p.remove()
         {
-            log::warn!("removing the pins in {} failed: {e}", p.dir().display());
+            log::warn!(
+                "removing the pins in {} failed: {}",
+                p.dir().display(),
+                Chain(&e)
+            );
         }
         drop(self.pinned_link.take());
         drop(self.ebpf);
@@ -271,7 +276,7 @@ fn drop_privileges(follow: bool) {
             log::info!("dropped every capability but those attaching needs (--follow)");
         }
         Ok(()) => log::info!("dropped every capability: nothing left to do needs them"),
-        Err(e) => log::warn!("could not drop capabilities: {e}"),
+        Err(e) => log::warn!("could not drop capabilities: {}", Chain(&e)),
     }
 }
 

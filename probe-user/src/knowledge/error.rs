@@ -6,7 +6,7 @@ use std::{io, path::PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum KnowledgeError {
     /// The file could not be read at all.
-    #[error("cannot read knowledge file {}: {source}", path.display())]
+    #[error("cannot read knowledge file {}", path.display())]
     Read {
         path: PathBuf,
         #[source]

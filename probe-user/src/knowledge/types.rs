@@ -4,14 +4,38 @@
 
 use std::{fmt, str::FromStr};
 
-use serde::{Serialize, Serializer};
+use probe_common::counters::port_proto;
+use serde::{Deserialize, Serialize, Serializer};
 
-/// A transport protocol a port belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// A transport protocol with ports: the one "TCP or UDP" of the user side, in the knowledge
+/// tables, the query protocol and the command line alike.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     Tcp,
     Udp,
+}
+
+impl Proto {
+    /// Its index in the kernel's port counters (`counters::port_proto`).
+    pub const fn counter_index(self) -> u32 {
+        match self {
+            Self::Tcp => port_proto::TCP,
+            Self::Udp => port_proto::UDP,
+        }
+    }
 }
 
 /// Which protocols a table entry covers.

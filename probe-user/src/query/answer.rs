@@ -1,12 +1,12 @@
 //! Turning a counter snapshot into the answers the protocol returns.
 
-use probe_common::counters::{port_proto, total};
+use probe_common::counters::total;
 use serde::{Deserialize, Serialize};
 
 use super::protocol::{Proto, Query};
 use crate::{
     counters::Snapshot,
-    knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
+    knowledge::{Direction, IcmpFamily, Knowledge, RangeClass},
 };
 
 /// Totals, as `probe query stats` shows them.
@@ -127,12 +127,12 @@ pub fn ports(
     top: Option<usize>,
 ) -> Vec<PortRow> {
     let mut rows = Vec::new();
-    for (p, idx) in [(Proto::Tcp, port_proto::TCP), (Proto::Udp, port_proto::UDP)] {
+    for p in [Proto::Tcp, Proto::Udp] {
         if proto.is_some_and(|want| want != p) {
             continue;
         }
         for port in 0..=u16::MAX {
-            let packets = s.port(idx, port, source);
+            let packets = s.port(p.counter_index(), port, source);
             if packets == 0 {
                 continue;
             }
@@ -161,12 +161,7 @@ pub fn ports(
         Direction::Destination
     };
     for r in &mut rows {
-        let kp = if r.proto == Proto::Tcp {
-            knowledge::Proto::Tcp
-        } else {
-            knowledge::Proto::Udp
-        };
-        let m = k.port(r.port, kp, direction);
+        let m = k.port(r.port, r.proto, direction);
         r.name = m.name;
         r.meaning = m.meaning;
         r.level = m.level.to_string();
@@ -238,7 +233,7 @@ pub fn answer(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Result<
 
 #[cfg(test)]
 mod tests {
-    use probe_common::counters::{icmp_key, port_key};
+    use probe_common::counters::{icmp_key, port_key, port_proto};
 
     use super::*;
 

@@ -21,7 +21,7 @@ pub enum ClientError {
     NoDaemon(PathBuf),
     #[error("not allowed to open {0}: run as root, or as a member of the socket's group")]
     Denied(PathBuf),
-    #[error("talking to the daemon on {path} failed: {source}")]
+    #[error("talking to the daemon on {path} failed")]
     Io {
         path: PathBuf,
         #[source]
@@ -31,7 +31,7 @@ pub enum ClientError {
     Frame(#[from] frame::FrameError),
     #[error("the daemon closed the connection without answering")]
     NoAnswer,
-    #[error("the daemon's answer is not valid: {0}")]
+    #[error("the daemon's answer is not valid")]
     Decode(#[from] serde_json::Error),
     #[error("the daemon refused the request ({code}): {message}")]
     Refused { code: String, message: String },

@@ -53,12 +53,8 @@ pub enum Query {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
+/// The protocol a port query is about: the knowledge's one "TCP or UDP" type.
+pub use crate::knowledge::Proto;
 
 /// A response: exactly one of `ok` (the answer) and `error`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -72,13 +72,13 @@ pub enum BindError {
         "another probe daemon is already serving {0}: stop it first, or give this one its own --socket PATH"
     )]
     InUse(PathBuf),
-    #[error("cannot create the socket directory {path}: {source}")]
+    #[error("cannot create the socket directory {path}")]
     Dir {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("cannot listen on {path}: {source}")]
+    #[error("cannot listen on {path}")]
     Listen {
         path: PathBuf,
         #[source]

@@ -37,7 +37,7 @@ impl Events {
         // SAFETY: the ring buffer owns its map's descriptor, open and unchanged for as long as
         // it lives, and the AsyncFd owns the ring buffer.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-            .map_err(|e| io::Error::other(e.to_string()))?;
+            .map_err(|e| e.into_parts().1)?;
         Ok(Self {
             ring,
             clock: KernelClock::new(),
