@@ -10,7 +10,7 @@ use probe_common::packet::ip_option;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+    Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_list, addr_words, base, table::Lru,
 };
 use crate::{
     contact::{Contact, Proto},
@@ -22,6 +22,22 @@ pub(crate) const BOGON: Kind = Kind::BogonSource;
 pub(crate) const LAND: Kind = Kind::Land;
 pub(crate) const SOURCE_ROUTED: Kind = Kind::SourceRouted;
 pub(crate) const BROADCAST: Kind = Kind::DirectedBroadcast;
+
+/// `bogon_source`'s explanation.
+pub(crate) const BOGON_STORY: Story = Story {
+    topic: "private-addresses",
+    marks: &["src", "block", "name"],
+};
+/// `source_routed`'s explanation.
+pub(crate) const ROUTED_STORY: Story = Story {
+    topic: "source-routing",
+    marks: &["src", "what", "dst", "opts"],
+};
+/// `directed_broadcast`'s explanation.
+pub(crate) const BROADCAST_STORY: Story = Story {
+    topic: "directed-broadcast",
+    marks: &["src", "what", "hosts", "ending"],
+};
 
 /// The blocks `bogon_source` watches by default. 198.18.0.0/15 (benchmarking) is left out on
 /// purpose: test labs use it.
@@ -131,29 +147,22 @@ impl Address {
                 .knowledge
                 .address(c.src)
                 .map_or_else(|| block.to_string(), |a| a.name);
+            let block = block.to_string();
+            let (explanation, faq) = BOGON_STORY.tell(ctx.knowledge, &[&v.src, &block, &name]);
             o.push(super::Draft {
                 dst: acc.dst(),
                 port: None,
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
                 evidence: Some(Evidence::Bogon(evidence::Bogon {
-                    block: block.to_string(),
-                    block_name: name.clone(),
+                    block,
+                    block_name: name,
                     hosts: addr_list(&acc.hosts, list),
                     ttl_min: acc.ttls.min,
                     ttl_max: acc.ttls.max,
-                    faq: "3".into(),
+                    faq,
                 })),
-                explanation: format!(
-                    "Packets arrive from {src}, which lies in {block} ({name}): a block that is \
-                     never routed between networks, so no honest packet from it can reach this \
-                     interface. Either the source is forged (as in floods and decoy scans), or a \
-                     private network or broken NAT is leaking, or this interface itself faces a \
-                     private network. In the last case turn bogon_source off or narrow its \
-                     blocks; otherwise drop such sources at the border (ingress filtering, RFC \
-                     2827) and do not bother answering them.",
-                    src = v.src,
-                ),
+                explanation,
                 ..base(BOGON, Level::Suspicious, v)
             });
         }
@@ -209,29 +218,22 @@ impl Address {
                 options.push("SSRR");
                 acc.tag("SSRR");
             }
+            let (explanation, faq) = ROUTED_STORY.tell(
+                ctx.knowledge,
+                &[&v.src, &v.what(), &v.dst, &options.join(" and ")],
+            );
             o.push(super::Draft {
                 dst: acc.dst(),
                 port: acc.port(),
                 add: acc.take(),
                 first_seen_ns: acc.first_ns,
                 evidence: Some(Evidence::SourceRouted(evidence::SourceRouted {
-                    options: options.clone(),
+                    options,
                     packets_by_option: acc.tags.clone(),
                     hosts: addr_list(&acc.hosts, list),
-                    faq: "3".into(),
+                    faq,
                 })),
-                explanation: format!(
-                    "{src} sent {what} to {dst} carrying the {opts} option, which lists the \
-                     routers the packet must pass and makes the answer come back the same way. \
-                     Nothing ordinary uses it any more. An attacker uses it to reach hosts \
-                     behind filters, or to pose as a trusted address and still see the replies. \
-                     Routers and hosts should drop source-routed packets (RFC 7126; Linux: \
-                     net.ipv4.conf.all.accept_source_route=0).",
-                    src = v.src,
-                    what = v.what(),
-                    dst = v.dst,
-                    opts = options.join(" and "),
-                ),
+                explanation,
                 ..base(SOURCE_ROUTED, Level::Hostile, v)
             });
         }
@@ -285,6 +287,10 @@ impl Detector for Broadcast {
             IpAddr::V4(a) if a.octets()[3] == 0 => ".0",
             _ => ".255",
         };
+        let (explanation, faq) = BROADCAST_STORY.tell(
+            ctx.knowledge,
+            &[&v.src, &v.what(), &addr_words(&acc.hosts, list), ending],
+        );
         o.push(super::Draft {
             dst: acc.dst(),
             port: acc.port(),
@@ -295,19 +301,9 @@ impl Detector for Broadcast {
                 proto: c.proto.as_str(),
                 ports: acc.ports.render(ctx.config.limits.max_port_runs),
                 ttl: c.ttl,
-                faq: "3, 5".into(),
+                faq,
             })),
-            explanation: format!(
-                "{src} sent {what} to {hosts}. An address ending in {ending} is usually the \
-                 broadcast address of a subnet, so one packet there reaches every host on it; \
-                 that is how smurf and fraggle multiply traffic, and how scanners find networks \
-                 that will do it for them. Routers should not pass directed broadcasts (RFC \
-                 2644); check that yours do not. If your subnets are wider than /24, such an \
-                 address may be an ordinary host and this can be ignored.",
-                src = v.src,
-                what = v.what(),
-                hosts = addr_words(&acc.hosts, list),
-            ),
+            explanation,
             ..base(BROADCAST, Level::Suspicious, v)
         });
     }

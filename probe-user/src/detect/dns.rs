@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_list, base, table::Lru};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -11,6 +11,12 @@ use crate::{
 };
 
 pub(crate) const KIND: Kind = Kind::DnsLowSourcePort;
+
+/// The finding's explanation.
+pub(crate) const STORY: Story = Story {
+    topic: "nat-dns",
+    marks: &["src", "dst", "sp"],
+};
 
 const DNS: u16 = 53;
 
@@ -56,6 +62,8 @@ impl Detector for Dns {
         acc.see(c);
         let used = self.ports.touch(&c.src, c.ts_ns, Default::default);
         used.insert(c.src_port);
+        let (explanation, faq) =
+            STORY.tell(ctx.knowledge, &[&v.src, &v.dst, &c.src_port.to_string()]);
         o.push(super::Draft {
             dst: acc.dst(),
             add: acc.take(),
@@ -63,18 +71,9 @@ impl Detector for Dns {
             evidence: Some(Evidence::DnsLowPort(evidence::DnsLowPort {
                 src_ports: used.render(ctx.config.limits.max_port_runs),
                 servers: addr_list(&acc.hosts, list),
-                faq: "1.9".into(),
+                faq,
             })),
-            explanation: format!(
-                "{src} sent a DNS query to {dst} from port {sp}, below 1024. Resolvers normally \
-                 use a random high port (or 53 itself), but NAT gateways rewrite ports with no \
-                 regard for the reserved range, so this is most likely a client behind NAT, not \
-                 an attack (FAQ 1.9). Do not filter DNS by low source port: it breaks lookups \
-                 and stops nothing, since a source port is whatever the sender writes.",
-                src = v.src,
-                dst = v.dst,
-                sp = c.src_port,
-            ),
+            explanation,
             ..base(KIND, Level::Benign, v)
         });
     }

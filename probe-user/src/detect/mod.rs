@@ -76,7 +76,7 @@ pub use self::{
 };
 use crate::{
     contact::{Contact, Proto},
-    findings::{Book, BookConfig, Draft, Finding, Kind},
+    findings::{Book, BookConfig, Draft, Finding, Kind, evidence::Faq},
     knowledge::{IcmpFamily, Knowledge, Level},
 };
 
@@ -369,6 +369,56 @@ impl Claims {
     /// of two or more sources): no per-port finding.
     pub(crate) fn ports_covered(&self) -> bool {
         self.scan_covered() || self.vertical_reported || self.co_probers >= 2
+    }
+}
+
+/// A finding's explanation, kept in the knowledge data as the `story` of the topic it cites,
+/// so that the story and the topic are written in one place and a `--knowledge` file can
+/// reword it.
+pub(crate) struct Story {
+    /// The topic's id.
+    pub(crate) topic: &'static str,
+    /// The `{name}` marks the story has, in the order [`Story::tell`] takes their values.
+    pub(crate) marks: &'static [&'static str],
+}
+
+/// Every story a detector tells, for the test that the built-in data has each.
+#[cfg(test)]
+pub(crate) const STORIES: &[&Story] = &[
+    &address::BOGON_STORY,
+    &address::ROUTED_STORY,
+    &address::BROADCAST_STORY,
+    &dns::STORY,
+    &remap::STORY,
+];
+
+impl Story {
+    /// The story with `values` in its marks, and its topic's FAQ section for the evidence.
+    /// A mark the detector does not know (a user's file may have one) stays as written.
+    pub(crate) fn tell(&self, knowledge: &Knowledge, values: &[&str]) -> (String, Faq) {
+        let Some((text, faq)) = knowledge.story(self.topic) else {
+            // Only a user's file can lack it, and only by renaming the topic.
+            return (String::new(), Faq::Borrowed(""));
+        };
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let value = after.find('}').and_then(|close| {
+                let at = self.marks.iter().position(|m| *m == &after[..close])?;
+                Some((values.get(at).copied().unwrap_or_default(), close))
+            });
+            if let Some((value, close)) = value {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            } else {
+                out.push('{');
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+        (out, Faq::Owned(faq.unwrap_or_default().to_owned()))
     }
 }
 

@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, secs, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_words, base, secs, table::Lru,
+};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -14,6 +16,12 @@ use crate::{
 };
 
 pub(crate) const KIND: Kind = Kind::RemappedService;
+
+/// The finding's explanation.
+pub(crate) const STORY: Story = Story {
+    topic: "remapped-ports",
+    marks: &["src", "service", "hosts", "where", "ports"],
+};
 
 /// A service and the ports it is commonly moved to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +131,16 @@ impl Detector for Remap {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
+            let (explanation, faq) = STORY.tell(
+                ctx.knowledge,
+                &[
+                    &v.src,
+                    &fam.service,
+                    &addr_words(&h.acc.hosts, list),
+                    &where_,
+                    &ports,
+                ],
+            );
             o.push(super::Draft {
                 subject: format!("{} {}", v.src, fam.service),
                 dst: h.acc.dst(),
@@ -134,19 +152,9 @@ impl Detector for Remap {
                     usual_port: fam.port,
                     ports_tried: tried.clone(),
                     hosts: super::addr_list(&h.acc.hosts, list),
-                    faq: "1.12".into(),
+                    faq,
                 })),
-                explanation: format!(
-                    "{src} looked for {service} on {hosts} {where_} ports it is commonly moved \
-                     to ({ports}). People move services to unusual ports hoping not to be \
-                     found, or because only root may listen below 1024 (FAQ 1.12); a scanner \
-                     that tries the usual variations sees through that. A moved port protects \
-                     nothing: keep what listens there patched and reachable only by those who \
-                     need it.",
-                    src = v.src,
-                    service = fam.service,
-                    hosts = addr_words(&h.acc.hosts, list),
-                ),
+                explanation,
                 ..base(KIND, Level::Notable, v)
             });
         }

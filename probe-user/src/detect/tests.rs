@@ -289,3 +289,36 @@ fn addresses_are_written_as_display_writes_them() {
         );
     }
 }
+
+#[test]
+fn every_story_is_in_the_built_in_knowledge_with_exactly_its_marks() {
+    let knowledge = crate::knowledge::Knowledge::builtin();
+    for story in super::STORIES {
+        let Some((text, faq)) = knowledge.story(story.topic) else {
+            panic!("topic {} has no story", story.topic);
+        };
+        assert!(faq.is_some(), "topic {} has no FAQ section", story.topic);
+        let marks: std::collections::BTreeSet<&str> = text
+            .split('{')
+            .skip(1)
+            .filter_map(|part| part.split_once('}').map(|(mark, _)| mark))
+            .collect();
+        let want = story.marks.iter().copied().collect();
+        assert_eq!(marks, want, "marks of topic {}", story.topic);
+    }
+}
+
+#[test]
+fn a_story_fills_its_marks_and_leaves_unknown_ones_as_written() {
+    let knowledge = crate::knowledge::Knowledge::builtin();
+    let story = super::Story {
+        topic: "nat-dns",
+        marks: &["src", "dst"],
+    };
+    let (text, faq) = story.tell(&knowledge, &["198.18.0.66", "198.18.0.1"]);
+    assert!(
+        text.starts_with("198.18.0.66 sent a DNS query to 198.18.0.1 from port {sp}, below 1024."),
+        "{text}"
+    );
+    assert_eq!(faq, "1.9");
+}

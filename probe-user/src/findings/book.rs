@@ -41,6 +41,10 @@ pub struct Draft {
 }
 
 /// Evidence and explanation made on demand, from a snapshot the detector will not change.
+///
+/// Still worth its keep with typed evidence: replaying the benchmark's 1M-packet scan capture
+/// with every first contact let through took 28% more CPU when every draft made its evidence
+/// at once (median user time 4.67 s against 3.66 s).
 #[derive(Clone)]
 pub struct Later(Arc<dyn Fn() -> (Evidence, String) + Send + Sync>);
 

@@ -41,6 +41,11 @@ pub struct Info {
     pub explanation: String,
     /// A detail the FAQ had but both surviving copies lost.
     pub lost: Option<String>,
+    /// Topics only: what a detector's finding on this topic says, with `{name}` marks the
+    /// detector fills in (`{src}`, `{dst}`...). Kept in the data so that a finding's story and
+    /// the topic it cites are written in one place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
 }
 
 /// A port or port range and what it means in one direction for one or both protocols.
@@ -348,6 +353,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             meaning: self.one_line("meaning")?,
             explanation: self.text("explanation")?,
             lost: self.text("lost")?,
+            story: self.text("story")?,
         })
     }
 }
@@ -363,6 +369,7 @@ struct InfoDraft {
     meaning: Option<String>,
     explanation: Option<String>,
     lost: Option<String>,
+    story: Option<String>,
 }
 
 /// One parsed entry before it is checked against the built-in tables.
@@ -395,6 +402,7 @@ impl InfoDraft {
                     meaning: need(at, "meaning", self.meaning, why)?,
                     explanation: need(at, "explanation", self.explanation, why)?,
                     lost: self.lost,
+                    story: self.story,
                 })
             }
             (Mode::Override, Some(base)) => Ok(Info {
@@ -406,6 +414,7 @@ impl InfoDraft {
                 meaning: self.meaning.unwrap_or_else(|| base.meaning.clone()),
                 explanation: self.explanation.unwrap_or_else(|| base.explanation.clone()),
                 lost: self.lost.or_else(|| base.lost.clone()),
+                story: self.story.or_else(|| base.story.clone()),
             }),
             (Mode::Override, None) => {
                 let why = "an entry that replaces no built-in one needs name, category, level and meaning";
@@ -422,6 +431,7 @@ impl InfoDraft {
                     explanation: self.explanation.unwrap_or_else(|| meaning.clone()),
                     meaning,
                     lost: self.lost,
+                    story: self.story,
                 })
             }
         }
@@ -642,7 +652,7 @@ fn read_signature(r: &Reader<'_, '_>) -> Res<Draft<String>> {
 }
 
 fn read_topic(r: &Reader<'_, '_>) -> Res<Draft<String>> {
-    r.check_keys(&with_info(&["id"]))?;
+    r.check_keys(&with_info(&["id", "story"]))?;
     let (id, span) = require(
         r,
         "id",

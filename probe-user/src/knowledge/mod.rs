@@ -190,6 +190,17 @@ impl Knowledge {
             .map(|e| Listed::Topic(e).answer())
     }
 
+    /// The finding story of topic `id` with its FAQ section, for the detector that cites it.
+    /// A user's entry for the topic replaces the built-in one.
+    pub fn story(&self, id: &str) -> Option<(&str, Option<&str>)> {
+        self.added
+            .topics
+            .iter()
+            .chain(&self.tables.topics)
+            .find(|e| e.id == id)
+            .and_then(|e| Some((e.info.story.as_deref()?, e.info.faq.as_deref())))
+    }
+
     /// Every entry: a user's new entries first, then the built-in ones in file order.
     pub fn list(&self) -> Vec<Listed<'_>> {
         let mut all = Vec::new();

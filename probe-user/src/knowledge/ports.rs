@@ -314,5 +314,6 @@ static FALLBACK: std::sync::LazyLock<Fallback> = std::sync::LazyLock::new(|| Fal
         explanation: "Neither the FAQ tables nor the system's service list name this port."
             .to_owned(),
         lost: None,
+        story: None,
     },
 });
