@@ -34,12 +34,13 @@ pub enum Input {
 }
 
 /// Where findings go: the daemon's sink (log, files, query memory) or a replay's stdout.
+/// Each line is handed over, so an output may keep it or pass it to another thread.
 pub trait Output {
-    fn write(&mut self, finding: &Finding);
+    fn write(&mut self, finding: Finding);
 }
 
-impl<F: FnMut(&Finding)> Output for F {
-    fn write(&mut self, finding: &Finding) {
+impl<F: FnMut(Finding)> Output for F {
+    fn write(&mut self, finding: Finding) {
         self(finding);
     }
 }
@@ -73,7 +74,7 @@ impl<O: Output> Pipeline<O> {
                 lines
             }
         };
-        self.write(&lines);
+        self.write(lines);
     }
 
     /// The end of the input at `now_ns`: a last tick, then the last state of every finding that
@@ -81,14 +82,14 @@ impl<O: Output> Pipeline<O> {
     pub fn finish(&mut self, now_ns: u64, lost: Lost) {
         self.push(Input::Tick { now_ns, lost });
         let lines = self.engine.flush(now_ns);
-        self.write(&lines);
+        self.write(lines);
     }
 
-    fn write(&mut self, lines: &[Finding]) {
+    fn write(&mut self, lines: Vec<Finding>) {
+        self.written += lines.len() as u64;
         for f in lines {
             self.output.write(f);
         }
-        self.written += lines.len() as u64;
     }
 
     /// Findings lines written so far.
@@ -108,5 +109,10 @@ impl<O: Output> Pipeline<O> {
 
     pub fn output_mut(&mut self) -> &mut O {
         &mut self.output
+    }
+
+    /// Where findings went, once the pipeline is done.
+    pub fn into_output(self) -> O {
+        self.output
     }
 }

@@ -196,8 +196,8 @@ impl Sink {
 
 /// The daemon's findings: a failed write is logged, and the daemon keeps watching.
 impl crate::pipeline::Output for Sink {
-    fn write(&mut self, finding: &Finding) {
-        if let Err(e) = Sink::write(self, finding) {
+    fn write(&mut self, finding: Finding) {
+        if let Err(e) = Sink::write(self, &finding) {
             log::error!("writing findings failed: {}", crate::error::Chain(&e));
         }
     }
