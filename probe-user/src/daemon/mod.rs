@@ -251,7 +251,7 @@ impl Running {
         pipeline.finish(KernelClock::now_wall(), lost(&self.counters.read()));
         log::debug!(
             "{} first contacts reported by a second CPU were passed on once",
-            self.events.repeats
+            self.events.repeats()
         );
     }
 }

@@ -26,53 +26,22 @@ fn first(recent: &mut ContactTable, e: &FirstContact) -> bool {
 /// The ring buffer, registered with the async runtime.
 pub struct Events {
     ring: AsyncFd<RingBuf<MapData>>,
+    reader: Reader,
+}
+
+/// What turns ring records into contacts: the clock, and the contacts passed on so far.
+struct Reader {
     clock: KernelClock,
     recent: ContactTable,
     /// Contacts dropped as repeats reported from another CPU.
-    pub repeats: u64,
+    repeats: u64,
 }
 
-impl Events {
-    pub fn new(ring: RingBuf<MapData>) -> io::Result<Self> {
-        // SAFETY: the ring buffer owns its map's descriptor, open and unchanged for as long as
-        // it lives, and the AsyncFd owns the ring buffer.
-        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
-            .map_err(|e| e.into_parts().1)?;
-        Ok(Self {
-            ring,
-            clock: KernelClock::new(),
-            recent: ContactTable::new(RECENT_SLOTS),
-            repeats: 0,
-        })
-    }
-
-    /// Hands every event already in the ring to `each`, without waiting (for shutdown).
-    pub fn drain(&mut self, mut each: impl FnMut(Contact)) -> usize {
-        let clock = self.clock;
-        let ring = self.ring.get_mut();
+impl Reader {
+    /// Hands every record in `ring` to `each` as a contact, once per contact. Returns how many
+    /// records were of the wrong size (an object built from other sources) and skipped.
+    fn read_all(&mut self, ring: &mut RingBuf<MapData>, each: &mut impl FnMut(Contact)) -> usize {
         let mut skipped = 0;
-        while let Some(item) = ring.next() {
-            if item.len() < size_of::<FirstContact>() {
-                skipped += 1;
-                continue;
-            }
-            // SAFETY: as in `next_batch`.
-            let event = unsafe { item.as_ptr().cast::<FirstContact>().read_unaligned() };
-            if first(&mut self.recent, &event) {
-                each(Contact::from_event(&event, clock.wall(event.ts_ns)));
-            } else {
-                self.repeats += 1;
-            }
-        }
-        skipped
-    }
-
-    /// Waits for events, then hands every one available to `each`. A record of the wrong size
-    /// (an object built from other sources) is skipped and counted in the return value.
-    pub async fn next_batch(&mut self, mut each: impl FnMut(Contact)) -> io::Result<usize> {
-        let mut guard = self.ring.readable_mut().await?;
-        let mut skipped = 0;
-        let ring = guard.get_inner_mut();
         while let Some(item) = ring.next() {
             if item.len() < size_of::<FirstContact>() {
                 skipped += 1;
@@ -87,6 +56,41 @@ impl Events {
                 self.repeats += 1;
             }
         }
+        skipped
+    }
+}
+
+impl Events {
+    pub fn new(ring: RingBuf<MapData>) -> io::Result<Self> {
+        // SAFETY: the ring buffer owns its map's descriptor, open and unchanged for as long as
+        // it lives, and the AsyncFd owns the ring buffer.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(Self {
+            ring,
+            reader: Reader {
+                clock: KernelClock::new(),
+                recent: ContactTable::new(RECENT_SLOTS),
+                repeats: 0,
+            },
+        })
+    }
+
+    /// Contacts dropped as repeats reported from another CPU.
+    pub fn repeats(&self) -> u64 {
+        self.reader.repeats
+    }
+
+    /// Hands every event already in the ring to `each`, without waiting (for shutdown).
+    pub fn drain(&mut self, mut each: impl FnMut(Contact)) -> usize {
+        self.reader.read_all(self.ring.get_mut(), &mut each)
+    }
+
+    /// Waits for events, then hands every one available to `each`. A record of the wrong size
+    /// is skipped and counted in the return value.
+    pub async fn next_batch(&mut self, mut each: impl FnMut(Contact)) -> io::Result<usize> {
+        let mut guard = self.ring.readable_mut().await?;
+        let skipped = self.reader.read_all(guard.get_inner_mut(), &mut each);
         guard.clear_ready();
         Ok(skipped)
     }
