@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use probe_integration::{Daemon, Lab, probe_bin, require_root};
+use probe_integration::{Daemon, Lab, Scratch, probe_bin, require_root};
 
 /// True when `ip link` shows an XDP program on the sensor interface.
 fn xdp_attached(lab: &Lab) -> bool {
@@ -82,4 +82,58 @@ fn a_second_daemon_on_the_same_socket_is_refused() {
     );
     // The first one is unharmed.
     probe.stats();
+}
+
+/// `probe run` on the lab's sensor interface with `--socket SOCKET`, expected to fail.
+fn refused_start(lab: &Lab, socket: &std::path::Path) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+        .arg("--")
+        .args(["timeout", "20"])
+        .arg(probe_bin())
+        .args(["run", "--iface", lab.sensor_if(), "--socket"])
+        .arg(socket)
+        .output()
+        .expect("running the daemon");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "the start must fail: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_socket_path_holding_a_file_is_refused_and_the_file_kept() {
+    require_root!();
+    let lab = Lab::new();
+    let files = Scratch::new();
+    let path = files.path("findings-not-a-socket");
+    std::fs::write(&path, "keep me\n").expect("writing the file");
+    let stderr = refused_start(&lab, &path);
+    assert!(
+        stderr.contains(&format!("{} exists and is not a socket", path.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("the file is still there"),
+        "keep me\n"
+    );
+    assert_eq!(lab.xdp_program(), None, "refused before attaching");
+    assert!(!lab.pin_dir().exists(), "nothing pinned");
+}
+
+#[test]
+fn a_socket_path_too_long_to_bind_fails_before_anything_is_attached() {
+    require_root!();
+    let lab = Lab::new();
+    let files = Scratch::new();
+    // A Unix socket's path holds at most 107 bytes.
+    let path = files.path(&"s".repeat(120));
+    assert!(path.as_os_str().len() > 120);
+    let stderr = refused_start(&lab, &path);
+    assert!(
+        stderr.contains(&format!("cannot listen on {}", path.display())),
+        "{stderr}"
+    );
+    assert_eq!(lab.xdp_program(), None, "nothing left attached");
+    assert!(!lab.pin_dir().exists(), "nothing left pinned");
+    assert!(!path.exists());
 }

@@ -125,10 +125,13 @@ struct Running {
 }
 
 impl Running {
-    /// Checks what can be checked, then loads, attaches, binds the socket and drops privileges.
+    /// Checks what can be checked and binds the socket, then loads, attaches and drops
+    /// privileges. Whatever fails after attaching detaches again (unless the probe was an
+    /// earlier daemon's, taken over: that one keeps counting as it did).
     fn start(config: &Config) -> anyhow::Result<Self> {
-        // Refuse early, before touching the interface: another daemon on the socket, a bad file.
-        server::check_free(&config.socket)?;
+        // Everything that can be refused is refused before touching the interface: another
+        // daemon on the socket, a path that cannot be a socket, a bad file.
+        let socket = server::bind(&config.socket)?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
         let detectors = detect::Config::load(config.detectors.as_deref())?;
         let sink = Sink::new(&SinkOptions {
@@ -140,6 +143,33 @@ impl Running {
         loader::interface_index(&config.iface)?;
         let pins = pins_for(config)?;
         let loaded = loader::load(&config.iface, config.mode, config.limits, pins.as_ref())?;
+        let undo = (!loaded.resumed).then(|| pins.clone()).flatten();
+        let started = Self::attached(config, loaded, pins, socket, knowledge, detectors, sink);
+        if let Err(e) = &started
+            && let Some(p) = undo
+        {
+            log::warn!("{}: detaching again", Chain(e.as_ref()));
+            if let Err(e) = p.remove() {
+                log::warn!(
+                    "removing the pins in {} failed: {}",
+                    p.dir().display(),
+                    Chain(&e)
+                );
+            }
+        }
+        started
+    }
+
+    /// The rest of the start, once the program is attached.
+    fn attached(
+        config: &Config,
+        loaded: loader::Loaded,
+        pins: Option<Pins>,
+        socket: server::Socket,
+        knowledge: Arc<Knowledge>,
+        detectors: detect::Config,
+        sink: Sink,
+    ) -> anyhow::Result<Self> {
         if loaded.resumed {
             log::info!(
                 "took over the probe an earlier daemon left on {}: counters continue from where it stopped",
@@ -155,7 +185,6 @@ impl Running {
         let counters = Arc::new(CounterMaps::new(loaded.counters, loaded.cpus)?);
         let events =
             Events::new(loaded.events).context("watching the first-contact ring buffer")?;
-        let socket = server::bind(&config.socket)?;
         match privilege::socket_group(&config.socket) {
             Ok(Some(gid)) => log::info!(
                 "serving queries on {} (group probe, gid {gid})",

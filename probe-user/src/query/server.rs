@@ -69,6 +69,10 @@ impl Source for Live {
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
     #[error(
+        "{0} exists and is not a socket: the probe replaces only a socket a dead daemon left; move the file away or choose another --socket PATH"
+    )]
+    NotSocket(PathBuf),
+    #[error(
         "another probe daemon is already serving {0}: stop it first, or give this one its own --socket PATH"
     )]
     InUse(PathBuf),
@@ -98,15 +102,27 @@ impl Drop for Socket {
     }
 }
 
-/// Fails if a daemon already answers on `path`; removes a stale socket file left by a dead one.
+/// Fails if a daemon already answers on `path`, or if something other than a socket is there;
+/// removes a stale socket a dead daemon left.
 pub fn check_free(path: &Path) -> Result<(), BindError> {
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(BindError::InUse(path.to_owned())),
-        Err(_) if path.exists() => std::fs::remove_file(path).map_err(|source| BindError::Listen {
+    use std::os::unix::fs::FileTypeExt as _;
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(BindError::InUse(path.to_owned()));
+    }
+    // Not followed: a link at the path is not a socket, whatever it points to.
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Ok(meta) if meta.file_type().is_socket() => {
+            std::fs::remove_file(path).map_err(|source| BindError::Listen {
+                path: path.to_owned(),
+                source,
+            })
+        }
+        Ok(_) => Err(BindError::NotSocket(path.to_owned())),
+        Err(source) => Err(BindError::Listen {
             path: path.to_owned(),
             source,
         }),
-        Err(_) => Ok(()),
     }
 }
 
