@@ -27,6 +27,8 @@ pub enum CaptureError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is a directory: give the path of a capture file")]
+    Directory { path: String },
     #[error("{path} is not a pcap or pcapng capture (its first bytes are neither header)")]
     NotCapture { path: String },
     #[error("{path} is empty")]
@@ -81,6 +83,11 @@ impl Capture {
             path: name.clone(),
             source,
         })?;
+        // A pipe is fine (tcpdump -w - | probe replay /dev/stdin); a directory opens but reads
+        // as an error that would say nothing useful.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(CaptureError::Directory { path: name });
+        }
         let reader = create_reader(BUFFER, file).map_err(|e| match e {
             PcapError::Eof => CaptureError::Empty { path: name.clone() },
             PcapError::HeaderNotRecognized => CaptureError::NotCapture { path: name.clone() },
@@ -266,6 +273,21 @@ fn describe<I>(e: &PcapError<I>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_is_refused_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(e) = Capture::open(dir.path()) else {
+            panic!("a directory opened as a capture");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} is a directory: give the path of a capture file",
+                dir.path().display()
+            )
+        );
+    }
 
     #[test]
     fn timestamps_convert_at_any_resolution() {

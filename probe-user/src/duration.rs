@@ -34,9 +34,39 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The shortest and longest `--interval`: the daemon reads every counter each interval, and an
+/// interval of hours would hold back activity lines and overload reports for as long.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+pub const MAX_INTERVAL: Duration = Duration::from_hours(1);
+
+/// Parses an `--interval`: a duration from [`MIN_INTERVAL`] to [`MAX_INTERVAL`].
+pub fn interval(text: &str) -> Result<Duration, String> {
+    let d = parse(text)?;
+    if d < MIN_INTERVAL || d > MAX_INTERVAL {
+        return Err(format!(
+            "{text:?} is outside the interval the probe works with: give 10ms to 1h"
+        ));
+    }
+    Ok(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interval_is_bounded() {
+        assert_eq!(interval("10ms"), Ok(Duration::from_millis(10)));
+        assert_eq!(interval("1h"), Ok(Duration::from_hours(1)));
+        for bad in ["9ms", "61m", "99999999999h"] {
+            assert_eq!(
+                interval(bad),
+                Err(format!(
+                    "{bad:?} is outside the interval the probe works with: give 10ms to 1h"
+                ))
+            );
+        }
+    }
 
     #[test]
     fn units_scale_the_number() {

@@ -32,3 +32,4 @@ pub mod privilege;
 pub mod query;
 pub mod sink;
 pub mod source;
+pub mod textfile;

@@ -297,6 +297,43 @@ fn unreadable_file_is_an_error_naming_it() {
     assert_eq!(err.line(), None);
 }
 
+#[test]
+fn a_device_or_a_fifo_is_refused_at_once_without_reading() {
+    let err = Knowledge::load(Some(Path::new("/dev/zero"))).unwrap_err();
+    assert_eq!(
+        probe_user::error::Chain(&err).to_string(),
+        "cannot read knowledge file /dev/zero: it is a character device, not a regular file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("knowledge.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let err = Knowledge::load(Some(&fifo)).unwrap_err();
+    assert_eq!(
+        probe_user::error::Chain(&err).to_string(),
+        format!(
+            "cannot read knowledge file {}: it is a FIFO, not a regular file",
+            fifo.display()
+        )
+    );
+}
+
+#[test]
+fn a_knowledge_file_over_four_mebibytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    std::fs::write(&path, "#".repeat(4 * 1024 * 1024 + 1)).unwrap();
+    let err = Knowledge::load(Some(&path)).unwrap_err();
+    assert_eq!(
+        probe_user::error::Chain(&err).to_string(),
+        format!(
+            "cannot read knowledge file {}: it is larger than the 4194304 bytes a file of this kind may hold",
+            path.display()
+        )
+    );
+}
+
 /// A file whose early entries are fine and a later one is bad changes nothing: there is no
 /// knowledge object at all, and loading the good part alone still works.
 #[test]

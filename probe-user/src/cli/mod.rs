@@ -47,8 +47,8 @@ pub struct DetectionArgs {
     #[arg(long, value_name = "FILE")]
     pub detectors: Option<PathBuf>,
     /// How often to read the counters, log what became active and close the detectors'
-    /// windows (like 500ms, 1s, 1m); a replay ticks on capture time.
-    #[arg(long, default_value = "1s", value_parser = duration::parse)]
+    /// windows (like 500ms, 1s, 1m; from 10ms to 1h); a replay ticks on capture time.
+    #[arg(long, default_value = "1s", value_parser = duration::interval)]
     pub interval: Duration,
     /// Slots of each CPU's table of reported contacts (rounded up to a power of two; 8 bytes
     /// each). A contact whose slot another takes over is reported again when it recurs. A

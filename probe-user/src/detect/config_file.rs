@@ -30,10 +30,12 @@ impl Config {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = crate::textfile::read(path, crate::textfile::MAX_DETECTORS_BYTES).map_err(
+            |source| ConfigFileError::Read {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
         toml::from_str::<Self>(&text).map_err(|e| ConfigFileError::Invalid {
             path: path.to_owned(),
             place: e

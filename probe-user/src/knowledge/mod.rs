@@ -131,10 +131,12 @@ impl Knowledge {
 
     /// Add or override entries from a knowledge file.
     pub fn with_overrides_file(self, path: &Path) -> Result<Self, KnowledgeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KnowledgeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::textfile::read(path, crate::textfile::MAX_KNOWLEDGE_BYTES).map_err(
+            |source| KnowledgeError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         self.with_overrides(path, &text)
     }
 

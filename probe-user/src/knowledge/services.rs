@@ -58,7 +58,7 @@ impl Services {
 
     /// Read and parse a services file.
     pub fn read(path: &Path) -> io::Result<Self> {
-        let text = std::fs::read_to_string(path)?;
+        let text = crate::textfile::read(path, crate::textfile::MAX_SERVICES_BYTES)?;
         Ok(Self {
             origin: Some(path.to_path_buf()),
             ..Self::parse(&text)
