@@ -28,6 +28,7 @@ pub mod knowledge;
 pub mod loader;
 pub mod pins;
 pub mod pipeline;
+pub mod printable;
 pub mod privilege;
 pub mod query;
 pub mod sink;

@@ -1,18 +1,32 @@
 //! `probe`: a thin entry point over the library.
 
-use std::process::ExitCode;
+use std::{io::Write as _, process::ExitCode};
 
 use clap::Parser as _;
-use probe_user::cli::{Cli, Command, detach, explain, query, replay, run};
+use probe_user::{
+    cli::{Cli, Command, detach, explain, query, replay, run},
+    printable,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // aya::bpf warns, at length, that the kernel refused the object's BTF: the union inside
     // aya-log-ebpf is the cause, and the program loads and runs without BTF. RUST_LOG overrides.
+    // Every log line is one line of text a terminal shows as it is: names and meanings from a
+    // knowledge file, or anything else a line quotes, have their control characters escaped.
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("info,aya::bpf=error"),
     )
-    .format_target(false)
+    .format(|buf, record| {
+        let style = buf.default_level_style(record.level());
+        writeln!(
+            buf,
+            "[{} {style}{:<5}{style:#}] {}",
+            buf.timestamp(),
+            record.level(),
+            printable::line(&record.args().to_string())
+        )
+    })
     .init();
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
@@ -24,7 +38,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("probe: {e:#}");
+            eprintln!("probe: {}", printable::line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

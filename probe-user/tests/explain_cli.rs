@@ -289,6 +289,33 @@ fn knowledge_file_extends_explain() {
 }
 
 #[test]
+fn control_characters_from_a_knowledge_file_are_shown_escaped() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    // TOML escapes: the file carries a real ESC sequence and a carriage return.
+    writeln!(
+        f,
+        "[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\n\
+         name = \"Lab\\u001b[2Jshell\"\ncategory = \"backdoor\"\nlevel = \"hostile\"\n\
+         meaning = \"Fake line\\r[INFO ] all is well\""
+    )
+    .unwrap();
+    let path = f.path().to_str().unwrap();
+    let out = probe(&["4444/tcp", "--knowledge", path]);
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("4444/tcp: Lab\\u{1b}[2Jshell\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Fake line\\u{d}[INFO ] all is well"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains(['\u{1b}', '\r']));
+}
+
+#[test]
 fn bad_knowledge_file_is_one_clear_line() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     writeln!(

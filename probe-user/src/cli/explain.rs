@@ -120,7 +120,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         None => list(&knowledge, category, level, args.json)?,
         Some(target) => explain(&knowledge, target, args.source, args.json)?,
     };
-    print!("{out}");
+    print!("{}", crate::printable::lines(&out));
     Ok(ExitCode::SUCCESS)
 }
 

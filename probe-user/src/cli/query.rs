@@ -213,7 +213,7 @@ fn print<T: serde::Serialize>(
     if args.json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
-        print!("{}", text());
+        print!("{}", crate::printable::lines(&text()));
     }
     Ok(())
 }

@@ -53,7 +53,7 @@ impl Output for Stdout {
         let line = if self.json {
             f.to_json_line()
         } else {
-            f.summary()
+            crate::printable::line(&f.summary()).into_owned()
         };
         if let Err(e) = writeln!(self.out, "{line}") {
             self.error = Some(e);
