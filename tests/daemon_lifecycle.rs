@@ -137,3 +137,29 @@ fn a_socket_path_too_long_to_bind_fails_before_anything_is_attached() {
     assert!(!lab.pin_dir().exists(), "nothing left pinned");
     assert!(!path.exists());
 }
+
+#[test]
+fn a_second_daemon_on_a_watched_interface_is_refused_and_the_first_unharmed() {
+    require_root!();
+    let lab = Lab::new();
+    let mut first = Daemon::start(&lab);
+    let files = Scratch::new();
+    let stderr = refused_start(&lab, &files.path("second.sock"));
+    assert!(
+        stderr.contains(&format!(
+            "another probe daemon (pid {}, queries on {}) is watching {}",
+            first.pid(),
+            first.socket().display(),
+            lab.sensor_if()
+        )),
+        "{stderr}"
+    );
+    assert!(!files.path("second.sock").exists(), "its socket is gone");
+    // The first still watches, its pins in place, and nobody took it over.
+    first.stats();
+    assert!(lab.pins().join("link").exists());
+    assert!(lab.xdp_program().is_some());
+    let status = first.stop_with(libc::SIGTERM).expect("the first exits");
+    assert!(status.success(), "{}", first.log());
+    assert!(!first.log().contains("took over"), "{}", first.log());
+}

@@ -88,7 +88,7 @@ pub fn ensure_bpffs() -> Bpffs {
 
 /// The inode of the calling thread's network namespace. A thread's own: a daemon run
 /// in-process may have entered another namespace than the process's first thread.
-fn netns_inode() -> io::Result<u64> {
+pub(crate) fn netns_inode() -> io::Result<u64> {
     Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
 }
 

@@ -10,6 +10,7 @@
 
 pub mod activity;
 mod follow;
+mod lock;
 
 use std::{
     future::Future,
@@ -122,6 +123,8 @@ struct Running {
     knowledge: Arc<Knowledge>,
     pipeline: Shared,
     socket: server::Socket,
+    /// Keeps a second daemon off this interface until this one is gone.
+    _lock: lock::Lock,
 }
 
 impl Running {
@@ -132,6 +135,7 @@ impl Running {
         // Everything that can be refused is refused before touching the interface: another
         // daemon on the socket, a path that cannot be a socket, a bad file.
         let socket = server::bind(&config.socket)?;
+        let lock = lock::take(&config.iface, &config.socket)?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
         let detectors = detect::Config::load(config.detectors.as_deref())?;
         let sink = Sink::new(&SinkOptions {
@@ -144,7 +148,15 @@ impl Running {
         let pins = pins_for(config)?;
         let loaded = loader::load(&config.iface, config.mode, config.limits, pins.as_ref())?;
         let undo = (!loaded.resumed).then(|| pins.clone()).flatten();
-        let started = Self::attached(config, loaded, pins, socket, knowledge, detectors, sink);
+        let started = Self::attached(
+            config,
+            loaded,
+            pins,
+            (socket, lock),
+            knowledge,
+            detectors,
+            sink,
+        );
         if let Err(e) = &started
             && let Some(p) = undo
         {
@@ -165,7 +177,7 @@ impl Running {
         config: &Config,
         loaded: loader::Loaded,
         pins: Option<Pins>,
-        socket: server::Socket,
+        (socket, lock): (server::Socket, lock::Lock),
         knowledge: Arc<Knowledge>,
         detectors: detect::Config,
         sink: Sink,
@@ -211,6 +223,7 @@ impl Running {
             knowledge,
             pipeline,
             socket,
+            _lock: lock,
         })
     }
 
