@@ -387,7 +387,11 @@ pub(crate) const STORIES: &[&Story] = &[
     &address::ROUTED_STORY,
     &address::BROADCAST_STORY,
     &dns::STORY,
+    &netbios::STORY,
+    &proxy::STORY,
     &remap::STORY,
+    &sscan::STORY,
+    &traceroute::STORY,
 ];
 
 impl Story {
