@@ -184,7 +184,6 @@ impl Amplify {
                     let evidence = Evidence::Amplifier(evidence::Amplifier {
                         role: "amplifier",
                         broadcasts: addr_list(&acc.hosts, list),
-                        ports: None,
                         faq: "5, 2".into(),
                     });
                     let explanation = format!(
@@ -272,10 +271,10 @@ impl Amplify {
                 add,
                 first_seen_ns,
                 later: Some(Later::new(move || {
-                    let evidence = Evidence::Amplifier(evidence::Amplifier {
+                    let evidence = Evidence::FraggleAmplifier(evidence::FraggleAmplifier {
                         role: "amplifier",
                         broadcasts: addr_list(&acc.hosts, list),
-                        ports: Some(acc.ports.render(runs)),
+                        ports: acc.ports.render(runs),
                         faq: "5, 1.1".into(),
                     });
                     let explanation = format!(

@@ -43,19 +43,25 @@ use std::{fmt::Write as _, net::IpAddr};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Claims, Config, Ctx, Detector, Out, Seen, View, base, secs, span,
+    Claims, Config, Ctx, Detector, Out, Seen, Story, View, base, secs, span,
     table::{Lru, PortSet, Ttls},
 };
 use crate::{
     contact::Contact,
     findings::{
         Evidence, Kind,
-        evidence::{self, DecoyMember},
+        evidence::{self, DecoyMember, Faq},
     },
-    knowledge::Level,
+    knowledge::{Knowledge, Level},
 };
 
 pub(crate) const KIND: Kind = Kind::DecoyScan;
+
+/// The opening of the finding's explanation; the verdict on the real source follows it.
+pub(crate) const STORY: Story = Story {
+    topic: "decoy-scan",
+    marks: &["n", "ports", "dst", "spread"],
+};
 
 /// Probe TTLs varying by at most this much are steady enough to compare with earlier traffic;
 /// more, and the scanner is randomising them (nmap does, by up to 22).
@@ -266,8 +272,9 @@ impl Decoy {
             .map(Profile::member)
             .collect();
         let real = verdict.real.map(|a| a.to_string());
-        let explanation = explain(
+        let (explanation, faq) = explain(
             v,
+            ctx.knowledge,
             &profiles,
             &verdict,
             target.ports.len(),
@@ -288,7 +295,7 @@ impl Decoy {
                 real_source: real,
                 confidence: verdict.confidence,
                 reasons: verdict.reasons,
-                faq: "1.3".into(),
+                faq,
             })),
             explanation,
             ..base(KIND, Level::Suspicious, v)
@@ -452,28 +459,26 @@ fn ttl_words(lo: u8, hi: u8) -> String {
     }
 }
 
+/// The explanation, and the FAQ section of the topic its opening comes from.
 fn explain(
     v: &View<'_>,
+    knowledge: &Knowledge,
     members: &[Profile],
     verdict: &Verdict,
     ports: u32,
     spread_ns: u64,
     group_first: u64,
-) -> String {
+) -> (String, Faq) {
     let n = members.len();
-    let mut s = format!(
-        "{n} addresses probed the same {ports} ports of {dst}, each port from all of them \
-         within {spread}. That is a decoy scan (nmap -D and the like, FAQ 1.3): the scanner sends \
-         every probe several times, once under its own address and once under each forged \
-         one, so that the real source hides in the crowd.",
-        dst = v.dst,
-        spread = span(spread_ns),
+    let (mut s, faq) = STORY.tell(
+        knowledge,
+        &[&n.to_string(), &ports.to_string(), &v.dst, &span(spread_ns)],
     );
     let band_lo = members.iter().map(|m| m.ttl_min).min().unwrap_or(0);
     let band_hi = members.iter().map(|m| m.ttl_max).max().unwrap_or(0);
     if let Some(real) = verdict.real {
         let Some(me) = members.iter().find(|m| m.addr == real) else {
-            return s;
+            return (s, faq);
         };
         let others: Vec<&Profile> = members.iter().filter(|m| m.addr != real).collect();
         let o_lo = others.iter().map(|m| m.ttl_min).min().unwrap_or(0);
@@ -536,7 +541,7 @@ fn explain(
             },
         );
     }
-    s
+    (s, faq)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, table::Lru};
+use super::{Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_words, base, table::Lru};
 use crate::{
     contact::Proto,
     findings::{
@@ -22,6 +22,12 @@ use crate::{
 
 pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
 pub(crate) const TROJAN: Kind = Kind::TrojanProbe;
+
+/// `trojan_probe`'s explanation, before the most worrying port's own.
+pub(crate) const TROJAN_STORY: Story = Story {
+    topic: "trojan-probes",
+    marks: &["src", "tried", "hosts", "which"],
+};
 
 /// `port_meaning`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,16 +178,12 @@ impl Detector for Meaning {
         let hosts = addr_words(&s.acc.hosts, list);
         let single = s.notes.len() == 1;
         let mut text = if trojan {
+            // The evidence cites the probed ports' FAQ sections: only the text is the topic's.
+            let which = if single { "that port" } else { "those ports" };
             let tried = list_ports(&s.notes);
-            format!(
-                "{src} tried {tried} on {hosts}. Probes like this come from people looking for \
-                 machines already infected with that trojan, which would answer and let them \
-                 in (FAQ 1.4). The probe itself cannot infect anything; it matters only if the \
-                 trojan runs here, so check with `ss -ltnup` that nothing unexpected listens on \
-                 {which}.",
-                src = v.src,
-                which = if single { "that port" } else { "those ports" },
-            )
+            TROJAN_STORY
+                .tell(ctx.knowledge, &[&v.src, &tried, &hosts, which])
+                .0
         } else {
             format!(
                 "{src} tried {} on {hosts}.",

@@ -388,8 +388,14 @@ pub(crate) const STORIES: &[&Story] = &[
     &address::BOGON_STORY,
     &address::ROUTED_STORY,
     &address::BROADCAST_STORY,
+    &decoy::STORY,
     &dns::STORY,
+    &meaning::TROJAN_STORY,
+    &netbios::STORY,
+    &proxy::STORY,
     &remap::STORY,
+    &sscan::STORY,
+    &traceroute::STORY,
 ];
 
 impl Story {

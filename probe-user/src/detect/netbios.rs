@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{
-    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_words, base, table::Lru,
+    Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_list, addr_words, base, table::Lru,
 };
 use crate::{
     contact::Proto,
@@ -14,6 +14,12 @@ use crate::{
 };
 
 pub(crate) const KIND: Kind = Kind::NetbiosChatter;
+
+/// The finding's explanation.
+pub(crate) const STORY: Story = Story {
+    topic: "netbios",
+    marks: &["src", "hosts"],
+};
 
 const NAME_SERVICE: u16 = 137;
 
@@ -48,6 +54,8 @@ impl Detector for Netbios {
             .cases
             .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
         acc.see(c);
+        // The evidence cites the FAQ sections in its own order: only the text is the topic's.
+        let (explanation, _) = STORY.tell(ctx.knowledge, &[&v.src, &addr_words(&acc.hosts, list)]);
         o.push(super::Draft {
             dst: acc.dst(),
             add: acc.take(),
@@ -58,16 +66,7 @@ impl Detector for Netbios {
                 src_port: c.src_port,
                 faq: "1.1, 10".into(),
             })),
-            explanation: format!(
-                "{src} sent NetBIOS name-service queries (UDP 137) to {hosts}. Windows and Samba \
-                 machines ask any host they talk to for its name table, so this is nearly always \
-                 an ordinary PC going about its business, not an attack. The answers do give away \
-                 machine, workgroup and user names, so keep ports 137 to 139 and 445 closed at \
-                 the border. Many hosts queried in a short time is a NetBIOS scan and is \
-                 reported as a sweep.",
-                src = v.src,
-                hosts = addr_words(&acc.hosts, list),
-            ),
+            explanation,
             ..base(KIND, Level::Benign, v)
         });
     }

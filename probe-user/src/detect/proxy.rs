@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_words, base, secs, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_words, base, secs, table::Lru,
+};
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, evidence},
@@ -14,6 +16,12 @@ use crate::{
 };
 
 pub(crate) const KIND: Kind = Kind::ProxyCheck;
+
+/// The finding's explanation.
+pub(crate) const STORY: Story = Story {
+    topic: "irc-proxy-checks",
+    marks: &["src", "hosts", "socks", "ports"],
+};
 
 /// `proxy_check`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,26 +103,27 @@ impl Detector for Proxy {
         s.found = true;
         claims.port_explained = true;
         let ports = s.acc.ports.render(ctx.config.limits.max_port_runs);
+        // The evidence cites FAQ 1.1 as well: only the text is the topic's.
+        let (explanation, _) = STORY.tell(
+            ctx.knowledge,
+            &[
+                &v.src,
+                &addr_words(&s.acc.hosts, list),
+                &cfg.socks_port.to_string(),
+                &ports,
+            ],
+        );
         o.push(super::Draft {
             dst: s.acc.dst(),
             port: s.acc.port(),
             add: s.acc.take(),
             first_seen_ns: s.acc.first_ns,
             evidence: Some(Evidence::Proxy(evidence::Proxy {
-                ports: ports.clone(),
+                ports,
                 hosts: super::addr_list(&s.acc.hosts, list),
                 faq: "1.11, 1.1".into(),
             })),
-            explanation: format!(
-                "{src} checked {hosts} for open proxies: SOCKS on {socks} and web proxy ports \
-                 ({ports}). IRC networks do this to everyone joining a chat, to keep out people \
-                 hiding behind someone else's proxy, so it may be harmless (FAQ 1.11). Spammers \
-                 and attackers run the same checks looking for a proxy to hide behind. Either \
-                 way, make sure no proxy of yours accepts connections from outside.",
-                src = v.src,
-                hosts = addr_words(&s.acc.hosts, list),
-                socks = cfg.socks_port,
-            ),
+            explanation,
             ..base(KIND, Level::Notable, v)
         });
     }

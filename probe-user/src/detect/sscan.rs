@@ -13,16 +13,22 @@ use probe_common::packet::tcp_flags::ACK;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list_and_words, base_to, ip_text, plural,
-    secs, table::Lru,
+    Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_list_and_words, base_to, ip_text,
+    plural, secs, table::Lru,
 };
 use crate::{
     contact::Proto,
     findings::{Evidence, Kind, Later, evidence},
-    knowledge::Level,
+    knowledge::{Knowledge, Level},
 };
 
 pub(crate) const KIND: Kind = Kind::Sscan;
+
+/// The finding's explanation.
+pub(crate) const STORY: Story = Story {
+    topic: "sscan",
+    marks: &["src", "hosts", "reason", "n", "s"],
+};
 
 const MSQL: u16 = 1114;
 
@@ -140,18 +146,27 @@ impl Detector for Sscan {
         let state = Arc::clone(shared);
         let source = c.src;
         let runs = ctx.config.limits.max_port_runs;
+        let knowledge = Arc::clone(ctx.knowledge);
         o.push(super::Draft {
             port,
             add,
             first_seen_ns,
-            later: Some(Later::new(move || render(&state, source, list, runs))),
+            later: Some(Later::new(move || {
+                render(&state, &knowledge, source, list, runs)
+            })),
             ..base_to(KIND, Level::Suspicious, v, dst)
         });
     }
 }
 
 /// The evidence and explanation of an sscan finding, from its source's state.
-fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Evidence, String) {
+fn render(
+    state: &Source,
+    knowledge: &Knowledge,
+    source: IpAddr,
+    list: usize,
+    runs: usize,
+) -> (Evidence, String) {
     let lows: Vec<u16> = state.low_ports.iter().copied().collect();
     let set: Vec<u16> = state.set_hit.iter().copied().collect();
     let reason = if lows.is_empty() {
@@ -174,13 +189,10 @@ fn render(state: &Source, source: IpAddr, list: usize, runs: usize) -> (Evidence
     };
     let (n, src) = (u64::from(state.acc.ports.len()), ip_text(source));
     let (host_list, hosts) = addr_list_and_words(&state.acc.hosts, list);
-    let explanation = format!(
-        "{src} is running sscan, or a script built like it, against {hosts}: \
-         {reason}. sscan tries a fixed list of services with known holes ({n} \
-         port{s} so far) and reports which exploits might work, so attacks on \
-         whatever answered may follow. Block the source and make sure those \
-         services are patched or closed.",
-        s = plural(n),
+    // The evidence cites the FAQ sections in its own order: only the text is the topic's.
+    let (explanation, _) = STORY.tell(
+        knowledge,
+        &[&src, &hosts, &reason, &n.to_string(), plural(n)],
     );
     let evidence = Evidence::Sscan(evidence::Sscan {
         low_source_ports: lows,

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Claims, Config, Ctx, Detector, Out, View, base, plural, secs,
+    Claims, Config, Ctx, Detector, Out, Story, View, base, plural, secs,
     table::{Lru, PortSet, Ttls},
 };
 use crate::{
@@ -22,6 +22,12 @@ use crate::{
 };
 
 pub(crate) const KIND: Kind = Kind::Traceroute;
+
+/// The finding's explanation.
+pub(crate) const STORY: Story = Story {
+    topic: "traceroute",
+    marks: &["src", "dst", "how"],
+};
 
 /// `traceroute`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +162,8 @@ impl Detector for Traceroute {
                 s = plural(n),
             )
         };
+        // The evidence cites the FAQ sections in its own order: only the text is the topic's.
+        let (explanation, _) = STORY.tell(ctx.knowledge, &[&v.src, &v.dst, &how]);
         o.push(super::Draft {
             proto: Some(if udp_trace { Proto::Udp } else { c.proto }),
             port: None,
@@ -168,15 +176,7 @@ impl Detector for Traceroute {
                 ports: trace.ports.render(ctx.config.limits.max_port_runs),
                 faq: "1.1, 5".into(),
             })),
-            explanation: format!(
-                "{src} is tracing the route to {dst}: {how}. Each probe is set to die a little \
-                 further along the path, so the routers on the way (and finally {dst}) answer \
-                 and reveal themselves. It is a common diagnostic and harmless in itself, though \
-                 attackers use it to map a network too. Nothing to do unless the same source \
-                 also probes ports.",
-                src = v.src,
-                dst = v.dst,
-            ),
+            explanation,
             ..base(KIND, Level::Benign, v)
         });
     }

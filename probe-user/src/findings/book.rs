@@ -118,10 +118,10 @@ impl Case {
         let mut f = self.finding.clone();
         if let Some(later) = &self.later {
             let (evidence, explanation) = later.make();
-            f.evidence = evidence.to_value();
+            f.evidence = evidence.into_value();
             f.explanation = explanation;
         } else if let Some(evidence) = &self.evidence {
-            f.evidence = evidence.to_value();
+            f.evidence = evidence.clone().into_value();
         }
         f
     }

@@ -29,69 +29,70 @@ impl Status {
 
 /// What a finding is about. Serialised as the documented kind names, which are never renamed.
 ///
-/// Ordered by name, not by declaration: the book walks and breaks deadline ties in (kind,
-/// subject) order, and that order shows in the output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Declared in the order of their names, so that the derived order is the names' order: the
+/// book walks and breaks deadline ties in (kind, subject) order, and that order shows in the
+/// output. A test keeps the two orders the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// A port with a known meaning was probed.
-    PortMeaning,
-    /// A probe of a port known for a trojan or backdoor.
-    TrojanProbe,
-    /// One source, many ports of one host.
-    VerticalScan,
-    /// One source, one port, many hosts.
-    HorizontalSweep,
-    /// Echo requests from one source to many hosts.
-    PingSweep,
+    /// A source address that cannot be real here.
+    BogonSource,
     /// The same ports from several sources at once.
     DecoyScan,
-    /// TCP flags no real connection uses.
-    StealthScan,
-    /// TCP or UDP from or to port 0.
-    PortZero,
-    /// Traceroute probes (UDP or ICMP).
-    Traceroute,
-    /// Echo requests to a broadcast address, or the replies they cause.
-    Smurf,
-    /// UDP echo or chargen to a broadcast address, or the replies.
-    Fraggle,
-    /// UDP between the echo and chargen ports.
-    EchoChargenLoop,
-    /// Sscan's low source ports or its set of ports.
-    Sscan,
-    /// A DNS query from a low source port.
-    DnsLowSourcePort,
     /// Traffic for a game, chat or media program a previous user ran.
     DialupRemnant,
-    /// A search for open proxies.
-    ProxyCheck,
-    /// A service looked for on its usual and alternate ports.
-    RemappedService,
-    /// NetBIOS name queries.
-    NetbiosChatter,
+    /// A packet to a subnet's broadcast address.
+    DirectedBroadcast,
+    /// A DNS query from a low source port.
+    DnsLowSourcePort,
+    /// UDP between the echo and chargen ports.
+    EchoChargenLoop,
+    /// UDP echo or chargen to a broadcast address, or the replies.
+    Fraggle,
+    /// One source, one port, many hosts.
+    HorizontalSweep,
     /// ICMP fragmentation needed (packet too big).
     IcmpFragNeeded,
     /// ICMP redirect.
     IcmpRedirect,
-    /// ICMP router advertisement.
-    RouterAdvertisement,
-    /// ICMP source quench.
-    SourceQuench,
-    /// ICMP time exceeded.
-    TtlExceeded,
-    /// ICMP parameter problem.
-    ParameterProblem,
-    /// A source address that cannot be real here.
-    BogonSource,
-    /// A packet to a subnet's broadcast address.
-    DirectedBroadcast,
-    /// An IPv4 packet that chooses its own route.
-    SourceRouted,
     /// Source address equals destination address.
     Land,
+    /// NetBIOS name queries.
+    NetbiosChatter,
+    /// ICMP parameter problem.
+    ParameterProblem,
+    /// Echo requests from one source to many hosts.
+    PingSweep,
+    /// A port with a known meaning was probed.
+    PortMeaning,
+    /// TCP or UDP from or to port 0.
+    PortZero,
     /// First-contact events the kernel could not deliver.
     ProbeOverload,
+    /// A search for open proxies.
+    ProxyCheck,
+    /// A service looked for on its usual and alternate ports.
+    RemappedService,
+    /// ICMP router advertisement.
+    RouterAdvertisement,
+    /// Echo requests to a broadcast address, or the replies they cause.
+    Smurf,
+    /// ICMP source quench.
+    SourceQuench,
+    /// An IPv4 packet that chooses its own route.
+    SourceRouted,
+    /// Sscan's low source ports or its set of ports.
+    Sscan,
+    /// TCP flags no real connection uses.
+    StealthScan,
+    /// Traceroute probes (UDP or ICMP).
+    Traceroute,
+    /// A probe of a port known for a trojan or backdoor.
+    TrojanProbe,
+    /// ICMP time exceeded.
+    TtlExceeded,
+    /// One source, many ports of one host.
+    VerticalScan,
 }
 
 impl Kind {
@@ -161,18 +162,6 @@ impl Kind {
             Self::Land => "land",
             Self::ProbeOverload => "probe_overload",
         }
-    }
-}
-
-impl Ord for Kind {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl PartialOrd for Kind {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
     }
 }
 
