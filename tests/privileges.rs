@@ -1,5 +1,5 @@
 //! Least privilege: once attached, the daemon keeps no capability it no longer needs (none at
-//! all, or with `--follow` only the four that attaching again needs), cannot regain any
+//! all, or with `--follow` only the three that attaching again needs), cannot regain any
 //! (no_new_privs), and serves a socket of mode 0660 given to the `probe` group when that group
 //! exists.
 
@@ -11,8 +11,8 @@ use std::{
 
 use probe_integration::{Daemon, Lab, require_root};
 
-/// CAP_NET_ADMIN (12), CAP_SYS_ADMIN (21), CAP_PERFMON (38), CAP_BPF (39).
-const ATTACHING: &str = "000000c000201000";
+/// CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39): what the README promises, no more.
+const ATTACHING: &str = "000000c000001000";
 const NONE: &str = "0000000000000000";
 
 /// Asserts the daemon's capability sets and no_new_privs, and that it is the daemon itself
