@@ -1,5 +1,5 @@
 //! The daemon as a library: `probe_user::daemon::run` started in-process on the lab's sensor
-//! interface, fed a real SYN, and stopped through its shutdown handle rather than a signal. It
+//! interface, fed a real SYN, and stopped through its control channel rather than a signal. It
 //! detaches, removes its socket and pins, and has written the finding before `run` returns.
 
 use std::{
@@ -15,7 +15,7 @@ use probe_integration::{
 use probe_user::daemon;
 
 #[test]
-fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
+fn the_daemon_runs_in_process_and_stops_through_its_control_channel() {
     require_root!();
     let lab = Lab::new();
     let files = Scratch::new();
@@ -28,7 +28,7 @@ fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
         ..daemon::Config::new(lab.sensor_if())
     };
     let netns = format!("/run/netns/{}", lab.sensor_ns());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (control, controlled) = tokio::sync::mpsc::channel(1);
     // The daemon's own thread: it enters the sensor's network namespace (a thread's own
     // setting) and drops that thread's capabilities, leaving the test's thread as it was.
     let running = thread::spawn(move || {
@@ -40,10 +40,7 @@ fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
             .enable_all()
             .build()
             .expect("a runtime");
-        runtime.block_on(daemon::run(config, async {
-            let _ = stopped.await;
-            "stopped by the test".to_owned()
-        }))
+        runtime.block_on(daemon::run(config, controlled))
     });
 
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -71,8 +68,9 @@ fn the_daemon_runs_in_process_and_stops_through_its_shutdown_handle() {
     lab.attacker(&["hping3", "-S", "-p", "31337", "-c", "1", SENSOR_V4]);
     // Two intervals, so the event is surely read before the stop.
     thread::sleep(Duration::from_millis(500));
-    stop.send(())
-        .expect("the daemon is still waiting for its stop");
+    control
+        .blocking_send(daemon::Control::Stop("stopped by the test".to_owned()))
+        .expect("the daemon is still listening");
     let result = running.join().expect("the daemon's thread did not panic");
     assert!(result.is_ok(), "daemon::run returned {result:?}");
 

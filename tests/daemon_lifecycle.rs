@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use probe_integration::{Daemon, Lab, Scratch, probe_bin, require_root};
+use probe_integration::{Daemon, Lab, SENSOR_V4, Scratch, probe_bin, require_root};
 
 /// True when `ip link` shows an XDP program on the sensor interface.
 fn xdp_attached(lab: &Lab) -> bool {
@@ -162,4 +162,77 @@ fn a_second_daemon_on_a_watched_interface_is_refused_and_the_first_unharmed() {
     let status = first.stop_with(libc::SIGTERM).expect("the first exits");
     assert!(status.success(), "{}", first.log());
     assert!(!first.log().contains("took over"), "{}", first.log());
+}
+
+#[test]
+fn a_closed_json_reader_ends_the_json_output_once_and_the_daemon_goes_on() {
+    use std::io::{BufRead as _, BufReader};
+    require_root!();
+    let lab = Lab::new();
+    let files = Scratch::new();
+    let socket = files.path("probe.sock");
+    let log = files.path("daemon.log");
+    // `probe run --json | head -1`: the reader takes one line and goes.
+    let mut daemon = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+        .arg("--")
+        .args(["timeout", "60"])
+        .arg(probe_bin())
+        .args([
+            "run",
+            "--iface",
+            lab.sensor_if(),
+            "--interval",
+            "200ms",
+            "--json",
+        ])
+        .arg("--socket")
+        .arg(&socket)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("creating the log"))
+        .spawn()
+        .expect("starting the daemon");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    // Attached and serving: the socket is bound before attaching, so its file says nothing.
+    while !read_log().contains("serving queries on") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not start: {}",
+            read_log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    lab.attacker(&["hping3", "-S", "-p", "31337", "-c", "1", SENSOR_V4]);
+    let mut first = String::new();
+    let mut reader = BufReader::new(daemon.stdout.take().expect("the daemon's stdout"));
+    reader.read_line(&mut first).expect("one JSON line");
+    assert!(first.contains(r#""kind":"trojan_probe""#), "{first}");
+    drop(reader);
+    for port in ["12345", "6776"] {
+        lab.attacker(&["hping3", "-S", "-p", port, "-c", "1", SENSOR_V4]);
+    }
+    while !read_log().contains("port 6776/tcp") {
+        assert!(std::time::Instant::now() < deadline, "{}", read_log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: kill has no memory preconditions; the pid is our own child (timeout, which
+    // passes SIGTERM on to the daemon).
+    unsafe {
+        libc::kill(
+            libc::pid_t::try_from(daemon.id()).expect("a pid"),
+            libc::SIGTERM,
+        )
+    };
+    let status = daemon.wait().expect("the daemon exits");
+    let log = read_log();
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        log.matches("stdout was closed by its reader: no more findings are written there")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("writing findings failed"), "{log}");
 }

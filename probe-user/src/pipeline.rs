@@ -6,6 +6,8 @@
 //! to an [`Output`]; [`Pipeline::finish`] writes what is still open at the end. Nothing else
 //! calls the engine, so a replay and the daemon reach the same findings the same way.
 
+use std::sync::Arc;
+
 use crate::{
     contact::Contact,
     detect::{Config, Engine},
@@ -54,7 +56,7 @@ pub struct Pipeline<O> {
 }
 
 impl<O: Output> Pipeline<O> {
-    pub fn new(config: Config, knowledge: std::sync::Arc<Knowledge>, output: O) -> Self {
+    pub fn new(config: Config, knowledge: Arc<Knowledge>, output: O) -> Self {
         Self {
             engine: Engine::new(config, knowledge),
             output,
@@ -100,6 +102,12 @@ impl<O: Output> Pipeline<O> {
     /// The engine, for reading open findings' current state.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// New detector settings and knowledge, keeping what the engine learned
+    /// ([`Engine::reconfigure`]); returns the sections that apply only at the next start.
+    pub fn reconfigure(&mut self, config: Config, knowledge: Arc<Knowledge>) -> Vec<&'static str> {
+        self.engine.reconfigure(config, knowledge)
     }
 
     /// Where findings go, for reading what it kept.

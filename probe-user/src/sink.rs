@@ -62,6 +62,20 @@ pub enum SinkError {
 struct Output {
     name: String,
     writer: Box<dyn Write + Send>,
+    /// The file it appends to, opened again by [`Sink::reopen`] (log rotation).
+    path: Option<PathBuf>,
+}
+
+/// Opens `path` for appending, creating it if missing.
+fn append(path: &PathBuf) -> Result<std::fs::File, SinkError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| SinkError::Open {
+            path: path.clone(),
+            source,
+        })
 }
 
 /// Writes findings and remembers the recent ones.
@@ -86,23 +100,34 @@ impl Sink {
             sink.outputs.push(Output {
                 name: "stdout".to_owned(),
                 writer: Box::new(io::stdout()),
+                path: None,
             });
         }
         if let Some(path) = &options.file {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| SinkError::Open {
-                    path: path.clone(),
-                    source,
-                })?;
             sink.outputs.push(Output {
                 name: path.display().to_string(),
-                writer: Box::new(file),
+                writer: Box::new(append(path)?),
+                path: Some(path.clone()),
             });
         }
         Ok(sink)
+    }
+
+    /// Opens every findings file again by its path, so that after a rotation (the file moved
+    /// away) lines go to a new file of the same name. A file that cannot be opened keeps the
+    /// old one and is returned as the error.
+    pub fn reopen(&mut self) -> Result<(), SinkError> {
+        let mut first_error = None;
+        for out in &mut self.outputs {
+            let Some(path) = &out.path else { continue };
+            match append(path) {
+                Ok(file) => out.writer = Box::new(file),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Adds a JSON Lines output (a pipe, a buffer in a test); `name` is used in errors.
@@ -111,6 +136,7 @@ impl Sink {
         self.outputs.push(Output {
             name: name.to_owned(),
             writer,
+            path: None,
         });
         self
     }
@@ -129,20 +155,31 @@ impl Sink {
         let mut line = finding.to_json_line();
         line.push('\n');
         let mut first_error = None;
-        for out in &mut self.outputs {
+        self.outputs.retain_mut(|out| {
             let result = out
                 .writer
                 .write_all(line.as_bytes())
                 .and_then(|()| out.writer.flush());
-            if let Err(source) = result
-                && first_error.is_none()
-            {
-                first_error = Some(SinkError::Write {
-                    to: out.name.clone(),
-                    source,
-                });
+            match result {
+                Ok(()) => true,
+                // The reader went away (`probe run --json | head -1`): nobody reads this
+                // output any more. Said once; the log and the other outputs go on.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    log::warn!(
+                        "{} was closed by its reader: no more findings are written there",
+                        out.name
+                    );
+                    false
+                }
+                Err(source) => {
+                    first_error.get_or_insert(SinkError::Write {
+                        to: out.name.clone(),
+                        source,
+                    });
+                    true
+                }
             }
-        }
+        });
         first_error.map_or(Ok(()), Err)
     }
 
@@ -333,27 +370,47 @@ mod tests {
         );
     }
 
+    /// A writer that fails every write with `kind`.
+    struct Broken(io::ErrorKind);
+
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn a_failing_output_is_reported_and_the_others_still_get_the_line() {
-        struct Broken;
-        impl Write for Broken {
-            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-                Err(io::Error::from(io::ErrorKind::BrokenPipe))
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         let buf = Shared::default();
         let mut sink = quiet(10)
-            .with_writer("pipe", Box::new(Broken))
+            .with_writer("disk", Box::new(Broken(io::ErrorKind::StorageFull)))
             .with_writer("buffer", Box::new(buf.clone()));
-        let err = sink
-            .write(&finding(1, Kind::Land, Status::New, T0))
-            .unwrap_err();
-        assert!(err.to_string().starts_with("cannot write findings to pipe"));
+        for id in 1..=2 {
+            let err = sink
+                .write(&finding(id, Kind::Land, Status::New, T0))
+                .unwrap_err();
+            assert!(err.to_string().starts_with("cannot write findings to disk"));
+        }
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text.lines().count(), 1);
-        assert_eq!(sink.len(), 1);
+        assert_eq!(text.lines().count(), 2);
+        assert_eq!(sink.len(), 2);
+    }
+
+    #[test]
+    fn an_output_whose_reader_went_away_is_dropped_without_an_error() {
+        let buf = Shared::default();
+        let mut sink = quiet(10)
+            .with_writer("pipe", Box::new(Broken(io::ErrorKind::BrokenPipe)))
+            .with_writer("buffer", Box::new(buf.clone()));
+        for id in 1..=3 {
+            sink.write(&finding(id, Kind::Land, Status::New, T0))
+                .expect("a closed pipe is no error");
+        }
+        assert_eq!(sink.outputs.len(), 1, "the pipe is gone, the buffer stays");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 3);
     }
 }

@@ -275,6 +275,22 @@ impl Daemon {
             .collect()
     }
 
+    /// The file the daemon appends its findings to (`--findings`).
+    pub fn findings_path(&self) -> &Path {
+        &self.findings
+    }
+
+    /// Sends `signal` to the running daemon, without waiting for anything.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("a pid fits pid_t");
+        // SAFETY: kill has no memory preconditions; the pid is our own unreaped child.
+        assert_eq!(
+            unsafe { libc::kill(pid, signal) },
+            0,
+            "signalling the daemon"
+        );
+    }
+
     /// Every line the daemon wrote to its findings file so far, in order.
     pub fn findings_lines(&self) -> Vec<Finding> {
         let text = fs::read_to_string(&self.findings).unwrap_or_default();

@@ -5,11 +5,14 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context as _;
 use probe_common::track;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::{
+    signal::unix::{SignalKind, signal},
+    sync::mpsc,
+};
 
 use super::DetectionArgs;
 use crate::{
-    daemon::{self, DEFAULT_SOCKET},
+    daemon::{self, Control, DEFAULT_SOCKET},
     loader::{self, Mode},
 };
 
@@ -80,23 +83,37 @@ impl RunArgs {
     }
 }
 
+/// The signals an operator sends a daemon, as its control messages: SIGINT and SIGTERM stop
+/// it, SIGHUP reloads it (what a daemon that writes a log file is expected to do on rotation).
+fn signals() -> anyhow::Result<mpsc::Receiver<Control>> {
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let (to_daemon, control) = mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                _ = interrupt.recv() => Control::Stop("SIGINT".to_owned()),
+                _ = terminate.recv() => Control::Stop("SIGTERM".to_owned()),
+                _ = hangup.recv() => Control::Reload,
+            };
+            if to_daemon.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(control)
+}
+
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let mut interrupt =
-            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut terminate =
-            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let stop = async move {
-            tokio::select! {
-                _ = interrupt.recv() => "SIGINT".to_owned(),
-                _ = terminate.recv() => "SIGTERM".to_owned(),
-            }
-        };
-        daemon::run(args.config(), stop).await
+        let control = signals()?;
+        daemon::run(args.config(), control).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

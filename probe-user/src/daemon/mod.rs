@@ -1,6 +1,6 @@
-//! The daemon: its whole life in [`run`], driven by a [`Config`] and stopped by a shutdown
-//! future, so `probe run` is only flags turned into a config, and a test can run the daemon
-//! in-process and stop it.
+//! The daemon: its whole life in [`run`], driven by a [`Config`] and told to reload or stop
+//! through a [`Control`] channel, so `probe run` is only flags (and signals) turned into a
+//! config and messages, and a test can run the daemon in-process and stop it.
 //!
 //! Set up: refuse what would fail before touching the interface (socket in use, bad files),
 //! load and attach, bind the query socket, drop privileges. Then, until shutdown: read the
@@ -13,7 +13,6 @@ mod follow;
 mod lock;
 
 use std::{
-    future::Future,
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
@@ -21,7 +20,7 @@ use std::{
 
 use anyhow::Context as _;
 use probe_common::counters::total;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::{
     collector::Collector,
@@ -102,12 +101,21 @@ fn lock(p: &Shared) -> MutexGuard<'_, Pipeline<Sink>> {
     p.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs the daemon until `shutdown` completes (its output, say `"SIGTERM"`, is logged as the
-/// reason) or the query server stops. Returns once the probe is detached and every finding is
-/// written.
-pub async fn run(config: Config, shutdown: impl Future<Output = String>) -> anyhow::Result<()> {
+/// What the daemon can be told while it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Detach, write what is open, and return; the text (say `"SIGTERM"`) is logged as why.
+    Stop(String),
+    /// Open the findings file again (log rotation) and read the knowledge and detector
+    /// settings files again, keeping counters and open findings (SIGHUP).
+    Reload,
+}
+
+/// Runs the daemon until it is told to stop, every sender of `control` is gone, or the query
+/// server stops. Returns once the probe is detached and every finding is written.
+pub async fn run(config: Config, control: mpsc::Receiver<Control>) -> anyhow::Result<()> {
     let mut running = Running::start(&config)?;
-    let reason = running.watch(&config, shutdown).await;
+    let reason = running.watch(&config, control).await;
     log::info!("{reason}: detaching from {} and exiting", config.iface);
     running.stop();
     Ok(())
@@ -227,21 +235,16 @@ impl Running {
         })
     }
 
-    /// Serves queries, reads the counters each interval and feeds events to the pipeline until
-    /// `shutdown` completes or the query server stops; returns why.
-    async fn watch(&mut self, config: &Config, shutdown: impl Future<Output = String>) -> String {
+    /// Serves queries, reads the counters each interval, feeds events to the pipeline and
+    /// reloads when told, until told to stop or the query server stops; returns why.
+    async fn watch(&mut self, config: &Config, mut control: mpsc::Receiver<Control>) -> String {
         let (stop_tx, stop_rx) = watch::channel(false);
         let answers: Arc<dyn server::Source> = Arc::new(server::Live {
             counters: Arc::clone(&self.counters),
             pipeline: Arc::clone(&self.pipeline),
         });
-        let mut server_task = std::pin::pin!(server::serve(
-            &self.socket.listener,
-            answers,
-            Arc::clone(&self.knowledge),
-            stop_rx,
-        ));
-        let mut shutdown = std::pin::pin!(shutdown);
+        let mut server_task =
+            std::pin::pin!(server::serve(&self.socket.listener, answers, stop_rx));
         let mut collector = Collector::new(self.counters.read());
         let mut snapshot = Snapshot::zeroed();
         let mut tick = tokio::time::interval(config.interval);
@@ -266,7 +269,11 @@ impl Running {
                         Err(e) => log::warn!("reading first-contact events failed: {}", Chain(&e)),
                     }
                 }
-                reason = &mut shutdown => break reason,
+                message = control.recv() => match message {
+                    Some(Control::Stop(reason)) => break reason,
+                    Some(Control::Reload) => reload(config, &self.pipeline, &mut self.knowledge),
+                    None => break "the daemon's controller going away".to_owned(),
+                },
                 () = &mut server_task => break "the query server stopping".to_owned(),
             }
         };
@@ -296,6 +303,41 @@ impl Running {
             self.events.repeats()
         );
     }
+}
+
+/// Opens the findings file again and takes the knowledge and detector settings files anew.
+/// A file that cannot be used is said in the log and the one in use is kept.
+fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) {
+    log::info!("reloading: opening the findings file again, reading the settings files");
+    let mut pipeline = lock(pipeline);
+    if let Err(e) = pipeline.output_mut().reopen() {
+        log::error!("{}; findings still go to the file open before", Chain(&e));
+    }
+    let knowledge = match Knowledge::load(config.knowledge.as_deref()) {
+        Ok(k) => Arc::new(k),
+        Err(e) => {
+            log::error!("{}; keeping the knowledge in use", Chain(&e));
+            return;
+        }
+    };
+    let detectors = match detect::Config::load(config.detectors.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("{}; keeping the detector settings in use", Chain(&e));
+            return;
+        }
+    };
+    let fixed = pipeline.reconfigure(detectors, Arc::clone(&knowledge));
+    if !fixed.is_empty() {
+        log::warn!(
+            "the detector settings' [{}] size tables at start: their new values apply when the daemon starts again",
+            fixed.join("], [")
+        );
+    }
+    *in_use = knowledge;
+    log::info!(
+        "reloaded: the knowledge and detector settings now in use are the files' current ones"
+    );
 }
 
 /// The kernel's running totals of events it could not deliver.

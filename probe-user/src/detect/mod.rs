@@ -713,6 +713,37 @@ impl Engine {
         &self.config
     }
 
+    /// What ports and ICMP messages mean, as the detectors read it.
+    pub fn knowledge(&self) -> &Arc<Knowledge> {
+        &self.knowledge
+    }
+
+    /// Takes new settings and knowledge (a reload) and keeps everything learned: open
+    /// findings, the detectors' tables, the source history. Thresholds, windows and switches
+    /// apply from the next contact. What sizes the tables or the book (`[limits]`,
+    /// `[findings]`, `[decoy_scan]`) was fixed at start; where it changed, this says so, and
+    /// the new values apply at the next start.
+    pub fn reconfigure(&mut self, config: Config, knowledge: Arc<Knowledge>) -> Vec<&'static str> {
+        let mut fixed = Vec::new();
+        if config.limits != self.config.limits {
+            fixed.push("limits");
+        }
+        if config.findings != self.config.findings {
+            fixed.push("findings");
+        }
+        if config.decoy_scan != self.config.decoy_scan {
+            fixed.push("decoy_scan");
+        }
+        self.config = Config {
+            limits: self.config.limits.clone(),
+            findings: self.config.findings.clone(),
+            decoy_scan: self.config.decoy_scan.clone(),
+            ..config
+        };
+        self.knowledge = knowledge;
+        fixed
+    }
+
     /// Findings open right now.
     pub fn open_findings(&self) -> usize {
         self.book.len()

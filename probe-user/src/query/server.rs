@@ -27,6 +27,9 @@ pub const MAX_CLIENTS: usize = 64;
 /// Where answers come from: the live counters and findings, or anything else in tests.
 pub trait Source: Send + Sync + 'static {
     fn snapshot(&self) -> Snapshot;
+    /// What ports and ICMP messages mean, as the answers explain them now (a reload may have
+    /// changed it since the server started).
+    fn knowledge(&self) -> Arc<Knowledge>;
     /// Recent findings, newest last, optionally since a time and of one kind.
     fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding>;
 }
@@ -42,6 +45,14 @@ pub struct Live {
 impl Source for Live {
     fn snapshot(&self) -> Snapshot {
         self.counters.read()
+    }
+
+    fn knowledge(&self) -> Arc<Knowledge> {
+        let pipeline = self
+            .pipeline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(pipeline.engine().knowledge())
     }
 
     fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
@@ -153,7 +164,6 @@ pub fn bind(path: &Path) -> Result<Socket, BindError> {
 pub async fn serve(
     listener: &UnixListener,
     source: Arc<dyn Source>,
-    knowledge: Arc<Knowledge>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
@@ -173,9 +183,8 @@ pub async fn serve(
                         continue;
                     };
                     let source = Arc::clone(&source);
-                    let knowledge = Arc::clone(&knowledge);
                     tokio::spawn(async move {
-                        client(stream, source, knowledge).await;
+                        client(stream, source).await;
                         drop(permit);
                     });
                 }
@@ -189,7 +198,7 @@ pub async fn serve(
 }
 
 /// Answers one client's requests, one response per request, until it closes or idles out.
-async fn client(mut stream: UnixStream, source: Arc<dyn Source>, knowledge: Arc<Knowledge>) {
+async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
     loop {
         let body =
             match tokio::time::timeout(IDLE_TIMEOUT, frame::read(&mut stream, frame::MAX_REQUEST))
@@ -209,7 +218,7 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, knowledge: Arc<
                 {
                     serde_json::to_value(source.findings(*since_ns, kind.as_deref()))
                 } else {
-                    answer::answer(&request.query, &source.snapshot(), &knowledge)
+                    answer::answer(&request.query, &source.snapshot(), &source.knowledge())
                 };
                 match answered {
                     Ok(value) => protocol::Response::ok(value),
