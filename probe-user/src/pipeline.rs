@@ -39,6 +39,9 @@ pub enum Input {
 /// Each line is handed over, so an output may keep it or pass it to another thread.
 pub trait Output {
     fn write(&mut self, finding: Finding);
+
+    /// Time passed (each tick): an output may try again what it could not write.
+    fn tick(&mut self) {}
 }
 
 impl<F: FnMut(Finding)> Output for F {
@@ -69,6 +72,7 @@ impl<O: Output> Pipeline<O> {
         let lines = match input {
             Input::Contact(c) => self.engine.contact(&c),
             Input::Tick { now_ns, lost } => {
+                self.output.tick();
                 let mut lines = self
                     .engine
                     .overload(now_ns, lost.rate_limited, lost.ring_full);

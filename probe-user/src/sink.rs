@@ -58,14 +58,6 @@ pub enum SinkError {
     },
 }
 
-/// One JSON Lines output and what to call it in errors.
-struct Output {
-    name: String,
-    writer: Box<dyn Write + Send>,
-    /// The file it appends to, opened again by [`Sink::reopen`] (log rotation).
-    path: Option<PathBuf>,
-}
-
 /// Opens `path` for appending, creating it if missing.
 fn append(path: &PathBuf) -> Result<std::fs::File, SinkError> {
     OpenOptions::new()
@@ -76,6 +68,112 @@ fn append(path: &PathBuf) -> Result<std::fs::File, SinkError> {
             path: path.clone(),
             source,
         })
+}
+
+/// Lines an output holds at most, in bytes, while it cannot be written (a full disk): beyond
+/// it the oldest are dropped and counted.
+pub const MAX_HELD_BYTES: usize = 8 << 20;
+
+/// Where an output's lines go.
+enum Target {
+    /// A stream (standard output, a pipe, a buffer in a test): written as it comes.
+    Stream(Box<dyn Write + Send>),
+    /// A findings file, appended to, opened again by [`Sink::reopen`] (log rotation). A line
+    /// that could not be written whole is cut off again, so the file always parses.
+    File { path: PathBuf, file: std::fs::File },
+}
+
+/// One JSON Lines output, what to call it in errors, and the lines it could not write yet.
+struct Output {
+    name: String,
+    target: Target,
+    /// Whole lines waiting for the output to take them again, oldest first.
+    held: VecDeque<Vec<u8>>,
+    held_bytes: usize,
+    /// Lines dropped from `held` to stay within [`MAX_HELD_BYTES`] since the last report.
+    lost: u64,
+    /// Writing failed, and the failure was reported: later failures are not again.
+    failing: bool,
+}
+
+impl Output {
+    fn new(name: String, target: Target) -> Self {
+        Self {
+            name,
+            target,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            lost: 0,
+            failing: false,
+        }
+    }
+
+    /// Queues `line` behind what is held, dropping the oldest beyond the bound.
+    fn hold(&mut self, line: Vec<u8>) {
+        self.held_bytes += line.len();
+        self.held.push_back(line);
+        while self.held_bytes > MAX_HELD_BYTES
+            && let Some(old) = self.held.pop_front()
+        {
+            self.held_bytes -= old.len();
+            self.lost += 1;
+        }
+    }
+
+    /// Writes every held line, oldest first, each whole or not at all; stops at the first
+    /// that fails and keeps it.
+    fn write_held(&mut self) -> io::Result<()> {
+        while let Some(line) = self.held.front() {
+            match &mut self.target {
+                Target::Stream(w) => w.write_all(line).and_then(|()| w.flush())?,
+                Target::File { file, .. } => {
+                    let before = file.metadata()?.len();
+                    if let Err(e) = file.write_all(line) {
+                        // The part that fit would glue the next line to it.
+                        let _ = file.set_len(before);
+                        return Err(e);
+                    }
+                }
+            }
+            if let Some(done) = self.held.pop_front() {
+                self.held_bytes -= done.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries the held lines again. Returns an error the first time writing fails (not each
+    /// time after), and says in the log when the output works again and what was lost.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        match self.write_held() {
+            Ok(()) => {
+                if self.failing {
+                    self.failing = false;
+                    log::info!(
+                        "{} takes findings again: every line held was written",
+                        self.name
+                    );
+                }
+                if self.lost > 0 {
+                    log::warn!(
+                        "{} lost {} findings lines while it could not be written (more than {MAX_HELD_BYTES} bytes were waiting)",
+                        self.name,
+                        self.lost
+                    );
+                    self.lost = 0;
+                }
+                Ok(())
+            }
+            Err(_) if self.failing => Ok(()),
+            Err(source) => {
+                self.failing = true;
+                Err(SinkError::Write {
+                    to: self.name.clone(),
+                    source,
+                })
+            }
+        }
+    }
 }
 
 /// Writes findings and remembers the recent ones.
@@ -97,18 +195,19 @@ impl Sink {
             keep: options.keep,
         };
         if options.json_stdout {
-            sink.outputs.push(Output {
-                name: "stdout".to_owned(),
-                writer: Box::new(io::stdout()),
-                path: None,
-            });
+            sink.outputs.push(Output::new(
+                "stdout".to_owned(),
+                Target::Stream(Box::new(io::stdout())),
+            ));
         }
         if let Some(path) = &options.file {
-            sink.outputs.push(Output {
-                name: path.display().to_string(),
-                writer: Box::new(append(path)?),
-                path: Some(path.clone()),
-            });
+            sink.outputs.push(Output::new(
+                path.display().to_string(),
+                Target::File {
+                    path: path.clone(),
+                    file: append(path)?,
+                },
+            ));
         }
         Ok(sink)
     }
@@ -119,9 +218,11 @@ impl Sink {
     pub fn reopen(&mut self) -> Result<(), SinkError> {
         let mut first_error = None;
         for out in &mut self.outputs {
-            let Some(path) = &out.path else { continue };
+            let Target::File { path, file } = &mut out.target else {
+                continue;
+            };
             match append(path) {
-                Ok(file) => out.writer = Box::new(file),
+                Ok(new) => *file = new,
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -133,12 +234,20 @@ impl Sink {
     /// Adds a JSON Lines output (a pipe, a buffer in a test); `name` is used in errors.
     #[must_use]
     pub fn with_writer(mut self, name: &str, writer: Box<dyn Write + Send>) -> Self {
-        self.outputs.push(Output {
-            name: name.to_owned(),
-            writer,
-            path: None,
-        });
+        self.outputs
+            .push(Output::new(name.to_owned(), Target::Stream(writer)));
         self
+    }
+
+    /// Tries again every line an output could not take yet (after a full disk frees up).
+    pub fn retry(&mut self) -> Result<(), SinkError> {
+        let mut first_error = None;
+        for out in &mut self.outputs {
+            if let Err(e) = out.flush() {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Logs, writes and remembers one finding. Every output is tried; the first failure is
@@ -156,26 +265,22 @@ impl Sink {
         line.push('\n');
         let mut first_error = None;
         self.outputs.retain_mut(|out| {
-            let result = out
-                .writer
-                .write_all(line.as_bytes())
-                .and_then(|()| out.writer.flush());
-            match result {
+            out.hold(line.as_bytes().to_vec());
+            match out.flush() {
                 Ok(()) => true,
                 // The reader went away (`probe run --json | head -1`): nobody reads this
                 // output any more. Said once; the log and the other outputs go on.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Err(SinkError::Write { source, .. })
+                    if source.kind() == io::ErrorKind::BrokenPipe =>
+                {
                     log::warn!(
                         "{} was closed by its reader: no more findings are written there",
                         out.name
                     );
                     false
                 }
-                Err(source) => {
-                    first_error.get_or_insert(SinkError::Write {
-                        to: out.name.clone(),
-                        source,
-                    });
+                Err(e) => {
+                    first_error.get_or_insert(e);
                     true
                 }
             }
@@ -231,11 +336,24 @@ impl Sink {
     }
 }
 
-/// The daemon's findings: a failed write is logged, and the daemon keeps watching.
+/// The daemon's findings: a failed write is logged once, the lines are held and tried again
+/// each interval, and the daemon keeps watching.
 impl crate::pipeline::Output for Sink {
     fn write(&mut self, finding: Finding) {
         if let Err(e) = Sink::write(self, &finding) {
-            log::error!("writing findings failed: {}", crate::error::Chain(&e));
+            log::error!(
+                "writing findings failed: {}; holding the lines and trying again each interval",
+                crate::error::Chain(&e)
+            );
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Err(e) = self.retry() {
+            log::error!(
+                "writing findings failed: {}; holding the lines and trying again each interval",
+                crate::error::Chain(&e)
+            );
         }
     }
 }
@@ -383,17 +501,20 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_output_is_reported_and_the_others_still_get_the_line() {
+    fn a_failing_output_is_reported_once_holds_its_lines_and_the_others_still_get_them() {
         let buf = Shared::default();
         let mut sink = quiet(10)
             .with_writer("disk", Box::new(Broken(io::ErrorKind::StorageFull)))
             .with_writer("buffer", Box::new(buf.clone()));
-        for id in 1..=2 {
-            let err = sink
-                .write(&finding(id, Kind::Land, Status::New, T0))
-                .unwrap_err();
-            assert!(err.to_string().starts_with("cannot write findings to disk"));
-        }
+        let err = sink
+            .write(&finding(1, Kind::Land, Status::New, T0))
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cannot write findings to disk"));
+        // Reported once: later lines are held without another error.
+        sink.write(&finding(2, Kind::Land, Status::New, T0))
+            .expect("a failure already reported");
+        assert!(sink.retry().is_ok());
+        assert_eq!(sink.outputs[0].held.len(), 2);
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert_eq!(sink.len(), 2);

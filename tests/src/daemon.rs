@@ -67,12 +67,17 @@ impl Daemon {
 
     /// [`Daemon::start`] with more `probe run` arguments (`--event-rate 1`, `--detectors F`...).
     pub fn start_with(lab: &Lab, extra: &[&str]) -> Self {
+        Self::start_writing(lab, None, extra)
+    }
+
+    /// [`Daemon::start_with`], its findings written to `findings` (else a file of its own).
+    pub fn start_writing(lab: &Lab, findings: Option<&Path>, extra: &[&str]) -> Self {
         let bin = probe_bin();
         let dir = std::env::temp_dir().join(format!("probe-it-{}", unique_id()));
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
         let socket = dir.join("probe.sock");
         let log = dir.join("daemon.log");
-        let findings = dir.join("findings.jsonl");
+        let findings = findings.map_or_else(|| dir.join("findings.jsonl"), Path::to_path_buf);
         let log_file =
             File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
         // nsenter --net, not `ip netns exec`: the latter remounts /sys and hides bpffs.
