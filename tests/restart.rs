@@ -303,6 +303,26 @@ fn detach_removes_the_pins_and_the_program_a_killed_daemon_left() {
         "SIGKILL must leave the program attached"
     );
 
+    // Under `ip netns exec` (its own /sys, so its own bpffs) the pins are hidden: said, and
+    // nothing is touched.
+    let hidden = lab.sensor_unchecked(&[
+        probe_bin().to_str().expect("a UTF-8 path"),
+        "detach",
+        "--iface",
+        lab.sensor_if(),
+    ]);
+    let stderr = String::from_utf8_lossy(&hidden.stderr);
+    assert_eq!(hidden.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the bpffs the daemons pin in is not in view"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("nsenter --net=/run/netns/NAME probe detach"),
+        "{stderr}"
+    );
+    assert!(lab.pins().join("link").exists(), "nothing was removed");
+
     let said = detach(&lab);
     assert!(said.starts_with("detached the probe from"), "{said}");
     assert!(

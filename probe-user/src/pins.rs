@@ -53,6 +53,11 @@ fn is_bpffs(path: &Path) -> bool {
     rc == 0 && f_type == BPF_FS_MAGIC
 }
 
+/// True when bpffs is mounted at [`BPFFS`] in this process's view of the mounts.
+pub fn bpffs_mounted() -> bool {
+    is_bpffs(Path::new(BPFFS))
+}
+
 /// Makes sure bpffs is mounted at [`BPFFS`], mounting it if it is not.
 pub fn ensure_bpffs() -> Bpffs {
     let path = Path::new(BPFFS);
