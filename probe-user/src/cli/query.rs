@@ -35,7 +35,8 @@ pub struct QueryArgs {
 pub enum What {
     /// Packets per port, busiest first.
     Ports {
-        /// Only the N busiest (tables show 25 unless told; JSON shows all).
+        /// Only the N busiest (tables show 25 unless told; JSON shows what the daemon sends
+        /// when not told: its 4,096 busiest).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         top: Option<u64>,
         /// Only this protocol.

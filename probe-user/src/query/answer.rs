@@ -218,6 +218,59 @@ pub fn flags(s: &Snapshot, top: Option<usize>) -> Vec<FlagRow> {
 }
 
 /// Answers `query` from `s`, as the JSON value the protocol carries.
+/// Rows a `ports`, `icmp` or `flags` answer holds when the request names no `top`: the busiest
+/// ones. A full answer of every port is a few tens of megabytes; a client that wants it asks.
+pub const DEFAULT_TOP: usize = 4096;
+
+/// A whole response carrying `ok`, serialized straight from the rows: going through a
+/// `serde_json::Value` first cost several times the answer's size in memory.
+#[derive(Serialize)]
+struct Ok<'a, T: Serialize> {
+    version: u32,
+    ok: &'a T,
+}
+
+/// The response body for `value`: `{"version":1,"ok":...}`.
+pub fn ok_body<T: Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&Ok {
+        version: super::protocol::VERSION,
+        ok: value,
+    })
+}
+
+/// Bytes an answer to `query` may take at most, held against the server's budget before it is
+/// built: rows (every port of both protocols at most) times a generous row.
+pub fn estimate(query: &Query) -> usize {
+    const ROW: usize = 256;
+    let rows = |top: Option<usize>, most: usize| top.unwrap_or(DEFAULT_TOP).min(most);
+    match query {
+        Query::Stats => 1024,
+        // Ports: both protocols' 65,536; ICMP: both families' 65,536 type-code pairs.
+        Query::Ports { top, .. } | Query::Icmp { top } => rows(*top, 2 * 65_536) * ROW,
+        Query::Flags { top } => rows(*top, 256) * ROW,
+        // The findings kept (10,000 at most, a few KiB each) are not counted before: this
+        // much is held first, and the answer's real size is checked once it is made.
+        Query::Findings { .. } => 4 << 20,
+    }
+}
+
+/// The response body answering `query` from counters (`top` defaults to [`DEFAULT_TOP`]).
+pub fn answer_body(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Result<Vec<u8>> {
+    let top = |t: Option<usize>| Some(t.unwrap_or(DEFAULT_TOP));
+    match query {
+        Query::Stats => ok_body(&stats(s)),
+        Query::Ports {
+            proto,
+            source,
+            top: t,
+        } => ok_body(&ports(s, k, *proto, *source, top(*t))),
+        Query::Icmp { top: t } => ok_body(&icmp(s, k, top(*t))),
+        Query::Flags { top: t } => ok_body(&flags(s, top(*t))),
+        // Findings come from the daemon's findings store, not the counters.
+        Query::Findings { .. } => ok_body(&Vec::<()>::new()),
+    }
+}
+
 pub fn answer(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Result<serde_json::Value> {
     match query {
         Query::Stats => serde_json::to_value(stats(s)),

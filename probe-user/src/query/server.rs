@@ -20,6 +20,14 @@ use crate::{
 
 /// How long a connected client may stay silent before the daemon hangs up.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to read one answer before the daemon hangs up and frees it.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of answers held for clients at once, over every client: an answer that would go
+/// beyond it is refused with `busy`, so clients that ask and do not read cannot grow the
+/// daemon.
+pub const ANSWER_BUDGET: usize = 32 << 20;
+/// Answers up to this size are not counted against the budget.
+const SMALL_ANSWER: usize = 64 << 10;
 /// Clients served at once; more are answered with a refusal and closed, so a flood of
 /// connections cannot use up the daemon's descriptors.
 pub const MAX_CLIENTS: usize = 64;
@@ -167,6 +175,8 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    // In KiB, as a semaphore counts in u32.
+    let budget = Arc::new(tokio::sync::Semaphore::new(ANSWER_BUDGET >> 10));
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -183,8 +193,9 @@ pub async fn serve(
                         continue;
                     };
                     let source = Arc::clone(&source);
+                    let budget = Arc::clone(&budget);
                     tokio::spawn(async move {
-                        client(stream, source).await;
+                        client(stream, source, &budget).await;
                         drop(permit);
                     });
                 }
@@ -197,8 +208,9 @@ pub async fn serve(
     }
 }
 
-/// Answers one client's requests, one response per request, until it closes or idles out.
-async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
+/// Answers one client's requests, one response per request, until it closes, idles out, or
+/// does not read an answer within [`WRITE_TIMEOUT`].
+async fn client(mut stream: UnixStream, source: Arc<dyn Source>, budget: &tokio::sync::Semaphore) {
     loop {
         let body =
             match tokio::time::timeout(IDLE_TIMEOUT, frame::read(&mut stream, frame::MAX_REQUEST))
@@ -212,25 +224,79 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>) {
                     return;
                 }
             };
-        let response = match protocol::decode_request(&body) {
-            Ok(request) => {
-                let answered = if let protocol::Query::Findings { since_ns, kind } = &request.query
-                {
-                    serde_json::to_value(source.findings(*since_ns, kind.as_deref()))
-                } else {
-                    answer::answer(&request.query, &source.snapshot(), &source.knowledge())
-                };
-                match answered {
-                    Ok(value) => protocol::Response::ok(value),
-                    Err(e) => protocol::Response::error("internal", e.to_string()),
+        let request = match protocol::decode_request(&body) {
+            Ok(request) => request,
+            Err(refusal) => {
+                if reply(&mut stream, &refusal).await {
+                    continue;
                 }
+                return;
             }
-            Err(refusal) => refusal,
         };
-        if send(&mut stream, &response).await.is_err() {
+        // The answer's room is taken before it is made: a client asking for everything while
+        // others have not read theirs is told `busy` without anything being built.
+        // Small answers (stats, a few rows) take no room: 64 clients of them are 4 MiB at most,
+        // and `stats` must answer whatever the others ask.
+        let room = |bytes: usize| {
+            if bytes <= SMALL_ANSWER {
+                0
+            } else {
+                u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+            }
+        };
+        let Ok(held) = budget.try_acquire_many(room(answer::estimate(&request.query))) else {
+            if reply(&mut stream, &busy()).await {
+                continue;
+            }
+            return;
+        };
+        // Made on this thread: the budget lets one full answer be made at a time (about 16 ms
+        // of work), and another thread's allocator would keep what it freed.
+        let made = if let protocol::Query::Findings { since_ns, kind } = &request.query {
+            answer::ok_body(&source.findings(*since_ns, kind.as_deref()))
+        } else {
+            answer::answer_body(&request.query, &source.snapshot(), &source.knowledge())
+        };
+        let body = made.unwrap_or_else(|e| {
+            serde_json::to_vec(&protocol::Response::error("internal", e.to_string()))
+                .unwrap_or_default()
+        });
+        // Findings may come out larger than their estimate: the rest of their room is taken
+        // now, or the answer is dropped.
+        let more = room(body.len()).saturating_sub(held.num_permits() as u32);
+        let extra = if more == 0 {
+            None
+        } else if let Ok(extra) = budget.try_acquire_many(more) {
+            Some(extra)
+        } else {
+            drop(body);
+            if reply(&mut stream, &busy()).await {
+                continue;
+            }
+            return;
+        };
+        let sent = tokio::time::timeout(WRITE_TIMEOUT, frame::write(&mut stream, &body)).await;
+        drop((held, extra));
+        if !matches!(sent, Ok(Ok(()))) {
             return;
         }
     }
+}
+
+/// The refusal of an answer the budget has no room for.
+fn busy() -> protocol::Response {
+    protocol::Response::error(
+        "busy",
+        "answers in flight to other clients fill the daemon's answer budget; try again shortly, or ask for fewer rows with top",
+    )
+}
+
+/// Sends a small response within the write timeout; false when the client is gone or stalled.
+async fn reply(stream: &mut UnixStream, response: &protocol::Response) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, send(stream, response)).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn send(
