@@ -183,3 +183,33 @@ fn the_socket_is_0660_and_belongs_to_the_probe_group_when_it_exists() {
         probe.log()
     );
 }
+
+#[test]
+fn without_the_capabilities_loading_needs_the_daemon_says_so_before_anything_else() {
+    require_root!();
+    let lab = Lab::new();
+    let socket = std::env::temp_dir().join(format!("probe-unprivileged-{}", std::process::id()));
+    // Root's uid, but no capability at all: nothing the daemon tries could succeed.
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+        .args([
+            "--",
+            "setpriv",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ])
+        .arg(probe_integration::probe_bin())
+        .args(["run", "--iface", lab.sensor_if(), "--socket"])
+        .arg(&socket)
+        .output()
+        .expect("running the daemon without capabilities");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "probe: loading the XDP program needs root, or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON: run it with sudo"
+    );
+    assert!(!socket.exists(), "nothing was made");
+    assert_eq!(lab.xdp_program(), None);
+}

@@ -8,6 +8,7 @@
 use std::io;
 
 const CAP_NET_ADMIN: u32 = 12;
+const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 /// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
@@ -63,6 +64,17 @@ pub fn keep_only(keep: &[u32]) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// False when the calling thread surely lacks what loading and attaching need (CAP_NET_ADMIN,
+/// and CAP_BPF or CAP_SYS_ADMIN): the daemon then stops before anything else with the one
+/// line that says to run it as root. True when it has them or cannot tell.
+pub fn may_load() -> bool {
+    let has = |set: u64, cap: u32| set & (1 << cap) != 0;
+    match effective() {
+        Ok(set) => has(set, CAP_NET_ADMIN) && (has(set, CAP_BPF) || has(set, CAP_SYS_ADMIN)),
+        Err(_) => true,
+    }
 }
 
 /// The effective capability set of the calling thread (capabilities are a thread's own), as

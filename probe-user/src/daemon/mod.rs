@@ -140,8 +140,11 @@ impl Running {
     /// privileges. Whatever fails after attaching detaches again (unless the probe was an
     /// earlier daemon's, taken over: that one keeps counting as it did).
     fn start(config: &Config) -> anyhow::Result<Self> {
-        // Everything that can be refused is refused before touching the interface: another
-        // daemon on the socket, a path that cannot be a socket, a bad file.
+        // Everything that can be refused is refused before touching the interface: no
+        // privilege, another daemon on the socket, a path that cannot be a socket, a bad file.
+        if !privilege::may_load() {
+            return Err(loader::LoadError::NotPermitted.into());
+        }
         let socket = server::bind(&config.socket)?;
         let lock = lock::take(&config.iface, &config.socket)?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
