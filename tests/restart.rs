@@ -364,3 +364,43 @@ fn a_graceful_stop_leaves_no_pins_and_no_program() {
     );
     assert_eq!(lab.xdp_program(), None, "a graceful stop detaches");
 }
+
+#[test]
+fn detach_stale_removes_the_pins_of_a_deleted_namespace_and_keeps_the_others() {
+    require_root!();
+    let gone = Lab::new();
+    let kept = Lab::new();
+    for lab in [&gone, &kept] {
+        let mut probe = Daemon::start(lab);
+        kill(&mut probe);
+        assert!(lab.pins().join("link").exists(), "SIGKILL leaves the pins");
+    }
+    // The namespace goes (as when a container ends); its pins stay behind.
+    let out = Command::new("ip")
+        .args(["netns", "del", gone.sensor_ns()])
+        .output()
+        .expect("running ip netns del");
+    assert!(out.status.success(), "{out:?}");
+    assert!(gone.pin_dir().exists());
+
+    let out = Command::new(probe_bin())
+        .args(["detach", "--stale"])
+        .output()
+        .expect("running probe detach --stale");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "removed {}: its network namespace no longer exists",
+            gone.pin_dir().display()
+        )),
+        "{stdout}"
+    );
+    assert!(!gone.pin_dir().exists());
+    assert!(kept.pin_dir().exists(), "a live namespace's pins stay");
+    assert!(detach(&kept).starts_with("detached the probe from"));
+}

@@ -148,9 +148,77 @@ impl Pins {
     }
 }
 
+/// The network namespaces that exist, by inode, as far as this process can see: those of
+/// every process and thread, and those kept by a bind mount (`ip netns add` keeps its under
+/// /run/netns, container runtimes elsewhere; every nsfs mount in view counts).
+pub fn live_netns() -> std::collections::BTreeSet<u64> {
+    let mut live = std::collections::BTreeSet::new();
+    let inode = |path: &Path| std::fs::metadata(path).map(|m| m.ino()).ok();
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            live.extend(inode(&p.path().join("ns/net")));
+            if let Ok(tasks) = std::fs::read_dir(p.path().join("task")) {
+                live.extend(
+                    tasks
+                        .flatten()
+                        .filter_map(|t| inode(&t.path().join("ns/net"))),
+                );
+            }
+        }
+    }
+    // mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE ...".
+    if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
+        for line in mounts.lines() {
+            let mut halves = line.splitn(2, " - ");
+            let (Some(front), Some(back)) = (halves.next(), halves.next()) else {
+                continue;
+            };
+            if back.starts_with("nsfs ")
+                && let Some(point) = front.split(' ').nth(4)
+            {
+                live.extend(inode(Path::new(&point.replace("\\040", " "))));
+            }
+        }
+    }
+    live
+}
+
+/// The pin directories whose network namespace no longer exists: what was left by daemons of
+/// namespaces deleted since (the interface went with its namespace, so nothing counts there).
+pub fn stale() -> io::Result<Vec<PathBuf>> {
+    let root = Path::new(BPFFS).join("probe");
+    let entries = match std::fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let live = live_netns();
+    let mut stale = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(ns) = name
+            .to_str()
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(ns, _)| ns.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if !live.contains(&ns) {
+            stale.push(entry.path());
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_namespace_is_live() {
+        assert!(live_netns().contains(&netns_inode().unwrap()));
+    }
 
     #[test]
     fn pins_live_per_namespace_interface_and_layout() {

@@ -8,10 +8,16 @@ use crate::pins::{self, Pins};
 
 /// Arguments of `probe detach`.
 #[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
 pub struct DetachArgs {
-    /// The interface the probe was attached to.
+    /// The interface the probe was attached to (in this network namespace).
     #[arg(long, value_name = "IF")]
-    pub iface: String,
+    pub iface: Option<String>,
+    /// Instead: remove what daemons left pinned for network namespaces that no longer exist
+    /// (their interfaces went with them). A namespace counts as existing while a process is
+    /// in it or a mount in view keeps it.
+    #[arg(long)]
+    pub stale: bool,
 }
 
 /// True when the bpffs at /sys/fs/bpf here is known to be another instance than init's (when
@@ -31,18 +37,17 @@ pub fn run(args: &DetachArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!(
             "the bpffs the daemons pin in is not in view at {}: this process has mounts of its \
              own (as under `ip netns exec`, which mounts its own /sys), so what a daemon pinned \
-             is hidden here; run `nsenter --net=/run/netns/NAME probe detach --iface {}` \
+             is hidden here; run `nsenter --net=/run/netns/NAME probe detach --iface IF` \
              instead (as root, in the root mount namespace)",
             pins::BPFFS,
-            args.iface
         );
     }
-    let p = Pins::for_iface(&args.iface).context("finding this network namespace")?;
+    let Some(iface) = &args.iface else {
+        return stale();
+    };
+    let p = Pins::for_iface(iface).context("finding this network namespace")?;
     if !p.dir().exists() {
-        println!(
-            "nothing pinned for {} in this network namespace",
-            args.iface
-        );
+        println!("nothing pinned for {iface} in this network namespace");
         return Ok(ExitCode::SUCCESS);
     }
     let had_link = p.has_link();
@@ -50,13 +55,26 @@ pub fn run(args: &DetachArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("removing {} (are you root?)", p.dir().display()))?;
     if had_link {
         println!(
-            "detached the probe from {} and removed its counters (a daemon still running on it keeps it until it exits)",
-            args.iface
+            "detached the probe from {iface} and removed its counters (a daemon still running on it keeps it until it exits)"
         );
     } else {
+        println!("removed leftover counters of {iface} (no program was attached)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `probe detach --stale`: removes the pins of namespaces that are gone, naming each.
+fn stale() -> anyhow::Result<ExitCode> {
+    let dirs = pins::stale().with_context(|| format!("reading {}/probe", pins::BPFFS))?;
+    if dirs.is_empty() {
+        println!("nothing pinned for a network namespace that no longer exists");
+    }
+    for dir in &dirs {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("removing {} (are you root?)", dir.display()))?;
         println!(
-            "removed leftover counters of {} (no program was attached)",
-            args.iface
+            "removed {}: its network namespace no longer exists",
+            dir.display()
         );
     }
     Ok(ExitCode::SUCCESS)
