@@ -271,19 +271,6 @@ pub fn answer_body(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Re
     }
 }
 
-pub fn answer(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Result<serde_json::Value> {
-    match query {
-        Query::Stats => serde_json::to_value(stats(s)),
-        Query::Ports { proto, source, top } => {
-            serde_json::to_value(ports(s, k, *proto, *source, *top))
-        }
-        Query::Icmp { top } => serde_json::to_value(icmp(s, k, *top)),
-        Query::Flags { top } => serde_json::to_value(flags(s, *top)),
-        // Findings come from the daemon's findings store, not the counters.
-        Query::Findings { .. } => Ok(serde_json::Value::Array(Vec::new())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use probe_common::counters::{icmp_key, port_key, port_proto};
@@ -307,6 +294,33 @@ mod tests {
 
     fn k() -> Knowledge {
         Knowledge::new(crate::knowledge::Services::empty())
+    }
+
+    #[test]
+    fn an_answer_without_top_holds_the_busiest_default_rows_and_its_room_is_estimated() {
+        let mut s = Snapshot::zeroed();
+        for port in 0..5000u16 {
+            s.dst_ports[port_key(port_proto::UDP, port) as usize] = u64::from(port) + 1;
+        }
+        let query = Query::Ports {
+            proto: None,
+            source: false,
+            top: None,
+        };
+        let body = answer_body(&query, &s, &k()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["version"], 1);
+        let rows = v["ok"].as_array().unwrap();
+        assert_eq!(rows.len(), DEFAULT_TOP);
+        assert_eq!(rows[0]["port"], 4999, "busiest first");
+        assert!(body.len() <= estimate(&query), "{} bytes", body.len());
+        let all = Query::Ports {
+            proto: None,
+            source: false,
+            top: Some(usize::MAX),
+        };
+        assert_eq!(estimate(&all), 2 * 65_536 * 256);
+        assert_eq!(estimate(&Query::Stats), 1024);
     }
 
     #[test]
