@@ -75,14 +75,6 @@ pub struct ErrorBody {
 }
 
 impl Response {
-    pub fn ok(value: serde_json::Value) -> Self {
-        Self {
-            version: VERSION,
-            ok: Some(value),
-            error: None,
-        }
-    }
-
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         Self {
             version: VERSION,
