@@ -128,3 +128,74 @@ impl<O: Output> Pipeline<O> {
         self.output
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        detect::testkit::{SEC, T0, at, knowledge, syn},
+        findings::{Kind, Status},
+    };
+
+    #[test]
+    fn ticks_report_what_was_lost_since_the_last_and_finish_writes_what_is_open() {
+        let mut lines = Vec::new();
+        {
+            let mut p = Pipeline::new(Config::default(), knowledge(), |f: Finding| {
+                lines.push((f.kind, f.status, f.count, f.id));
+            });
+            let lost = |rate_limited, ring_full| Lost {
+                rate_limited,
+                ring_full,
+            };
+            p.push(Input::Tick {
+                now_ns: T0,
+                lost: lost(5, 0),
+            });
+            // Nothing more lost: nothing to say.
+            p.push(Input::Tick {
+                now_ns: T0 + SEC,
+                lost: lost(5, 0),
+            });
+            p.push(Input::Contact(at(
+                syn("198.18.0.66", "198.18.0.1", 31_337),
+                1500,
+            )));
+            p.finish(T0 + 2 * SEC, lost(7, 1));
+            assert_eq!(p.written(), 3);
+        }
+        assert_eq!(
+            lines,
+            [
+                (Kind::ProbeOverload, Status::New, 5, 1),
+                (Kind::TrojanProbe, Status::New, 1, 2),
+                // The last tick's 3 more lost events, written by the flush; the trojan probe
+                // did not change since its line, so the flush has nothing more to say of it.
+                (Kind::ProbeOverload, Status::Update, 8, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reconfigured_pipeline_keeps_its_open_findings() {
+        let mut ids = Vec::new();
+        {
+            let mut p = Pipeline::new(Config::default(), knowledge(), |f: Finding| {
+                ids.push((f.kind, f.id, f.count));
+            });
+            p.push(Input::Contact(at(
+                syn("198.18.0.66", "198.18.0.1", 31_337),
+                0,
+            )));
+            let fixed = p.reconfigure(Config::default(), knowledge());
+            assert!(fixed.is_empty());
+            p.push(Input::Contact(at(
+                syn("198.18.0.66", "198.18.0.1", 12_345),
+                10,
+            )));
+            p.finish(T0 + SEC, Lost::default());
+        }
+        // One finding, opened before the reload and counted on after it.
+        assert_eq!(ids, [(Kind::TrojanProbe, 1, 1), (Kind::TrojanProbe, 1, 2)]);
+    }
+}
