@@ -24,7 +24,7 @@ use probe_user::{
     collector::{Became, Collector},
     counters::{CounterMaps, Snapshot},
     daemon::activity::ACTIVITY_LINES,
-    knowledge::{self, Direction, IcmpFamily, Knowledge},
+    knowledge::{Direction, IcmpFamily, Knowledge},
     loader::Program,
     query::answer,
 };
@@ -171,11 +171,6 @@ fn collection(
     for became in became.into_iter().take(ACTIVITY_LINES) {
         match became {
             Became::Port { proto, port, .. } => {
-                let proto = if proto == port_proto::TCP {
-                    knowledge::Proto::Tcp
-                } else {
-                    knowledge::Proto::Udp
-                };
                 black_box(k.port(port, proto, Direction::Destination));
             }
             Became::Icmp {

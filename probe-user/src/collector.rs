@@ -4,16 +4,13 @@
 //! in the previous one. Steady traffic is reported once, when it starts; traffic that pauses for
 //! an interval and resumes is reported again.
 
-use probe_common::counters::port_proto;
-
-use crate::counters::Snapshot;
+use crate::{counters::Snapshot, knowledge::Proto};
 
 /// Something that became active, with what it counted in this interval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Became {
     Port {
-        /// A `port_proto` value.
-        proto: u32,
+        proto: Proto,
         port: u16,
         packets: u64,
         /// Connection attempts (TCP only).
@@ -79,9 +76,9 @@ impl Collector {
         for (key, packets) in
             newly_active(&now.dst_ports, &self.last.dst_ports, &mut self.active_ports)
         {
-            let proto = (key / 65_536) as u32;
+            let proto = Proto::of_counter_index((key / 65_536) as u32);
             let port = (key % 65_536) as u16;
-            let syn = if proto == port_proto::TCP {
+            let syn = if proto == Proto::Tcp {
                 now.syn_ports[port as usize].wrapping_sub(self.last.syn_ports[port as usize])
             } else {
                 0
@@ -118,7 +115,7 @@ impl Collector {
 
 #[cfg(test)]
 mod tests {
-    use probe_common::counters::{icmp_key, port_key};
+    use probe_common::counters::{icmp_key, port_key, port_proto};
 
     use super::*;
 
@@ -134,7 +131,7 @@ mod tests {
         assert_eq!(
             c.observe(&mut with_udp(53, 4)),
             [Became::Port {
-                proto: port_proto::UDP,
+                proto: Proto::Udp,
                 port: 53,
                 packets: 4,
                 syn: 0
@@ -152,7 +149,7 @@ mod tests {
         assert_eq!(
             c.observe(&mut with_udp(53, 10)),
             [Became::Port {
-                proto: port_proto::UDP,
+                proto: Proto::Udp,
                 port: 53,
                 packets: 1,
                 syn: 0
@@ -178,7 +175,7 @@ mod tests {
             c.observe(&mut s),
             [
                 Became::Port {
-                    proto: port_proto::TCP,
+                    proto: Proto::Tcp,
                     port: 31_337,
                     packets: 3,
                     syn: 2

@@ -10,7 +10,6 @@ use std::{
 use aya::maps::MapData;
 use probe_common::counters::{
     BLOCK, DST_PORTS, Family, ICMP, ICMPV6, MAP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
-    port_proto,
 };
 
 /// The counter map mapped into our memory.
@@ -173,14 +172,5 @@ impl Snapshot {
 
     pub fn udp_packets(&self) -> u64 {
         self.dst_ports[65_536..].iter().sum()
-    }
-
-    /// The transport protocol of a `port_proto` index, for output.
-    pub const fn proto_name(proto: u32) -> &'static str {
-        if proto == port_proto::TCP {
-            "tcp"
-        } else {
-            "udp"
-        }
     }
 }

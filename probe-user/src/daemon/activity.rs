@@ -1,12 +1,9 @@
 //! The log's activity lines: each port or ICMP message that became active this interval, with
 //! what it most likely is.
 
-use probe_common::counters::port_proto;
-
 use crate::{
     collector::Became,
-    counters::Snapshot,
-    knowledge::{self, Direction, IcmpFamily, Knowledge, RangeClass},
+    knowledge::{Direction, IcmpFamily, Knowledge, RangeClass},
 };
 
 /// Activity lines logged per interval at most; the rest are summed up in one line. A scan or a
@@ -35,13 +32,7 @@ fn line(became: &Became, k: &Knowledge) {
             packets,
             syn,
         } => {
-            let kp = if proto == port_proto::TCP {
-                knowledge::Proto::Tcp
-            } else {
-                knowledge::Proto::Udp
-            };
-            let m = k.port(port, kp, Direction::Destination);
-            let proto = Snapshot::proto_name(proto);
+            let m = k.port(port, proto, Direction::Destination);
             let class = RangeClass::of(port);
             let packets = plural(packets, "packet");
             let attempts = if syn > 0 {

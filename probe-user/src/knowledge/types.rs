@@ -36,6 +36,16 @@ impl Proto {
             Self::Udp => port_proto::UDP,
         }
     }
+
+    /// The protocol of an index in the kernel's port counters (the inverse of
+    /// [`Proto::counter_index`]; the counters hold only TCP and UDP).
+    pub const fn of_counter_index(index: u32) -> Self {
+        if index == port_proto::TCP {
+            Self::Tcp
+        } else {
+            Self::Udp
+        }
+    }
 }
 
 /// Which protocols a table entry covers.
