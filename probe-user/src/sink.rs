@@ -3,7 +3,8 @@
 //! `probe query findings`.
 //!
 //! Every line is written and flushed as it is made, so a reader tailing the file sees each
-//! finding at once, and a crash loses nothing already reported.
+//! finding at once, and a crash loses nothing already reported. A line an output cannot take
+//! (a full disk) is held whole and written when it can be, never in part.
 
 use std::{
     collections::VecDeque,
@@ -288,19 +289,6 @@ impl Sink {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// [`Sink::write`] for each finding, in order.
-    pub fn write_all(&mut self, findings: &[Finding]) -> Result<(), SinkError> {
-        let mut first_error = None;
-        for f in findings {
-            if let Err(e) = self.write(f)
-                && first_error.is_none()
-            {
-                first_error = Some(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
     /// The latest state of recent findings, oldest first: those seen (`last_seen`) at or after
     /// `since_ns`, of kind `kind`, when given.
     pub fn recent(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
@@ -419,11 +407,12 @@ mod tests {
     fn each_finding_is_one_json_line() {
         let buf = Shared::default();
         let mut sink = quiet(10).with_writer("buffer", Box::new(buf.clone()));
-        sink.write_all(&[
+        for f in [
             finding(1, Kind::VerticalScan, Status::New, T0),
             finding(2, Kind::Land, Status::New, T0),
-        ])
-        .unwrap();
+        ] {
+            sink.write(&f).unwrap();
+        }
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
