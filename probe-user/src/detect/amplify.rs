@@ -9,7 +9,10 @@ use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, secs, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, base, secs,
+    table::{Capped, Lru},
+};
 use crate::{
     contact::{Contact, Proto},
     findings::{Evidence, Kind, Later, evidence},
@@ -221,13 +224,7 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = Evidence::Victim(evidence::Victim {
-                            role: "victim",
-                            sources: addr_list(&acc.sources, list),
-                            sources_total: acc.sources.len(),
-                            window_secs: window,
-                            faq: "5, 2".into(),
-                        });
+                        let evidence = victim_evidence(&acc.sources, list, window, "5, 2");
                         let explanation = format!(
                             "{n} different hosts sent ping replies to {to}, at least \
                              {threshold} of them within {window} s. Unasked-for echo replies \
@@ -312,13 +309,7 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = Evidence::Victim(evidence::Victim {
-                            role: "victim",
-                            sources: addr_list(&acc.sources, list),
-                            sources_total: acc.sources.len(),
-                            window_secs: window,
-                            faq: "5, 1.1".into(),
-                        });
+                        let evidence = victim_evidence(&acc.sources, list, window, "5, 1.1");
                         let explanation = format!(
                             "{n} different hosts sent UDP from their echo or chargen ports to \
                              {to}, at least {threshold} of them within {window} s. Those \
@@ -413,6 +404,23 @@ fn service(port: u16) -> &'static str {
     } else {
         "chargen (19)"
     }
+}
+
+/// The evidence of a smurf or fraggle victim: who sent the unasked-for answers, and in what
+/// window.
+fn victim_evidence(
+    sources: &Capped<IpAddr>,
+    list: usize,
+    window: u64,
+    faq: &'static str,
+) -> Evidence {
+    Evidence::Victim(evidence::Victim {
+        role: "victim",
+        sources: addr_list(sources, list),
+        sources_total: sources.len(),
+        window_secs: window,
+        faq: faq.into(),
+    })
 }
 
 #[cfg(test)]
