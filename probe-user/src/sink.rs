@@ -84,6 +84,22 @@ enum Target {
     File { path: PathBuf, file: std::fs::File },
 }
 
+impl Target {
+    /// Writes one whole line, or none of it.
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Stream(w) => w.write_all(line).and_then(|()| w.flush()),
+            Self::File { file, .. } => {
+                let before = file.metadata()?.len();
+                file.write_all(line).inspect_err(|_| {
+                    // The part that fit would glue the next line to it.
+                    let _ = file.set_len(before);
+                })
+            }
+        }
+    }
+}
+
 /// One JSON Lines output, what to call it in errors, and the lines it could not write yet.
 struct Output {
     name: String,
@@ -125,22 +141,39 @@ impl Output {
     /// that fails and keeps it.
     fn write_held(&mut self) -> io::Result<()> {
         while let Some(line) = self.held.front() {
-            match &mut self.target {
-                Target::Stream(w) => w.write_all(line).and_then(|()| w.flush())?,
-                Target::File { file, .. } => {
-                    let before = file.metadata()?.len();
-                    if let Err(e) = file.write_all(line) {
-                        // The part that fit would glue the next line to it.
-                        let _ = file.set_len(before);
-                        return Err(e);
-                    }
-                }
-            }
+            self.target.write_line(line)?;
             if let Some(done) = self.held.pop_front() {
                 self.held_bytes -= done.len();
             }
         }
         Ok(())
+    }
+
+    /// Writes `line`: at once when nothing is held (no copy), else behind what is.
+    fn send(&mut self, line: &[u8]) -> Result<(), SinkError> {
+        if self.held.is_empty() {
+            return match self.target.write_line(line) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    self.hold(line.to_vec());
+                    self.failed(e)
+                }
+            };
+        }
+        self.hold(line.to_vec());
+        self.flush()
+    }
+
+    /// A write failed: an error the first time, nothing more until the output works again.
+    fn failed(&mut self, source: io::Error) -> Result<(), SinkError> {
+        if self.failing {
+            return Ok(());
+        }
+        self.failing = true;
+        Err(SinkError::Write {
+            to: self.name.clone(),
+            source,
+        })
     }
 
     /// Tries the held lines again. Returns an error the first time writing fails (not each
@@ -165,14 +198,7 @@ impl Output {
                 }
                 Ok(())
             }
-            Err(_) if self.failing => Ok(()),
-            Err(source) => {
-                self.failing = true;
-                Err(SinkError::Write {
-                    to: self.name.clone(),
-                    source,
-                })
-            }
+            Err(source) => self.failed(source),
         }
     }
 }
@@ -266,8 +292,7 @@ impl Sink {
         line.push('\n');
         let mut first_error = None;
         self.outputs.retain_mut(|out| {
-            out.hold(line.as_bytes().to_vec());
-            match out.flush() {
+            match out.send(line.as_bytes()) {
                 Ok(()) => true,
                 // The reader went away (`probe run --json | head -1`): nobody reads this
                 // output any more. Said once; the log and the other outputs go on.

@@ -29,7 +29,9 @@ pub enum LockError {
         "another probe daemon ({holder}) is watching {iface}: stop it first (it detaches when it exits), or watch another interface"
     )]
     Held { iface: String, holder: String },
-    #[error("cannot take the lock {path} that keeps a second daemon off {iface}")]
+    #[error(
+        "cannot take the lock {path} that keeps a second daemon off {iface}: the daemon writes it under {LOCK_DIR}, which needs root"
+    )]
     Io {
         path: PathBuf,
         iface: String,
