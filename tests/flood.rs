@@ -243,6 +243,8 @@ fn flood_the_daemon(query_limit: Duration) {
             other_ether_type: 0,
             vlan_tagged: 0,
             fragments: 0,
+            tiny_fragments: 0,
+            long_header_chains: 0,
             malformed: 0,
             tcp,
             udp,

@@ -549,6 +549,8 @@ fn host_counts(frames: &[Vec<u8>]) -> Counts {
             }
         }
         c.stats.fragments += u64::from(p.is_fragment);
+        c.stats.tiny_fragments += u64::from(p.tiny_fragment);
+        c.stats.long_header_chains += u64::from(p.long_chain);
         let proto = match p.transport {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
@@ -573,7 +575,10 @@ fn host_counts(frames: &[Vec<u8>]) -> Counts {
         bump(&mut c.src_ports, (proto.to_owned(), p.src_port));
         if proto == "tcp" {
             c.stats.tcp += 1;
-            bump(&mut c.flags, p.tcp_flags);
+            // A tiny fragment cut before the flags has none to count.
+            if p.tcp_flags_known() {
+                bump(&mut c.flags, p.tcp_flags);
+            }
         } else {
             c.stats.udp += 1;
         }
@@ -655,6 +660,8 @@ fn delta(after: &Counts, before: &Counts) -> Counts {
             other_ether_type: a.other_ether_type - b.other_ether_type,
             vlan_tagged: a.vlan_tagged - b.vlan_tagged,
             fragments: a.fragments - b.fragments,
+            tiny_fragments: a.tiny_fragments - b.tiny_fragments,
+            long_header_chains: a.long_header_chains - b.long_header_chains,
             malformed: a.malformed - b.malformed,
             tcp: a.tcp - b.tcp,
             udp: a.udp - b.udp,
@@ -767,6 +774,8 @@ fn the_kernel_counts_generated_frames_exactly_as_the_host_parser_says() {
             other_ether_type: k.other_ether_type + e.other_ether_type,
             vlan_tagged: k.vlan_tagged + e.vlan_tagged,
             fragments: k.fragments + e.fragments,
+            tiny_fragments: k.tiny_fragments + e.tiny_fragments,
+            long_header_chains: k.long_header_chains + e.long_header_chains,
             malformed: k.malformed + e.malformed,
             tcp: k.tcp + e.tcp,
             udp: k.udp + e.udp,

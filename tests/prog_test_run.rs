@@ -19,7 +19,7 @@ use aya::{
 };
 use probe_common::{
     counters::{MAP, icmp_key, port_proto, total},
-    event::FirstContact,
+    event::{FirstContact, frag},
     packet::{parse, tcp_flags},
     track::user::{FirstContacts, Verdict},
 };
@@ -342,4 +342,120 @@ fn coarse_now() -> u64 {
     // SAFETY: a valid, writable timespec; the clock always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &raw mut ts) };
     u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// The first fragment of a SYN from `src` to `port` holding `held` bytes of its 24-byte TCP
+/// header (MSS option), in a frame padded with 0xff to Ethernet's 60-byte minimum, as a NIC
+/// pads it: the padding must never be read as the rest of the header.
+fn tiny_syn(src: Ipv4Addr, port: u16, held: usize) -> Vec<u8> {
+    let seg = craft::tcp(40_000, port, tcp_flags::SYN, &[2, 4, 5, 0xb4], &[]);
+    let ip = Ipv4 {
+        flags_fragment: 0x2000,
+        ..Ipv4::new(src, SENSOR, proto::TCP)
+    };
+    let mut f = ether(craft::ETHER_IPV4, &ip.packet(&seg[..held]));
+    f.resize(f.len().max(60), 0xff);
+    f
+}
+
+/// UDP to `port` behind `n` empty destination options headers.
+fn behind_options(n: usize, port: u16) -> Vec<u8> {
+    let mut chain = Vec::new();
+    for i in 0..n {
+        let next = if i + 1 == n {
+            proto::UDP
+        } else {
+            proto::IPV6_DEST_OPTS
+        };
+        chain.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    chain.extend_from_slice(&craft::udp(50_000, port, b"hi"));
+    let v6 = craft::ipv6(
+        "2001:db8::66".parse::<Ipv6Addr>().expect("an address"),
+        "2001:db8::1".parse::<Ipv6Addr>().expect("an address"),
+        proto::IPV6_DEST_OPTS,
+        64,
+        &chain,
+    );
+    ether(craft::ETHER_IPV6, &v6)
+}
+
+#[test]
+fn tiny_fragments_and_long_header_chains_are_counted_and_reported_not_malformed() {
+    require_root!();
+    let mut probe = load(Limits::default());
+    let before = probe.snapshot();
+    let frames = [
+        tiny_syn(A, 8080, 8),  // nmap -f
+        tiny_syn(B, 8081, 16), // nmap --mtu 16
+        behind_options(12, 4712),
+        behind_options(25, 4713),
+    ];
+    for frame in &frames {
+        probe.run(frame);
+    }
+    let after = probe.snapshot();
+    let moved = |key: u32| after.total(key) - before.total(key);
+    assert_eq!(moved(total::PACKETS), 4);
+    assert_eq!(moved(total::MALFORMED), 0);
+    assert_eq!(moved(total::FRAGMENTS), 2);
+    assert_eq!(moved(total::TINY_FRAGMENTS), 2);
+    assert_eq!(moved(total::LONG_HEADER_CHAINS), 1);
+    assert_eq!((moved(total::IPV4), moved(total::IPV6)), (2, 2));
+    let tcp = port_proto::TCP;
+    let udp = port_proto::UDP;
+    for port in [8080, 8081] {
+        assert_eq!(
+            after.port(tcp, port, false) - before.port(tcp, port, false),
+            1
+        );
+    }
+    // Only the 16-byte fragment holds the flags: one SYN, and no NULL made up for the other.
+    let flags = |bits: u8| after.tcp_flags[usize::from(bits)] - before.tcp_flags[usize::from(bits)];
+    assert_eq!((flags(tcp_flags::SYN), flags(0)), (1, 0));
+    assert_eq!(
+        (
+            after.syn_ports[8080] - before.syn_ports[8080],
+            after.syn_ports[8081] - before.syn_ports[8081]
+        ),
+        (0, 1)
+    );
+    // Twelve headers are walked to the port; twenty-five are past the walk.
+    assert_eq!(
+        after.port(udp, 4712, false) - before.port(udp, 4712, false),
+        1
+    );
+    assert_eq!(
+        after.port(udp, 4713, false) - before.port(udp, 4713, false),
+        0
+    );
+
+    let events = probe.events();
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.dst_port,
+                e.protocol,
+                e.tcp_flags,
+                e.frag & (frag::TINY_FRAGMENT | frag::LONG_CHAIN),
+                e.l4_held,
+                e.extensions,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (8080, proto::TCP, 0, frag::TINY_FRAGMENT, 8, 0),
+            (8081, proto::TCP, tcp_flags::SYN, frag::TINY_FRAGMENT, 16, 0),
+            (4712, proto::UDP, 0, 0, 0, 12),
+            (0, proto::IPV6_DEST_OPTS, 0, frag::LONG_CHAIN, 0, 24),
+        ]
+    );
+    // Each event is, byte for byte, the one the replay builds from the same frame.
+    for (e, frame) in events.iter().zip(&frames) {
+        let p = parse(frame).expect("well-formed");
+        assert_eq!(*e, FirstContact::from_frame(frame, &p, e.ts_ns));
+    }
 }

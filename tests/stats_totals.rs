@@ -42,6 +42,8 @@ fn mixed_traffic_adds_up_to_exact_totals() {
             other_ether_type: 1,
             vlan_tagged: 0,
             fragments: 0,
+            tiny_fragments: 0,
+            long_header_chains: 0,
             malformed: 1,
             tcp: 1,
             udp: 3,

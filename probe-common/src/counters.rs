@@ -67,10 +67,15 @@ pub mod total {
     pub const EVENTS_RATE_LIMITED: u32 = 9;
     /// First contacts not reported because the ring buffer was full (the daemon fell behind).
     pub const EVENTS_RING_FULL: u32 = 10;
+    /// First fragments too short to hold their transport header (RFC 1858's tiny fragments;
+    /// for IPv6, a header chain split across fragments). Also counted in `FRAGMENTS`.
+    pub const TINY_FRAGMENTS: u32 = 11;
+    /// IPv6 packets whose extension header chain is longer than the parser walks.
+    pub const LONG_HEADER_CHAINS: u32 = 12;
     /// Number of keys (room for more; two cache lines).
     pub const COUNT: u32 = 16;
     /// Names, in key order, for output (unused keys are reserved).
-    pub const NAMES: [&str; 11] = [
+    pub const NAMES: [&str; 13] = [
         "packets",
         "bytes",
         "ipv4",
@@ -82,6 +87,8 @@ pub mod total {
         "events",
         "events_rate_limited",
         "events_ring_full",
+        "tiny_fragments",
+        "long_header_chains",
     ];
 }
 

@@ -6,11 +6,15 @@
 
 use crate::packet::{Network, Packet, Transport, options_raw, payload_prefix};
 
-/// Bits of [`FirstContact::frag`].
+/// Bits of [`FirstContact::frag`]: how the IP layer carried the packet.
 pub mod frag {
     pub const DONT_FRAGMENT: u8 = 1 << 0;
     pub const MORE_FRAGMENTS: u8 = 1 << 1;
     pub const IS_FRAGMENT: u8 = 1 << 2;
+    /// `Packet::tiny_fragment`.
+    pub const TINY_FRAGMENT: u8 = 1 << 3;
+    /// `Packet::long_chain`.
+    pub const LONG_CHAIN: u8 = 1 << 4;
 }
 
 /// Payload bytes an event carries: enough to recognise a protocol by its first bytes.
@@ -48,7 +52,10 @@ pub struct FirstContact {
     pub options_len: u8,
     /// Bytes of payload captured in `payload` (at most [`PAYLOAD_BYTES`]).
     pub payload_len: u8,
-    pub pad: [u8; 2],
+    /// `Packet::l4_held`: for a tiny fragment, the bytes of transport header it holds.
+    pub l4_held: u8,
+    /// `Packet::extensions`: IPv6 extension headers walked.
+    pub extensions: u8,
     /// The IPv4 options area, raw.
     pub options: [u8; 40],
     /// The first bytes of the transport payload.
@@ -87,6 +94,12 @@ impl FirstContact {
         if p.is_fragment {
             frag_bits |= frag::IS_FRAGMENT;
         }
+        if p.tiny_fragment {
+            frag_bits |= frag::TINY_FRAGMENT;
+        }
+        if p.long_chain {
+            frag_bits |= frag::LONG_CHAIN;
+        }
         // SAFETY: the caller guarantees `dst` writable and the frame readable.
         unsafe {
             let (payload, payload_len) = payload_prefix(start, end, p);
@@ -108,7 +121,8 @@ impl FirstContact {
             (&raw mut (*dst).frag).write(frag_bits);
             (&raw mut (*dst).options_len).write(p.ip_options.len);
             (&raw mut (*dst).payload_len).write(payload_len);
-            (&raw mut (*dst).pad).write([0; 2]);
+            (&raw mut (*dst).l4_held).write(p.l4_held);
+            (&raw mut (*dst).extensions).write(p.extensions);
             (&raw mut (*dst).options).write(options_raw(start, end, &p.ip_options));
             (&raw mut (*dst).payload).write(payload);
         }

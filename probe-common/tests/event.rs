@@ -169,7 +169,8 @@ fn the_first_contact_of_an_ipv4_syn_with_lsrr_and_payload_has_every_field() {
             frag: frag::DONT_FRAGMENT,
             options_len: 8,
             payload_len: 16,
-            pad: [0; 2],
+            l4_held: 0,
+            extensions: 0,
             options: options_area(&options),
             payload: *b"SSH-2.0-probe-te",
         }
@@ -211,7 +212,8 @@ fn the_first_contact_of_an_ipv6_udp_first_fragment_has_the_fragment_bits() {
             frag: frag::MORE_FRAGMENTS | frag::IS_FRAGMENT,
             options_len: 0,
             payload_len: 8,
-            pad: [0; 2],
+            l4_held: 0,
+            extensions: 1,
             options: [0; 40],
             payload: prefix(b"01234567"),
         }
@@ -270,7 +272,8 @@ fn the_first_contact_of_an_icmp_echo_request_has_type_code_and_payload() {
             frag: 0,
             options_len: 0,
             payload_len: 16,
-            pad: [0; 2],
+            l4_held: 0,
+            extensions: 0,
             options: [0; 40],
             payload: *b"abcdefghijklmnop",
         }
@@ -303,8 +306,8 @@ fn write_from_sets_every_byte_of_a_dirty_slot() {
     };
     assert_eq!(e, FirstContact::from_frame(&f, &p, TS));
     assert_eq!(
-        (e.pad, e.options_len, e.options),
-        ([0; 2], 4, options_area(&[148, 4, 0, 0]))
+        (e.l4_held, e.extensions, e.options_len, e.options),
+        (0, 0, 4, options_area(&[148, 4, 0, 0]))
     );
     assert_eq!((e.payload_len, e.payload), (8, prefix(b"query!!!")));
 }

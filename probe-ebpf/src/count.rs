@@ -94,8 +94,16 @@ pub fn frame(ctx: &XdpContext) {
     if p.is_fragment {
         bump(c, TOTALS, total::FRAGMENTS, 1);
     }
+    if p.tiny_fragment {
+        bump(c, TOTALS, total::TINY_FRAGMENTS, 1);
+    }
+    if p.long_chain {
+        bump(c, TOTALS, total::LONG_HEADER_CHAINS, 1);
+    }
     match p.transport {
-        Transport::Tcp => tcp(c, p.src_port, p.dst_port, p.tcp_flags),
+        Transport::Tcp if p.tcp_flags_known() => tcp(c, p.src_port, p.dst_port, p.tcp_flags),
+        // A tiny fragment cut before the flags: its ports, and no flag combination it never had.
+        Transport::Tcp => ports(c, port_proto::TCP, p.src_port, p.dst_port),
         Transport::Udp => udp(c, p.src_port, p.dst_port),
         Transport::Icmp => bump(c, ICMP, icmp_key(p.icmp_type, p.icmp_code), 1),
         Transport::Icmpv6 => bump(c, ICMPV6, icmp_key(p.icmp_type, p.icmp_code), 1),
@@ -133,8 +141,14 @@ fn tcp(c: &mut Block, src_port: u16, dst_port: u16, flags: u8) {
 /// A UDP datagram's port counters.
 #[inline(always)]
 fn udp(c: &mut Block, src_port: u16, dst_port: u16) {
-    bump(c, DST_PORTS, port_key(port_proto::UDP, dst_port), 1);
-    bump(c, SRC_PORTS, port_key(port_proto::UDP, src_port), 1);
+    ports(c, port_proto::UDP, src_port, dst_port);
+}
+
+/// The destination and source port counters of `proto`.
+#[inline(always)]
+fn ports(c: &mut Block, proto: u32, src_port: u16, dst_port: u16) {
+    bump(c, DST_PORTS, port_key(proto, dst_port), 1);
+    bump(c, SRC_PORTS, port_key(proto, src_port), 1);
 }
 
 /// The totals counter of a shortcut's network (IPv4 or IPv6; the shortcut takes nothing else).

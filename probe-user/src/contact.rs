@@ -39,6 +39,10 @@ impl Proto {
 
 /// One first contact: the first packet of a new (source, destination, protocol, port or ICMP
 /// message), as the kernel (or the replay) saw it.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent header facts, each read by a detector"
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contact {
     /// Wall-clock time, nanoseconds since the Unix epoch (capture time in a replay).
@@ -65,6 +69,14 @@ pub struct Contact {
     pub dont_fragment: bool,
     pub more_fragments: bool,
     pub fragment_offset: u16,
+    /// A first fragment too short for its transport header (RFC 1858's tiny fragment).
+    pub tiny_fragment: bool,
+    /// For a tiny fragment, the bytes of the transport header it held.
+    pub l4_held: u8,
+    /// IPv6 extension headers walked before the transport.
+    pub extensions: u8,
+    /// An IPv6 extension header chain longer than the parser walks.
+    pub long_chain: bool,
     /// The first bytes of the transport payload (at most 16).
     pub payload: Vec<u8>,
 }
@@ -77,6 +89,12 @@ fn address(bytes: [u8; 16], network: Network) -> IpAddr {
 }
 
 impl Contact {
+    /// False for TCP in a tiny fragment that ended before the flags: `tcp_flags` is then
+    /// unknown, not zero.
+    pub const fn tcp_flags_known(&self) -> bool {
+        !self.tiny_fragment || self.l4_held >= 14
+    }
+
     /// Decodes `e`, whose timestamp becomes `ts_ns` (the caller converts the kernel's monotonic
     /// clock, or passes a capture time).
     pub fn from_event(e: &FirstContact, ts_ns: u64) -> Self {
@@ -116,6 +134,10 @@ impl Contact {
             dont_fragment: e.frag & frag::DONT_FRAGMENT != 0,
             more_fragments: e.frag & frag::MORE_FRAGMENTS != 0,
             fragment_offset: e.fragment_offset,
+            tiny_fragment: e.frag & frag::TINY_FRAGMENT != 0,
+            l4_held: e.l4_held,
+            extensions: e.extensions,
+            long_chain: e.frag & frag::LONG_CHAIN != 0,
             payload: e.payload[..payload_len].to_vec(),
         }
     }

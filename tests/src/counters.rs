@@ -15,6 +15,8 @@ pub struct Stats {
     pub other_ether_type: u64,
     pub vlan_tagged: u64,
     pub fragments: u64,
+    pub tiny_fragments: u64,
+    pub long_header_chains: u64,
     pub malformed: u64,
     /// TCP segments counted on ports.
     pub tcp: u64,
@@ -42,6 +44,8 @@ impl Stats {
             other_ether_type: field("other_ether_type"),
             vlan_tagged: field("vlan_tagged"),
             fragments: field("fragments"),
+            tiny_fragments: field("tiny_fragments"),
+            long_header_chains: field("long_header_chains"),
             malformed: field("malformed"),
             tcp: field("tcp"),
             udp: field("udp"),

@@ -9,8 +9,8 @@ mod parse;
 
 pub use options::{IpOptions, OptionsSpan};
 pub use parse::{
-    Attempt, Datagram, Segment, Shortcut, options_raw, parse, parse_into, parse_raw, payload_of,
-    payload_prefix, shortcut, shortcut_of,
+    Attempt, Datagram, IPV6_MAX_EXTENSIONS, MAX_L4_OFFSET, Segment, Shortcut, options_raw, parse,
+    parse_into, parse_raw, payload_of, payload_prefix, shortcut, shortcut_of,
 };
 
 /// EtherType values the parser follows. <https://www.iana.org/assignments/ieee-802-numbers>
@@ -144,6 +144,10 @@ impl Malformed {
 /// Everything the probe knows about one well-formed frame.
 ///
 /// Offsets are from the start of the frame. Fields that a layer does not have stay zero.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "header bits as the wire has them; the XDP program reads each with one load"
+)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Packet {
     /// Frame length in bytes, as received.
@@ -186,12 +190,31 @@ pub struct Packet {
     pub payload_offset: u16,
     /// Bytes of transport payload, as the IP header declares them (clamped to the frame).
     pub payload_len: u16,
+    /// A first fragment too short to hold its transport header (or, for IPv6, its whole
+    /// extension header chain): RFC 1858's tiny fragment. What it holds is decoded; see
+    /// [`Packet::l4_held`].
+    pub tiny_fragment: bool,
+    /// For a tiny fragment, the bytes of the transport header it holds (0 otherwise): ports
+    /// from 4, TCP flags from 14 ([`Packet::tcp_flags_known`]).
+    pub l4_held: u8,
+    /// IPv6 extension headers walked.
+    pub extensions: u8,
+    /// An IPv6 extension header chain longer than the parser walks
+    /// (`IPV6_MAX_EXTENSIONS` headers, or past `MAX_L4_OFFSET`): no transport decoded,
+    /// [`Packet::protocol`] is the header where the walk stopped.
+    pub long_chain: bool,
 }
 
 impl Packet {
     /// True for a TCP segment that opens a connection: SYN set, ACK clear.
     pub const fn is_connection_attempt(&self) -> bool {
         matches!(self.transport, Transport::Tcp) && tcp_flags::open_connection(self.tcp_flags)
+    }
+
+    /// False for a tiny fragment that ends before the TCP flags (byte 13): its `tcp_flags` are
+    /// unknown, not a NULL segment.
+    pub const fn tcp_flags_known(&self) -> bool {
+        !self.tiny_fragment || self.l4_held >= 14
     }
 
     /// A non-first fragment carries no transport header: it must not count as a port hit.

@@ -15,12 +15,16 @@ const IPV6_HEADER: usize = 40;
 const TCP_HEADER: usize = 20;
 const UDP_HEADER: usize = 8;
 const ICMP_HEADER: usize = 8;
-/// IPv6 extension headers followed before giving up (hop-by-hop, routing, fragment,
-/// destination options twice and one spare: more than a sane sender chains).
-const IPV6_MAX_EXTENSIONS: usize = 6;
-/// No transport header is read beyond this offset. Real extension chains are far shorter; the
-/// cap keeps the offset provably bounded for the verifier.
-const MAX_L4_OFFSET: usize = 512;
+/// IPv6 extension headers the parser walks. A conforming sender chains at most five of the
+/// kinds it walks (hop-by-hop, destination options twice, routing, fragment: RFC 8200 §4.1);
+/// the rest is room for the long chains evasion uses, walked so the port behind them is still
+/// seen. A chain longer than this is not malformed: it is reported as a long chain
+/// ([`Packet::long_chain`]). The bound keeps the loop, unrolled for the verifier, finite.
+pub const IPV6_MAX_EXTENSIONS: usize = 24;
+/// No transport header is read beyond this offset: past a 9,216-byte jumbo frame, so on
+/// Ethernet only [`IPV6_MAX_EXTENSIONS`] ends a walk. The cap keeps the offset provably bounded
+/// for the verifier, which stops tracking ranges that can reach 0xFFFF.
+pub const MAX_L4_OFFSET: usize = 9_216;
 
 /// Reads `N` bytes at `start + off`, or `None` when they are not all before `end`.
 ///
@@ -483,17 +487,18 @@ unsafe fn ipv6(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
     let first_ext = off + IPV6_HEADER;
     let mut pos = first_ext;
     for _ in 0..IPV6_MAX_EXTENSIONS {
-        match next {
+        let this = next;
+        let size = match this {
             ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS => {
                 let Some(e) = (unsafe { fits::<2>(start, end, pos) }) else {
-                    return Err(Malformed::Ipv6Extension);
+                    return cut_chain(p, this);
                 };
                 next = e.u8(0);
-                pos += (e.u8(1) as usize + 1) * 8;
+                (e.u8(1) as usize + 1) * 8
             }
             ip_proto::IPV6_FRAG => {
                 let Some(e) = (unsafe { fits::<8>(start, end, pos) }) else {
-                    return Err(Malformed::Ipv6Extension);
+                    return cut_chain(p, this);
                 };
                 next = e.u8(0);
                 let frag = e.be16(2);
@@ -502,33 +507,56 @@ unsafe fn ipv6(p: &mut Packet, start: usize, end: usize, off: usize) -> Result<(
                 // An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946).
                 p.is_fragment = p.more_fragments || p.fragment_offset != 0;
                 p.ip_id = e.be32(4);
-                pos += 8;
-                if p.fragment_offset != 0 {
-                    // What follows a non-first fragment's header is data, not headers
-                    // (RFC 8200 §4.5): stop here.
-                    break;
-                }
+                8
             }
             _ => break,
+        };
+        pos += size;
+        if pos - first_ext > payload_len {
+            return cut_chain(p, this);
         }
-        if pos > MAX_L4_OFFSET || pos - first_ext > payload_len {
-            return Err(Malformed::Ipv6Extension);
+        p.extensions += 1;
+        if p.fragment_offset != 0 {
+            // What follows a non-first fragment's header is data, not headers
+            // (RFC 8200 §4.5): stop here.
+            break;
+        }
+        if pos > MAX_L4_OFFSET {
+            // Longer than the parser reads: not malformed, but reported as a long chain.
+            p.long_chain = true;
+            p.protocol = next;
+            return Ok(());
         }
     }
+    p.protocol = next;
     if p.fragment_offset == 0
         && matches!(
             next,
             ip_proto::HOPOPT | ip_proto::IPV6_ROUTE | ip_proto::IPV6_OPTS | ip_proto::IPV6_FRAG
         )
     {
-        // More extension headers than the parser follows.
-        return Err(Malformed::Ipv6Extension);
+        // More extension headers than the parser walks.
+        p.long_chain = true;
+        return Ok(());
     }
-    p.protocol = next;
     if p.fragment_offset != 0 || next == ip_proto::IPV6_NONXT {
         return Ok(());
     }
     unsafe { transport(p, start, end, pos, payload_len - (pos - first_ext)) }
+}
+
+/// The extension header `kind` runs past the IPv6 payload. In a first fragment the rest of the
+/// chain is in a later fragment: a chain split across fragments, which RFC 7112 forbids because
+/// it hides the transport header from filters, is a tiny fragment. Anywhere else the packet is
+/// malformed.
+#[inline(always)]
+fn cut_chain(p: &mut Packet, kind: u8) -> Result<(), Malformed> {
+    if !p.more_fragments {
+        return Err(Malformed::Ipv6Extension);
+    }
+    p.tiny_fragment = true;
+    p.protocol = kind;
+    Ok(())
 }
 
 /// The transport header at `l4` (≤ [`MAX_L4_OFFSET`]); `ip_payload` is what the IP header
@@ -550,12 +578,30 @@ unsafe fn transport(
     let whole = !p.more_fragments;
     let header = match (p.protocol, p.network) {
         (ip_proto::TCP, _) => {
-            let Some(h) = (unsafe { fits::<TCP_HEADER>(start, end, l4) }) else {
-                return Err(Malformed::Tcp);
+            let h = unsafe { fits::<TCP_HEADER>(start, end, l4) };
+            // The frame check first: the IP length implies it, and compared in the other
+            // order the compiler drops it, which the verifier cannot follow. Past the IP
+            // payload the frame may hold Ethernet padding, hence the second check.
+            let Some(h) = h.filter(|_| ip_payload >= TCP_HEADER) else {
+                return if whole {
+                    Err(Malformed::Tcp)
+                } else {
+                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
+                    Ok(())
+                };
             };
             let doff = ((h.u8(12) >> 4) as usize) * 4;
-            if doff < TCP_HEADER || doff > ip_payload || start + l4 + doff > end {
+            if doff < TCP_HEADER || start + l4 + doff > end {
                 return Err(Malformed::Tcp);
+            }
+            if doff > ip_payload {
+                // Options cut by the end of a first fragment: the fixed header is whole.
+                return if whole {
+                    Err(Malformed::Tcp)
+                } else {
+                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
+                    Ok(())
+                };
             }
             p.transport = Transport::Tcp;
             p.src_port = h.be16(0);
@@ -565,11 +611,20 @@ unsafe fn transport(
             doff
         }
         (ip_proto::UDP, _) => {
-            let Some(h) = (unsafe { fits::<UDP_HEADER>(start, end, l4) }) else {
-                return Err(Malformed::Udp);
+            let h = unsafe { fits::<UDP_HEADER>(start, end, l4) };
+            // The frame check first: the IP length implies it, and compared in the other
+            // order the compiler drops it, which the verifier cannot follow. Past the IP
+            // payload the frame may hold Ethernet padding, hence the second check.
+            let Some(h) = h.filter(|_| ip_payload >= UDP_HEADER) else {
+                return if whole {
+                    Err(Malformed::Udp)
+                } else {
+                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
+                    Ok(())
+                };
             };
             let ulen = h.be16(4) as usize;
-            if ulen < UDP_HEADER || ip_payload < UDP_HEADER || (whole && ulen > ip_payload) {
+            if ulen < UDP_HEADER || (whole && ulen > ip_payload) {
                 return Err(Malformed::Udp);
             }
             p.transport = Transport::Udp;
@@ -578,12 +633,18 @@ unsafe fn transport(
             UDP_HEADER
         }
         (ip_proto::ICMP, Network::Ipv4) | (ip_proto::ICMPV6, Network::Ipv6) => {
-            let Some(h) = (unsafe { fits::<ICMP_HEADER>(start, end, l4) }) else {
-                return Err(Malformed::Icmp);
+            let h = unsafe { fits::<ICMP_HEADER>(start, end, l4) };
+            // The frame check first: the IP length implies it, and compared in the other
+            // order the compiler drops it, which the verifier cannot follow. Past the IP
+            // payload the frame may hold Ethernet padding, hence the second check.
+            let Some(h) = h.filter(|_| ip_payload >= ICMP_HEADER) else {
+                return if whole {
+                    Err(Malformed::Icmp)
+                } else {
+                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
+                    Ok(())
+                };
             };
-            if ip_payload < ICMP_HEADER {
-                return Err(Malformed::Icmp);
-            }
             p.transport = if p.network == Network::Ipv4 {
                 Transport::Icmp
             } else {
@@ -598,6 +659,62 @@ unsafe fn transport(
     p.payload_offset = (l4 + header) as u16;
     p.payload_len = (ip_payload - header) as u16;
     Ok(())
+}
+
+/// A first fragment too short to hold its transport header whole: the tiny fragment of
+/// RFC 1858 §3.1 and RFC 3128, which moves the TCP flags (or the ports) into a later fragment
+/// so that a filter judging first fragments cannot see them; for IPv6, RFC 7112 forbids it.
+/// Not malformed: what it holds of the header (`held` bytes at `l4`) is kept, the ports from
+/// 4 bytes on, the TCP flags from 14, the window from 16, an ICMP type and code from 2.
+///
+/// # Safety
+/// As [`transport`]; `l4 + held` lies inside the frame (the IP length was checked).
+#[inline(always)]
+unsafe fn tiny_fragment(p: &mut Packet, start: usize, end: usize, l4: usize, held: usize) {
+    p.tiny_fragment = true;
+    p.l4_held = if held > 255 { 255 } else { held as u8 };
+    match (p.protocol, p.network) {
+        (ip_proto::TCP | ip_proto::UDP, _) => {
+            // Reads of fixed sizes, the largest the fragment holds (the verifier's terms). A
+            // UDP header is tiny below 8 bytes, so only its ports are ever read.
+            // Each frame check before its length check, as in `transport`.
+            let ports = if let Some(h) =
+                unsafe { fits::<16>(start, end, l4) }.filter(|_| held >= 16)
+            {
+                p.tcp_flags = h.u8(13);
+                p.tcp_window = h.be16(14);
+                Some((h.be16(0), h.be16(2)))
+            } else if let Some(h) = unsafe { fits::<14>(start, end, l4) }.filter(|_| held >= 14) {
+                p.tcp_flags = h.u8(13);
+                Some((h.be16(0), h.be16(2)))
+            } else {
+                unsafe { fits::<4>(start, end, l4) }
+                    .filter(|_| held >= 4)
+                    .map(|h| (h.be16(0), h.be16(2)))
+            };
+            if let Some((src, dst)) = ports {
+                p.transport = if p.protocol == ip_proto::TCP {
+                    Transport::Tcp
+                } else {
+                    Transport::Udp
+                };
+                p.src_port = src;
+                p.dst_port = dst;
+            }
+        }
+        (ip_proto::ICMP, Network::Ipv4) | (ip_proto::ICMPV6, Network::Ipv6) => {
+            if let Some(h) = unsafe { fits::<2>(start, end, l4) }.filter(|_| held >= 2) {
+                p.transport = if p.network == Network::Ipv4 {
+                    Transport::Icmp
+                } else {
+                    Transport::Icmpv6
+                };
+                p.icmp_type = h.u8(0);
+                p.icmp_code = h.u8(1);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The first bytes of `p`'s transport payload (at most 16), and how many there are. Reads

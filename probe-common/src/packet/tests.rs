@@ -13,8 +13,8 @@ use std::{vec, vec::Vec};
 use proptest::{prelude::*, sample::Index};
 
 use super::{
-    Attempt, Datagram, IpOptions, Malformed, Network, OptionsSpan, Packet, Segment, Shortcut,
-    Transport, ether_type, ip_option, ip_proto, parse, shortcut_of, tcp_flags,
+    Attempt, Datagram, IPV6_MAX_EXTENSIONS, IpOptions, Malformed, Network, OptionsSpan, Packet,
+    Segment, Shortcut, Transport, ether_type, ip_option, ip_proto, parse, shortcut_of, tcp_flags,
 };
 
 const ETH: usize = 14;
@@ -779,6 +779,7 @@ fn each_ipv6_extension_header_is_skipped_to_the_transport() {
                 l4_offset: l4 as u16,
                 payload_offset: (l4 + 8) as u16,
                 payload_len: 1,
+                extensions: 1,
                 ..v6_packet(l4 + 9, ip_proto::UDP)
             }),
             "extension header {kind}"
@@ -812,6 +813,7 @@ fn a_chain_of_every_extension_header_kind_is_followed_to_the_transport() {
             l4_offset: 102,
             payload_offset: 122,
             payload_len: 0,
+            extensions: 5,
             ..v6_packet(122, ip_proto::TCP)
         })
     );
@@ -834,33 +836,71 @@ fn six_extension_headers_are_followed_to_the_transport() {
             l4_offset: 102,
             payload_offset: 110,
             payload_len: 0,
+            extensions: 6,
             ..v6_packet(110, ip_proto::UDP)
         })
     );
 }
 
+/// A SYN to 443 behind routing headers of `units` each, as the parser sees it.
+fn syn_behind_routing_headers(units: &[u8]) -> (Vec<u8>, Result<Packet, Malformed>) {
+    let exts: Vec<(u8, u8)> = units.iter().map(|&u| (ip_proto::IPV6_ROUTE, u)).collect();
+    let (first, chain) = extension_chain(&exts, ip_proto::TCP);
+    let f = Ipv6::new(first).frame(
+        &[],
+        &[chain, Tcp::new(tcp_flags::SYN).segment(&[])].concat(),
+    );
+    let p = parse(&f);
+    (f, p)
+}
+
 #[test]
-fn an_extension_chain_ending_at_offset_510_is_followed() {
-    // 54 + 456: the last transport offset under the parser's 512-byte cap that a chain of
-    // 8-byte units can reach from an untagged frame.
-    let payload = [
-        routing_header(ip_proto::TCP, 56),
-        Tcp::new(tcp_flags::SYN).segment(&[]),
-    ]
-    .concat();
-    let f = Ipv6::new(ip_proto::IPV6_ROUTE).frame(&[], &payload);
+fn an_extension_chain_ending_at_the_offset_cap_is_followed() {
+    // 54 + 4 × 2048 + 968 = 9214: the last transport offset under MAX_L4_OFFSET (9216) that a
+    // chain of 8-byte units reaches from an untagged frame.
+    let (f, p) = syn_behind_routing_headers(&[255, 255, 255, 255, 120]);
+    assert_eq!(f.len(), 9234);
     assert_eq!(
-        parse(&f),
+        p,
         Ok(Packet {
             transport: Transport::Tcp,
             src_port: 49152,
             dst_port: 443,
             tcp_flags: tcp_flags::SYN,
             tcp_window: 64240,
-            l4_offset: 510,
-            payload_offset: 530,
+            l4_offset: 9214,
+            payload_offset: 9234,
             payload_len: 0,
-            ..v6_packet(530, ip_proto::TCP)
+            extensions: 5,
+            ..v6_packet(9234, ip_proto::TCP)
+        })
+    );
+}
+
+#[test]
+fn a_single_608_byte_destination_options_header_is_followed() {
+    // One header of 76 units (8 × 76 = 608 bytes), which hosts accept; the old 512-byte cap
+    // made it malformed.
+    // 2 bytes of header, then 606 of padding as three PadN options (255 + 2, 255 + 2, 90 + 2).
+    let mut options = vec![ip_proto::UDP, 75];
+    for n in [255u8, 255, 90] {
+        options.extend([1, n]);
+        options.resize(options.len() + usize::from(n), 0);
+    }
+    assert_eq!(options.len(), 608);
+    let payload = [options, udp(33000, 4711, b"x")].concat();
+    let f = Ipv6::new(ip_proto::IPV6_OPTS).frame(&[], &payload);
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            transport: Transport::Udp,
+            src_port: 33000,
+            dst_port: 4711,
+            l4_offset: 662,
+            payload_offset: 670,
+            payload_len: 1,
+            extensions: 1,
+            ..v6_packet(671, ip_proto::UDP)
         })
     );
 }
@@ -895,6 +935,203 @@ fn ipv4_first_fragment_keeps_its_ports() {
         })
     );
     assert!(!p.unwrap().is_non_first_fragment());
+}
+
+/// The first fragment of a SYN to 443 (MSS option: 24-byte header) holding `held` bytes of
+/// it, the rest of the frame being Ethernet padding of 0xff (which must never be read).
+fn tiny_syn_fragment(held: usize) -> Vec<u8> {
+    let ip = Ipv4 {
+        dont_fragment: false,
+        more_fragments: true,
+        ..Ipv4::new(ip_proto::TCP)
+    };
+    let seg = Tcp {
+        options: vec![2, 4, 5, 0xb4],
+        ..Tcp::new(tcp_flags::SYN)
+    }
+    .segment(&[]);
+    let mut f = ip.frame(&[], &seg[..held]);
+    f.resize(f.len().max(60) + 8, 0xff);
+    f
+}
+
+#[test]
+fn a_first_fragment_of_eight_bytes_is_a_tiny_fragment_with_ports_and_no_flags() {
+    // What nmap -f sends: the ports and the sequence number, the flags in the next fragment.
+    let f = tiny_syn_fragment(8);
+    let p = parse(&f).unwrap();
+    assert_eq!(
+        p,
+        Packet {
+            dont_fragment: false,
+            more_fragments: true,
+            is_fragment: true,
+            tiny_fragment: true,
+            l4_held: 8,
+            transport: Transport::Tcp,
+            src_port: 49152,
+            dst_port: 443,
+            l4_offset: 34,
+            ..v4_packet(f.len(), ip_proto::TCP)
+        }
+    );
+    assert!(!p.tcp_flags_known() && !p.is_connection_attempt());
+}
+
+#[test]
+fn a_first_fragment_of_sixteen_bytes_carries_the_flags_and_window() {
+    // nmap --mtu 16: bytes 13 (flags) and 14–15 (window) are in; the checksum is not.
+    let f = tiny_syn_fragment(16);
+    let p = parse(&f).unwrap();
+    assert_eq!(
+        p,
+        Packet {
+            dont_fragment: false,
+            more_fragments: true,
+            is_fragment: true,
+            tiny_fragment: true,
+            l4_held: 16,
+            transport: Transport::Tcp,
+            src_port: 49152,
+            dst_port: 443,
+            tcp_flags: tcp_flags::SYN,
+            tcp_window: 64240,
+            l4_offset: 34,
+            ..v4_packet(f.len(), ip_proto::TCP)
+        }
+    );
+    assert!(p.tcp_flags_known() && p.is_connection_attempt());
+}
+
+#[test]
+fn tiny_tcp_fragments_read_what_each_size_holds() {
+    // (bytes held, ports, flags, window)
+    let cases = [
+        (0, None, 0, 0),
+        (3, None, 0, 0),
+        (4, Some((49152, 443)), 0, 0),
+        (13, Some((49152, 443)), 0, 0),
+        (14, Some((49152, 443)), tcp_flags::SYN, 0),
+        (15, Some((49152, 443)), tcp_flags::SYN, 0),
+        (19, Some((49152, 443)), tcp_flags::SYN, 64240),
+        // The fixed header whole, its MSS option in the next fragment.
+        (20, Some((49152, 443)), tcp_flags::SYN, 64240),
+        (23, Some((49152, 443)), tcp_flags::SYN, 64240),
+    ];
+    for (held, ports, flags, window) in cases {
+        let f = tiny_syn_fragment(held);
+        let p = parse(&f).unwrap();
+        let (transport, (src_port, dst_port)) = match ports {
+            Some(ports) => (Transport::Tcp, ports),
+            None => (Transport::None, (0, 0)),
+        };
+        assert_eq!(
+            (
+                p.tiny_fragment,
+                p.l4_held,
+                p.transport,
+                p.src_port,
+                p.dst_port
+            ),
+            (true, held as u8, transport, src_port, dst_port),
+            "{held} bytes"
+        );
+        assert_eq!((p.tcp_flags, p.tcp_window), (flags, window), "{held} bytes");
+        assert_eq!(p.tcp_flags_known(), held >= 14, "{held} bytes");
+    }
+    // The whole header in the first fragment is an ordinary first fragment.
+    let p = parse(&tiny_syn_fragment(24)).unwrap();
+    assert_eq!(
+        (p.tiny_fragment, p.l4_held, p.payload_offset),
+        (false, 0, 58)
+    );
+}
+
+#[test]
+fn a_short_transport_header_without_more_fragments_is_still_malformed() {
+    // Only a first fragment has a later one to hold the rest; a whole packet is cut.
+    let seg = Tcp::new(tcp_flags::SYN).segment(&[]);
+    let f = Ipv4::new(ip_proto::TCP).frame(&[], &seg[..8]);
+    assert_eq!(parse(&f), Err(Malformed::Tcp));
+    let icmp = [8, 0, 0, 0];
+    let f = Ipv4::new(ip_proto::ICMP).frame(&[], &icmp);
+    assert_eq!(parse(&f), Err(Malformed::Icmp));
+}
+
+#[test]
+fn a_tiny_icmp_first_fragment_keeps_its_type_and_code() {
+    let ip = Ipv4 {
+        more_fragments: true,
+        ..Ipv4::new(ip_proto::ICMP)
+    };
+    let f = ip.frame(&[], &[8, 0, 0, 0]);
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            more_fragments: true,
+            is_fragment: true,
+            tiny_fragment: true,
+            l4_held: 4,
+            transport: Transport::Icmp,
+            icmp_type: 8,
+            l4_offset: 34,
+            ..v4_packet(38, ip_proto::ICMP)
+        })
+    );
+}
+
+#[test]
+fn an_ipv6_first_fragment_ending_inside_its_header_chain_is_a_tiny_fragment() {
+    // RFC 7112: the first fragment must hold the whole chain. Here it ends 8 bytes into a
+    // 16-byte destination options header; the UDP header is in the next fragment.
+    let opts = options_header(ip_proto::UDP, 1);
+    let payload = [
+        fragment_header(ip_proto::IPV6_OPTS, 0, true, 77),
+        opts[..8].to_vec(),
+    ]
+    .concat();
+    let f = Ipv6::new(ip_proto::IPV6_FRAG).frame(&[], &payload);
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            ip_id: 77,
+            more_fragments: true,
+            is_fragment: true,
+            tiny_fragment: true,
+            extensions: 1,
+            ..v6_packet(70, ip_proto::IPV6_OPTS)
+        })
+    );
+    // The same cut without a fragment header is a malformed packet.
+    let f = Ipv6::new(ip_proto::IPV6_OPTS).frame(&[], &opts[..8]);
+    assert_eq!(parse(&f), Err(Malformed::Ipv6Extension));
+}
+
+#[test]
+fn an_ipv6_first_fragment_with_four_bytes_of_tcp_is_a_tiny_fragment_with_ports() {
+    let seg = Tcp::new(tcp_flags::SYN).segment(&[]);
+    let payload = [
+        fragment_header(ip_proto::TCP, 0, true, 5),
+        seg[..4].to_vec(),
+    ]
+    .concat();
+    let f = Ipv6::new(ip_proto::IPV6_FRAG).frame(&[], &payload);
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            ip_id: 5,
+            more_fragments: true,
+            is_fragment: true,
+            tiny_fragment: true,
+            l4_held: 4,
+            extensions: 1,
+            transport: Transport::Tcp,
+            src_port: 49152,
+            dst_port: 443,
+            l4_offset: 62,
+            ..v6_packet(66, ip_proto::TCP)
+        })
+    );
 }
 
 #[test]
@@ -998,6 +1235,7 @@ fn ipv6_first_fragment_keeps_its_ports_and_the_fragment_identification() {
             l4_offset: 62,
             payload_offset: 70,
             payload_len: 16,
+            extensions: 1,
             ..v6_packet(86, ip_proto::UDP)
         })
     );
@@ -1018,6 +1256,7 @@ fn ipv6_non_first_fragment_has_no_transport_and_no_ports() {
             ip_id: 0xdead_beef,
             fragment_offset: 185,
             is_fragment: true,
+            extensions: 1,
             ..v6_packet(86, ip_proto::UDP)
         })
     );
@@ -1037,6 +1276,7 @@ fn ipv6_fragment_offset_and_m_flag_are_decoded_apart() {
             more_fragments: true,
             fragment_offset: 0x1fff,
             is_fragment: true,
+            extensions: 1,
             ..v6_packet(70, ip_proto::TCP)
         })
     );
@@ -1052,7 +1292,10 @@ fn ipv6_no_next_header_ends_the_packet_without_a_transport() {
         Ipv6::new(ip_proto::IPV6_OPTS).frame(&[], &options_header(ip_proto::IPV6_NONXT, 0));
     assert_eq!(
         parse(&after_options),
-        Ok(v6_packet(62, ip_proto::IPV6_NONXT))
+        Ok(Packet {
+            extensions: 1,
+            ..v6_packet(62, ip_proto::IPV6_NONXT)
+        })
     );
 }
 
@@ -1458,10 +1701,37 @@ fn a_cut_ipv6_extension_header_is_malformed() {
 }
 
 #[test]
-fn seven_extension_headers_are_more_than_the_parser_follows() {
-    let (first, chain) = extension_chain(&[(ip_proto::IPV6_OPTS, 0); 7], ip_proto::UDP);
+fn twenty_four_extension_headers_are_followed_and_twenty_five_are_a_long_chain() {
+    let within = vec![(ip_proto::IPV6_OPTS, 0); IPV6_MAX_EXTENSIONS];
+    let (first, chain) = extension_chain(&within, ip_proto::UDP);
     let f = Ipv6::new(first).frame(&[], &[chain, udp(5353, 53, &[])].concat());
-    assert_eq!(parse(&f), Err(Malformed::Ipv6Extension));
+    // 54 + 24 × 8 = 246.
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            transport: Transport::Udp,
+            src_port: 5353,
+            dst_port: 53,
+            l4_offset: 246,
+            payload_offset: 254,
+            payload_len: 0,
+            extensions: 24,
+            ..v6_packet(254, ip_proto::UDP)
+        })
+    );
+
+    let beyond = vec![(ip_proto::IPV6_OPTS, 0); IPV6_MAX_EXTENSIONS + 1];
+    let (first, chain) = extension_chain(&beyond, ip_proto::UDP);
+    let f = Ipv6::new(first).frame(&[], &[chain, udp(5353, 53, &[])].concat());
+    // Not malformed: the walk stops at the 25th header, which is named as the protocol.
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            extensions: 24,
+            long_chain: true,
+            ..v6_packet(262, ip_proto::IPV6_OPTS)
+        })
+    );
 }
 
 #[test]
@@ -1478,15 +1748,18 @@ fn extension_headers_longer_than_the_ipv6_payload_are_malformed() {
 }
 
 #[test]
-fn an_extension_chain_past_the_512_byte_cap_is_malformed() {
-    // One unit more than in `an_extension_chain_ending_at_offset_510_is_followed`: offset 518.
-    let payload = [
-        routing_header(ip_proto::TCP, 57),
-        Tcp::new(tcp_flags::SYN).segment(&[]),
-    ]
-    .concat();
-    let f = Ipv6::new(ip_proto::IPV6_ROUTE).frame(&[], &payload);
-    assert_eq!(parse(&f), Err(Malformed::Ipv6Extension));
+fn an_extension_chain_past_the_offset_cap_is_a_long_chain() {
+    // One unit more than in `an_extension_chain_ending_at_the_offset_cap_is_followed`: the
+    // fifth header ends at 9222.
+    let (f, p) = syn_behind_routing_headers(&[255, 255, 255, 255, 121]);
+    assert_eq!(
+        p,
+        Ok(Packet {
+            extensions: 5,
+            long_chain: true,
+            ..v6_packet(f.len(), ip_proto::TCP)
+        })
+    );
 }
 
 #[test]
@@ -1561,19 +1834,35 @@ fn a_cut_udp_header_is_malformed() {
 }
 
 #[test]
-fn a_udp_header_in_an_ip_payload_shorter_than_eight_is_malformed() {
-    // IP declares 4 bytes of UDP; the frame's padding holds the other 4 of the header. In a
-    // first fragment the UDP length is not compared, so only the IP payload rule catches it.
+fn a_udp_header_in_an_ip_payload_shorter_than_eight_is_malformed_unless_a_first_fragment() {
+    // IP declares 4 bytes of UDP; the frame's padding holds the other 4 of the header.
     let d = udp(53000, 53, &[]);
-    for more_fragments in [false, true] {
-        let ip = Ipv4 {
-            more_fragments,
-            ..Ipv4::new(ip_proto::UDP)
-        };
-        let mut f = ip.frame(&[], &d[..4]);
-        f.extend_from_slice(&d[4..]);
-        assert_eq!(parse(&f), Err(Malformed::Udp), "MF {more_fragments}");
-    }
+    let ip = Ipv4::new(ip_proto::UDP);
+    let mut f = ip.frame(&[], &d[..4]);
+    f.extend_from_slice(&d[4..]);
+    assert_eq!(parse(&f), Err(Malformed::Udp));
+    // In a first fragment the rest of the header is in the next one: a tiny fragment, whose
+    // 4 bytes are the ports (the padding is not read as the UDP length).
+    let ip = Ipv4 {
+        more_fragments: true,
+        ..Ipv4::new(ip_proto::UDP)
+    };
+    let mut f = ip.frame(&[], &d[..4]);
+    f.extend_from_slice(&d[4..]);
+    assert_eq!(
+        parse(&f),
+        Ok(Packet {
+            more_fragments: true,
+            is_fragment: true,
+            tiny_fragment: true,
+            l4_held: 4,
+            transport: Transport::Udp,
+            src_port: 53000,
+            dst_port: 53,
+            l4_offset: 34,
+            ..v4_packet(42, ip_proto::UDP)
+        })
+    );
 }
 
 #[test]
@@ -1672,6 +1961,7 @@ fn ipv6_non_first_fragment_data_is_not_read_as_extension_headers() {
             ip_id: 0xdead_beef,
             fragment_offset: 185,
             is_fragment: true,
+            extensions: 1,
             ..v6_packet(86, ip_proto::IPV6_OPTS)
         })
     );
@@ -1697,6 +1987,7 @@ fn ipv6_atomic_fragment_is_a_whole_datagram_not_a_fragment() {
             l4_offset: 62,
             payload_offset: 70,
             payload_len: 0,
+            extensions: 1,
             ..v6_packet(70, ip_proto::UDP)
         })
     );
@@ -1716,6 +2007,11 @@ fn offsets_fit(bytes: &[u8], p: &Packet) -> Result<(), TestCaseError> {
     prop_assert!(usize::from(p.payload_offset) + usize::from(p.payload_len) <= len);
     if p.transport == Transport::None {
         prop_assert_eq!((p.src_port, p.dst_port, p.tcp_flags), (0, 0, 0));
+    } else if p.tiny_fragment {
+        // Part of a header: what it holds lies in the frame, and no payload is claimed.
+        prop_assert!(usize::from(p.l4_offset) + usize::from(p.l4_held) <= len);
+        prop_assert_eq!((p.payload_offset, p.payload_len), (0, 0));
+        prop_assert!(p.more_fragments && p.fragment_offset == 0);
     } else {
         // A decoded transport has a whole header between its offset and its payload.
         prop_assert!(p.payload_offset >= p.l4_offset + 8);
@@ -1843,6 +2139,7 @@ fn build(s: &Spec) -> (Vec<u8>, Packet) {
             network: Network::Ipv6,
             src: s.src,
             dst: s.dst,
+            extensions: s.extensions.len() as u8,
             ..Packet::default()
         };
         (ip.frame(&s.tpids, &payload), l4_offset, base)

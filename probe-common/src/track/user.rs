@@ -283,7 +283,8 @@ mod tests {
                 frag: 0,
                 options_len: 0,
                 payload_len: 0,
-                pad: [0; 2],
+                l4_held: 0,
+                extensions: 0,
                 options: [0; 40],
                 payload: [0; 16],
             };

@@ -228,6 +228,8 @@ fn stats_table(s: &Stats) -> String {
         ("other ethertypes", s.other_ether_type),
         ("vlan tagged", s.vlan_tagged),
         ("fragments", s.fragments),
+        ("tiny fragments", s.tiny_fragments),
+        ("long ipv6 header chains", s.long_header_chains),
         ("malformed", s.malformed),
         ("tcp (on ports)", s.tcp),
         ("udp (on ports)", s.udp),

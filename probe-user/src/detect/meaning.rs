@@ -135,7 +135,7 @@ impl Detector for Meaning {
         }
         let c = v.c;
         let udp_probe = c.proto == Proto::Udp && !v.udp_reply;
-        if !(v.syn || udp_probe) {
+        if !(v.syn || v.cut_tcp || udp_probe) {
             return;
         }
         let Some(kp) = v.kproto() else {

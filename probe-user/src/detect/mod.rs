@@ -38,6 +38,7 @@ mod crafted;
 mod decoy;
 mod dialup;
 mod dns;
+mod evasion;
 mod icmp;
 mod meaning;
 mod netbios;
@@ -66,6 +67,7 @@ pub use self::{
     config_file::ConfigFileError,
     decoy::DecoyConfig,
     dialup::DialupConfig,
+    evasion::HeaderChainConfig,
     icmp::IcmpConfig,
     meaning::PortMeaningConfig,
     proxy::ProxyConfig,
@@ -157,6 +159,8 @@ pub struct Config {
     pub bogon_source: BogonConfig,
     pub directed_broadcast: BroadcastConfig,
     pub source_routed: Toggle,
+    pub tiny_fragment: Toggle,
+    pub long_header_chain: HeaderChainConfig,
     pub land: Toggle,
     pub probe_overload: Toggle,
 }
@@ -180,11 +184,15 @@ pub(crate) struct View<'a> {
     pub(crate) dst: String,
     /// TCP SYN without ACK, RST or FIN: a connection attempt.
     pub(crate) syn: bool,
+    /// TCP in a tiny fragment that ended before its flags (what `nmap -f` sends): a probe of
+    /// its port whose flags are in a later fragment.
+    pub(crate) cut_tcp: bool,
     /// The name of an impossible TCP flag set (`NULL`, `FIN`, `XMAS`, `SYN+FIN`...).
     pub(crate) odd_flags: Option<String>,
     /// UDP that looks like an answer: from a port below 1024 to one above.
     pub(crate) udp_reply: bool,
-    /// A probe of the destination port: `syn`, `odd_flags`, or UDP that is not `udp_reply`.
+    /// A probe of the destination port: `syn`, `cut_tcp`, `odd_flags`, or UDP that is not
+    /// `udp_reply`.
     pub(crate) probe: bool,
     /// IPv4 destination ending in .255 or .0 (not the limited broadcast, not multicast).
     pub(crate) broadcast: bool,
@@ -202,9 +210,15 @@ impl<'a> View<'a> {
             // An FTP server opening the data connection of an active-mode transfer we asked
             // for: a reply, not a probe.
             && !(c.src_port == 20 && c.dst_port >= 1024);
-        let odd_flags = if tcp { crafted::odd_flags(f) } else { None };
+        let cut_tcp = tcp && !c.tcp_flags_known();
+        let syn = syn && !cut_tcp;
+        let odd_flags = if tcp && !cut_tcp {
+            crafted::odd_flags(f)
+        } else {
+            None
+        };
         let udp_reply = udp && c.src_port != 0 && c.src_port < 1024 && c.dst_port >= 1024;
-        let probe = syn || odd_flags.is_some() || (udp && !udp_reply);
+        let probe = syn || cut_tcp || odd_flags.is_some() || (udp && !udp_reply);
         let icmp = match c.proto {
             Proto::Icmp => Some(IcmpFamily::V4),
             Proto::Icmpv6 => Some(IcmpFamily::V6),
@@ -215,6 +229,7 @@ impl<'a> View<'a> {
             src: ip_text(c.src),
             dst: ip_text(c.dst),
             syn,
+            cut_tcp,
             odd_flags,
             udp_reply,
             probe,
@@ -250,6 +265,9 @@ impl<'a> View<'a> {
     pub(crate) fn what(&self) -> String {
         match self.c.proto {
             Proto::Tcp if self.syn => "a TCP connection attempt (SYN)".to_owned(),
+            Proto::Tcp if self.cut_tcp => {
+                "a TCP segment whose flags were in a later fragment".to_owned()
+            }
             Proto::Tcp => format!("a TCP segment ({})", flag_names(self.c.tcp_flags)),
             Proto::Udp => "a UDP datagram".to_owned(),
             Proto::Icmp | Proto::Icmpv6 => format!(
@@ -653,7 +671,8 @@ pub struct Engine {
 /// ones, so that their claims reach the detectors they silence:
 ///
 /// 1. `bogon_source`, `land`, `source_routed` (no claims either way);
-/// 2. `stealth_scan`, `port_zero` (port 0 claims its port);
+/// 2. `stealth_scan`, `port_zero` (port 0 claims its port); `tiny_fragment`,
+///    `long_header_chain` (no claims: a fragmented probe is still counted by the scans);
 /// 3. `smurf`, `fraggle`, `echo_chargen_loop` (claim broadcasts and ports 7 and 19);
 /// 4. `directed_broadcast` (quiet about what smurf and fraggle explained);
 /// 5. the six ICMP kinds;
@@ -670,6 +689,7 @@ fn chain(config: &Config, cap: usize) -> Vec<Box<dyn Detector>> {
     vec![
         Box::new(address::Address::new(cap)),
         Box::new(crafted::Crafted::new(cap)),
+        Box::new(evasion::Evasion::new(cap)),
         Box::new(amplify::Amplify::new(cap)),
         Box::new(address::Broadcast::new(cap)),
         Box::new(icmp::Icmp::new(cap)),

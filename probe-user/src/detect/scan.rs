@@ -64,9 +64,13 @@ impl Default for SweepConfig {
     }
 }
 
+/// Recent distinct (protocol, port) a source probed on one host, each with its probe's tag.
+type PortsProbed = Lru<(u8, u16), &'static str>;
+
 pub(crate) struct Scan {
-    /// Recent distinct (protocol, port) per (source, host).
-    ports: Lru<(IpAddr, IpAddr), Lru<(u8, u16), ()>>,
+    /// Recent distinct (protocol, port) per (source, host), with how the first probe of each
+    /// was made (`syn`, `udp`, `fragment`).
+    ports: Lru<(IpAddr, IpAddr), PortsProbed>,
     /// Recent distinct hosts per (source, protocol, port).
     hosts: Lru<(IpAddr, u8, u16), Lru<IpAddr, ()>>,
     /// Recent distinct hosts pinged per source.
@@ -78,26 +82,43 @@ pub(crate) struct Scan {
     ping: Lru<IpAddr, Arc<Acc>>,
 }
 
-/// Adds `item` to the recent set under `key`; once the set holds `threshold` items within the
-/// window, returns them with the time of the oldest. `wanted` false only keeps the set: the
-/// finding is open already and the items would go unused.
-fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone>(
-    table: &mut Lru<K, Lru<T, ()>>,
+/// Adds `item` (with `note`, kept from its first time) to the recent set under `key`; once the
+/// set holds `threshold` items within the window, returns them with the time of the oldest.
+/// `wanted` false only keeps the set: the finding is open already and the items would go
+/// unused.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one set's whole update, in one place"
+)]
+fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone, N: Clone>(
+    table: &mut Lru<K, Lru<T, N>>,
     key: &K,
     item: &T,
+    note: N,
     now: u64,
     threshold: usize,
     window_ns: u64,
     wanted: bool,
-) -> Option<(Vec<T>, u64)> {
+) -> Option<(Vec<(T, N)>, u64)> {
     let set = table.touch(key, now, || Lru::new(threshold));
-    set.touch(item, now, || ());
+    set.touch(item, now, || note);
     set.expire(now.saturating_sub(window_ns));
     if !wanted || set.len() < threshold {
         return None;
     }
-    let items = set.iter().map(|(t, ())| t.clone()).collect();
+    let items = set.iter().map(|(t, n)| (t.clone(), n.clone())).collect();
     Some((items, set.oldest().unwrap_or(now)))
+}
+
+/// How a counted probe was made, as the scans tag it.
+fn probe_tag(v: &View<'_>) -> &'static str {
+    if v.c.proto == Proto::Udp {
+        "udp"
+    } else if v.cut_tcp {
+        "fragment"
+    } else {
+        "syn"
+    }
 }
 
 /// `src`'s accumulator in `table` (one of the open scans), advanced by contact `c`. When the
@@ -146,6 +167,7 @@ impl Scan {
             &mut self.ports,
             &(c.src, c.dst),
             &(c.protocol, c.dst_port),
+            probe_tag(v),
             c.ts_ns,
             threshold,
             secs(cfg.vertical_scan.window_secs),
@@ -160,14 +182,14 @@ impl Scan {
                 c,
                 list,
                 fresh.as_ref(),
-                |acc, (protocol, port)| {
+                |acc, ((_, port), tag)| {
                     acc.ports.insert(*port);
-                    acc.tag(if *protocol == 17 { "udp" } else { "syn" });
+                    acc.tag(tag);
                 },
             );
             let acc = Arc::make_mut(shared);
             if fresh.is_none() {
-                acc.tag(if c.proto == Proto::Udp { "udp" } else { "syn" });
+                acc.tag(probe_tag(v));
             }
             let (dst, add, first_seen_ns) = (acc.dst(), acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
@@ -216,6 +238,7 @@ impl Scan {
             &mut self.hosts,
             &(c.src, c.protocol, c.dst_port),
             &c.dst,
+            (),
             c.ts_ns,
             threshold,
             secs(cfg.horizontal_sweep.window_secs),
@@ -229,7 +252,7 @@ impl Scan {
                 c,
                 list,
                 fresh.as_ref(),
-                |acc, host| {
+                |acc, (host, ())| {
                     acc.hosts.insert(*host);
                 },
             );
@@ -296,6 +319,7 @@ impl Scan {
             &mut self.pinged,
             &c.src,
             &c.dst,
+            (),
             c.ts_ns,
             threshold,
             secs(cfg.ping_sweep.window_secs),
@@ -304,9 +328,15 @@ impl Scan {
         if open || found.is_some() {
             o.retire(PING_SWEEP, &v.src);
             let fresh = found.filter(|_| !open);
-            let shared = advance(&mut self.ping, c, list, fresh.as_ref(), |acc, host| {
-                acc.hosts.insert(*host);
-            });
+            let shared = advance(
+                &mut self.ping,
+                c,
+                list,
+                fresh.as_ref(),
+                |acc, (host, ())| {
+                    acc.hosts.insert(*host);
+                },
+            );
             let acc = Arc::make_mut(shared);
             let (add, first_seen_ns) = (acc.take(), acc.first_ns);
             let acc = Arc::clone(shared);
@@ -360,8 +390,9 @@ impl Detector for Scan {
         let cfg = ctx.config;
         // A decoy-scan member's or an sscan source's probes are counted by those findings.
         let covered = claims.decoy_member || claims.sscan_reported;
-        let counted =
-            !covered && !claims.not_scan && (v.syn || (c.proto == Proto::Udp && !v.udp_reply));
+        let counted = !covered
+            && !claims.not_scan
+            && (v.syn || v.cut_tcp || (c.proto == Proto::Udp && !v.udp_reply));
         if counted && cfg.vertical_scan.enabled {
             self.vertical(v, ctx, o);
         }
@@ -377,6 +408,7 @@ impl Detector for Scan {
 /// "SYN probes (half-open...)" and/or "UDP probes".
 fn probe_kinds(acc: &Acc) -> String {
     let syn = acc.tags.get("syn").copied().unwrap_or(0);
+    let fragment = acc.tags.get("fragment").copied().unwrap_or(0);
     let udp = acc.tags.get("udp").copied().unwrap_or(0);
     let mut parts = Vec::new();
     if syn > 0 {
@@ -384,6 +416,13 @@ fn probe_kinds(acc: &Acc) -> String {
             "{syn} TCP SYN probe{s} (connection attempts; a scanner like nmap -sS never \
              completes them)",
             s = plural(syn)
+        ));
+    }
+    if fragment > 0 {
+        parts.push(format!(
+            "{fragment} TCP probe{s} split into tiny fragments so that the flags travel in a \
+             later fragment (nmap -f does this to slip past filters that judge first fragments)",
+            s = plural(fragment)
         ));
     }
     if udp > 0 {

@@ -40,6 +40,10 @@ fn contact(src: &str, dst: &str, proto: Proto, protocol: u8) -> Contact {
         dont_fragment: true,
         more_fragments: false,
         fragment_offset: 0,
+        tiny_fragment: false,
+        l4_held: 0,
+        extensions: 0,
+        long_chain: false,
         payload: Vec::new(),
     }
 }

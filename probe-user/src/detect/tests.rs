@@ -207,6 +207,10 @@ fn arbitrary_contacts_never_panic_and_memory_stays_bounded() {
             dont_fragment: false,
             more_fragments: false,
             fragment_offset: 0,
+            tiny_fragment: false,
+            l4_held: 0,
+            extensions: 0,
+            long_chain: false,
             payload: (0..r.next() % 17).map(|_| r.next() as u8).collect(),
         };
         for f in e.contact(&c) {

@@ -150,6 +150,8 @@ evidence_enum!(
     EchoLoop,
     PortZero,
     Stealth,
+    TinyFragment,
+    HeaderChain,
     Decoy,
     Dialup,
     DnsLowPort,
@@ -260,6 +262,35 @@ evidence_structs! {
         pub hosts_total: usize,
         pub ttl_min: u8,
         pub ttl_max: u8,
+        pub faq: Faq,
+    }
+
+    /// `tiny_fragment`.
+    pub struct TinyFragment {
+        pub fragments: u64,
+        /// What the first fragments left for later ones, with counts: `tcp_flags`, `ports`,
+        /// `rest_of_header`, `ipv6_header_chain`.
+        pub hidden: Tally,
+        /// Bytes of the transport header the latest one held.
+        pub held_bytes: u8,
+        pub ports: String,
+        pub hosts: Vec<String>,
+        pub ttl_min: u8,
+        pub ttl_max: u8,
+        pub faq: Faq,
+    }
+
+    /// `long_header_chain`.
+    pub struct HeaderChain {
+        pub packets: u64,
+        /// Extension headers in the latest packet (walked, when `beyond_walk`).
+        pub extensions: u8,
+        /// The latest chain went on past what the parser walks.
+        pub beyond_walk: bool,
+        /// Packets by `walked` (the transport was found) and `past_the_walk`.
+        pub chains: Tally,
+        pub ports: String,
+        pub hosts: Vec<String>,
         pub faq: Faq,
     }
 

@@ -57,6 +57,8 @@ pub enum Kind {
     IcmpRedirect,
     /// Source address equals destination address.
     Land,
+    /// More IPv6 extension headers than a conforming sender chains.
+    LongHeaderChain,
     /// NetBIOS name queries.
     NetbiosChatter,
     /// ICMP parameter problem.
@@ -85,6 +87,8 @@ pub enum Kind {
     Sscan,
     /// TCP flags no real connection uses.
     StealthScan,
+    /// A first fragment too short to hold its transport header.
+    TinyFragment,
     /// Traceroute probes (UDP or ICMP).
     Traceroute,
     /// A probe of a port known for a trojan or backdoor.
@@ -97,7 +101,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::PortMeaning,
         Self::TrojanProbe,
         Self::VerticalScan,
@@ -126,6 +130,8 @@ impl Kind {
         Self::DirectedBroadcast,
         Self::SourceRouted,
         Self::Land,
+        Self::TinyFragment,
+        Self::LongHeaderChain,
         Self::ProbeOverload,
     ];
 
@@ -160,6 +166,8 @@ impl Kind {
             Self::DirectedBroadcast => "directed_broadcast",
             Self::SourceRouted => "source_routed",
             Self::Land => "land",
+            Self::TinyFragment => "tiny_fragment",
+            Self::LongHeaderChain => "long_header_chain",
             Self::ProbeOverload => "probe_overload",
         }
     }

@@ -19,6 +19,10 @@ pub struct Stats {
     pub other_ether_type: u64,
     pub vlan_tagged: u64,
     pub fragments: u64,
+    /// First fragments too short to hold their transport header (an evasion technique).
+    pub tiny_fragments: u64,
+    /// IPv6 extension header chains longer than the parser walks.
+    pub long_header_chains: u64,
     pub malformed: u64,
     /// TCP segments counted on ports (non-first fragments are not).
     pub tcp: u64,
@@ -108,6 +112,8 @@ pub fn stats(s: &Snapshot) -> Stats {
         other_ether_type: s.total(total::OTHER_ETHER_TYPE),
         vlan_tagged: s.total(total::VLAN_TAGGED),
         fragments: s.total(total::FRAGMENTS),
+        tiny_fragments: s.total(total::TINY_FRAGMENTS),
+        long_header_chains: s.total(total::LONG_HEADER_CHAINS),
         malformed: s.total(total::MALFORMED),
         tcp: s.tcp_packets(),
         udp: s.udp_packets(),
