@@ -126,6 +126,40 @@ pub fn fragment4(src: [u8; 4], dst: [u8; 4], id: u16) -> Vec<u8> {
     ipv4_frame(&h, &[0x64; 100])
 }
 
+/// The first fragment of a SYN holding 8 bytes of its TCP header, as `nmap -f` sends it: a
+/// tiny fragment.
+pub fn tiny4(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+    let h = Ipv4 {
+        id: 9,
+        flags_fragment: 0x2000,
+        ..Ipv4::new(Ipv4Addr::from(src), Ipv4Addr::from(dst), proto::TCP)
+    };
+    ipv4_frame(&h, &tcp(40_000, 80, flag::SYN, &[])[..8])
+}
+
+/// UDP to port 4712 behind `n` empty destination options headers.
+pub fn udp6_behind_options(src: [u8; 16], dst: [u8; 16], n: usize) -> Vec<u8> {
+    let mut chain = Vec::new();
+    for i in 0..n {
+        let next = if i + 1 == n {
+            proto::UDP
+        } else {
+            proto::IPV6_DEST_OPTS
+        };
+        chain.extend_from_slice(&[next, 0, 1, 4, 0, 0, 0, 0]);
+    }
+    chain.extend_from_slice(&craft::udp(33_000, 4712, &[0x65; 16]));
+    let mut f = ethernet(&[], ETHER_IPV6);
+    f.extend_from_slice(&craft::ipv6(
+        Ipv6Addr::from(src),
+        Ipv6Addr::from(dst),
+        proto::IPV6_DEST_OPTS,
+        64,
+        &chain,
+    ));
+    f
+}
+
 /// An IPv4 header that claims 1500 bytes in a short frame: refused by the parser.
 pub fn malformed4(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
     let h = Ipv4 {

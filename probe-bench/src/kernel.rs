@@ -190,6 +190,23 @@ fn classes() -> Vec<Class> {
             "refused by the parser, counted; debug log off as in the daemon at info",
         ),
         class(
+            "tiny first IPv4 fragment (8 bytes of TCP, nmap -f)",
+            Program::Probe,
+            &frames::tiny4(ATTACKER, TARGET),
+            None,
+            Target::Any,
+            "full parse, tiny-fragment counter, ports counted; a TCP contact seen before, so \
+             its source slot is updated",
+        ),
+        class(
+            "IPv6 UDP behind 12 destination options headers",
+            Program::Probe,
+            &frames::udp6_behind_options(ATTACKER6, TARGET6, 12),
+            None,
+            Target::Any,
+            "twelve extension headers walked to the port, contacts-table hit",
+        ),
+        class(
             "TCP SYN from a new source each packet (LRU churn)",
             Program::Probe,
             &frames::tcp4(ATTACKER, TARGET, 40_000, 80, flag::SYN, &[]),
