@@ -17,6 +17,10 @@ use crate::{findings::Finding, knowledge::Level};
 
 /// How many findings the memory keeps by default.
 pub const DEFAULT_KEEP: usize = 10_000;
+/// Bytes of JSON the memory keeps at most, whatever `keep` says: the oldest lines go first.
+/// A finding's line is 1 to 3 KiB (its explanation and evidence), so a flood that opens
+/// thousands would otherwise hold tens of MiB for `probe query findings`.
+pub const KEEP_BYTES: usize = 8 << 20;
 
 /// Where to send findings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,8 +212,20 @@ pub struct Sink {
     log: bool,
     outputs: Vec<Output>,
     /// The latest line of each recent finding, oldest first.
-    recent: VecDeque<Finding>,
+    recent: VecDeque<Kept>,
+    /// Bytes of JSON in `recent`.
+    kept_bytes: usize,
     keep: usize,
+}
+
+/// A finding remembered for queries: its line as written (a few hundred bytes where the
+/// parsed form, with its evidence as JSON objects, takes several times that), and what the
+/// query filters on.
+struct Kept {
+    id: u64,
+    kind: crate::findings::Kind,
+    last_seen_ns: u64,
+    line: Box<str>,
 }
 
 impl Sink {
@@ -219,6 +235,7 @@ impl Sink {
             log: options.log,
             outputs: Vec::new(),
             recent: VecDeque::new(),
+            kept_bytes: 0,
             keep: options.keep,
         };
         if options.json_stdout {
@@ -287,8 +304,8 @@ impl Sink {
                 log::info!("{}", finding.summary());
             }
         }
-        self.remember(finding);
         let mut line = finding.to_json_line();
+        self.remember(finding, &line);
         line.push('\n');
         let mut first_error = None;
         self.outputs.retain_mut(|out| {
@@ -321,7 +338,8 @@ impl Sink {
             .iter()
             .filter(|f| since_ns.is_none_or(|s| f.last_seen_ns >= s))
             .filter(|f| kind.is_none_or(|k| f.kind == k))
-            .cloned()
+            // Lines this sink wrote itself: they parse (times to the millisecond, as written).
+            .filter_map(|f| serde_json::from_str(&f.line).ok())
             .collect()
     }
 
@@ -334,18 +352,29 @@ impl Sink {
         self.recent.is_empty()
     }
 
-    fn remember(&mut self, finding: &Finding) {
+    fn remember(&mut self, finding: &Finding, line: &str) {
         if self.keep == 0 {
             return;
         }
         // An update replaces the earlier line of its finding and moves it to the back.
-        if let Some(i) = self.recent.iter().rposition(|f| f.id == finding.id) {
-            self.recent.remove(i);
+        if let Some(i) = self.recent.iter().rposition(|f| f.id == finding.id)
+            && let Some(old) = self.recent.remove(i)
+        {
+            self.kept_bytes -= old.line.len();
         }
-        while self.recent.len() >= self.keep {
-            self.recent.pop_front();
+        while self.recent.len() >= self.keep || self.kept_bytes + line.len() > KEEP_BYTES {
+            let Some(old) = self.recent.pop_front() else {
+                break;
+            };
+            self.kept_bytes -= old.line.len();
         }
-        self.recent.push_back(finding.clone());
+        self.kept_bytes += line.len();
+        self.recent.push_back(Kept {
+            id: finding.id,
+            kind: finding.kind,
+            last_seen_ns: finding.last_seen_ns,
+            line: line.into(),
+        });
     }
 }
 
@@ -500,6 +529,29 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![3, 4, 5]
         );
+    }
+
+    #[test]
+    fn recent_findings_are_bounded_by_bytes_as_well_as_by_number() {
+        // Findings of 64 KiB of explanation each: 128 of them are the 8 MiB budget, so the
+        // memory keeps the latest 127 however many `keep` allows.
+        let mut sink = quiet(10_000);
+        let big = |id| Finding {
+            explanation: "x".repeat(64 << 10),
+            ..finding(id, Kind::Land, Status::New, T0 + id)
+        };
+        let line = big(1).to_json_line().len();
+        for id in 1..=300 {
+            sink.write(&big(id)).unwrap();
+        }
+        let kept = KEEP_BYTES / line;
+        assert_eq!(sink.len(), kept);
+        let ids: Vec<u64> = sink.recent(None, None).iter().map(|f| f.id).collect();
+        assert_eq!(ids, ((300 - kept as u64 + 1)..=300).collect::<Vec<_>>());
+        // What is kept reads back whole, times to the millisecond as the lines say.
+        let last = sink.recent(Some(T0 + 300), None);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].explanation.len(), 64 << 10);
     }
 
     /// A writer that fails every write with `kind`.

@@ -229,7 +229,7 @@ impl Address {
                 first_seen_ns: acc.first_ns,
                 evidence: Some(Evidence::SourceRouted(evidence::SourceRouted {
                     options,
-                    packets_by_option: acc.tags.clone(),
+                    packets_by_option: acc.tags.tally(),
                     hosts: addr_list(&acc.hosts, list),
                     faq,
                 })),

@@ -107,7 +107,7 @@ impl Crafted {
                     src_port: c.src_port,
                     dst_port: c.dst_port,
                     flags: (c.proto == Proto::Tcp).then(|| flag_names(c.tcp_flags)),
-                    packets: acc.tags.clone(),
+                    packets: acc.tags.tally(),
                     hosts: addr_list(&acc.hosts, list),
                     faq: "1.1".into(),
                 })),
@@ -144,7 +144,7 @@ impl Crafted {
         acc.tag(label);
         let kinds: Vec<String> = acc
             .tags
-            .keys()
+            .names()
             .map(|k| format!("{k}: {}", describe(k)))
             .collect();
         let n = u64::from(acc.ports.len());
@@ -154,7 +154,7 @@ impl Crafted {
             add: acc.take(),
             first_seen_ns: acc.first_ns,
             evidence: Some(Evidence::Stealth(evidence::Stealth {
-                flag_sets: acc.tags.clone(),
+                flag_sets: acc.tags.tally(),
                 ports: acc.ports.render(runs),
                 distinct_ports: n,
                 hosts: addr_list(&acc.hosts, list),

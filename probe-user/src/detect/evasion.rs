@@ -96,7 +96,7 @@ impl Evasion {
             first_seen_ns: acc.first_ns,
             evidence: Some(Evidence::TinyFragment(evidence::TinyFragment {
                 fragments: n,
-                hidden: acc.tags.clone(),
+                hidden: acc.tags.tally(),
                 held_bytes: c.l4_held,
                 ports: ports.clone(),
                 hosts: addr_list(&acc.hosts, list),
@@ -170,7 +170,7 @@ impl Evasion {
                 packets: n,
                 extensions: c.extensions,
                 beyond_walk: c.long_chain,
-                chains: acc.tags.clone(),
+                chains: acc.tags.tally(),
                 ports: acc.ports.render(ctx.config.limits.max_port_runs),
                 hosts: addr_list(&acc.hosts, list),
                 faq: "general".into(),

@@ -156,7 +156,7 @@ impl Detector for Icmp {
                 icmp_type: c.icmp_type,
                 code: c.icmp_code,
                 name: m.name,
-                messages: acc.tags.clone(),
+                messages: acc.tags.tally(),
                 hosts: addr_list(&acc.hosts, list),
                 faq: m.faq.map_or("2".into(), Into::into),
             })),

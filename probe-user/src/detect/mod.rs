@@ -51,7 +51,6 @@ mod table;
 mod traceroute;
 
 use std::{
-    collections::BTreeMap,
     fmt::Write as _,
     net::{IpAddr, Ipv4Addr},
     sync::Arc,
@@ -60,7 +59,7 @@ use std::{
 use probe_common::packet::tcp_flags;
 use serde::{Deserialize, Serialize};
 
-use self::table::{Capped, Lru, PortSet, Ttls};
+use self::table::{Capped, Lru, PortSet, Tags, Ttls};
 pub use self::{
     address::{BogonConfig, BroadcastConfig},
     amplify::{FraggleConfig, SmurfConfig},
@@ -511,7 +510,7 @@ pub(crate) struct Acc {
     pub(crate) hosts: Capped<IpAddr>,
     pub(crate) sources: Capped<IpAddr>,
     pub(crate) ttls: Ttls,
-    pub(crate) tags: BTreeMap<String, u64>,
+    pub(crate) tags: Tags,
 }
 
 impl Acc {
@@ -525,7 +524,7 @@ impl Acc {
             hosts: Capped::new(list_cap.max(1).saturating_mul(8)),
             sources: Capped::new(list_cap.max(1).saturating_mul(8)),
             ttls: Ttls::default(),
-            tags: BTreeMap::new(),
+            tags: Tags::default(),
         }
     }
 
@@ -544,12 +543,7 @@ impl Acc {
     }
 
     pub(crate) fn tag(&mut self, tag: &str) {
-        // Looked up first: a tag seen before needs no new key.
-        if let Some(n) = self.tags.get_mut(tag) {
-            *n += 1;
-        } else {
-            self.tags.insert(tag.to_owned(), 1);
-        }
+        self.tags.add(tag);
     }
 
     /// Contacts not yet reported, now reported.

@@ -205,7 +205,7 @@ impl Scan {
                     let evidence = Evidence::Vertical(evidence::Vertical {
                         ports: acc.ports.render(runs),
                         distinct_ports: n,
-                        probes: acc.tags.clone(),
+                        probes: acc.tags.tally(),
                         hosts: host_list,
                         ttl_min: acc.ttls.min,
                         ttl_max: acc.ttls.max,
@@ -407,9 +407,9 @@ impl Detector for Scan {
 
 /// "SYN probes (half-open...)" and/or "UDP probes".
 fn probe_kinds(acc: &Acc) -> String {
-    let syn = acc.tags.get("syn").copied().unwrap_or(0);
-    let fragment = acc.tags.get("fragment").copied().unwrap_or(0);
-    let udp = acc.tags.get("udp").copied().unwrap_or(0);
+    let syn = acc.tags.get("syn");
+    let fragment = acc.tags.get("fragment");
+    let udp = acc.tags.get("udp");
     let mut parts = Vec::new();
     if syn > 0 {
         parts.push(format!(

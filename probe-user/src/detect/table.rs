@@ -7,7 +7,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeSet, BinaryHeap, HashMap, hash_map::Entry},
+    collections::{BinaryHeap, HashMap, hash_map::Entry},
     fmt::Write as _,
     hash::Hash,
 };
@@ -34,8 +34,13 @@ enum Slots<K, V> {
     /// touch pushes a new pair instead of moving the old one, which goes stale and is skipped
     /// when it reaches the top, so the heap hands out entries in the same order (oldest
     /// first, ties by key) as an ordered set of the live pairs would.
+    ///
+    /// Values are boxed: a hash table keeps up to half its buckets empty and holds two
+    /// copies of itself while it grows, so a value kept inline (a detector's evidence is a
+    /// couple of hundred bytes) cost that much again per entry, and more at the moment a
+    /// table of thousands doubled.
     Big {
-        map: HashMap<K, (u64, V)>,
+        map: HashMap<K, (u64, Box<V>)>,
         order: BinaryHeap<Reverse<(u64, K)>>,
     },
 }
@@ -64,7 +69,7 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
         match &self.slots {
             Slots::Small(v) => v.iter().find(|e| e.0 == *k).map(|e| &e.2),
-            Slots::Big { map, .. } => map.get(k).map(|(_, v)| v),
+            Slots::Big { map, .. } => map.get(k).map(|(_, v)| &**v),
         }
     }
 
@@ -113,7 +118,7 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
                     }
                     Entry::Vacant(e) => {
                         order.push(Reverse((now, k.clone())));
-                        &mut e.insert((now, make())).1
+                        &mut e.insert((now, Box::new(make()))).1
                     }
                 }
             }
@@ -163,7 +168,7 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
     pub(crate) fn iter_any_order(&self) -> Box<dyn Iterator<Item = (&K, &V)> + '_> {
         match &self.slots {
             Slots::Small(v) => Box::new(v.iter().map(|e| (&e.0, &e.2))),
-            Slots::Big { map, .. } => Box::new(map.iter().map(|(k, (_, v))| (k, v))),
+            Slots::Big { map, .. } => Box::new(map.iter().map(|(k, (_, v))| (k, &**v))),
         }
     }
 
@@ -171,7 +176,7 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         let mut all: Vec<(&K, &V)> = match &self.slots {
             Slots::Small(v) => v.iter().map(|e| (&e.0, &e.2)).collect(),
-            Slots::Big { map, .. } => map.iter().map(|(k, (_, v))| (k, v)).collect(),
+            Slots::Big { map, .. } => map.iter().map(|(k, (_, v))| (k, &**v)).collect(),
         };
         all.sort_unstable_by(|a, b| a.0.cmp(b.0));
         all.into_iter()
@@ -202,9 +207,14 @@ fn compact<K: Ord + Hash + Clone, V>(
 }
 
 /// A set that keeps at most `cap` members and counts the ones it had no room for.
+///
+/// A sorted vector, not a `BTreeSet`: most sets hold one or two members (a source's one
+/// target), and a tree's first node costs some 200 bytes where the vector's first allocation
+/// costs the members; with thousands of sources tracked per detector that is most of the
+/// detectors' memory. Caps are a few hundred, so an insertion's shift stays short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Capped<T: Ord> {
-    set: BTreeSet<T>,
+    set: Vec<T>,
     cap: usize,
     /// Insertions refused for lack of room (they may repeat members already refused).
     dropped: u64,
@@ -213,7 +223,7 @@ pub(crate) struct Capped<T: Ord> {
 impl<T: Ord> Capped<T> {
     pub(crate) fn new(cap: usize) -> Self {
         Self {
-            set: BTreeSet::new(),
+            set: Vec::new(),
             cap: cap.max(1),
             dropped: 0,
         }
@@ -221,18 +231,23 @@ impl<T: Ord> Capped<T> {
 
     /// True if `v` was not yet a member and was added.
     pub(crate) fn insert(&mut self, v: T) -> bool {
-        if self.set.contains(&v) {
+        let Err(at) = self.set.binary_search(&v) else {
             return false;
-        }
+        };
         if self.set.len() >= self.cap {
             self.dropped = self.dropped.saturating_add(1);
             return false;
         }
-        self.set.insert(v)
+        // Grown one at a time while small: a set of one member holds one.
+        if self.set.len() == self.set.capacity() && self.set.len() < 4 {
+            self.set.reserve_exact(1);
+        }
+        self.set.insert(at, v);
+        true
     }
 
     pub(crate) fn contains(&self, v: &T) -> bool {
-        self.set.contains(v)
+        self.set.binary_search(v).is_ok()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -250,6 +265,42 @@ impl<T: Ord> Capped<T> {
 
     pub(crate) fn first(&self) -> Option<&T> {
         self.set.first()
+    }
+}
+
+/// Counts by name (probe kinds, flag sets, options), in name order. A sorted vector for the
+/// same reason as [`Capped`]: most hold one name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tags(Vec<(Box<str>, u64)>);
+
+impl Tags {
+    /// Counts one more `tag`.
+    pub(crate) fn add(&mut self, tag: &str) {
+        match self.0.binary_search_by(|(t, _)| (**t).cmp(tag)) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => {
+                if self.0.len() == self.0.capacity() && self.0.len() < 4 {
+                    self.0.reserve_exact(1);
+                }
+                self.0.insert(i, (tag.into(), 1));
+            }
+        }
+    }
+
+    /// How often `tag` was counted.
+    pub(crate) fn get(&self, tag: &str) -> u64 {
+        self.0
+            .binary_search_by(|(t, _)| (**t).cmp(tag))
+            .map_or(0, |i| self.0[i].1)
+    }
+
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(t, _)| &**t)
+    }
+
+    /// The counts as evidence writes them.
+    pub(crate) fn tally(&self) -> crate::findings::evidence::Tally {
+        self.0.iter().map(|(t, n)| (t.to_string(), *n)).collect()
     }
 }
 
@@ -516,6 +567,38 @@ mod tests {
         assert!(!s.insert(9));
         assert!(s.overflowed());
         assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 5]);
+        // Members come out in order whatever order they went in.
+        let mut s = Capped::new(8);
+        for v in [7, 3, 9, 3, 1, 8] {
+            s.insert(v);
+        }
+        assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![1, 3, 7, 8, 9]);
+        assert_eq!(
+            (s.first(), s.contains(&8), s.contains(&2)),
+            (Some(&1), true, false)
+        );
+    }
+
+    #[test]
+    fn tags_count_by_name_in_name_order() {
+        let mut t = Tags::default();
+        for tag in ["udp", "syn", "udp", "fragment", "udp"] {
+            t.add(tag);
+        }
+        assert_eq!((t.get("udp"), t.get("syn"), t.get("xmas")), (3, 1, 0));
+        assert_eq!(
+            t.names().collect::<Vec<_>>(),
+            vec!["fragment", "syn", "udp"]
+        );
+        let tally = t.tally();
+        assert_eq!(
+            tally.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("fragment".to_owned(), 1),
+                ("syn".to_owned(), 1),
+                ("udp".to_owned(), 3)
+            ]
+        );
     }
 
     #[test]
