@@ -5,7 +5,7 @@
 
 use std::{fs, time::Duration};
 
-use probe_integration::{Daemon, Lab, SENSOR_V4, Scratch, parse_lines, require_root};
+use probe_integration::{Daemon, Lab, ROUTED_V4, SENSOR_V4, Scratch, parse_lines, require_root};
 
 const RELOADED: &str =
     "reloaded: the knowledge and detector settings now in use are the files' current ones";
@@ -24,7 +24,10 @@ fn sighup_reopens_a_rotated_findings_file_and_keeps_counters_and_findings() {
     probe.signal(libc::SIGHUP);
     probe.wait_for_log(RELOADED, Duration::from_secs(5));
     assert!(probe.is_running(), "SIGHUP must not stop the daemon");
-    lab.attacker(&["hping3", "-S", "-p", "12345", "-c", "1", SENSOR_V4]);
+    // The same port on a host behind the sensor: the same finding (one per source and port).
+    // Nothing answers there: hping3 says so with status 1.
+    let out = lab.attacker_unchecked(&["hping3", "-S", "-p", "31337", "-c", "1", ROUTED_V4]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let after = probe.settled_stats();
     assert_eq!(
         (after.packets, after.tcp),
@@ -34,8 +37,8 @@ fn sighup_reopens_a_rotated_findings_file_and_keeps_counters_and_findings() {
     let finals = probe.finish();
 
     // The rotated file holds the line written before the rotation; the new one the lines
-    // after it. The trojan probes of one source fold into one finding, which stayed open
-    // across the reload: the second probe counted into it, under the same id.
+    // after it. The trojan probes of one source and port fold into one finding, which stayed
+    // open across the reload: the second probe counted into it, under the same id.
     let old = parse_lines(&fs::read_to_string(&rotated).expect("the rotated file"));
     assert_eq!(
         old.iter()
@@ -53,10 +56,12 @@ fn sighup_reopens_a_rotated_findings_file_and_keeps_counters_and_findings() {
         [(1, "trojan_probe", 2)]
     );
     assert_eq!(
-        finals[0].evidence["ports"]
-            .as_array()
-            .map(|ports| ports.iter().map(|p| p["port"].clone()).collect::<Vec<_>>()),
-        Some(vec![12345.into(), 31337.into()])
+        (finals[0].port, finals[0].dst.as_deref()),
+        (Some(31337), Some("many"))
+    );
+    assert_eq!(
+        finals[0].evidence["hosts"],
+        serde_json::json!([SENSOR_V4, ROUTED_V4])
     );
 }
 

@@ -7,7 +7,8 @@
 //! by it and gets no per-port findings, so mixing them would test that instead.
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, Finding, Lab, SENSOR_V4, describe, expect, kinds, only, require_root,
+    ATTACKER_V4, Daemon, Finding, Lab, SENSOR_V4, describe, expect, kinds, of_kind, only,
+    require_root,
 };
 use serde_json::{Value, json};
 
@@ -104,10 +105,25 @@ fn an_nmap_scan_of_msql_among_sscans_ports_is_sscan() {
         .count(4);
     assert_eq!(f.evidence["low_source_ports"], json!([]));
     assert_eq!(f.evidence["sscan_ports_hit"], json!([21, 23, 80, 1114]));
-    let m = only(&findings, "port_meaning");
+    // One port_meaning per port, each naming its port.
+    let meanings: Vec<_> = of_kind(&findings, "port_meaning")
+        .iter()
+        .map(|m| (m.port, m.level.clone(), port_notes(m)))
+        .collect();
     assert_eq!(
-        port_notes(m),
-        [note(21, "FTP", "notable"), note(23, "Telnet", "suspicious")]
+        meanings,
+        [
+            (
+                Some(21),
+                "notable".to_owned(),
+                vec![note(21, "FTP", "notable")]
+            ),
+            (
+                Some(23),
+                "suspicious".to_owned(),
+                vec![note(23, "Telnet", "suspicious")]
+            ),
+        ]
     );
 }
 
@@ -314,11 +330,12 @@ fn an_nmap_look_for_http_on_80_and_81_is_a_remapped_service() {
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
     let f = only(&findings, "remapped_service");
+    // Named by the service's own port; the alternates tried are in the evidence.
     expect(f)
         .level("notable")
         .src(ATTACKER_V4)
         .dst(SENSOR_V4)
-        .port(None)
+        .port(Some(80))
         .count(2);
     assert_eq!(f.evidence["service"], json!("HTTP"));
     assert_eq!(f.evidence["usual_port"], json!(80));
@@ -352,27 +369,72 @@ fn a_netbios_name_query_is_benign_netbios_chatter() {
 }
 
 #[test]
-fn an_nmap_probe_of_netbus_and_back_orifice_ports_is_a_trojan_probe() {
+fn an_nmap_probe_of_three_trojan_ports_is_one_trojan_probe_per_port() {
     require_root!();
     let lab = Lab::new();
     let mut probe = Daemon::start(&lab);
 
-    lab.attacker(&["nmap", "-sS", "-Pn", "-n", "-p", "12345,31337", SENSOR_V4]);
+    // NetBus, SubSeven over TCP; Back Orifice's port over UDP.
+    lab.attacker(&[
+        "nmap",
+        "-sS",
+        "-Pn",
+        "-n",
+        "-r",
+        "-p",
+        "12345,27374",
+        SENSOR_V4,
+    ]);
+    lab.attacker(&[
+        "nmap",
+        "-sU",
+        "-Pn",
+        "-n",
+        "--max-retries",
+        "0",
+        "-p",
+        "31337",
+        SENSOR_V4,
+    ]);
 
     let findings = probe.finish();
-    assert_eq!(findings.len(), 1, "{}", describe(&findings));
-    let f = only(&findings, "trojan_probe");
-    expect(f)
-        .level("hostile")
-        .src(ATTACKER_V4)
-        .dst(SENSOR_V4)
-        .port(None)
-        .count(2);
     assert_eq!(
-        port_notes(f),
+        kinds(&findings),
+        set(&["trojan_probe"]),
+        "{}",
+        describe(&findings)
+    );
+    // A log search for `port == 31337` finds its finding.
+    let mut probes: Vec<_> = of_kind(&findings, "trojan_probe")
+        .iter()
+        .map(|f| {
+            expect(f)
+                .level("hostile")
+                .src(ATTACKER_V4)
+                .dst(SENSOR_V4)
+                .count(1);
+            (f.port, f.proto.clone(), port_notes(f))
+        })
+        .collect();
+    probes.sort();
+    assert_eq!(
+        probes,
         [
-            note(12345, "NetBus", "hostile"),
-            note(31337, "Back Orifice", "hostile")
+            (
+                Some(12345),
+                Some("tcp".to_owned()),
+                vec![note(12345, "NetBus", "hostile")]
+            ),
+            (
+                Some(27374),
+                Some("tcp".to_owned()),
+                vec![note(27374, "SubSeven", "hostile")]
+            ),
+            (
+                Some(31337),
+                Some("udp".to_owned()),
+                vec![note(31337, "Back Orifice", "hostile")]
+            ),
         ]
     );
 }

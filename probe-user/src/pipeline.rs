@@ -189,8 +189,9 @@ mod tests {
             )));
             let fixed = p.reconfigure(Config::default(), knowledge());
             assert!(fixed.is_empty());
+            // The same port on another host: the same finding.
             p.push(Input::Contact(at(
-                syn("198.18.0.66", "198.18.0.1", 12_345),
+                syn("198.18.0.66", "198.18.0.2", 31_337),
                 10,
             )));
             p.finish(T0 + SEC, Lost::default());

@@ -112,10 +112,11 @@ pub(crate) struct Address {
     routed: Lru<IpAddr, Acc>,
 }
 
-/// `directed_broadcast`: per-source evidence. A detector of its own because it runs after
-/// smurf and fraggle, which may explain the broadcast.
+/// `directed_broadcast`: evidence per (source, broadcast address), so each finding's `dst` is
+/// the one address. A detector of its own because it runs after smurf and fraggle, which may
+/// explain the broadcast.
 pub(crate) struct Broadcast {
-    broadcast: Lru<IpAddr, Acc>,
+    broadcast: Lru<(IpAddr, IpAddr), Acc>,
 }
 
 impl Address {
@@ -281,7 +282,7 @@ impl Detector for Broadcast {
         let list = ctx.config.limits.max_list;
         let acc = self
             .broadcast
-            .touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
+            .touch(&(c.src, c.dst), c.ts_ns, || Acc::new(c.ts_ns, list));
         acc.see(c);
         let ending = match c.dst {
             IpAddr::V4(a) if a.octets()[3] == 0 => ".0",
@@ -292,7 +293,7 @@ impl Detector for Broadcast {
             &[&v.src, &v.what(), &addr_words(&acc.hosts, list), ending],
         );
         o.push(super::Draft {
-            dst: acc.dst(),
+            subject: format!("{} {}", v.src, v.dst),
             port: acc.port(),
             add: acc.take(),
             first_seen_ns: acc.first_ns,

@@ -61,7 +61,8 @@ struct Remnant {
 }
 
 pub(crate) struct Dialup {
-    cases: Lru<(IpAddr, String), Acc>,
+    /// (destination, application, port): one finding each.
+    cases: Lru<(IpAddr, String, u16), Acc>,
 }
 
 impl Dialup {
@@ -143,7 +144,9 @@ impl Detector for Dialup {
         let list = ctx.config.limits.max_list;
         let acc = self
             .cases
-            .touch(&(c.dst, r.app.clone()), c.ts_ns, || Acc::new(c.ts_ns, list));
+            .touch(&(c.dst, r.app.clone(), r.port), c.ts_ns, || {
+                Acc::new(c.ts_ns, list)
+            });
         acc.see(c);
         let senders = acc.sources.len() as u64;
         let from = addr_words(&acc.sources, list);
@@ -194,7 +197,7 @@ impl Detector for Dialup {
             Direction::Destination => "destination",
         };
         o.push(super::Draft {
-            subject: format!("{} {}", v.dst, r.app),
+            subject: format!("{} {} {}", v.dst, r.app, r.port),
             src: acc.src(),
             port: Some(r.port),
             add: acc.take(),

@@ -1,12 +1,13 @@
 //! What a probed port means, from the knowledge data: `trojan_probe` for ports of trojans and
 //! backdoors (FAQ 1.4), `port_meaning` for every other port the tables describe at or above
-//! `min_level`. One finding per source, listing the ports it tried.
+//! `min_level`. One finding per (source, port): its `port` is the port, so a log search for
+//! `port == 31337` finds it, and a source that tries three trojans' ports has three findings.
 //!
 //! Only probes count (a SYN, or UDP that is not a reply), and only when no specific detector
 //! claimed the contact and the source is not already reported as a port scanner or a decoy
 //! scan member: there the scan finding tells the story, not each port.
 
-use std::{collections::BTreeMap, net::IpAddr};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -17,7 +18,7 @@ use crate::{
         Evidence, Kind,
         evidence::{self, PortNote},
     },
-    knowledge::{Category, Direction, Info, Level},
+    knowledge::{Category, Direction, Level},
 };
 
 pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
@@ -55,63 +56,20 @@ fn level<'de, D: Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
         .map_err(serde::de::Error::custom)
 }
 
-/// One port a source tried.
-#[derive(Clone)]
-struct Note {
-    name: String,
-    meaning: String,
-    level: Level,
-    faq: Option<String>,
-}
-
+/// One port a source tried: what the knowledge says of it, and the contacts.
 struct Source {
     acc: Acc,
-    notes: BTreeMap<(u16, &'static str), Note>,
-    /// The most worrying port's long explanation.
-    worst: Option<(Level, String)>,
+    note: PortNote,
+    meaning: String,
 }
 
-impl Source {
-    /// Remembers what `port` means; the most worrying port's explanation is kept in full.
-    fn note(&mut self, port: u16, proto: &'static str, info: &Info) {
-        let key = (port, proto);
-        if self.notes.len() < MAX_NOTES || self.notes.contains_key(&key) {
-            self.notes.insert(
-                key,
-                Note {
-                    name: info.name.clone(),
-                    meaning: info.meaning.clone(),
-                    level: info.level,
-                    faq: info.faq.clone(),
-                },
-            );
-        }
-        if self.worst.as_ref().is_none_or(|(l, _)| info.level > *l) {
-            self.worst = Some((info.level, info.explanation.clone()));
-        }
-    }
-
-    fn port_notes(&self) -> Vec<PortNote> {
-        self.notes
-            .iter()
-            .map(|((port, proto), n)| PortNote {
-                port: *port,
-                proto,
-                name: n.name.clone(),
-                level: n.level,
-                faq: n.faq.clone(),
-            })
-            .collect()
-    }
-}
+/// (source, port, IP protocol): one finding each.
+type PortKey = (IpAddr, u16, u8);
 
 pub(crate) struct Meaning {
-    meanings: Lru<IpAddr, Source>,
-    trojans: Lru<IpAddr, Source>,
+    meanings: Lru<PortKey, Source>,
+    trojans: Lru<PortKey, Source>,
 }
-
-/// Ports listed per finding at most.
-const MAX_NOTES: usize = 32;
 
 impl Meaning {
     pub(crate) fn new(cap: usize) -> Self {
@@ -161,68 +119,56 @@ impl Detector for Meaning {
             (PORT_MEANING, &mut self.meanings)
         };
         let list = ctx.config.limits.max_list;
-        let s = table.touch(&c.src, c.ts_ns, || Source {
+        let key = (c.src, c.dst_port, c.protocol);
+        let s = table.touch(&key, c.ts_ns, || Source {
             acc: Acc::new(c.ts_ns, list),
-            notes: BTreeMap::new(),
-            worst: None,
+            note: PortNote {
+                port: c.dst_port,
+                proto: c.proto.as_str(),
+                name: info.name.clone(),
+                level: info.level,
+                faq: info.faq.clone(),
+            },
+            meaning: info.meaning.clone(),
         });
         s.acc.see(c);
-        s.note(c.dst_port, c.proto.as_str(), info);
-        let level = s
-            .notes
-            .values()
-            .map(|n| n.level)
-            .max()
-            .unwrap_or(info.level);
-        let ports = s.port_notes();
         let hosts = addr_words(&s.acc.hosts, list);
-        let single = s.notes.len() == 1;
+        let tried = format!(
+            "{}/{} ({}: {})",
+            c.dst_port,
+            c.proto.as_str(),
+            s.note.name,
+            s.meaning
+        );
         let mut text = if trojan {
-            // The evidence cites the probed ports' FAQ sections: only the text is the topic's.
-            let which = if single { "that port" } else { "those ports" };
-            let tried = list_ports(&s.notes);
+            // The evidence cites the port's FAQ section: only the text is the topic's.
             TROJAN_STORY
-                .tell(ctx.knowledge, &[&v.src, &tried, &hosts, which])
+                .tell(ctx.knowledge, &[&v.src, &tried, &hosts, "that port"])
                 .0
         } else {
-            format!(
-                "{src} tried {} on {hosts}.",
-                list_ports(&s.notes),
-                src = v.src
-            )
+            format!("{src} tried {tried} on {hosts}.", src = v.src)
         };
-        if let Some((_, long)) = &s.worst {
-            text.push(' ');
-            text.push_str(long);
-        }
+        text.push(' ');
+        text.push_str(&info.explanation);
         o.push(super::Draft {
+            subject: format!(
+                "{} {tried_port}/{}",
+                v.src,
+                c.proto.as_str(),
+                tried_port = c.dst_port
+            ),
             dst: s.acc.dst(),
-            port: s.acc.port(),
+            port: Some(c.dst_port),
             add: s.acc.take(),
             first_seen_ns: s.acc.first_ns,
             evidence: Some(Evidence::Ports(evidence::Ports {
-                ports,
+                ports: vec![s.note.clone()],
                 hosts: super::addr_list(&s.acc.hosts, list),
                 faq: info.faq.clone().map_or("1".into(), Into::into),
             })),
             explanation: text,
-            ..base(kind, level, v)
+            ..base(kind, info.level, v)
         });
-    }
-}
-
-/// `31337/tcp (Back Orifice: meaning)` for each port, joined.
-fn list_ports(notes: &BTreeMap<(u16, &'static str), Note>) -> String {
-    let parts: Vec<String> = notes
-        .iter()
-        .take(6)
-        .map(|((port, proto), n)| format!("{port}/{proto} ({}: {})", n.name, n.meaning))
-        .collect();
-    let more = notes.len().saturating_sub(parts.len());
-    if more > 0 {
-        format!("{} and {more} more", parts.join("; "))
-    } else {
-        parts.join("; ")
     }
 }
 
@@ -256,20 +202,32 @@ mod tests {
     }
 
     #[test]
-    fn several_ports_from_one_source_are_one_finding_at_the_highest_level() {
+    fn each_port_a_source_tries_is_its_own_finding_naming_the_port() {
         let lines = run(
             &mut engine(),
             &[
                 syn("198.18.0.66", "198.18.0.1", 22),
                 at(udp("198.18.0.66", 40_000, "198.18.0.1", 161), 5),
+                at(syn("198.18.0.66", "198.18.0.2", 22), 6),
             ],
         );
-        let f = last_of(&lines, PORT_MEANING);
-        assert_eq!((f.level, f.port, f.count), (Level::Suspicious, None, 2));
-        assert_eq!(f.evidence["ports"][0]["port"], json!(22));
-        assert_eq!(f.evidence["ports"][1]["proto"], json!("udp"));
-        let first = of(&lines, PORT_MEANING)[0];
-        assert_eq!((first.level, first.port), (Level::Notable, Some(22)));
+        let found: Vec<_> = of(&lines, PORT_MEANING)
+            .iter()
+            .map(|f| (f.id, f.level, f.port, f.proto.map(Proto::as_str), f.count))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (1, Level::Notable, Some(22), Some("tcp"), 1),
+                (2, Level::Suspicious, Some(161), Some("udp"), 1),
+                // The same port on a second host: the same finding, counted again.
+                (1, Level::Notable, Some(22), Some("tcp"), 2),
+            ]
+        );
+        let ssh = of(&lines, PORT_MEANING)[2];
+        assert_eq!(ssh.dst.as_deref(), Some("many"));
+        assert_eq!(ssh.evidence["ports"][0]["port"], json!(22));
+        assert_eq!(ssh.evidence["hosts"], json!(["198.18.0.1", "198.18.0.2"]));
     }
 
     #[test]
@@ -295,24 +253,50 @@ mod tests {
     }
 
     #[test]
-    fn trojan_ports_are_trojan_probes() {
+    fn trojan_ports_are_trojan_probes_one_per_port() {
         let lines = run(
             &mut engine(),
             &[
                 syn("198.18.0.66", "198.18.0.1", 12_345),
+                at(syn("198.18.0.66", "198.18.0.1", 27_374), 3),
                 at(udp("198.18.0.66", 40_000, "198.18.0.1", 31_337), 5),
             ],
         );
-        let f = last_of(&lines, TROJAN);
+        let found: Vec<_> = of(&lines, TROJAN)
+            .iter()
+            .map(|f| {
+                (
+                    f.level,
+                    f.src.as_deref(),
+                    f.port,
+                    f.evidence["ports"][0]["name"].clone(),
+                )
+            })
+            .collect();
         assert_eq!(
-            (f.level, f.src.as_deref(), f.port, f.count),
-            (Level::Hostile, Some("198.18.0.66"), None, 2)
+            found,
+            [
+                (
+                    Level::Hostile,
+                    Some("198.18.0.66"),
+                    Some(12_345),
+                    json!("NetBus")
+                ),
+                (
+                    Level::Hostile,
+                    Some("198.18.0.66"),
+                    Some(27_374),
+                    json!("SubSeven")
+                ),
+                (
+                    Level::Hostile,
+                    Some("198.18.0.66"),
+                    Some(31_337),
+                    json!("Back Orifice")
+                ),
+            ]
         );
-        assert_eq!(f.evidence["ports"][0]["name"], json!("NetBus"));
-        assert_eq!(f.evidence["ports"][1]["name"], json!("Back Orifice"));
         assert!(of(&lines, PORT_MEANING).is_empty());
-        let first = of(&lines, TROJAN)[0];
-        assert_eq!((first.port, first.count), (Some(12_345), 1));
     }
 
     #[test]

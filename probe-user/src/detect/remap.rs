@@ -144,7 +144,9 @@ impl Detector for Remap {
             o.push(super::Draft {
                 subject: format!("{} {}", v.src, fam.service),
                 dst: h.acc.dst(),
-                port: h.acc.port(),
+                // The service's own port: the finding is about the service, the alternates
+                // tried are in the evidence.
+                port: Some(fam.port),
                 add: h.acc.take(),
                 first_seen_ns: h.acc.first_ns,
                 evidence: Some(Evidence::Remap(evidence::Remap {
@@ -181,7 +183,7 @@ mod tests {
         let f = last_of(&lines, KIND);
         assert_eq!(
             (f.level, f.src.as_deref(), f.port, f.count),
-            (Level::Notable, Some("198.18.0.50"), None, 3)
+            (Level::Notable, Some("198.18.0.50"), Some(80), 3)
         );
         assert_eq!(f.evidence["ports_tried"], json!([80, 81, 8080]));
         assert_eq!(f.evidence["service"], json!("HTTP"));
