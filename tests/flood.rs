@@ -78,6 +78,8 @@ struct Flood {
 /// reported or counted as not reported, and nothing is taken for a repeat.
 fn flood() -> Flood {
     let mut rng = Rng::new(0x5eed_f10d);
+    // The source ports the daemon keys contacts by, as it fills the kernel's map.
+    let sources = probe_user::knowledge::Knowledge::builtin().source_ports();
     let base = u32::from("198.18.0.0".parse::<Ipv4Addr>().expect("an address"));
     let routed = u32::from("198.18.1.0".parse::<Ipv4Addr>().expect("an address"));
     let mut keys = HashSet::new();
@@ -106,7 +108,7 @@ fn flood() -> Flood {
         let mut frame = craft::ethernet(&[], craft::ETHER_IPV4);
         frame.extend_from_slice(&Ipv4::new(src, dst, protocol).packet(&l4));
         let p = parse(&frame).expect("the flood's frames are well formed");
-        let key = contact_key(&p).expect("every flood frame is tracked");
+        let key = contact_key(&p, &sources).expect("every flood frame is tracked");
         if !keys.insert(key) || !hashes.insert(flow_hash(&key)) {
             continue; // a repeat (or a flow-hash twin) of an earlier frame: draw again
         }

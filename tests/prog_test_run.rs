@@ -21,7 +21,7 @@ use probe_common::{
     counters::{MAP, icmp_key, port_proto, total},
     event::{FirstContact, frag},
     packet::{parse, tcp_flags},
-    track::user::{FirstContacts, Verdict},
+    track::user::{FirstContacts, SourcePortSet, Verdict},
 };
 use probe_integration::{
     craft::{self, Ipv4, proto},
@@ -47,7 +47,7 @@ struct Loaded {
 /// uses one CPU's tables and bucket, as the host's rule models one CPU.
 fn load(limits: Limits) -> Loaded {
     pin_to_cpu0();
-    let mut program = loader::load_program(limits, None)
+    let mut program = loader::load_program(limits, &builtin_sources(), None)
         .unwrap_or_else(|e| panic!("loading the probe failed: {e}"));
     let Some(Map::Array(counters)) = program.ebpf.take_map(MAP) else {
         panic!("the object has no {MAP} array");
@@ -63,6 +63,11 @@ fn load(limits: Limits) -> Loaded {
         counters,
         events,
     }
+}
+
+/// The significant source ports of the built-in knowledge, as the daemon fills the kernel's map.
+fn builtin_sources() -> SourcePortSet {
+    probe_user::knowledge::Knowledge::builtin().source_ports()
 }
 
 fn pin_to_cpu0() {
@@ -275,7 +280,7 @@ fn the_kernel_and_the_host_make_the_same_first_contact_decisions_frame_by_frame(
         event_burst: burst,
         ..Limits::default()
     });
-    let mut host = FirstContacts::new(slots, rate, burst);
+    let mut host = FirstContacts::new(slots, rate, burst).with_sources(builtin_sources());
     let ack = v4(
         A,
         proto::TCP,
@@ -458,4 +463,81 @@ fn tiny_fragments_and_long_header_chains_are_counted_and_reported_not_malformed(
         let p = parse(frame).expect("well-formed");
         assert_eq!(*e, FirstContact::from_frame(frame, &p, e.ts_ns));
     }
+}
+
+/// UDP from `src_port` to `dst_port`, from A.
+fn udp_from(src_port: u16, dst_port: u16) -> Vec<u8> {
+    v4(A, proto::UDP, &craft::udp(src_port, dst_port, b"hi"))
+}
+
+#[test]
+fn each_significant_source_port_is_a_first_contact_of_its_own() {
+    require_root!();
+    let mut probe = load(Limits::default());
+    let frames = [
+        // Game servers' ports (the knowledge lists them as sources) to one client port: two
+        // contacts, where keying by the destination port alone made one.
+        udp_from(27015, 50_000),
+        udp_from(26000, 50_000),
+        udp_from(27015, 50_000),
+        // DNS queries from reserved source ports: each its own contact.
+        udp_from(1001, 53),
+        udp_from(1002, 53),
+        // A client's temporary ports are not significant: one contact for port 5353.
+        udp_from(40_000, 5353),
+        udp_from(40_001, 5353),
+        // The same rule on the TCP shortcut: SYNs from reserved ports 20 and 21 to one port.
+        v4(
+            A,
+            proto::TCP,
+            &craft::tcp(20, 6000, tcp_flags::SYN, &[], &[]),
+        ),
+        v4(
+            A,
+            proto::TCP,
+            &craft::tcp(21, 6000, tcp_flags::SYN, &[], &[]),
+        ),
+        v4(
+            A,
+            proto::TCP,
+            &craft::tcp(40_000, 6001, tcp_flags::SYN, &[], &[]),
+        ),
+        v4(
+            A,
+            proto::TCP,
+            &craft::tcp(40_001, 6001, tcp_flags::SYN, &[], &[]),
+        ),
+    ];
+    let mut reported = Vec::new();
+    for frame in &frames {
+        probe.run(frame);
+        for e in probe.events() {
+            let p = parse(frame).expect("well-formed");
+            assert_eq!(e, FirstContact::from_frame(frame, &p, e.ts_ns));
+            reported.push((e.src_port, e.dst_port));
+        }
+    }
+    assert_eq!(
+        reported,
+        [
+            (27015, 50_000),
+            (26000, 50_000),
+            (1001, 53),
+            (1002, 53),
+            (40_000, 5353),
+            (20, 6000),
+            (21, 6000),
+            (40_000, 6001),
+        ]
+    );
+    // The host's rule, as the replay runs it, keys them the same way.
+    let mut replayed = FirstContacts::new(Limits::default().contacts, 1_000_000, 1_000_000)
+        .with_sources(builtin_sources());
+    let host: Vec<(u16, u16)> = frames
+        .iter()
+        .map(|f| parse(f).expect("well-formed"))
+        .filter(|p| replayed.observe(p, coarse_now()) == Verdict::New)
+        .map(|p| (p.src_port, p.dst_port))
+        .collect();
+    assert_eq!(host, reported);
 }

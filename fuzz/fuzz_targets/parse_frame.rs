@@ -11,10 +11,10 @@ use probe_common::{
     counters::{DST_PORTS, ICMP, SYN_PORTS, TCP_FLAGS, icmp_key, port_key, port_proto},
     event::{FirstContact, PAYLOAD_BYTES},
     packet::{
-        Attempt, Datagram, Malformed, Network, Packet, Segment, Shortcut, Transport, ip_proto, parse,
-        payload_of, shortcut_of,
+        Attempt, Datagram, Malformed, Network, Packet, Segment, Shortcut, Transport, ip_proto,
+        parse, payload_of, shortcut_of,
     },
-    track::{contact_key, flow_hash, is_established_tcp},
+    track::{NoneListed, contact_key, flow_hash, is_established_tcp},
 };
 
 const ETH_HEADER: usize = 14;
@@ -22,9 +22,12 @@ const VLAN_TAG: usize = 4;
 const IPV4_HEADER: usize = 20;
 
 fuzz_target!(|frame: &[u8]| {
-    let short = shortcut_of(frame);
+    let short = shortcut_of(frame, &NoneListed);
     let Ok(p) = parse(frame) else {
-        assert_eq!(short, None, "shortcut answered for a frame the parser refuses");
+        assert_eq!(
+            short, None,
+            "shortcut answered for a frame the parser refuses"
+        );
         return;
     };
     shortcut_agrees(short, &p);
@@ -152,7 +155,7 @@ fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
             tcp_flags: p.tcp_flags,
         }))
     } else if p.transport == Transport::Tcp {
-        contact_key(p).map(|k| {
+        contact_key(p, &NoneListed).map(|k| {
             Shortcut::Attempt(Attempt {
                 network: p.network,
                 src_port: p.src_port,
@@ -165,7 +168,7 @@ fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
             })
         })
     } else if p.transport == Transport::Udp {
-        contact_key(p).map(|k| {
+        contact_key(p, &NoneListed).map(|k| {
             Shortcut::Datagram(Datagram {
                 network: p.network,
                 src_port: p.src_port,
@@ -181,12 +184,22 @@ fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
 
 fn contact_key_follows_the_packet(p: &Packet) {
     let tracked = p.network != Network::Other && p.fragment_offset == 0 && !is_established_tcp(p);
-    let key = contact_key(p);
+    let key = contact_key(p, &NoneListed);
     assert_eq!(key.is_some(), tracked);
     if let Some(k) = key {
         assert_eq!((k.src, k.dst, k.protocol), (p.src, p.dst, p.protocol));
         assert_eq!(k.ip_version, p.network as u8);
-        assert_eq!(k.pad, [0; 3]);
+        assert_eq!(k.pad, 0);
+        // Reserved source ports are keyed; no port is listed here.
+        let reserved = (1..1024).contains(&p.src_port);
+        assert_eq!(
+            k.src_port,
+            if reserved && matches!(p.transport, Transport::Tcp | Transport::Udp) {
+                p.src_port
+            } else {
+                0
+            }
+        );
         assert_ne!(flow_hash(&k), 0);
     }
 }
@@ -208,7 +221,7 @@ fn event_mirrors_the_packet(frame: &[u8], p: &Packet) {
     assert_eq!(e.options_len, p.ip_options.len);
     assert_eq!(e.options, p.ip_options_in(frame).bytes);
     assert_eq!((e.payload, e.payload_len), (payload, payload_len));
-    assert_eq!(e.pad, [0; 2]);
+    assert_eq!((e.l4_held, e.extensions), (p.l4_held, p.extensions));
 }
 
 /// Every check the parser makes against the frame's end passes at least as easily with more

@@ -18,12 +18,14 @@ static YARDSTICKS: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 /// The yardstick programs (probe-bench-ebpf).
 pub const YARDSTICK_PROGRAMS: [&str; 3] = ["bench_empty", "bench_minimal", "bench_vary"];
 
-/// Loads the probe as the daemon does, with `limits`, attached nowhere and pinned nowhere. The
-/// program's log level is the daemon's default (`info`), so `debug!` on the malformed path
-/// costs what it costs in production (a compare).
+/// Loads the probe as the daemon does, with `limits` and the built-in knowledge's source
+/// ports, attached nowhere and pinned nowhere. The program's log level is the daemon's
+/// default (`info`), so `debug!` on the malformed path costs what it costs in production (a
+/// compare).
 pub fn load_probe(limits: Limits) -> Result<Program> {
     log::set_max_level(log::LevelFilter::Info);
-    loader::load_program(limits, None).context("loading the probe")
+    let sources = probe_user::knowledge::Knowledge::builtin().source_ports();
+    loader::load_program(limits, &sources, None).context("loading the probe")
 }
 
 /// Loads the yardsticks' object with every program loaded.

@@ -10,8 +10,8 @@ use common::{
 use probe_common::{
     packet::{Packet, ip_proto, parse, tcp_flags},
     track::{
-        ContactKey, HOST_SKETCH_BITS, PORT_SKETCH_BITS, SourceState, contact_key, flow_hash,
-        host_bit, is_established_tcp, port_bit,
+        ContactKey, HOST_SKETCH_BITS, NoneListed, PORT_SKETCH_BITS, SourceState, contact_key,
+        flow_hash, host_bit, is_established_tcp, port_bit,
     },
 };
 
@@ -22,7 +22,7 @@ fn parsed(frame: &[u8]) -> Packet {
 }
 
 fn key_of(frame: &[u8]) -> Option<ContactKey> {
-    contact_key(&parsed(frame))
+    contact_key(&parsed(frame), &NoneListed)
 }
 
 /// The key of a packet from [`SRC4`] to [`DST4`].
@@ -34,7 +34,8 @@ fn v4_key(protocol: u8, port: u16, ttl: u8) -> ContactKey {
         protocol,
         ip_version: 4,
         ttl,
-        pad: [0; 3],
+        pad: 0,
+        src_port: 0,
     }
 }
 
@@ -47,7 +48,8 @@ fn v6_key(protocol: u8, port: u16, ttl: u8) -> ContactKey {
         protocol,
         ip_version: 6,
         ttl,
-        pad: [0; 3],
+        pad: 0,
+        src_port: 0,
     }
 }
 
@@ -63,7 +65,7 @@ fn a_frame_that_is_not_ip_has_no_contact_key() {
     arp.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01, 192, 0, 2, 1]);
     arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 192, 0, 2, 2]);
     assert_eq!(key_of(&arp), None);
-    assert_eq!(contact_key(&Packet::default()), None);
+    assert_eq!(contact_key(&Packet::default(), &NoneListed), None);
 }
 
 #[test]
@@ -78,10 +80,10 @@ fn established_tcp_segments_have_no_contact_key() {
     for f in flags {
         let v4 = parsed(&V4::new(ip_proto::TCP).frame(&tcp(443, f, 512, b"data")));
         assert!(is_established_tcp(&v4), "flags {f:#04x}");
-        assert_eq!(contact_key(&v4), None, "IPv4, flags {f:#04x}");
+        assert_eq!(contact_key(&v4, &NoneListed), None, "IPv4, flags {f:#04x}");
         let v6 = parsed(&v6_frame(ip_proto::TCP, 64, &tcp(443, f, 512, &[])));
         assert!(is_established_tcp(&v6), "flags {f:#04x}");
-        assert_eq!(contact_key(&v6), None, "IPv6, flags {f:#04x}");
+        assert_eq!(contact_key(&v6, &NoneListed), None, "IPv6, flags {f:#04x}");
     }
 }
 
@@ -102,13 +104,13 @@ fn tcp_with_syn_or_without_ack_is_a_contact_on_its_destination_port() {
         let v4 = parsed(&V4::new(ip_proto::TCP).frame(&tcp(443, f, 512, &[])));
         assert!(!is_established_tcp(&v4), "flags {f:#04x}");
         assert_eq!(
-            contact_key(&v4),
+            contact_key(&v4, &NoneListed),
             Some(v4_key(ip_proto::TCP, 443, 0)),
             "flags {f:#04x}"
         );
         let v6 = parsed(&v6_frame(ip_proto::TCP, 64, &tcp(8080, f, 512, &[])));
         assert_eq!(
-            contact_key(&v6),
+            contact_key(&v6, &NoneListed),
             Some(v6_key(ip_proto::TCP, 8080, 0)),
             "flags {f:#04x}"
         );
@@ -123,7 +125,10 @@ fn the_ack_rule_applies_to_tcp_only() {
         ..parsed(&V4::new(ip_proto::UDP).frame(&udp(53, b"q")))
     };
     assert!(!is_established_tcp(&udp));
-    assert_eq!(contact_key(&udp), Some(v4_key(ip_proto::UDP, 53, 0)));
+    assert_eq!(
+        contact_key(&udp, &NoneListed),
+        Some(v4_key(ip_proto::UDP, 53, 0))
+    );
 }
 
 #[test]
@@ -608,4 +613,48 @@ fn the_same_bytes_as_an_ipv4_and_an_ipv6_source_are_two_sources() {
     };
     assert_ne!(source_hash(&key(4)), source_hash(&key(6)));
     assert_ne!(source_hash(&key(4)), 0);
+}
+
+/// Lists UDP 27015 only.
+struct HalfLife;
+
+impl probe_common::track::SourcePorts for HalfLife {
+    fn listed(&self, udp: bool, port: u16) -> bool {
+        udp && port == 27015
+    }
+}
+
+#[test]
+fn a_significant_source_port_is_part_of_the_contact_and_others_are_not() {
+    use probe_common::track::keyed_source_port;
+    // Reserved ports are keyed by rule, listed ports by the list, the rest not at all.
+    assert_eq!(keyed_source_port(&NoneListed, true, 1001), 1001);
+    assert_eq!(keyed_source_port(&NoneListed, false, 20), 20);
+    assert_eq!(keyed_source_port(&NoneListed, true, 0), 0);
+    assert_eq!(keyed_source_port(&NoneListed, true, 27015), 0);
+    assert_eq!(keyed_source_port(&HalfLife, true, 27015), 27015);
+    assert_eq!(
+        keyed_source_port(&HalfLife, false, 27015),
+        0,
+        "listed for UDP only"
+    );
+    assert_eq!(keyed_source_port(&HalfLife, true, 1024), 0);
+
+    let from = |sport: u16| {
+        let mut d = udp(50_000, b"x");
+        d[..2].copy_from_slice(&sport.to_be_bytes());
+        parsed(&V4::new(ip_proto::UDP).frame(&d))
+    };
+    let key = |sport| contact_key(&from(sport), &HalfLife).expect("UDP is tracked");
+    assert_eq!(key(27015).src_port, 27015);
+    assert_eq!(key(40_000).src_port, 0);
+    // Two server ports to one client port: two contacts; two client ports: one.
+    assert_ne!(flow_hash(&key(27015)), flow_hash(&key(53)));
+    assert_eq!(flow_hash(&key(40_000)), flow_hash(&key(40_001)));
+    // Without a keyed source port the hash is what it was before source ports were keyed.
+    let plain = ContactKey {
+        src_port: 0,
+        ..key(27015)
+    };
+    assert_eq!(flow_hash(&plain), flow_hash(&key(40_000)));
 }

@@ -30,7 +30,7 @@ pub fn frame(ctx: &XdpContext) {
     // its counters and nothing more, another TCP segment its counters and its tracking, and a
     // UDP datagram its counters, plus tracking only if its contact is new.
     // SAFETY: data..data_end is the packet the kernel handed us.
-    let new_datagram = match unsafe { shortcut(start, end) } {
+    let new_datagram = match unsafe { shortcut(start, end, &track::Listed) } {
         Some(Shortcut::Established(s)) => {
             bump(c, TOTALS, network_total(s.network), 1);
             tcp(c, s.src_port, s.dst_port, s.tcp_flags);
@@ -113,7 +113,9 @@ pub fn frame(ctx: &XdpContext) {
         Some(hash) => (hash, false),
         None => {
             // Non-first fragments stop here: counted, nothing more to learn.
-            let Some(key) = contact_key(p) else { return };
+            let Some(key) = contact_key(p, &track::Listed) else {
+                return;
+            };
             let hash = flow_hash(&key);
             (hash, track::seen(cpu, hash))
         }

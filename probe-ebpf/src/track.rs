@@ -30,7 +30,8 @@ use probe_common::{
     packet::{Attempt, Network, Packet, Transport},
     track::{
         Bucket, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE, DEFAULT_SOURCES,
-        SourceKey, SourceSlot, contact_slot, host_bit, port_bit, source_hash,
+        SOURCE_PORT_WORDS, SourceKey, SourcePorts, SourceSlot, contact_slot, host_bit, port_bit,
+        source_hash, source_port_bit,
     },
 };
 
@@ -50,6 +51,22 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 /// Each CPU's token bucket for events.
 #[map]
 static BUCKET: PerCpuArray<Bucket> = PerCpuArray::with_max_entries(1, 0);
+/// The source ports that key contacts of their own, as a bitmap (TCP, then UDP); the daemon
+/// fills it from its knowledge before attaching. Read-only here.
+#[map]
+static SOURCE_PORTS: Array<u64> = Array::with_max_entries(SOURCE_PORT_WORDS, 0);
+
+/// The significant source ports, answered from [`SOURCE_PORTS`]: one array lookup, which
+/// the kernel inlines for arrays.
+pub struct Listed;
+
+impl SourcePorts for Listed {
+    #[inline(always)]
+    fn listed(&self, udp: bool, port: u16) -> bool {
+        let (word, bit) = source_port_bit(udp, port);
+        SOURCE_PORTS.get(word).is_some_and(|w| *w & bit != 0)
+    }
+}
 
 /// Events per second per CPU; set by the daemon at load.
 #[unsafe(no_mangle)]

@@ -4,14 +4,14 @@ use std::{ffi::CString, io, path::PathBuf};
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
-    maps::{MapData, MapError, RingBuf},
+    maps::{Array, MapData, MapError, RingBuf},
     programs::{
         ProgramError, Xdp, XdpMode,
         links::{FdLink, PinnedLink},
         xdp::{XdpLink, XdpLinkId},
     },
 };
-use probe_common::{counters, track};
+use probe_common::{counters, track, track::user::SourcePortSet};
 
 use crate::{kernel_log, pins::Pins};
 
@@ -194,7 +194,11 @@ impl Program {
 /// Loads the program with the counter map and tables sized for this machine's CPUs, without
 /// attaching it. With `pins`, the maps that hold state are pinned there, and reused if an
 /// earlier daemon left them.
-pub fn load_program(limits: Limits, pins: Option<&Pins>) -> Result<Program, LoadError> {
+pub fn load_program(
+    limits: Limits,
+    source_ports: &SourcePortSet,
+    pins: Option<&Pins>,
+) -> Result<Program, LoadError> {
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LoadError::Cpus(e))?;
     let mut loader = EbpfLoader::new();
     // The program's log statements compare against this level: tell it ours, so that messages
@@ -226,8 +230,26 @@ pub fn load_program(limits: Limits, pins: Option<&Pins>) -> Result<Program, Load
         loader.map_pin_path(name, path.as_path());
     }
     let mut ebpf = loader.load(PROGRAM).map_err(classify_load)?;
+    write_source_ports(&mut ebpf, source_ports)?;
     probe_program(&mut ebpf)?.load().map_err(classify_program)?;
     Ok(Program { ebpf, cpus })
+}
+
+/// Writes `sources` into the program's `SOURCE_PORTS` map, every word (a word cleared since
+/// the last write is cleared in the map too): at load, before the program sees a packet, and
+/// again when a reload brings new knowledge.
+pub fn write_source_ports(ebpf: &mut Ebpf, sources: &SourcePortSet) -> Result<(), LoadError> {
+    let name = track::map::SOURCE_PORTS;
+    let map = ebpf.map_mut(name).ok_or(LoadError::MissingMap(name))?;
+    let mut words: Array<_, u64> =
+        Array::try_from(map).map_err(|source| LoadError::Map { name, source })?;
+    for (i, word) in sources.words().iter().enumerate() {
+        // The bitmap has `SOURCE_PORT_WORDS` (2,048) words, the map as many entries.
+        words
+            .set(i as u32, *word, 0)
+            .map_err(|source| LoadError::Map { name, source })?;
+    }
+    Ok(())
 }
 
 /// Loads the program as [`load_program`] does and attaches it, with the link pinned under
@@ -237,10 +259,11 @@ pub fn load(
     iface: &str,
     mode: Mode,
     limits: Limits,
+    sources: &SourcePortSet,
     pins: Option<&Pins>,
 ) -> Result<Loaded, LoadError> {
     interface_index(iface)?;
-    let Program { mut ebpf, cpus } = load_program(limits, pins)?;
+    let Program { mut ebpf, cpus } = load_program(limits, sources, pins)?;
 
     match aya_log::EbpfLogger::init(&mut ebpf) {
         Ok(logger) => kernel_log::forward(logger),
@@ -475,13 +498,14 @@ mod tests {
             .map(String::as_str)
             .partition(|name| name.starts_with('.'));
         let expected = BTreeSet::from([
-            counters::MAP,        // the counters, one block per CPU, read through mmap
-            "PACKET",             // per-CPU scratch room for the packet being parsed
-            track::map::SOURCES,  // per-source state of the first-contact rule
-            track::map::CONTACTS, // contacts already reported
-            track::map::EVENTS,   // the first-contact ring the daemon reads
-            track::map::BUCKET,   // each CPU's token bucket limiting the events
-            "AYA_LOGS",           // aya-log's ring: the program's `debug!` on refused frames
+            counters::MAP,            // the counters, one block per CPU, read through mmap
+            "PACKET",                 // per-CPU scratch room for the packet being parsed
+            track::map::SOURCES,      // per-source state of the first-contact rule
+            track::map::CONTACTS,     // contacts already reported
+            track::map::EVENTS,       // the first-contact ring the daemon reads
+            track::map::BUCKET,       // each CPU's token bucket limiting the events
+            track::map::SOURCE_PORTS, // significant source ports, from the knowledge
+            "AYA_LOGS",               // aya-log's ring: the program's `debug!` on refused frames
         ]);
         assert_eq!(maps, expected, "maps of the object");
         // aya names a data section after itself and loads it as a map: `.rodata` holds the

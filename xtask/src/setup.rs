@@ -54,6 +54,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "netsniff-ng",
     // Completed TCP connections and UDP exchanges between namespaces.
     "ncat",
+    // dig: real DNS queries, from chosen source ports.
+    "bind9-dnsutils",
     // /etc/services and /etc/protocols, which the tools look names up in.
     "netbase",
     // ICMP and ICMPv6 echo.

@@ -245,7 +245,11 @@ pub enum Shortcut {
 /// # Safety
 /// `[start, end)` must be readable memory (an XDP packet, or a live byte slice).
 #[inline(always)]
-pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
+pub unsafe fn shortcut(
+    start: usize,
+    end: usize,
+    sources: &impl crate::track::SourcePorts,
+) -> Option<Shortcut> {
     const L3: usize = ETH_HEADER;
     // SAFETY (every `fits`): forwarded from this function's contract.
     let eth = unsafe { fits::<ETH_HEADER>(start, end, 0) }?;
@@ -308,7 +312,15 @@ pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
                 src,
                 dst,
                 // SAFETY: as above.
-                contact: unsafe { contact_hash(start, network, dst_port, ip_proto::TCP) },
+                contact: unsafe {
+                    contact_hash(
+                        start,
+                        network,
+                        dst_port,
+                        crate::track::keyed_source_port(sources, false, src_port),
+                        ip_proto::TCP,
+                    )
+                },
             }))
         }
         ip_proto::UDP => {
@@ -317,13 +329,14 @@ pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
             if ulen < UDP_HEADER || ip_payload < UDP_HEADER || ulen > ip_payload {
                 return None;
             }
-            let dst_port = u.be16(2);
+            let (src_port, dst_port) = (u.be16(0), u.be16(2));
+            let keyed = crate::track::keyed_source_port(sources, true, src_port);
             Some(Shortcut::Datagram(Datagram {
                 network,
-                src_port: u.be16(0),
+                src_port,
                 dst_port,
                 // SAFETY: the IP header was checked to fit above.
-                contact: unsafe { contact_hash(start, network, dst_port, ip_proto::UDP) },
+                contact: unsafe { contact_hash(start, network, dst_port, keyed, ip_proto::UDP) },
             }))
         }
         _ => None,
@@ -338,8 +351,14 @@ pub unsafe fn shortcut(start: usize, end: usize) -> Option<Shortcut> {
 /// # Safety
 /// The untagged IP header of `network` must be readable at `start + ETH_HEADER`.
 #[inline(always)]
-unsafe fn contact_hash(start: usize, network: Network, port: u16, protocol: u8) -> u64 {
-    let tail = crate::track::contact_tail(port, protocol, 0, network as u8);
+unsafe fn contact_hash(
+    start: usize,
+    network: Network,
+    port: u16,
+    src_port: u16,
+    protocol: u8,
+) -> u64 {
+    let tail = crate::track::contact_tail(port, src_port, protocol, 0, network as u8);
     // Hashed in each branch, so the IPv4 one folds its zero halves away.
     if network == Network::Ipv4 {
         let ip = Header::<IPV4_HEADER>(start + ETH_HEADER);
@@ -374,10 +393,10 @@ unsafe fn addresses(start: usize, network: Network) -> ([u8; 16], [u8; 16], u8) 
 }
 
 /// [`shortcut`] over a byte slice, for the host.
-pub fn shortcut_of(frame: &[u8]) -> Option<Shortcut> {
+pub fn shortcut_of(frame: &[u8], sources: &impl crate::track::SourcePorts) -> Option<Shortcut> {
     let start = frame.as_ptr() as usize;
     // SAFETY: a slice is readable over its whole length.
-    unsafe { shortcut(start, start + frame.len()) }
+    unsafe { shortcut(start, start + frame.len(), sources) }
 }
 
 /// IPv4 header at `off` (≤ 22), then the transport.

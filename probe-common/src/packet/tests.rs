@@ -17,6 +17,18 @@ use super::{
     Segment, Shortcut, Transport, ether_type, ip_option, ip_proto, parse, shortcut_of, tcp_flags,
 };
 
+/// Source ports listed for the tests: every eighth port of each protocol (UDP's shifted by
+/// one), so generated packets meet listed, unlisted and reserved source ports alike.
+struct Eighths;
+
+impl crate::track::SourcePorts for Eighths {
+    fn listed(&self, udp: bool, port: u16) -> bool {
+        port.wrapping_add(u16::from(udp)) % 8 == 0
+    }
+}
+
+const EIGHTHS: Eighths = Eighths;
+
 const ETH: usize = 14;
 const TAG: usize = 4;
 const IPV4_HEADER: usize = 20;
@@ -2214,7 +2226,7 @@ fn ipv4_option() -> impl Strategy<Value = (Vec<u8>, u32)> {
 /// hash), in an untagged, unfragmented packet without IPv4 options or IPv6 extension headers,
 /// carrying TCP or UDP; and for every such frame the parser accepts, the shortcut answers.
 fn shortcut_agrees(frame: &[u8]) -> Result<(), TestCaseError> {
-    let short = shortcut_of(frame);
+    let short = shortcut_of(frame, &EIGHTHS);
     let parsed = parse(frame);
     let expected = parsed.as_ref().ok().and_then(expected_shortcut);
     prop_assert_eq!(short, expected, "parser says {:?}", parsed);
@@ -2239,7 +2251,7 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
         }));
     }
     if p.transport == Transport::Tcp {
-        let key = crate::track::contact_key(p)?;
+        let key = crate::track::contact_key(p, &EIGHTHS)?;
         return Some(Shortcut::Attempt(Attempt {
             network: p.network,
             src_port: p.src_port,
@@ -2252,7 +2264,7 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
         }));
     }
     if p.transport == Transport::Udp {
-        let key = crate::track::contact_key(p)?;
+        let key = crate::track::contact_key(p, &EIGHTHS)?;
         return Some(Shortcut::Datagram(Datagram {
             network: p.network,
             src_port: p.src_port,
@@ -2272,7 +2284,7 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
     let ack = Tcp::new(tcp_flags::ACK | tcp_flags::PSH).segment(b"data");
     let v4 = Ipv4::new(ip_proto::TCP).frame(&[], &ack);
     assert_eq!(
-        shortcut_of(&v4),
+        shortcut_of(&v4, &EIGHTHS),
         Some(Shortcut::Established(Segment {
             network: Network::Ipv4,
             src_port: 49152,
@@ -2282,18 +2294,18 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
     );
     let v6 = Ipv6::new(ip_proto::TCP).frame(&[], &ack);
     assert!(
-        matches!(shortcut_of(&v6), Some(Shortcut::Established(s)) if (s.network, s.dst_port) == (Network::Ipv6, 443)),
+        matches!(shortcut_of(&v6, &EIGHTHS), Some(Shortcut::Established(s)) if (s.network, s.dst_port) == (Network::Ipv6, 443)),
         "{:?}",
-        shortcut_of(&v6)
+        shortcut_of(&v6, &EIGHTHS)
     );
     // A datagram's contact hash is the one its parsed contact key gives, for both versions.
     let dns4 = Ipv4::new(ip_proto::UDP).frame(&[], &udp(5353, 53, b"query"));
     let dns6 = Ipv6::new(ip_proto::UDP).frame(&[], &udp(5353, 53, b"query"));
     for (frame, network) in [(&dns4, Network::Ipv4), (&dns6, Network::Ipv6)] {
         let p = parse(frame).expect("a UDP frame parses");
-        let key = crate::track::contact_key(&p).expect("UDP is tracked");
+        let key = crate::track::contact_key(&p, &EIGHTHS).expect("UDP is tracked");
         assert_eq!(
-            shortcut_of(frame),
+            shortcut_of(frame, &EIGHTHS),
             Some(Shortcut::Datagram(Datagram {
                 network,
                 src_port: 5353,
@@ -2304,7 +2316,7 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
     }
     // Another port, another contact.
     let other = Ipv4::new(ip_proto::UDP).frame(&[], &udp(5353, 54, b"query"));
-    let hash = |f: &[u8]| match shortcut_of(f) {
+    let hash = |f: &[u8]| match shortcut_of(f, &EIGHTHS) {
         Some(Shortcut::Datagram(d)) => d.contact,
         s => panic!("not a datagram: {s:?}"),
     };
@@ -2331,9 +2343,10 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
             (Ipv6::new(ip_proto::TCP).frame(&[], &seg), 255, SRC6, DST6),
         ] {
             let p = parse(&frame).expect("a TCP frame parses");
-            let key = crate::track::contact_key(&p).expect("TCP outside a connection is tracked");
+            let key = crate::track::contact_key(&p, &EIGHTHS)
+                .expect("TCP outside a connection is tracked");
             assert_eq!(
-                shortcut_of(&frame),
+                shortcut_of(&frame, &EIGHTHS),
                 Some(Shortcut::Attempt(Attempt {
                     network: p.network,
                     src_port: 49152,
@@ -2348,7 +2361,7 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
                 p.network
             );
             assert_eq!(
-                matches!(shortcut_of(&frame), Some(Shortcut::Attempt(a)) if a.is_connection_attempt()),
+                matches!(shortcut_of(&frame, &EIGHTHS), Some(Shortcut::Attempt(a)) if a.is_connection_attempt()),
                 p.is_connection_attempt()
             );
         }
@@ -2391,7 +2404,7 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
         v4[..v4.len() - 10].to_vec(),
     ];
     for (i, f) in others.iter().enumerate() {
-        assert_eq!(shortcut_of(f), None, "frame {i}");
+        assert_eq!(shortcut_of(f, &EIGHTHS), None, "frame {i}");
         shortcut_agrees(f).unwrap_or_else(|e| panic!("frame {i}: {e}"));
     }
     for f in [&v4, &v6, &dns4, &dns6, &other] {

@@ -32,6 +32,9 @@ pub const HOST_SKETCH_BITS: u32 = 256;
 /// Map names shared by both sides.
 pub mod map {
     pub const SOURCES: &str = "SOURCES";
+    /// The source ports listed as significant ([`super::SOURCE_PORT_WORDS`] words), filled
+    /// by the daemon from its knowledge before the program is attached.
+    pub const SOURCE_PORTS: &str = "SOURCE_PORTS";
     pub const CONTACTS: &str = "CONTACTS";
     pub const EVENTS: &str = "EVENTS";
     pub const BUCKET: &str = "BUCKET";
@@ -80,7 +83,49 @@ pub const fn slots_per_cpu(requested: u32, cpus: u32) -> u32 {
     slots
 }
 
-/// One new thing: (source, destination, protocol, port or ICMP message).
+/// Words of the bitmap of significant source ports: 65,536 bits for TCP, then 65,536 for UDP.
+pub const SOURCE_PORT_WORDS: u32 = 2 * 1024;
+
+/// Index of the word holding `port`'s bit in the source-port bitmap, and the bit.
+#[inline(always)]
+pub const fn source_port_bit(udp: bool, port: u16) -> (u32, u64) {
+    ((udp as u32) << 10 | (port as u32) >> 6, 1 << (port & 63))
+}
+
+/// Which source ports are significant as sources (FAQ 1.2, 1.9, 1.10: the port that explains
+/// a game server's or a DNS server's traffic is the one it sends from). The kernel answers
+/// from a map the daemon fills, the host from a bitmap: both from the knowledge's entries
+/// for source ports.
+pub trait SourcePorts {
+    /// True when `port` (of UDP, else TCP) is listed.
+    fn listed(&self, udp: bool, port: u16) -> bool;
+}
+
+/// No port listed: only the reserved-port rule of [`keyed_source_port`] applies.
+pub struct NoneListed;
+
+impl SourcePorts for NoneListed {
+    #[inline(always)]
+    fn listed(&self, _udp: bool, _port: u16) -> bool {
+        false
+    }
+}
+
+/// The source port a TCP or UDP contact is keyed by: its own when it is significant, so each
+/// such source port is a first contact of its own, else 0. Significant: a reserved port
+/// (1–1023: a service's port, a DNS query from a low port, sscan's source port 1), or one
+/// `sources` lists. Reserved ports are tested first, so most of them cost no lookup.
+#[inline(always)]
+pub fn keyed_source_port(sources: &impl SourcePorts, udp: bool, src_port: u16) -> u16 {
+    if (src_port != 0 && src_port < 1024) || sources.listed(udp, src_port) {
+        src_port
+    } else {
+        0
+    }
+}
+
+/// One new thing: (source, destination, protocol, port or ICMP message, and the source port
+/// when it is significant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(C)]
 pub struct ContactKey {
@@ -93,7 +138,9 @@ pub struct ContactKey {
     /// For ICMP echo requests, the TTL: a rising TTL towards one host is how an ICMP traceroute
     /// shows itself, so each new TTL is a new contact. Zero otherwise.
     pub ttl: u8,
-    pub pad: [u8; 3],
+    pub pad: u8,
+    /// [`keyed_source_port`]: the source port when it is significant, else 0.
+    pub src_port: u16,
 }
 
 const _: () = assert!(size_of::<ContactKey>() == 40);
@@ -211,14 +258,20 @@ pub const fn is_established_tcp(p: &Packet) -> bool {
 }
 
 /// The contact key of `p`, or `None` when the packet is not tracked: not IP, established TCP, or
-/// a non-first fragment (it has no ports; the fragments counter has it).
+/// a non-first fragment (it has no ports; the fragments counter has it). `sources` says which
+/// source ports key a contact of their own.
 #[inline(always)]
-pub fn contact_key(p: &Packet) -> Option<ContactKey> {
+pub fn contact_key(p: &Packet, sources: &impl SourcePorts) -> Option<ContactKey> {
     if matches!(p.network, Network::Other) || p.fragment_offset != 0 || is_established_tcp(p) {
         return None;
     }
+    let mut src_port = 0;
     let (port, ttl) = match p.transport {
-        Transport::Tcp | Transport::Udp => (p.dst_port, 0),
+        Transport::Tcp | Transport::Udp => {
+            let udp = p.transport as u8 == Transport::Udp as u8;
+            src_port = keyed_source_port(sources, udp, p.src_port);
+            (p.dst_port, 0)
+        }
         Transport::Icmp | Transport::Icmpv6 => {
             let echo = (p.transport as u8 == Transport::Icmp as u8 && p.icmp_type == 8)
                 || (p.transport as u8 == Transport::Icmpv6 as u8 && p.icmp_type == 128);
@@ -236,7 +289,8 @@ pub fn contact_key(p: &Packet) -> Option<ContactKey> {
         protocol: p.protocol,
         ip_version: p.network as u8,
         ttl,
-        pad: [0; 3],
+        pad: 0,
+        src_port,
     })
 }
 
@@ -289,16 +343,21 @@ pub const fn flow_hash(k: &ContactKey) -> u64 {
     flow_hash_of(
         [half(&k.src, 0), half(&k.src, 8)],
         [half(&k.dst, 0), half(&k.dst, 8)],
-        contact_tail(k.port, k.protocol, k.ttl, k.ip_version),
+        contact_tail(k.port, k.src_port, k.protocol, k.ttl, k.ip_version),
     )
 }
 
-/// The last word [`flow_hash`] mixes in: port, protocol, TTL and IP version (the version too:
-/// an IPv4 and an IPv6 address can share their bytes). The port, what a scan varies, is in
-/// the low bits: the middle of its product, which the slot takes, spreads consecutive ports.
+/// The last word [`flow_hash`] mixes in: port, keyed source port, protocol, TTL and IP version
+/// (the version too: an IPv4 and an IPv6 address can share their bytes). The port, what a
+/// scan varies, is in the low bits: the middle of its product, which the slot takes, spreads
+/// consecutive ports.
 #[inline(always)]
-pub const fn contact_tail(port: u16, protocol: u8, ttl: u8, ip_version: u8) -> u64 {
-    (ip_version as u64) << 32 | (ttl as u64) << 24 | (protocol as u64) << 16 | port as u64
+pub const fn contact_tail(port: u16, src_port: u16, protocol: u8, ttl: u8, ip_version: u8) -> u64 {
+    (src_port as u64) << 40
+        | (ip_version as u64) << 32
+        | (ttl as u64) << 24
+        | (protocol as u64) << 16
+        | port as u64
 }
 
 /// [`flow_hash`] from the key's addresses as little-endian 64-bit halves and its

@@ -6,7 +6,10 @@
 
 use std::{vec, vec::Vec};
 
-use super::{Bucket, contact_key, contact_slot, flow_hash, table_slots};
+use super::{
+    Bucket, SOURCE_PORT_WORDS, SourcePorts, contact_key, contact_slot, flow_hash, source_port_bit,
+    table_slots,
+};
 use crate::{event::FirstContact, packet::Packet};
 
 /// A direct-mapped table of contact hashes, laid out as one CPU's part of the kernel's.
@@ -59,6 +62,51 @@ impl ContactTable {
     }
 }
 
+/// The significant source ports, as the host keeps them: the bitmap the daemon copies into
+/// the kernel's `SOURCE_PORTS` map, and the replay's rule reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcePortSet {
+    words: Vec<u64>,
+}
+
+impl Default for SourcePortSet {
+    fn default() -> Self {
+        Self {
+            words: vec![0; SOURCE_PORT_WORDS as usize],
+        }
+    }
+}
+
+impl SourcePortSet {
+    /// Lists `port` of UDP (else TCP).
+    pub fn insert(&mut self, udp: bool, port: u16) {
+        let (word, bit) = source_port_bit(udp, port);
+        self.words[word as usize] |= bit;
+    }
+
+    /// The bitmap, word by word, as the kernel's map holds it.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// Ports listed, both protocols together.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl SourcePorts for SourcePortSet {
+    #[inline]
+    fn listed(&self, udp: bool, port: u16) -> bool {
+        let (word, bit) = source_port_bit(udp, port);
+        self.words[word as usize] & bit != 0
+    }
+}
+
 /// What the rule made of one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -73,10 +121,12 @@ pub enum Verdict {
     RateLimited,
 }
 
-/// One CPU's first-contact rule: its table of reported contacts and its token bucket.
+/// One CPU's first-contact rule: its table of reported contacts, its token bucket, and the
+/// source ports that key contacts of their own.
 #[derive(Clone, Debug)]
 pub struct FirstContacts {
     table: ContactTable,
+    sources: SourcePortSet,
     bucket: Bucket,
     rate: u64,
     burst: u64,
@@ -91,6 +141,7 @@ impl FirstContacts {
     pub fn new(slots: u32, rate: u64, burst: u64) -> Self {
         Self {
             table: ContactTable::new(slots),
+            sources: SourcePortSet::default(),
             bucket: Bucket::default(),
             rate,
             burst,
@@ -98,9 +149,16 @@ impl FirstContacts {
         }
     }
 
+    /// The rule with `sources` listed as significant source ports (the daemon's knowledge).
+    #[must_use]
+    pub fn with_sources(mut self, sources: SourcePortSet) -> Self {
+        self.sources = sources;
+        self
+    }
+
     /// Applies the rule to `p`, seen at `now_ns`.
     pub fn observe(&mut self, p: &Packet, now_ns: u64) -> Verdict {
-        match contact_key(p) {
+        match contact_key(p, &self.sources) {
             Some(key) => self.observe_hash(flow_hash(&key), now_ns),
             None => Verdict::Untracked,
         }
@@ -122,14 +180,16 @@ impl FirstContacts {
 
 impl FirstContact {
     /// The contact this event reports, from the fields the kernel keyed it by; `None` for an
-    /// event no contact rule would have made.
-    pub fn contact_hash(&self) -> Option<u64> {
+    /// event no contact rule would have made. `sources`: the significant source ports the
+    /// kernel keyed it with.
+    pub fn contact_hash(&self, sources: &impl SourcePorts) -> Option<u64> {
         let p = Packet {
             network: self.network(),
             transport: self.transport(),
             protocol: self.protocol,
             src: self.src,
             dst: self.dst,
+            src_port: self.src_port,
             dst_port: self.dst_port,
             ttl: self.ttl,
             tcp_flags: self.tcp_flags,
@@ -138,14 +198,17 @@ impl FirstContact {
             fragment_offset: self.fragment_offset,
             ..Packet::default()
         };
-        contact_key(&p).map(|key| flow_hash(&key))
+        contact_key(&p, sources).map(|key| flow_hash(&key))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packet::{Network, Transport, tcp_flags};
+    use crate::{
+        packet::{Network, Transport, tcp_flags},
+        track::NoneListed,
+    };
 
     fn udp(port: u16) -> Packet {
         Packet {
@@ -185,7 +248,7 @@ mod tests {
     fn a_contact_whose_slot_was_taken_over_is_new_again() {
         // Two slots: port 1 and the first port whose hash lands in its slot.
         let mut rule = FirstContacts::new(2, 1000, 100);
-        let hash = |port| flow_hash(&contact_key(&udp(port)).unwrap());
+        let hash = |port| flow_hash(&contact_key(&udp(port), &NoneListed).unwrap());
         let rival = (2..=u16::MAX)
             .find(|&p| hash(p) & 1 == hash(1) & 1)
             .unwrap();
@@ -239,7 +302,7 @@ mod tests {
         assert_eq!(ContactTable::new(1000).len(), 1024);
         assert_eq!(ContactTable::new(0).len(), 2);
         let mut t = ContactTable::new(8);
-        let h = flow_hash(&contact_key(&udp(7)).unwrap());
+        let h = flow_hash(&contact_key(&udp(7), &NoneListed).unwrap());
         assert!(!t.known(h));
         assert!(t.first(h));
         assert!(t.known(h));
@@ -289,8 +352,8 @@ mod tests {
                 payload: [0; 16],
             };
             assert_eq!(
-                frame_free.contact_hash(),
-                Some(flow_hash(&contact_key(&p).unwrap()))
+                frame_free.contact_hash(&NoneListed),
+                Some(flow_hash(&contact_key(&p, &NoneListed).unwrap()))
             );
         }
     }

@@ -66,7 +66,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let knowledge = Arc::new(Knowledge::load(d.knowledge.as_deref())?);
     let detectors = detect::Config::load(d.detectors.as_deref())?;
     let capture = Capture::open(&args.file)?;
-    let rule = FirstContacts::new(d.max_contacts, d.event_rate, d.event_burst);
+    let rule = FirstContacts::new(d.max_contacts, d.event_rate, d.event_burst)
+        .with_sources(knowledge.source_ports());
     let tick_ns = u64::try_from(d.interval.as_nanos()).unwrap_or(u64::MAX);
     let mut source = CaptureSource::new(capture, rule, tick_ns);
     let stdout = Stdout {

@@ -157,7 +157,13 @@ impl Running {
         })?;
         loader::interface_index(&config.iface)?;
         let pins = pins_for(config)?;
-        let loaded = loader::load(&config.iface, config.mode, config.limits, pins.as_ref())?;
+        let loaded = loader::load(
+            &config.iface,
+            config.mode,
+            config.limits,
+            &knowledge.source_ports(),
+            pins.as_ref(),
+        )?;
         let undo = (!loaded.resumed).then(|| pins.clone()).flatten();
         let started = Self::attached(
             config,
@@ -206,8 +212,8 @@ impl Running {
             loaded.cpus
         );
         let counters = Arc::new(CounterMaps::new(loaded.counters, loaded.cpus)?);
-        let events =
-            Events::new(loaded.events).context("watching the first-contact ring buffer")?;
+        let events = Events::new(loaded.events, knowledge.source_ports())
+            .context("watching the first-contact ring buffer")?;
         match privilege::socket_group(&config.socket) {
             Ok(Some(gid)) => log::info!(
                 "serving queries on {} (group probe, gid {gid})",
@@ -274,7 +280,11 @@ impl Running {
                 }
                 message = control.recv() => match message {
                     Some(Control::Stop(reason)) => break reason,
-                    Some(Control::Reload) => reload(config, &self.pipeline, &mut self.knowledge),
+                    Some(Control::Reload) => {
+                        if reload(config, &self.pipeline, &mut self.knowledge) {
+                            sources_changed(&self.knowledge, &mut self.ebpf, &mut self.events);
+                        }
+                    }
                     None => break "the daemon's controller going away".to_owned(),
                 },
                 () = &mut server_task => break "the query server stopping".to_owned(),
@@ -310,7 +320,19 @@ impl Running {
 
 /// Opens the findings file again and takes the knowledge and detector settings files anew.
 /// A file that cannot be used is said in the log and the one in use is kept.
-fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) {
+/// After a reload brought new knowledge: its significant source ports go into the kernel's
+/// map and to the ring's reader, which keys contacts as the kernel does.
+fn sources_changed(knowledge: &Knowledge, ebpf: &mut aya::Ebpf, events: &mut Events) {
+    let sources = knowledge.source_ports();
+    if let Err(e) = loader::write_source_ports(ebpf, &sources) {
+        log::error!("{}; the kernel keeps the source ports it had", Chain(&e));
+        return;
+    }
+    events.set_sources(sources);
+}
+
+/// True when new knowledge is in use.
+fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bool {
     log::info!("reloading: opening the findings file again, reading the settings files");
     let mut pipeline = lock(pipeline);
     if let Err(e) = pipeline.output_mut().reopen() {
@@ -320,14 +342,14 @@ fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) {
         Ok(k) => Arc::new(k),
         Err(e) => {
             log::error!("{}; keeping the knowledge in use", Chain(&e));
-            return;
+            return false;
         }
     };
     let detectors = match detect::Config::load(config.detectors.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             log::error!("{}; keeping the detector settings in use", Chain(&e));
-            return;
+            return false;
         }
     };
     let fixed = pipeline.reconfigure(detectors, Arc::clone(&knowledge));
@@ -341,6 +363,7 @@ fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) {
     log::info!(
         "reloaded: the knowledge and detector settings now in use are the files' current ones"
     );
+    true
 }
 
 /// The kernel's running totals of events it could not deliver.

@@ -68,6 +68,28 @@ fn pick(list: &[PortEntry], port: u16, proto: Proto, direction: Direction) -> Op
 }
 
 impl Knowledge {
+    /// The source ports the tables describe as sources (FAQ 1.2, 1.9, 1.10: a game or chat
+    /// server's port, ICQ's, Sub7's...), the user's entries included: the set the kernel keys
+    /// contacts by, so that each of these source ports is a first contact of its own. Ports
+    /// below 1024 are keyed by rule and need no entry.
+    pub fn source_ports(&self) -> probe_common::track::user::SourcePortSet {
+        let mut set = probe_common::track::user::SourcePortSet::default();
+        for e in self.added.ports.iter().chain(&self.tables.ports) {
+            if e.direction != Applies::Source {
+                continue;
+            }
+            for port in e.ports.lo..=e.ports.hi {
+                if e.proto != Protos::Udp {
+                    set.insert(false, port);
+                }
+                if e.proto != Protos::Tcp {
+                    set.insert(true, port);
+                }
+            }
+        }
+        set
+    }
+
     /// The table entry for a port, if any covers it (a user's new entries first).
     pub fn port_entry(&self, port: u16, proto: Proto, direction: Direction) -> Option<&PortEntry> {
         pick(&self.added.ports, port, proto, direction)

@@ -8,7 +8,10 @@
 use std::{io, mem::size_of};
 
 use aya::maps::{MapData, RingBuf};
-use probe_common::{event::FirstContact, track::user::ContactTable};
+use probe_common::{
+    event::FirstContact,
+    track::user::{ContactTable, SourcePortSet},
+};
 use tokio::io::{Interest, unix::AsyncFd};
 
 use super::clock::KernelClock;
@@ -19,8 +22,10 @@ use crate::contact::Contact;
 pub const RECENT_SLOTS: u32 = 1 << 18;
 
 /// True unless `e`'s contact was passed on recently (then it is a repeat from another CPU).
-fn first(recent: &mut ContactTable, e: &FirstContact) -> bool {
-    e.contact_hash().is_none_or(|hash| recent.first(hash))
+/// `sources`: the significant source ports the kernel keys contacts by.
+fn first(recent: &mut ContactTable, sources: &SourcePortSet, e: &FirstContact) -> bool {
+    e.contact_hash(sources)
+        .is_none_or(|hash| recent.first(hash))
 }
 
 /// The ring buffer, registered with the async runtime.
@@ -33,6 +38,8 @@ pub struct Events {
 struct Reader {
     clock: KernelClock,
     recent: ContactTable,
+    /// The source ports the kernel's map lists, as it keyed the contacts.
+    sources: SourcePortSet,
     /// Contacts dropped as repeats reported from another CPU.
     repeats: u64,
 }
@@ -50,7 +57,7 @@ impl Reader {
             // SAFETY: the record holds at least a FirstContact's bytes; it is plain old data,
             // read unaligned.
             let event = unsafe { item.as_ptr().cast::<FirstContact>().read_unaligned() };
-            if first(&mut self.recent, &event) {
+            if first(&mut self.recent, &self.sources, &event) {
                 each(Contact::from_event(&event, self.clock.wall(event.ts_ns)));
             } else {
                 self.repeats += 1;
@@ -61,7 +68,7 @@ impl Reader {
 }
 
 impl Events {
-    pub fn new(ring: RingBuf<MapData>) -> io::Result<Self> {
+    pub fn new(ring: RingBuf<MapData>, sources: SourcePortSet) -> io::Result<Self> {
         // SAFETY: the ring buffer owns its map's descriptor, open and unchanged for as long as
         // it lives, and the AsyncFd owns the ring buffer.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -71,9 +78,15 @@ impl Events {
             reader: Reader {
                 clock: KernelClock::new(),
                 recent: ContactTable::new(RECENT_SLOTS),
+                sources,
                 repeats: 0,
             },
         })
+    }
+
+    /// Takes the source ports a reload wrote into the kernel's map.
+    pub fn set_sources(&mut self, sources: SourcePortSet) {
+        self.reader.sources = sources;
     }
 
     /// Contacts dropped as repeats reported from another CPU.
@@ -100,7 +113,7 @@ impl Events {
 mod tests {
     use probe_common::packet::{ip_proto, parse, tcp_flags};
 
-    use super::{ContactTable, first};
+    use super::{ContactTable, FirstContact, SourcePortSet, first};
 
     /// The event the kernel would send for `frame`.
     fn event(frame: &[u8]) -> probe_common::event::FirstContact {
@@ -135,6 +148,8 @@ mod tests {
     #[test]
     fn a_contact_reported_from_two_cpus_is_passed_on_once() {
         let mut recent = ContactTable::new(1024);
+        let none = SourcePortSet::default();
+        let first = |recent: &mut ContactTable, e: &FirstContact| first(recent, &none, e);
         let once = event(&syn(445));
         assert!(first(&mut recent, &once));
         assert!(
