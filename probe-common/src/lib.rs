@@ -15,4 +15,4 @@ pub mod track;
 /// Version of the maps' layout: keys, values and meanings of everything the daemon pins. Pins
 /// live under a directory named after it, so a daemon never reuses maps laid out for another
 /// version of the program. Bump it with any such change.
-pub const PIN_LAYOUT: u32 = 3;
+pub const PIN_LAYOUT: u32 = 4;

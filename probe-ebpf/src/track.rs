@@ -25,7 +25,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use probe_common::{
-    counters::{TOTALS, total},
+    counters::{BPF_F_MMAPABLE, TOTALS, total},
     event::FirstContact,
     packet::{Attempt, Network, Packet, Transport},
     track::{
@@ -38,9 +38,9 @@ use probe_common::{
 use crate::maps::{Block, bump};
 
 /// Every CPU's per-source table, one after another; the daemon sizes it at load (CPUs × a
-/// power of two of slots).
+/// power of two of slots) and maps it read-only to answer `probe query sources`.
 #[map]
-static SOURCES: Array<SourceSlot> = Array::with_max_entries(DEFAULT_SOURCES, 0);
+static SOURCES: Array<SourceSlot> = Array::with_max_entries(DEFAULT_SOURCES, BPF_F_MMAPABLE);
 /// Every CPU's table of reported contacts, laid out as SOURCES: slot = hash & mask, value =
 /// the contact's hash.
 #[map]

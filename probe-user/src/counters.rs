@@ -1,44 +1,19 @@
 //! Reading the kernel's counters: the counter map is mapped read-only once, and a read sums the
 //! CPUs' blocks straight out of shared memory, with no syscall per key.
 
-use std::{
-    io,
-    os::fd::{AsFd as _, AsRawFd as _},
-    ptr::NonNull,
-};
+use std::io;
 
+use crate::mapped::Mapped;
 use aya::maps::MapData;
 use probe_common::counters::{
     BLOCK, DST_PORTS, Family, ICMP, ICMPV6, MAP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
 };
 
-/// The counter map mapped into our memory.
-struct Mapped {
-    base: NonNull<u64>,
-    /// Length of the mapping in bytes (whole pages).
-    len: usize,
-    /// Keeps the map's file descriptor, and so the map, alive while it is mapped.
-    _map: MapData,
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: `base`/`len` are exactly what mmap returned, unmapped once.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
-    }
-}
-
 /// The counters of a loaded program, ready to be read from any thread.
 pub struct CounterMaps {
-    map: Mapped,
+    map: Mapped<u64>,
     cpus: usize,
 }
-
-// SAFETY: the mappings are read-only and only read with volatile loads; the kernel is the only
-// writer. Nothing in `CounterMaps` is mutated after construction.
-unsafe impl Send for CounterMaps {}
-// SAFETY: as above: shared access is read-only.
-unsafe impl Sync for CounterMaps {}
 
 /// Errors mapping the counters.
 #[derive(Debug, thiserror::Error)]
@@ -55,38 +30,9 @@ pub enum CountersError {
 impl CounterMaps {
     /// Maps the counter map, `cpus` blocks long.
     pub fn new(map: MapData, cpus: usize) -> Result<Self, CountersError> {
-        // SAFETY: sysconf has no preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let bytes = BLOCK as usize * cpus * size_of::<u64>();
-        let len = bytes.div_ceil(page) * page;
-        // SAFETY: a read-only shared mapping of a BPF_F_MMAPABLE array; the kernel checks that
-        // `len` fits the map and fails the call otherwise.
-        let addr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                map.fd().as_fd().as_raw_fd(),
-                0,
-            )
-        };
-        if addr == libc::MAP_FAILED {
-            return Err(CountersError::Mmap {
-                source: io::Error::last_os_error(),
-            });
-        }
-        let base = NonNull::new(addr.cast::<u64>()).ok_or_else(|| CountersError::Mmap {
-            source: io::Error::other("mmap returned a null address"),
-        })?;
-        Ok(Self {
-            map: Mapped {
-                base,
-                len,
-                _map: map,
-            },
-            cpus,
-        })
+        let map = Mapped::new(map, BLOCK as usize * cpus)
+            .map_err(|source| CountersError::Mmap { source })?;
+        Ok(Self { map, cpus })
     }
 
     /// Sums every CPU's counters of `family` into `out` (overwritten; `out.len()` = slice size).
@@ -96,11 +42,8 @@ impl CounterMaps {
         for cpu in 0..self.cpus {
             let row = cpu * BLOCK as usize + family.offset as usize;
             for (key, sum) in out.iter_mut().enumerate().take(slice) {
-                // SAFETY: `row + key < cpus * BLOCK` (the family lies inside the block), inside
-                // the mapping; the kernel updates these words concurrently, so they are read
-                // with volatile loads.
-                let v = unsafe { self.map.base.as_ptr().add(row + key).read_volatile() };
-                *sum = sum.wrapping_add(v);
+                // `row + key < cpus * BLOCK`: the family lies inside the block.
+                *sum = sum.wrapping_add(self.map.get(row + key).unwrap_or(0));
             }
         }
     }

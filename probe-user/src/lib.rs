@@ -2,7 +2,7 @@
 //! and serve.
 //!
 //! Data flows left to right (docs/architecture.md): `loader` (program and maps) → `counters`
-//! (mmap'd per-CPU slices) and `source` (first-contact events live, a capture offline) →
+//! (mmap'd per-CPU slices), `sources` (the per-source table) and `source` (first-contact events live, a capture offline) →
 //! `pipeline` → `detect` (with `knowledge`) → `findings` → `sink`, `query`. `daemon` runs it
 //! live; `cli` holds one file per subcommand and only turns flags into settings.
 
@@ -26,6 +26,7 @@ pub mod iface;
 pub mod kernel_log;
 pub mod knowledge;
 pub mod loader;
+pub mod mapped;
 pub mod pins;
 pub mod pipeline;
 pub mod printable;
@@ -33,4 +34,5 @@ pub mod privilege;
 pub mod query;
 pub mod sink;
 pub mod source;
+pub mod sources;
 pub mod textfile;

@@ -96,6 +96,8 @@ pub struct Loaded {
     pub counters: MapData,
     /// First-contact events.
     pub events: RingBuf<MapData>,
+    /// The per-source table (every CPU's part), and its slots in all.
+    pub sources: (MapData, u32),
     /// Possible CPUs: how many blocks the counter map holds.
     pub cpus: usize,
     /// The mode the program ended up attached in.
@@ -317,12 +319,21 @@ pub fn load(
         name: track::map::EVENTS,
         source,
     })?;
+    let name = track::map::SOURCES;
+    let Some(aya::maps::Map::Array(sources)) = ebpf.take_map(name) else {
+        return Err(LoadError::MissingMap(name));
+    };
+    let slots = sources
+        .info()
+        .map_err(|source| LoadError::Map { name, source })?
+        .max_entries();
     Ok(Loaded {
         ebpf,
         pinned_link,
         resumed,
         counters: counter_map,
         events,
+        sources: (sources, slots),
         cpus,
         attached_mode,
     })

@@ -235,6 +235,29 @@ impl Daemon {
         })
     }
 
+    /// `probe query <args> --socket <ours>` as a human reads it (no `--json`); panics unless
+    /// it succeeds.
+    pub fn query_text(&self, args: &[&str]) -> String {
+        let out = Command::new("timeout")
+            .arg("10")
+            .arg(&self.bin)
+            .arg("query")
+            .args(args)
+            .arg("--socket")
+            .arg(&self.socket)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {} query: {e}", self.bin.display()));
+        assert!(
+            out.status.success(),
+            "`probe query {}` failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The totals right now.
     pub fn stats(&self) -> Stats {
         Stats::from_json(&self.query(&["stats"]))

@@ -7,12 +7,13 @@ use serde::de::DeserializeOwned;
 
 use crate::daemon::DEFAULT_SOCKET;
 use crate::{
-    findings::Finding,
+    findings::{Finding, time::format_rfc3339_ms},
     query::{
-        answer::{FlagRow, IcmpRow, PortRow, Stats},
+        answer::{FlagRow, IcmpRow, PortAnswer, PortRow, Stats},
         client,
         protocol::{Proto, Query},
     },
+    sources::SourceRow,
 };
 
 /// Rows a table shows when --top is not given (JSON shows all).
@@ -58,6 +59,24 @@ pub enum What {
     },
     /// Totals: packets, bytes, IPv4/IPv6, VLAN, fragments, malformed.
     Stats,
+    /// Who is sending: the busiest sources by tracked packets (all but established TCP and
+    /// repeats of a reported UDP or ICMP contact), with SYNs, estimated distinct ports and
+    /// hosts, TTL range, estimated hops, first and last seen, and their open findings.
+    Sources {
+        /// Only the N busiest (default 100).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        top: Option<u64>,
+        /// Only sources that sent to this destination port (from a per-source sketch: a
+        /// source that sent to a port sharing its bit shows too, about one port in 512).
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+    },
+    /// Everything about one port: its TCP and UDP counters (as destination and as source),
+    /// what it means, its busiest sources and the findings about it.
+    Port {
+        /// The port number.
+        port: u16,
+    },
     /// Recent findings (the latest state of each), oldest first.
     Findings {
         /// Only findings seen within this long (like 10m, 1h).
@@ -112,6 +131,14 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
         What::Stats => {
             let s: Stats = ask(args, Query::Stats).await?;
             print(args, &s, || stats_table(&s))
+        }
+        What::Sources { top: t, port } => {
+            let rows: Vec<SourceRow> = ask(args, Query::Sources { top: top(t), port }).await?;
+            print(args, &rows, || sources_table(&rows, t.is_some()))
+        }
+        What::Port { port } => {
+            let a: PortAnswer = ask(args, Query::Port { port }).await?;
+            print(args, &a, || port_text(&a))
         }
         What::Ports {
             top: t,
@@ -217,6 +244,81 @@ fn print<T: serde::Serialize>(
         print!("{}", crate::printable::lines(&text()));
     }
     Ok(())
+}
+
+fn sources_table(rows: &[SourceRow], all: bool) -> String {
+    let body = rows
+        .iter()
+        .map(|r| {
+            let findings: Vec<String> = r
+                .findings
+                .iter()
+                .map(|f| match f.port {
+                    Some(p) => format!("{} {p}", f.kind),
+                    None => f.kind.clone(),
+                })
+                .collect();
+            vec![
+                r.src.clone(),
+                r.packets.to_string(),
+                r.syns.to_string(),
+                r.ports.to_string(),
+                r.hosts.to_string(),
+                format!("{}-{}", r.ttl_min, r.ttl_max),
+                r.hops.to_string(),
+                format_rfc3339_ms(r.last_seen_ns),
+                findings.join(", "),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "SOURCE",
+            "PACKETS",
+            "SYN",
+            "PORTS~",
+            "HOSTS~",
+            "TTL",
+            "HOPS~",
+            "LAST SEEN",
+            "FINDINGS",
+        ],
+        body,
+        all,
+        "sources",
+    )
+}
+
+fn port_text(a: &PortAnswer) -> String {
+    let mut out = format!("port {} ({})\n", a.port, a.class);
+    for (proto, c) in [("tcp", &a.tcp), ("udp", &a.udp)] {
+        let _ = writeln!(
+            out,
+            "  {proto}: {} to it{}, {} from it; {} [{}]: {}",
+            c.packets,
+            if proto == "tcp" {
+                format!(" ({} connection attempts)", c.syn)
+            } else {
+                String::new()
+            },
+            c.as_source,
+            c.name,
+            c.level,
+            c.meaning
+        );
+    }
+    out.push('\n');
+    out.push_str(&sources_table(&a.sources, true));
+    out.push('\n');
+    if a.findings.is_empty() {
+        out.push_str("no findings about this port\n");
+    } else {
+        for f in &a.findings {
+            out.push_str(&f.summary());
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn stats_table(s: &Stats) -> String {

@@ -35,6 +35,7 @@ use crate::{
     query::server,
     sink::{Sink, SinkOptions},
     source::{clock::KernelClock, ring::Events},
+    sources::SourceMaps,
 };
 
 /// Where the daemon serves queries unless told otherwise.
@@ -127,6 +128,7 @@ struct Running {
     pinned_link: Option<aya::programs::links::PinnedLink>,
     pins: Option<Pins>,
     counters: Arc<CounterMaps>,
+    sources: Arc<SourceMaps>,
     events: Events,
     knowledge: Arc<Knowledge>,
     pipeline: Shared,
@@ -212,6 +214,11 @@ impl Running {
             loaded.cpus
         );
         let counters = Arc::new(CounterMaps::new(loaded.counters, loaded.cpus)?);
+        let (source_map, slots) = loaded.sources;
+        let sources = Arc::new(
+            SourceMaps::new(source_map, slots)
+                .context("mapping the per-source table SOURCES (mmap of a BPF array)")?,
+        );
         let events = Events::new(loaded.events, knowledge.source_ports())
             .context("watching the first-contact ring buffer")?;
         match privilege::socket_group(&config.socket) {
@@ -236,6 +243,7 @@ impl Running {
             pinned_link: loaded.pinned_link,
             pins,
             counters,
+            sources,
             events,
             knowledge,
             pipeline,
@@ -250,6 +258,8 @@ impl Running {
         let (stop_tx, stop_rx) = watch::channel(false);
         let answers: Arc<dyn server::Source> = Arc::new(server::Live {
             counters: Arc::clone(&self.counters),
+            sources: Arc::clone(&self.sources),
+            clock: KernelClock::new(),
             pipeline: Arc::clone(&self.pipeline),
         });
         let mut server_task =

@@ -257,6 +257,70 @@ pub fn estimate(query: &Query) -> usize {
         // The findings kept (10,000 at most, a few KiB each) are not counted before: this
         // much is held first, and the answer's real size is checked once it is made.
         Query::Findings { .. } => 4 << 20,
+        // A source row with a few findings; a port's answer holds ten sources and its
+        // findings.
+        Query::Sources { top, .. } => rows(Some(top.unwrap_or(DEFAULT_SOURCES)), 1 << 24) * 512,
+        Query::Port { .. } => 64 << 10,
+    }
+}
+
+/// Rows a `sources` answer holds when the request names no `top`.
+pub const DEFAULT_SOURCES: usize = 100;
+/// Sources a `port` answer lists.
+pub const PORT_SOURCES: usize = 10;
+
+/// One protocol's counters of a port.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortCounts {
+    /// Packets to the port.
+    pub packets: u64,
+    /// Connection attempts to it (TCP only).
+    pub syn: u64,
+    /// Packets from it (as a source port).
+    pub as_source: u64,
+    pub name: String,
+    pub meaning: String,
+    pub level: String,
+}
+
+/// `probe query port P`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PortAnswer {
+    pub port: u16,
+    pub class: String,
+    pub tcp: PortCounts,
+    pub udp: PortCounts,
+    /// The busiest sources whose port sketch holds the port (a sketch bit is shared by about
+    /// one port in 512, so a source here may have sent to another port of the same bit).
+    pub sources: Vec<crate::sources::SourceRow>,
+    /// Open and recent findings whose `port` is this port.
+    pub findings: Vec<crate::findings::Finding>,
+}
+
+/// The counters and meanings of `port`, without its sources and findings.
+pub fn port(s: &Snapshot, k: &Knowledge, port: u16) -> PortAnswer {
+    let counts = |p: Proto| {
+        let m = k.port(port, p, Direction::Destination);
+        PortCounts {
+            packets: s.port(p.counter_index(), port, false),
+            syn: if p == Proto::Tcp {
+                s.syn_ports[port as usize]
+            } else {
+                0
+            },
+            as_source: s.port(p.counter_index(), port, true),
+            name: m.name,
+            meaning: m.meaning,
+            level: m.level.to_string(),
+        }
+    };
+    PortAnswer {
+        port,
+        class: RangeClass::of(port).to_string(),
+        tcp: counts(Proto::Tcp),
+        udp: counts(Proto::Udp),
+        sources: Vec::new(),
+        findings: Vec::new(),
     }
 }
 
@@ -272,8 +336,9 @@ pub fn answer_body(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Re
         } => ok_body(&ports(s, k, *proto, *source, top(*t))),
         Query::Icmp { top: t } => ok_body(&icmp(s, k, top(*t))),
         Query::Flags { top: t } => ok_body(&flags(s, top(*t))),
-        // Findings come from the daemon's findings store, not the counters.
-        Query::Findings { .. } => ok_body(&Vec::<()>::new()),
+        Query::Port { port: p } => ok_body(&port(s, k, *p)),
+        // Findings and sources come from the daemon's stores, not the counters.
+        Query::Findings { .. } | Query::Sources { .. } => ok_body(&Vec::<()>::new()),
     }
 }
 

@@ -42,6 +42,17 @@ pub enum Query {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         top: Option<usize>,
     },
+    /// The busiest sources (by tracked packets), with their open findings.
+    Sources {
+        /// At most this many rows (default [`super::answer::DEFAULT_SOURCES`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        top: Option<usize>,
+        /// Only sources whose port sketch holds this destination port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    /// One port: its counters, what it means, its busiest sources and its findings.
+    Port { port: u16 },
     /// Recent findings (the latest state of each), oldest first.
     Findings {
         /// Only findings seen at or after this time, in nanoseconds since the Unix epoch.

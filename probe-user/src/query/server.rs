@@ -15,7 +15,13 @@ use tokio::{
 
 use super::{answer, frame, protocol};
 use crate::{
-    counters::Snapshot, findings::Finding, knowledge::Knowledge, pipeline::Pipeline, sink::Sink,
+    counters::Snapshot,
+    findings::Finding,
+    knowledge::Knowledge,
+    pipeline::Pipeline,
+    sink::Sink,
+    source::clock::KernelClock,
+    sources::{SourceFinding, SourceMaps, SourceRow},
 };
 
 /// How long a connected client may stay silent before the daemon hangs up.
@@ -40,11 +46,17 @@ pub trait Source: Send + Sync + 'static {
     fn knowledge(&self) -> Arc<Knowledge>;
     /// Recent findings, newest last, optionally since a time and of one kind.
     fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding>;
+    /// The busiest `top` sources, only those whose port sketch holds `port` when given, with
+    /// their open findings.
+    fn sources(&self, top: usize, port: Option<u16>) -> Vec<SourceRow>;
 }
 
-/// The running daemon's counters and findings.
+/// The running daemon's counters, sources and findings.
 pub struct Live {
     pub counters: Arc<crate::counters::CounterMaps>,
+    pub sources: Arc<SourceMaps>,
+    /// Turns the kernel's times into wall-clock times.
+    pub clock: KernelClock,
     /// The pipeline: its sink holds the lines written (closed findings too), its engine the
     /// open findings' current state.
     pub pipeline: Arc<Mutex<Pipeline<Sink>>>,
@@ -82,6 +94,43 @@ impl Source for Live {
             }
         }
         by_id.into_values().collect()
+    }
+
+    fn sources(&self, top: usize, port: Option<u16>) -> Vec<SourceRow> {
+        let mut all = self.sources.read();
+        if let Some(p) = port {
+            all.retain(|(_, s)| crate::sources::may_have_sent_to(s, p));
+        }
+        // Busiest first; ties by address, so answers are stable.
+        all.sort_by(|a, b| {
+            b.1.packets
+                .cmp(&a.1.packets)
+                .then_with(|| crate::sources::address(&a.0).cmp(&crate::sources::address(&b.0)))
+        });
+        all.truncate(top);
+        let open = {
+            let pipeline = self
+                .pipeline
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pipeline.engine().open_state()
+        };
+        all.iter()
+            .map(|(k, s)| {
+                let mut row = crate::sources::row(k, s, |t| self.clock.wall(t));
+                row.findings = open
+                    .iter()
+                    .filter(|f| f.src.as_deref() == Some(row.src.as_str()))
+                    .map(|f| SourceFinding {
+                        id: f.id,
+                        kind: f.kind.as_str().to_owned(),
+                        level: f.level.to_string(),
+                        port: f.port,
+                    })
+                    .collect();
+                row
+            })
+            .collect()
     }
 }
 
@@ -252,10 +301,24 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, budget: &tokio:
         };
         // Made on this thread: the budget lets one full answer be made at a time (about 16 ms
         // of work), and another thread's allocator would keep what it freed.
-        let made = if let protocol::Query::Findings { since_ns, kind } = &request.query {
-            answer::ok_body(&source.findings(*since_ns, kind.as_deref()))
-        } else {
-            answer::answer_body(&request.query, &source.snapshot(), &source.knowledge())
+        let made = match &request.query {
+            protocol::Query::Findings { since_ns, kind } => {
+                answer::ok_body(&source.findings(*since_ns, kind.as_deref()))
+            }
+            protocol::Query::Sources { top, port } => {
+                answer::ok_body(&source.sources(top.unwrap_or(answer::DEFAULT_SOURCES), *port))
+            }
+            protocol::Query::Port { port } => {
+                let mut a = answer::port(&source.snapshot(), &source.knowledge(), *port);
+                a.sources = source.sources(answer::PORT_SOURCES, Some(*port));
+                a.findings = source
+                    .findings(None, None)
+                    .into_iter()
+                    .filter(|f| f.port == Some(*port))
+                    .collect();
+                answer::ok_body(&a)
+            }
+            q => answer::answer_body(q, &source.snapshot(), &source.knowledge()),
         };
         let body = made.unwrap_or_else(|e| {
             serde_json::to_vec(&protocol::Response::error("internal", e.to_string()))
