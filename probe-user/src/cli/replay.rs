@@ -24,7 +24,8 @@ use crate::{
 /// Arguments of `probe replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// A pcap or pcapng capture (tcpdump -w, tshark, dumpcap), Ethernet, raw IP or Linux cooked.
+    /// A pcap or pcapng capture (tcpdump -w, tshark, dumpcap) of Ethernet, raw IP, Linux cooked
+    /// (v1 or v2, as `tcpdump -i any` writes), BSD loopback (NULL, LOOP) or PPP frames.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Print findings as JSON Lines (docs/findings.md) instead of one line each for people.
