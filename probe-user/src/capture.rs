@@ -12,7 +12,7 @@ use pcap_parser::{
     pcapng::{EnhancedPacketBlock, InterfaceDescriptionBlock},
     traits::{PcapNGPacketBlock as _, PcapReaderIterator},
 };
-use probe_common::packet::ether_type;
+use probe_common::packet::{ether_type, ip_proto};
 
 /// Read buffer: large enough for any frame a capture can hold.
 const BUFFER: usize = 1 << 20;
@@ -77,6 +77,11 @@ pub struct Frame {
     /// Capture time, nanoseconds since the Unix epoch.
     pub ts_ns: u64,
     pub data: Vec<u8>,
+    /// The capture holds less of the frame than was on the wire (its snapshot length cut it).
+    pub truncated: bool,
+    /// The cut fell inside the IP datagram, and its lengths were set to what the capture holds
+    /// ([`fit_to_capture`]): where the datagram really ends is not known.
+    pub fitted: bool,
 }
 
 /// How the frames of one interface (or of a whole legacy pcap file) are laid out.
@@ -274,11 +279,18 @@ impl State {
         // above the original is believed for the bytes it gave.
         let packet = wire.max(data.len()).saturating_sub(link.fcs);
         let data = &data[..data.len().min(packet)];
-        let Some(data) = as_ethernet(link.linktype, data) else {
+        let truncated = data.len() < packet;
+        let Some(mut data) = as_ethernet(link.linktype, data) else {
             self.skipped_link_types += 1;
             return None;
         };
-        Some(Frame { ts_ns, data })
+        let fitted = truncated && fit_to_capture(&mut data);
+        Some(Frame {
+            ts_ns,
+            data,
+            truncated,
+            fitted,
+        })
     }
 }
 
@@ -357,10 +369,103 @@ fn synthetic(ether_type: u16, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// Makes the length fields of an Ethernet frame cut short by the snapshot length say what the
+/// capture holds, so that the parser reads the headers that are there; true when it changed
+/// them (the cut fell inside the IP datagram).
+///
+/// The parser is the XDP program's, which only ever sees whole frames: an IP length that runs
+/// past the frame is malformed there, and so it would be for every frame of a capture taken
+/// with a short snapshot (`tcpdump -s 64`). The replay does not change the parser; it tells it
+/// where the capture ends instead:
+/// - IPv4's total length, or IPv6's payload length, becomes what the capture holds;
+/// - a UDP length past that follows it;
+/// - a TCP header whose options the snapshot cut (the segment held them, the capture does not)
+///   keeps its fixed 20 bytes: its data offset becomes 5 and the IP length ends after it. The
+///   probe reads no TCP option, and the options' remains are not taken for payload.
+///
+/// IPv6 extension headers are not walked: the transport behind them is left as it is, and a
+/// chain cut short is the parser's to judge.
+fn fit_to_capture(frame: &mut [u8]) -> bool {
+    let Some(mut et) = be16(frame, 12) else {
+        return false;
+    };
+    let mut l3 = 14;
+    // Two tags at most, as the parser reads them.
+    for _ in 0..2 {
+        if et != ether_type::VLAN && et != ether_type::QINQ {
+            break;
+        }
+        let Some(inner) = be16(frame, l3 + 2) else {
+            return false;
+        };
+        et = inner;
+        l3 += 4;
+    }
+    let held = frame.len().saturating_sub(l3);
+    match et {
+        ether_type::IPV4 if held >= 20 => {
+            let ihl = usize::from(frame[l3] & 0x0f) * 4;
+            let total = usize::from(be16(frame, l3 + 2).unwrap_or(0));
+            // A whole datagram, or a header the parser refuses whatever the lengths say.
+            if total <= held || ihl < 20 || ihl > held {
+                return false;
+            }
+            let fragment_offset = be16(frame, l3 + 6).map_or(0, |f| f & 0x1fff);
+            // Past the first fragment there is no transport header to fit.
+            let payload = if fragment_offset == 0 {
+                fit_transport(frame, frame[l3 + 9], l3 + ihl, held - ihl, total - ihl)
+            } else {
+                held - ihl
+            };
+            set_be16(frame, l3 + 2, ihl + payload);
+            true
+        }
+        ether_type::IPV6 if held >= 40 => {
+            let declared = usize::from(be16(frame, l3 + 4).unwrap_or(0));
+            if declared <= held - 40 {
+                return false;
+            }
+            let payload = fit_transport(frame, frame[l3 + 6], l3 + 40, held - 40, declared);
+            set_be16(frame, l3 + 4, payload);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Fits the transport header at `l4` to a capture that holds `held` bytes of the IP payload
+/// the sender made `declared` bytes long; returns the IP payload length to declare.
+fn fit_transport(frame: &mut [u8], protocol: u8, l4: usize, held: usize, declared: usize) -> usize {
+    match protocol {
+        ip_proto::TCP if held >= 20 => {
+            let offset = usize::from(frame[l4 + 12] >> 4) * 4;
+            // Options the sender did not put in this packet (a first fragment that ends
+            // inside them) are not the snapshot's doing: left for the parser to judge.
+            if offset > held && offset <= declared {
+                frame[l4 + 12] = (5 << 4) | (frame[l4 + 12] & 0x0f);
+                return 20;
+            }
+        }
+        ip_proto::UDP
+            if held >= 8 && be16(frame, l4 + 4).is_some_and(|len| usize::from(len) > held) =>
+        {
+            set_be16(frame, l4 + 4, held);
+        }
+        _ => {}
+    }
+    held
+}
+
 /// The big-endian 16-bit field at `at`, if the frame holds it.
 fn be16(data: &[u8], at: usize) -> Option<u16> {
     let bytes = data.get(at..at + 2)?;
     Some(u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+/// Writes `value` (at most 0xffff: a length the frame holds) big-endian at `at`.
+fn set_be16(data: &mut [u8], at: usize, value: usize) {
+    let value = u16::try_from(value).unwrap_or(u16::MAX);
+    data[at..at + 2].copy_from_slice(&value.to_be_bytes());
 }
 
 fn interface(idb: &InterfaceDescriptionBlock<'_>) -> Interface {
@@ -404,7 +509,7 @@ pub(crate) mod testfiles;
 
 #[cfg(test)]
 mod tests {
-    use probe_common::packet::{Malformed, Network, parse};
+    use probe_common::packet::{Malformed, Network, Transport, parse};
 
     use super::{testfiles::*, *};
 
@@ -478,7 +583,9 @@ mod tests {
             c.next_frame().unwrap(),
             Some(Frame {
                 ts_ns: 7_250_000_000,
-                data: vec![0xaa; 20]
+                data: vec![0xaa; 20],
+                truncated: false,
+                fitted: false,
             })
         );
         match c.next_frame() {
@@ -529,11 +636,17 @@ mod tests {
         (frames, c.skipped_link_types())
     }
 
-    /// The data of every frame.
+    /// The data of every frame, which must all be whole.
     fn whole_frames(bytes: &[u8]) -> Vec<Vec<u8>> {
         let (frames, skipped) = read(bytes);
         assert_eq!(skipped, 0);
-        frames.into_iter().map(|f| f.data).collect()
+        frames
+            .into_iter()
+            .map(|f| {
+                assert!(!f.truncated && !f.fitted, "{f:?}");
+                f.data
+            })
+            .collect()
     }
 
     #[test]
@@ -737,5 +850,216 @@ mod tests {
         let (frames, skipped) = read(&pcap(105, 65_535, &[whole(&[0; 30]), whole(&[0; 40])]));
         assert!(frames.is_empty());
         assert_eq!(skipped, 2);
+    }
+
+    /// The one frame of `file`, which must be cut short.
+    fn cut(file: &[u8]) -> Frame {
+        let (frames, skipped) = read(file);
+        assert_eq!(skipped, 0);
+        let [frame] = <[Frame; 1]>::try_from(frames).unwrap();
+        assert!(frame.truncated, "{frame:?}");
+        frame
+    }
+
+    #[test]
+    fn a_cut_syn_keeps_its_fixed_tcp_header_and_loses_the_options_it_cannot_hold() {
+        // A Linux SYN: 40 bytes of TCP header, 74 on the wire, 64 kept (tcpdump -s 64).
+        let syn = ether(0x0800, &ipv4(6, &tcp(40_000, SYN, 20, 0)));
+        assert_eq!(syn.len(), 74);
+        let frame = cut(&pcap(1, 64, &[(74, &syn[..64])]));
+        assert!(frame.fitted);
+        let mut expected = syn[..64].to_vec();
+        // IPv4 total length 20 + 20, data offset 5 words.
+        expected[16..18].copy_from_slice(&40u16.to_be_bytes());
+        expected[46] = 0x50;
+        assert_eq!(frame.data, expected);
+        let p = parse(&frame.data).unwrap();
+        assert_eq!(
+            (
+                p.transport,
+                p.src_port,
+                p.dst_port,
+                p.tcp_flags,
+                p.payload_len
+            ),
+            (Transport::Tcp, 50_000, 40_000, SYN, 0)
+        );
+    }
+
+    #[test]
+    fn a_cut_segment_keeps_the_payload_it_holds() {
+        // nmap --data-length 60: a 24-byte TCP header and 60 bytes of data.
+        let syn = ether(0x0800, &ipv4(6, &tcp(40_001, SYN, 4, 60)));
+        let frame = cut(&pcap(1, 64, &[(syn.len(), &syn[..64])]));
+        assert!(frame.fitted);
+        let mut expected = syn[..64].to_vec();
+        expected[16..18].copy_from_slice(&50u16.to_be_bytes());
+        assert_eq!(frame.data, expected);
+        let p = parse(&frame.data).unwrap();
+        assert_eq!((p.dst_port, p.tcp_flags, p.payload_len), (40_001, SYN, 6));
+    }
+
+    #[test]
+    fn a_cut_datagram_has_its_ip_and_udp_lengths_set_to_what_was_kept() {
+        let v4 = ether(0x0800, &ipv4(17, &udp(53, 100)));
+        let frame = cut(&pcap(1, 64, &[(v4.len(), &v4[..64])]));
+        let mut expected = v4[..64].to_vec();
+        expected[16..18].copy_from_slice(&50u16.to_be_bytes());
+        expected[38..40].copy_from_slice(&30u16.to_be_bytes());
+        assert_eq!(frame.data, expected);
+        let p = parse(&frame.data).unwrap();
+        assert_eq!(
+            (p.transport, p.dst_port, p.payload_len),
+            (Transport::Udp, 53, 22)
+        );
+
+        let v6 = ether(0x86dd, &ipv6(17, &udp(53, 100)));
+        let frame = cut(&pcap(1, 64, &[(v6.len(), &v6[..64])]));
+        let mut expected = v6[..64].to_vec();
+        expected[18..20].copy_from_slice(&10u16.to_be_bytes());
+        expected[58..60].copy_from_slice(&10u16.to_be_bytes());
+        assert_eq!(frame.data, expected);
+        let p = parse(&frame.data).unwrap();
+        assert_eq!(
+            (p.network, p.dst_port, p.payload_len),
+            (Network::Ipv6, 53, 2)
+        );
+    }
+
+    #[test]
+    fn a_cut_frame_behind_vlan_tags_or_another_link_header_is_fitted_too() {
+        let mut tagged = vec![
+            2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0xa8, 0, 5, 0x81, 0x00,
+        ];
+        tagged.extend([0, 7, 0x08, 0x00]);
+        tagged.extend(ipv4(17, &udp(53, 100)));
+        let frame = cut(&pcap(1, 64, &[(tagged.len(), &tagged[..64])]));
+        let mut expected = tagged[..64].to_vec();
+        expected[24..26].copy_from_slice(&42u16.to_be_bytes());
+        expected[46..48].copy_from_slice(&22u16.to_be_bytes());
+        assert_eq!(frame.data, expected);
+        assert_eq!(parse(&frame.data).unwrap().vlan_tags, 2);
+
+        // Linux cooked v2 (tcpdump -i any -s 64): the 44 bytes of IP kept.
+        let packet = ipv4(6, &tcp(40_002, SYN, 20, 0));
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6];
+        sll2.extend([2, 0, 0, 0, 0, 2, 0, 0]);
+        sll2.extend(&packet);
+        let frame = cut(&pcap(276, 64, &[(sll2.len(), &sll2[..64])]));
+        let mut expected = as_read(0x0800, &packet[..44]);
+        expected[16..18].copy_from_slice(&40u16.to_be_bytes());
+        expected[46] = 0x50;
+        assert_eq!(frame.data, expected);
+        assert_eq!(parse(&frame.data).unwrap().dst_port, 40_002);
+    }
+
+    #[test]
+    fn a_cut_fragment_after_the_first_has_only_its_ip_length_set() {
+        // Offset 8 words: what follows the IP header is data, though it looks like UDP here.
+        let frag = ether(0x0800, &ipv4_frag(17, 8, &udp(53, 100)));
+        let frame = cut(&pcap(1, 64, &[(frag.len(), &frag[..64])]));
+        let mut expected = frag[..64].to_vec();
+        expected[16..18].copy_from_slice(&50u16.to_be_bytes());
+        assert_eq!(frame.data, expected);
+        let p = parse(&frame.data).unwrap();
+        assert_eq!((p.fragment_offset, p.transport), (8, Transport::None));
+    }
+
+    #[test]
+    fn a_first_fragment_that_ends_inside_its_own_options_keeps_the_senders_data_offset() {
+        // More fragments; 24 bytes of IP payload where the TCP header claims 40 (a tiny
+        // fragment the sender made), cut by the snapshot after 22 of them.
+        let mut l4 = tcp(40_000, SYN, 20, 0);
+        l4.truncate(24);
+        let frag = ether(0x0800, &ipv4_frag(6, 0x2000, &l4));
+        let frame = cut(&pcap(1, 56, &[(frag.len(), &frag[..56])]));
+        let mut expected = frag[..56].to_vec();
+        expected[16..18].copy_from_slice(&42u16.to_be_bytes());
+        assert_eq!(frame.data, expected, "the data offset is the sender's");
+        assert!(frame.fitted);
+        assert_eq!(parse(&frame.data), Err(Malformed::Tcp));
+    }
+
+    #[test]
+    fn a_frame_cut_only_in_its_padding_is_truncated_but_not_fitted() {
+        // 42 bytes of Ethernet, IPv4 and UDP, padded to 60 on the wire; 50 kept.
+        let mut padded = ether(0x0800, &ipv4(17, &udp(7, 0)));
+        padded.resize(60, 0);
+        let frame = cut(&pcap(1, 50, &[(60, &padded[..50])]));
+        assert!(!frame.fitted);
+        assert_eq!(frame.data, padded[..50]);
+        assert_eq!(parse(&frame.data).unwrap().dst_port, 7);
+    }
+
+    #[test]
+    fn a_frame_cut_inside_its_ip_header_is_left_for_the_parser_to_refuse() {
+        let syn = ether(0x0800, &ipv4(6, &tcp(40_000, SYN, 20, 0)));
+        let frame = cut(&pcap(1, 30, &[(syn.len(), &syn[..30])]));
+        assert!(!frame.fitted);
+        assert_eq!(frame.data, syn[..30]);
+        assert_eq!(parse(&frame.data), Err(Malformed::Ipv4Header));
+    }
+
+    /// A pcapng file: section header, one Ethernet interface, then `packets` as enhanced packet
+    /// blocks of (wire length, bytes held).
+    fn pcapng(packets: &[(usize, &[u8])]) -> Vec<u8> {
+        let mut f = Vec::new();
+        // Section header block: magic, version 1.0, section length unknown.
+        f.extend(0x0a0d_0d0au32.to_le_bytes());
+        f.extend(28u32.to_le_bytes());
+        f.extend(0x1a2b_3c4du32.to_le_bytes());
+        f.extend(1u16.to_le_bytes());
+        f.extend(0u16.to_le_bytes());
+        f.extend(u64::MAX.to_le_bytes());
+        f.extend(28u32.to_le_bytes());
+        // Interface description block: Ethernet, snapshot length 64.
+        f.extend(1u32.to_le_bytes());
+        f.extend(20u32.to_le_bytes());
+        f.extend(1u16.to_le_bytes());
+        f.extend(0u16.to_le_bytes());
+        f.extend(64u32.to_le_bytes());
+        f.extend(20u32.to_le_bytes());
+        for (wire, held) in packets {
+            let padded = held.len().div_ceil(4) * 4;
+            let len = u32::try_from(32 + padded).unwrap();
+            f.extend(6u32.to_le_bytes());
+            f.extend(len.to_le_bytes());
+            f.extend(0u32.to_le_bytes());
+            f.extend(0u32.to_le_bytes());
+            f.extend(1_000_000u32.to_le_bytes());
+            f.extend(u32::try_from(held.len()).unwrap().to_le_bytes());
+            f.extend(u32::try_from(*wire).unwrap().to_le_bytes());
+            f.extend(*held);
+            f.extend(vec![0; padded - held.len()]);
+            f.extend(len.to_le_bytes());
+        }
+        f
+    }
+
+    #[test]
+    fn pcapng_packets_cut_by_the_snapshot_are_fitted_the_same_way() {
+        let syn = ether(0x0800, &ipv4(6, &tcp(40_000, SYN, 20, 0)));
+        let rst = ether(0x0800, &ipv4(6, &tcp(40_000, 0x04, 0, 0)));
+        let (frames, _) = read(&pcapng(&[(syn.len(), &syn[..64]), whole(&rst)]));
+        let mut fitted = syn[..64].to_vec();
+        fitted[16..18].copy_from_slice(&40u16.to_be_bytes());
+        fitted[46] = 0x50;
+        assert_eq!(
+            frames,
+            [
+                Frame {
+                    ts_ns: 1_000_000_000,
+                    data: fitted,
+                    truncated: true,
+                    fitted: true,
+                },
+                Frame {
+                    ts_ns: 1_000_000_000,
+                    data: rst,
+                    truncated: false,
+                    fitted: false,
+                },
+            ]
+        );
     }
 }
