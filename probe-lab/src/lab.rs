@@ -710,31 +710,38 @@ pub struct PcapCapture {
 impl PcapCapture {
     /// Starts writing to `path` and returns once tcpdump listens.
     pub fn start(lab: &Lab, path: &std::path::Path) -> Self {
+        Self::start_with(lab, path, &[])
+    }
+
+    /// As [`PcapCapture::start`], with `options` for tcpdump after the usual ones. tcpdump
+    /// keeps the last `-i`, `-s` and `-y` it is given, so `["-s", "64"]` cuts every frame to 64
+    /// bytes, and `["-i", "any", "-y", "LINUX_SLL2"]` records every interface of the sensor's
+    /// namespace as Linux cooked v2.
+    pub fn start_with(lab: &Lab, path: &std::path::Path, options: &[&str]) -> Self {
         let file = path.to_str().expect("a UTF-8 capture path");
-        let mut process = Background::spawn(
-            lab.sensor_ns(),
-            &[
-                "tcpdump",
-                "-Q",
-                "in",
-                "-i",
-                lab.sensor_if(),
-                // Every frame handed over at once: without it, frames still in a partly filled
-                // ring block when tcpdump is interrupted are never written.
-                "--immediate-mode",
-                // In immediate mode the ring has one slot per snapshot length: the default
-                // (256 KiB) leaves 8 slots in the default 2 MiB buffer, and a scan's burst
-                // overflows them. Lab frames are at most 1514 bytes.
-                "-s",
-                "2048",
-                "-B",
-                "8192",
-                // Each packet is written as it arrives, not when a buffer fills.
-                "-U",
-                "-w",
-                file,
-            ],
-        );
+        let mut argv = vec![
+            "tcpdump",
+            "-Q",
+            "in",
+            "-i",
+            lab.sensor_if(),
+            // Every frame handed over at once: without it, frames still in a partly filled
+            // ring block when tcpdump is interrupted are never written.
+            "--immediate-mode",
+            // In immediate mode the ring has one slot per snapshot length: the default
+            // (256 KiB) leaves 8 slots in the default 2 MiB buffer, and a scan's burst
+            // overflows them. Lab frames are at most 1514 bytes.
+            "-s",
+            "2048",
+            "-B",
+            "8192",
+            // Each packet is written as it arrives, not when a buffer fills.
+            "-U",
+            "-w",
+            file,
+        ];
+        argv.extend_from_slice(options);
+        let mut process = Background::spawn(lab.sensor_ns(), &argv);
         let stderr = wait_until_listening(&mut process);
         Self {
             process,

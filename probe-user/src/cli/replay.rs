@@ -24,7 +24,9 @@ use crate::{
 /// Arguments of `probe replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// A pcap or pcapng capture (tcpdump -w, tshark, dumpcap), Ethernet, raw IP or Linux cooked.
+    /// A pcap or pcapng capture (tcpdump -w, tshark, dumpcap) of Ethernet, raw IP, Linux cooked
+    /// (v1 or v2, as `tcpdump -i any` writes), BSD loopback (NULL, LOOP) or PPP frames. Frames
+    /// cut short by a snapshot length (tcpdump -s) are read as far as they go.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Print findings as JSON Lines (docs/findings.md) instead of one line each for people.
@@ -87,7 +89,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .context("writing findings to standard output")?;
     let totals = source.totals();
     eprintln!(
-        "replayed {} frames: {} first contacts, {} findings, {} malformed{}{}",
+        "replayed {} frames: {} first contacts, {} findings, {} malformed{}{}{}",
         totals.frames,
         totals.contacts,
         written,
@@ -96,6 +98,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             format!(
                 ", {} contacts over the event rate (raise --event-rate to see them)",
                 totals.rate_limited
+            )
+        } else {
+            String::new()
+        },
+        if totals.truncated > 0 {
+            format!(
+                ", {} frames cut short by the snapshot length (read as far as they go)",
+                totals.truncated
             )
         } else {
             String::new()

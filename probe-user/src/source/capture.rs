@@ -1,6 +1,10 @@
 //! A capture file as the pipeline's source: each frame through the parser the XDP program runs
 //! and the kernel's own first-contact rule (probe-common's `track`, as one CPU), in capture
 //! time. Windows close on capture time as the daemon's interval closes them on wall time.
+//!
+//! A frame cut short by the capture's snapshot length is read as far as it goes (the reader
+//! sets its lengths to what the capture holds: `capture::fit_to_capture`) and counted as
+//! truncated, never as malformed: what the capture left out cannot be judged.
 
 use probe_common::{
     event::FirstContact,
@@ -18,7 +22,11 @@ use crate::{
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Totals {
     pub frames: u64,
+    /// Whole frames the parser refused.
     pub malformed: u64,
+    /// Frames the capture holds only part of (its snapshot length cut them), whether or not
+    /// the part held parsed.
+    pub truncated: u64,
     pub contacts: u64,
     pub rate_limited: u64,
     pub skipped_link_types: u64,
@@ -68,10 +76,20 @@ impl CaptureSource {
             });
             self.next_tick = Some(ts.saturating_add(self.tick_ns));
         }
+        if frame.truncated {
+            self.totals.truncated += 1;
+        }
         let Ok(p) = parse(&frame.data) else {
-            self.totals.malformed += 1;
+            if !frame.truncated {
+                self.totals.malformed += 1;
+            }
             return Ok(true);
         };
+        // A tiny fragment is one that ends inside its transport header. In a datagram the
+        // snapshot cut, the capture ends there, not necessarily the fragment: no verdict.
+        if frame.fitted && p.tiny_fragment {
+            return Ok(true);
+        }
         if self.rule.observe(&p, ts) == Verdict::New {
             self.totals.contacts += 1;
             let event = FirstContact::from_frame(&frame.data, &p, ts);
@@ -117,4 +135,75 @@ pub fn replay<O: Output>(
     };
     pipeline.finish(source.end_ns(), source.lost());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        capture::testfiles::{SYN, ether, ipv4, ipv4_frag, pcap, tcp, udp, whole},
+        contact::Proto,
+    };
+
+    #[test]
+    fn frames_cut_by_the_snapshot_are_counted_as_truncated_and_read_as_far_as_they_go() {
+        let syn = ether(0x0800, &ipv4(6, &tcp(40_000, SYN, 4, 0)));
+        let linux_syn = ether(0x0800, &ipv4(6, &tcp(40_001, SYN, 20, 0)));
+        let first_fragment = ether(0x0800, &ipv4_frag(17, 0x2000, &udp(53, 100)));
+        let short_syn = ether(0x0800, &ipv4(6, &tcp(40_002, SYN, 20, 0)));
+        let mut bad_length = syn.clone();
+        bad_length[16..18].copy_from_slice(&200u16.to_be_bytes());
+        let query = ether(0x0800, &ipv4(17, &udp(53, 10)));
+        let file = pcap(
+            1,
+            64,
+            &[
+                whole(&syn),
+                // Read with its fixed TCP header: a contact.
+                (linux_syn.len(), &linux_syn[..64]),
+                // Cut inside its UDP header: the capture cannot say whether the fragment was
+                // tiny, so no contact.
+                (first_fragment.len(), &first_fragment[..40]),
+                // Cut inside its IP header: refused, but truncated rather than malformed.
+                (short_syn.len(), &short_syn[..30]),
+                whole(&bad_length),
+                whole(&query),
+            ],
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.pcap");
+        std::fs::write(&path, file).unwrap();
+
+        let capture = Capture::open(&path).unwrap();
+        let rule = FirstContacts::new(1024, 1_000_000, 1_000_000);
+        let mut source = CaptureSource::new(capture, rule, 60_000_000_000);
+        let mut contacts = Vec::new();
+        while source
+            .next(&mut |input| {
+                if let Input::Contact(c) = input {
+                    contacts.push((c.proto, c.dst_port, c.tcp_flags, c.ts_ns));
+                }
+            })
+            .unwrap()
+        {}
+        assert_eq!(
+            contacts,
+            [
+                (Proto::Tcp, 40_000, SYN, 1_000_000_000),
+                (Proto::Tcp, 40_001, SYN, 2_000_000_000),
+                (Proto::Udp, 53, 0, 6_000_000_000),
+            ]
+        );
+        assert_eq!(
+            source.totals(),
+            Totals {
+                frames: 6,
+                malformed: 1,
+                truncated: 3,
+                contacts: 3,
+                rate_limited: 0,
+                skipped_link_types: 0,
+            }
+        );
+    }
 }
