@@ -374,8 +374,11 @@ fn the_sketch_sizes_match_the_source_state_arrays_and_the_cache_is_a_power_of_tw
         last_seen_ns: 0,
         packets: 0,
         syns: 0,
+        bytes: 0,
         ports: [0; 8],
         hosts: [0; 4],
+        echo_replies: 0,
+        reflected: 0,
         ttl_min: 0,
         ttl_max: 0,
         last_icmp: 0,
@@ -657,4 +660,83 @@ fn a_significant_source_port_is_part_of_the_contact_and_others_are_not() {
         ..key(27015)
     };
     assert_eq!(flow_hash(&plain), flow_hash(&key(40_000)));
+}
+
+#[test]
+fn a_source_slot_counts_its_packets_and_is_taken_over_by_another_source() {
+    use probe_common::track::{Sighting, SourceKey, SourceSlot};
+    let key = |last| SourceKey {
+        addr: [198, 18, 0, last, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ip_version: 4,
+        pad: [0; 3],
+    };
+    let (src, dst) = (key(2).addr, key(1).addr);
+    let sighting = |len, echo_reply, reflected, ttl| Sighting {
+        src: &src,
+        dst: &dst,
+        network: probe_common::packet::Network::Ipv4,
+        dst_port: 40_000,
+        ttl,
+        syn: false,
+        icmp: 0,
+        len,
+        echo_reply,
+        reflected,
+    };
+    let mut slot = SourceSlot {
+        key: key(0),
+        pad: [0; 4],
+        state: SourceState {
+            first_seen_ns: 0,
+            last_seen_ns: 0,
+            packets: 0,
+            syns: 0,
+            bytes: 0,
+            ports: [0; 8],
+            hosts: [0; 4],
+            echo_replies: 0,
+            reflected: 0,
+            ttl_min: 0,
+            ttl_max: 0,
+            last_icmp: 0,
+            pad: [0; 5],
+        },
+    };
+    slot.see(&key(2), &sighting(98, true, false, 60), 10);
+    slot.see(&key(2), &sighting(1442, false, true, 57), 20);
+    slot.see(&key(2), &sighting(1442, false, true, 61), 30);
+    let s = slot.state;
+    assert_eq!(
+        (s.first_seen_ns, s.last_seen_ns, s.packets, s.bytes),
+        (10, 30, 3, 98 + 2 * 1442)
+    );
+    assert_eq!(
+        (s.echo_replies, s.reflected, s.ttl_min, s.ttl_max),
+        (1, 2, 57, 61)
+    );
+    // Another source hashing here starts afresh.
+    slot.see(&key(3), &sighting(60, false, false, 64), 40);
+    let s = slot.state;
+    assert_eq!(
+        (
+            slot.key,
+            s.first_seen_ns,
+            s.packets,
+            s.bytes,
+            s.echo_replies,
+            s.reflected
+        ),
+        (key(3), 40, 1, 60, 0, 0)
+    );
+}
+
+#[test]
+fn reflector_ports_are_the_amplifying_services_and_not_echo() {
+    use probe_common::track::reflector_port;
+    for port in [17, 19, 53, 123, 161, 389, 1900, 3702, 5353, 11211] {
+        assert!(reflector_port(port), "{port}");
+    }
+    for port in [7, 22, 80, 443, 1024, 40_000] {
+        assert!(!reflector_port(port), "{port}");
+    }
 }

@@ -8,7 +8,7 @@ use probe_common::{
         port_proto, total,
     },
     packet::{Network, Packet, Shortcut, Transport, parse_into, shortcut, tcp_flags},
-    track::{contact_key, flow_hash},
+    track::{contact_key, flow_hash, reflector_port},
 };
 
 use crate::{
@@ -40,7 +40,7 @@ pub fn frame(ctx: &XdpContext) {
             bump(c, TOTALS, network_total(a.network), 1);
             tcp(c, a.src_port, a.dst_port, a.tcp_flags);
             let known = track::seen(cpu, a.contact);
-            if track::attempt(&a, known, c) {
+            if track::attempt(&a, (end - start) as u32, known, c) {
                 // Only a first contact the rate limit lets through needs the whole packet,
                 // for its event. The shortcut took the frame, so the parser does too.
                 if let Some(p) = PACKET.get_ptr_mut(0) {
@@ -54,14 +54,23 @@ pub fn frame(ctx: &XdpContext) {
             return;
         }
         Some(Shortcut::Datagram(d)) => {
-            if track::seen(cpu, d.contact) {
+            // A reflected answer's repeats go on to update its source (below, after the full
+            // parse): a reflection flood is one contact per reflector, and its volume is the
+            // attack. Every other repeat stops here.
+            let reflected = d.dst_port >= 1024 && reflector_port(d.src_port);
+            if track::seen(cpu, d.contact) && !reflected {
                 bump(c, TOTALS, network_total(d.network), 1);
                 udp(c, d.src_port, d.dst_port);
                 return;
             }
-            // A new contact: the full parse below builds what tracking needs, and its hash
-            // (the one `flow_hash` of its contact key gives) is already known.
-            Some(d.contact)
+            if reflected {
+                // Hashed again below, where whether it is known is asked too.
+                None
+            } else {
+                // A new contact: the full parse below builds what tracking needs, and its
+                // hash (the one `flow_hash` of its contact key gives) is already known.
+                Some(d.contact)
+            }
         }
         None => None,
     };
@@ -120,9 +129,10 @@ pub fn frame(ctx: &XdpContext) {
             (hash, track::seen(cpu, hash))
         }
     };
-    // A repeat of a reported UDP or ICMP contact has nothing more to say; a repeated SYN, FIN
-    // or RST to a reported port still tells about its source.
-    if known && !matches!(p.transport, Transport::Tcp) {
+    // A repeat of a reported UDP or ICMP contact has nothing more to say, unless it is an echo
+    // reply or a reflected answer (their volume is the attack); a repeated SYN, FIN or RST to
+    // a reported port still tells about its source.
+    if known && !matches!(p.transport, Transport::Tcp) && !p.tracks_volume() {
         return;
     }
     track::packet(ctx, p, hash, known, c);

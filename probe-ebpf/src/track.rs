@@ -27,11 +27,11 @@ use aya_ebpf::{
 use probe_common::{
     counters::{BPF_F_MMAPABLE, TOTALS, total},
     event::FirstContact,
-    packet::{Attempt, Network, Packet, Transport},
+    packet::{Attempt, Packet, Transport},
     track::{
         Bucket, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE, DEFAULT_SOURCES,
-        SOURCE_PORT_WORDS, SourceKey, SourcePorts, SourceSlot, contact_slot, host_bit, port_bit,
-        source_hash, source_port_bit,
+        SOURCE_PORT_WORDS, Sighting, SourceKey, SourcePorts, SourceSlot, contact_slot, source_hash,
+        source_port_bit,
     },
 };
 
@@ -115,8 +115,9 @@ pub fn seen(cpu: u32, hash: u64) -> bool {
 }
 
 /// Tracks `p`, whose contact hashes to `hash` and was `known` already (a repeat that still
-/// tells about its source: a SYN, FIN, ... to a reported port). A function of its own (a
-/// BPF-to-BPF call) so its stack frame does not add to the parser's.
+/// tells about its source: a SYN, FIN, ... to a reported port, an echo reply, a reflected
+/// answer). A function of its own (a BPF-to-BPF call) so its stack frame does not add to the
+/// parser's.
 #[inline(never)]
 pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &mut Block) {
     let sighting = Sighting {
@@ -131,16 +132,20 @@ pub fn packet(ctx: &XdpContext, p: &Packet, hash: u64, known: bool, counters: &m
         } else {
             0
         },
+        len: p.len,
+        echo_reply: p.is_echo_reply(),
+        reflected: p.is_reflected(),
     };
     if sight(&sighting, known, counters) {
         emit(ctx, p, hash, counters);
     }
 }
 
-/// Tracks a TCP segment the shortcut read (`a`), without a parsed packet. True when it is a
-/// new contact within the rate limit: the caller then parses the frame and calls [`emit`].
+/// Tracks a TCP segment the shortcut read (`a`, in a frame of `len` bytes), without a parsed
+/// packet. True when it is a new contact within the rate limit: the caller then parses the
+/// frame and calls [`emit`].
 #[inline(never)]
-pub fn attempt(a: &Attempt, known: bool, counters: &mut Block) -> bool {
+pub fn attempt(a: &Attempt, len: u32, known: bool, counters: &mut Block) -> bool {
     let sighting = Sighting {
         src: &a.src,
         dst: &a.dst,
@@ -149,21 +154,11 @@ pub fn attempt(a: &Attempt, known: bool, counters: &mut Block) -> bool {
         ttl: a.ttl,
         syn: a.is_connection_attempt(),
         icmp: 0,
+        len,
+        echo_reply: false,
+        reflected: false,
     };
     sight(&sighting, known, counters)
-}
-
-/// What the per-source table learns from one packet.
-struct Sighting<'a> {
-    src: &'a [u8; 16],
-    dst: &'a [u8; 16],
-    network: Network,
-    dst_port: u16,
-    ttl: u8,
-    /// A connection attempt (SYN set, ACK clear).
-    syn: bool,
-    /// ICMP or ICMPv6 type plus one; zero for anything else.
-    icmp: u8,
 }
 
 /// Updates the sender's source slot; then, for a contact not `known`, takes an event token.
@@ -230,38 +225,7 @@ fn source(cpu: u32, sighting: &Sighting<'_>, now: u64) {
         return;
     };
     // SAFETY: an element of this CPU's part of the table, which no other CPU touches.
-    let slot = unsafe { &mut *slot };
-    let port = port_bit(sighting.dst_port);
-    let host = host_bit(sighting.dst);
-    let syn = u64::from(sighting.syn);
-    let (ttl, icmp) = (sighting.ttl, sighting.icmp);
-    let s = &mut slot.state;
-    if slot.key == key {
-        s.last_seen_ns = now;
-        s.packets += 1;
-        s.syns += syn;
-        s.ports[(port / 64) as usize % 8] |= 1 << (port % 64);
-        s.hosts[(host / 64) as usize % 4] |= 1 << (host % 64);
-        s.ttl_min = s.ttl_min.min(ttl);
-        s.ttl_max = s.ttl_max.max(ttl);
-        if icmp != 0 {
-            s.last_icmp = icmp;
-        }
-        return;
-    }
-    // A new source, or another one hashing to the same slot: it takes the slot over.
-    slot.key = key;
-    s.first_seen_ns = now;
-    s.last_seen_ns = now;
-    s.packets = 1;
-    s.syns = syn;
-    s.ports = [0; 8];
-    s.hosts = [0; 4];
-    s.ports[(port / 64) as usize % 8] = 1 << (port % 64);
-    s.hosts[(host / 64) as usize % 4] = 1 << (host % 64);
-    s.ttl_min = ttl;
-    s.ttl_max = ttl;
-    s.last_icmp = icmp;
+    unsafe { &mut *slot }.see(&key, sighting, now);
 }
 
 /// Takes one event's token from this CPU's bucket (the rule: `Bucket::take`).

@@ -36,3 +36,4 @@ pub mod sink;
 pub mod source;
 pub mod sources;
 pub mod textfile;
+pub mod volume;

@@ -33,6 +33,11 @@ pub enum Input {
     /// Time passed to `now_ns` (wall clock live, capture time offline): windows close, due
     /// refreshes are written, and events lost since the last tick are reported.
     Tick { now_ns: u64, lost: Lost },
+    /// What each source sent since the last volume, at `now_ns` (see [`crate::volume`]).
+    Volume {
+        now_ns: u64,
+        sources: Vec<crate::volume::Volume>,
+    },
 }
 
 /// Where findings go: the daemon's sink (log, files, query memory) or a replay's stdout.
@@ -71,6 +76,7 @@ impl<O: Output> Pipeline<O> {
     pub fn push(&mut self, input: Input) {
         let lines = match input {
             Input::Contact(c) => self.engine.contact(&c),
+            Input::Volume { now_ns, sources } => self.engine.volume(now_ns, &sources),
             Input::Tick { now_ns, lost } => {
                 self.output.tick();
                 let mut lines = self

@@ -32,7 +32,12 @@ impl SourceMaps {
 
     /// Every source in the table now, its CPUs' states merged.
     pub fn read(&self) -> Vec<(SourceKey, SourceState)> {
-        merge_slots((0..self.map.len()).filter_map(|i| self.map.get(i)))
+        merge_slots(self.slots())
+    }
+
+    /// Every slot as it is now, every CPU's part.
+    pub fn slots(&self) -> impl Iterator<Item = SourceSlot> + '_ {
+        (0..self.map.len()).filter_map(|i| self.map.get(i))
     }
 }
 
@@ -60,6 +65,9 @@ fn merge(into: &mut SourceState, other: &SourceState) {
     }
     into.packets = into.packets.saturating_add(other.packets);
     into.syns = into.syns.saturating_add(other.syns);
+    into.bytes = into.bytes.saturating_add(other.bytes);
+    into.echo_replies = into.echo_replies.saturating_add(other.echo_replies);
+    into.reflected = into.reflected.saturating_add(other.reflected);
     for (a, b) in into.ports.iter_mut().zip(other.ports) {
         *a |= b;
     }
@@ -170,13 +178,25 @@ pub fn row(key: &SourceKey, s: &SourceState, wall: impl Fn(u64) -> u64) -> Sourc
     }
 }
 
+/// A slot of source 198.18.0.`last`, for tests.
+#[cfg(test)]
+pub(crate) fn tests_slot(last: u8) -> SourceSlot {
+    tests::slot(last, 0, &[], 64, (0, 0))
+}
+
 #[cfg(test)]
 mod tests {
     use probe_common::track::{host_bit, port_bit};
 
     use super::*;
 
-    fn slot(last: u8, packets: u64, ports: &[u16], ttl: u8, seen: (u64, u64)) -> SourceSlot {
+    pub(super) fn slot(
+        last: u8,
+        packets: u64,
+        ports: &[u16],
+        ttl: u8,
+        seen: (u64, u64),
+    ) -> SourceSlot {
         let mut s = SourceSlot {
             key: SourceKey {
                 addr: [198, 18, 0, last, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -189,8 +209,11 @@ mod tests {
                 last_seen_ns: seen.1,
                 packets,
                 syns: packets,
+                bytes: packets * 60,
                 ports: [0; 8],
                 hosts: [0; 4],
+                echo_replies: 0,
+                reflected: 0,
                 ttl_min: ttl,
                 ttl_max: ttl,
                 last_icmp: 0,

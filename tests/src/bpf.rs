@@ -192,3 +192,11 @@ pub fn program_loaded(id: u64) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// KiB of the per-source table (`SOURCES`, `slots` per CPU) a daemon maps into its memory to
+/// read it: resident in the daemon once read, though the kernel allocated it and holds it
+/// whether or not it is mapped. Memory bounds are the daemon's own plus this.
+pub fn mapped_sources_kib(slots: u32) -> u64 {
+    let slot = size_of::<probe_common::track::SourceSlot>() as u64;
+    (possible_cpus() * u64::from(slots) * slot).div_ceil(1024)
+}

@@ -211,6 +211,29 @@ impl Packet {
         matches!(self.transport, Transport::Tcp) && tcp_flags::open_connection(self.tcp_flags)
     }
 
+    /// An ICMP or ICMPv6 echo reply.
+    pub const fn is_echo_reply(&self) -> bool {
+        matches!(
+            (self.transport, self.icmp_type),
+            (Transport::Icmp, 0) | (Transport::Icmpv6, 129)
+        )
+    }
+
+    /// UDP from a reflector service's port to a port of 1024 or above: an answer, asked for or
+    /// (in a reflection attack) forged for ([`crate::track::reflector_port`]).
+    pub const fn is_reflected(&self) -> bool {
+        matches!(self.transport, Transport::Udp)
+            && self.dst_port >= 1024
+            && crate::track::reflector_port(self.src_port)
+    }
+
+    /// A packet whose repeats still update its source's state: an echo reply or a reflected
+    /// answer, what smurf and reflection floods are made of, so their volume is seen although
+    /// each amplifier's first packet is its only first contact.
+    pub const fn tracks_volume(&self) -> bool {
+        self.is_echo_reply() || self.is_reflected()
+    }
+
     /// False for a tiny fragment that ends before the TCP flags (byte 13): its `tcp_flags` are
     /// unknown, not a NULL segment.
     pub const fn tcp_flags_known(&self) -> bool {

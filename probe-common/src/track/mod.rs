@@ -167,10 +167,17 @@ pub struct SourceState {
     pub packets: u64,
     /// Connection attempts (SYN without ACK).
     pub syns: u64,
+    /// Bytes of those packets (whole frames).
+    pub bytes: u64,
     /// Destination ports seen, as bits of a [`PORT_SKETCH_BITS`]-bit sketch.
     pub ports: [u64; 8],
     /// Destination hosts seen, as bits of a [`HOST_SKETCH_BITS`]-bit sketch.
     pub hosts: [u64; 4],
+    /// ICMP and ICMPv6 echo replies: what an amplifier sends a smurf's victim.
+    pub echo_replies: u32,
+    /// UDP from a reflector service's port ([`reflector_port`]) to a port of 1024 or above:
+    /// the answers a reflection attack aims at its victim.
+    pub reflected: u32,
     pub ttl_min: u8,
     pub ttl_max: u8,
     /// Type of the last ICMP message, plus one (0: none seen).
@@ -178,7 +185,7 @@ pub struct SourceState {
     pub pad: [u8; 5],
 }
 
-const _: () = assert!(size_of::<SourceState>() == 136);
+const _: () = assert!(size_of::<SourceState>() == 152);
 
 /// One slot of a CPU's per-source table: whose state it holds (all zeros: nobody's), and that
 /// state.
@@ -190,7 +197,110 @@ pub struct SourceSlot {
     pub state: SourceState,
 }
 
-const _: () = assert!(size_of::<SourceSlot>() == 160);
+const _: () = assert!(size_of::<SourceSlot>() == 176);
+
+/// What the per-source table learns from one packet.
+pub struct Sighting<'a> {
+    pub src: &'a [u8; 16],
+    pub dst: &'a [u8; 16],
+    pub network: Network,
+    pub dst_port: u16,
+    pub ttl: u8,
+    /// A connection attempt (SYN set, ACK clear).
+    pub syn: bool,
+    /// ICMP or ICMPv6 type plus one; zero for anything else.
+    pub icmp: u8,
+    /// Frame length.
+    pub len: u32,
+    /// [`Packet::is_echo_reply`].
+    pub echo_reply: bool,
+    /// [`Packet::is_reflected`].
+    pub reflected: bool,
+}
+
+impl SourceSlot {
+    /// Updates the slot with `s`, seen at `now`: its own source's state, or, when the slot
+    /// holds another source (or none), a fresh state for `s`'s source, which takes the slot
+    /// over. The rule the kernel runs on its table and the host on its copy.
+    #[inline(always)]
+    pub fn see(&mut self, key: &SourceKey, s: &Sighting<'_>, now: u64) {
+        let port = port_bit(s.dst_port);
+        let host = host_bit(s.dst);
+        let syn = u64::from(s.syn);
+        let st = &mut self.state;
+        if self.key == *key {
+            st.last_seen_ns = now;
+            st.packets += 1;
+            st.syns += syn;
+            st.bytes += u64::from(s.len);
+            st.echo_replies += u32::from(s.echo_reply);
+            st.reflected += u32::from(s.reflected);
+            st.ports[(port / 64) as usize % 8] |= 1 << (port % 64);
+            st.hosts[(host / 64) as usize % 4] |= 1 << (host % 64);
+            st.ttl_min = if s.ttl < st.ttl_min {
+                s.ttl
+            } else {
+                st.ttl_min
+            };
+            st.ttl_max = if s.ttl > st.ttl_max {
+                s.ttl
+            } else {
+                st.ttl_max
+            };
+            if s.icmp != 0 {
+                st.last_icmp = s.icmp;
+            }
+            return;
+        }
+        self.key = *key;
+        st.first_seen_ns = now;
+        st.last_seen_ns = now;
+        st.packets = 1;
+        st.syns = syn;
+        st.bytes = u64::from(s.len);
+        st.echo_replies = u32::from(s.echo_reply);
+        st.reflected = u32::from(s.reflected);
+        st.ports = [0; 8];
+        st.hosts = [0; 4];
+        st.ports[(port / 64) as usize % 8] = 1 << (port % 64);
+        st.hosts[(host / 64) as usize % 4] = 1 << (host % 64);
+        st.ttl_min = s.ttl;
+        st.ttl_max = s.ttl;
+        st.last_icmp = s.icmp;
+    }
+}
+
+/// Ports of UDP services that answer a small forged request with a larger answer, and so
+/// are used to reflect and amplify floods at a victim whose address the request carried: the
+/// services US-CERT's alert TA14-017A lists (QOTD 17, chargen 19, DNS 53, TFTP 69, portmap
+/// 111, NetBIOS 137, NTP 123, SNMP 161, CLDAP 389, RIPv1 520, SSDP 1900, mDNS 5353, Quake
+/// 26000, Steam 27015) and those abused since (ARMS 3283, WS-Discovery 3702, CoAP 5683,
+/// Ubiquiti discovery 10001, memcached 11211; Akamai SIRT and Cloudflare write-ups, 2018–2020).
+/// Echo (7) is fraggle's.
+#[inline(always)]
+pub const fn reflector_port(port: u16) -> bool {
+    matches!(
+        port,
+        17 | 19
+            | 53
+            | 69
+            | 111
+            | 123
+            | 137
+            | 161
+            | 389
+            | 520
+            | 1900
+            | 3283
+            | 3702
+            | 5353
+            | 5683
+            | 10001
+            | 11211
+            | 26000
+            | 27015
+    )
+}
 
 /// Per-CPU token bucket for events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

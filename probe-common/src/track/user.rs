@@ -7,10 +7,13 @@
 use std::{vec, vec::Vec};
 
 use super::{
-    Bucket, SOURCE_PORT_WORDS, SourcePorts, contact_key, contact_slot, flow_hash, source_port_bit,
-    table_slots,
+    Bucket, DEFAULT_SOURCES, SOURCE_PORT_WORDS, Sighting, SourceKey, SourcePorts, SourceSlot,
+    contact_key, contact_slot, flow_hash, source_hash, source_port_bit, table_slots,
 };
-use crate::{event::FirstContact, packet::Packet};
+use crate::{
+    event::FirstContact,
+    packet::{Packet, Transport},
+};
 
 /// A direct-mapped table of contact hashes, laid out as one CPU's part of the kernel's.
 #[derive(Clone, Debug)]
@@ -107,6 +110,81 @@ impl SourcePorts for SourcePortSet {
     }
 }
 
+/// One CPU's per-source table on the host: the kernel's `SOURCES` part, with the same slots and
+/// the same update ([`SourceSlot::see`]).
+#[derive(Clone, Debug)]
+pub struct SourceTable {
+    slots: Vec<SourceSlot>,
+    mask: u32,
+}
+
+impl SourceTable {
+    /// A table of `requested` slots, rounded as the kernel's are.
+    pub fn new(requested: u32) -> Self {
+        let slots = table_slots(requested);
+        let empty = SourceSlot {
+            key: SourceKey {
+                addr: [0; 16],
+                ip_version: 0,
+                pad: [0; 3],
+            },
+            pad: [0; 4],
+            state: super::SourceState {
+                first_seen_ns: 0,
+                last_seen_ns: 0,
+                packets: 0,
+                syns: 0,
+                bytes: 0,
+                ports: [0; 8],
+                hosts: [0; 4],
+                echo_replies: 0,
+                reflected: 0,
+                ttl_min: 0,
+                ttl_max: 0,
+                last_icmp: 0,
+                pad: [0; 5],
+            },
+        };
+        Self {
+            slots: vec![empty; slots as usize],
+            mask: slots - 1,
+        }
+    }
+
+    /// Updates the slot of `p`'s source, seen at `now_ns`.
+    pub fn see(&mut self, p: &Packet, now_ns: u64) {
+        let key = SourceKey {
+            addr: p.src,
+            ip_version: p.network as u8,
+            pad: [0; 3],
+        };
+        let icmp = matches!(p.transport, Transport::Icmp | Transport::Icmpv6);
+        let sighting = Sighting {
+            src: &p.src,
+            dst: &p.dst,
+            network: p.network,
+            dst_port: p.dst_port,
+            ttl: p.ttl,
+            syn: p.is_connection_attempt(),
+            icmp: if icmp {
+                p.icmp_type.saturating_add(1)
+            } else {
+                0
+            },
+            len: p.len,
+            echo_reply: p.is_echo_reply(),
+            reflected: p.is_reflected(),
+        };
+        let slot = contact_slot(source_hash(&key), self.mask) as usize;
+        self.slots[slot].see(&key, &sighting, now_ns);
+    }
+
+    /// Every slot, empty ones (a zero key) included.
+    pub fn slots(&self) -> &[SourceSlot] {
+        &self.slots
+    }
+}
+
 /// What the rule made of one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -127,6 +205,8 @@ pub enum Verdict {
 pub struct FirstContacts {
     table: ContactTable,
     sources: SourcePortSet,
+    /// The per-source table, updated as the kernel updates its own.
+    pub source_table: SourceTable,
     bucket: Bucket,
     rate: u64,
     burst: u64,
@@ -142,6 +222,7 @@ impl FirstContacts {
         Self {
             table: ContactTable::new(slots),
             sources: SourcePortSet::default(),
+            source_table: SourceTable::new(DEFAULT_SOURCES),
             bucket: Bucket::default(),
             rate,
             burst,
@@ -156,12 +237,26 @@ impl FirstContacts {
         self
     }
 
-    /// Applies the rule to `p`, seen at `now_ns`.
+    /// The rule with a per-source table of `slots` (`--max-sources`).
+    #[must_use]
+    pub fn with_source_slots(mut self, slots: u32) -> Self {
+        self.source_table = SourceTable::new(slots);
+        self
+    }
+
+    /// Applies the rule to `p`, seen at `now_ns`, and updates the per-source table where the
+    /// kernel would: for a new contact, for TCP outside a connection, and for an echo reply or
+    /// reflected answer even when its contact is known (their volume is the attack).
     pub fn observe(&mut self, p: &Packet, now_ns: u64) -> Verdict {
-        match contact_key(p, &self.sources) {
-            Some(key) => self.observe_hash(flow_hash(&key), now_ns),
-            None => Verdict::Untracked,
+        let Some(key) = contact_key(p, &self.sources) else {
+            return Verdict::Untracked;
+        };
+        let hash = flow_hash(&key);
+        let known = self.table.known(hash);
+        if !known || matches!(p.transport, Transport::Tcp) || p.tracks_volume() {
+            self.source_table.see(p, now_ns);
         }
+        self.observe_hash(hash, now_ns)
     }
 
     /// Applies the rule to the contact hashing to `hash`, seen at `now_ns`.

@@ -36,6 +36,7 @@ use crate::{
     sink::{Sink, SinkOptions},
     source::{clock::KernelClock, ring::Events},
     sources::SourceMaps,
+    volume::{VOLUME_EVERY_NS, VolumeTracker},
 };
 
 /// Where the daemon serves queries unless told otherwise.
@@ -129,6 +130,8 @@ struct Running {
     pins: Option<Pins>,
     counters: Arc<CounterMaps>,
     sources: Arc<SourceMaps>,
+    /// What each source sent, taken from `sources` once a second for the volume detectors.
+    volume: VolumeTracker,
     events: Events,
     knowledge: Arc<Knowledge>,
     pipeline: Shared,
@@ -244,6 +247,7 @@ impl Running {
             pins,
             counters,
             sources,
+            volume: VolumeTracker::default(),
             events,
             knowledge,
             pipeline,
@@ -270,6 +274,7 @@ impl Running {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut follow = follow::Follow::new(&config.iface);
         let pipeline = &self.pipeline;
+        let mut last_volume = 0;
         let reason = loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -279,7 +284,13 @@ impl Running {
                     // Hands `snapshot` over; it comes back holding the previous read.
                     let became = collector.observe(&mut snapshot);
                     activity::log(&became, &self.knowledge);
-                    lock(pipeline).push(Input::Tick { now_ns: KernelClock::now_wall(), lost });
+                    let now = KernelClock::now_wall();
+                    lock(pipeline).push(Input::Tick { now_ns: now, lost });
+                    if now.saturating_sub(last_volume) >= VOLUME_EVERY_NS {
+                        last_volume = now;
+                        let sources = self.volume.observe(|| self.sources.slots());
+                        lock(pipeline).push(Input::Volume { now_ns: now, sources });
+                    }
                 }
                 batch = self.events.next_batch(|c| lock(pipeline).push(Input::Contact(c))) => {
                     match batch {
@@ -320,6 +331,12 @@ impl Running {
         drop(self.ebpf);
         let mut pipeline = lock(&self.pipeline);
         let _ = self.events.drain(|c| pipeline.push(Input::Contact(c)));
+        // The volume since the last look, so a flood in the last second is weighed too.
+        let sources = self.volume.observe(|| self.sources.slots());
+        pipeline.push(Input::Volume {
+            now_ns: KernelClock::now_wall(),
+            sources,
+        });
         pipeline.finish(KernelClock::now_wall(), lost(&self.counters.read()));
         log::debug!(
             "{} first contacts reported by a second CPU were passed on once",
@@ -328,8 +345,6 @@ impl Running {
     }
 }
 
-/// Opens the findings file again and takes the knowledge and detector settings files anew.
-/// A file that cannot be used is said in the log and the one in use is kept.
 /// After a reload brought new knowledge: its significant source ports go into the kernel's
 /// map and to the ring's reader, which keys contacts as the kernel does.
 fn sources_changed(knowledge: &Knowledge, ebpf: &mut aya::Ebpf, events: &mut Events) {
@@ -341,7 +356,9 @@ fn sources_changed(knowledge: &Knowledge, ebpf: &mut aya::Ebpf, events: &mut Eve
     events.set_sources(sources);
 }
 
-/// True when new knowledge is in use.
+/// Opens the findings file again and takes the knowledge and detector settings files anew.
+/// A file that cannot be used is said in the log and the one in use is kept. True when new
+/// knowledge is in use.
 fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bool {
     log::info!("reloading: opening the findings file again, reading the settings files");
     let mut pipeline = lock(pipeline);

@@ -17,6 +17,7 @@ use crate::{
     contact::{Contact, Proto},
     findings::{Evidence, Kind, Later, evidence},
     knowledge::Level,
+    volume::Volume,
 };
 
 pub(crate) const SMURF: Kind = Kind::Smurf;
@@ -35,6 +36,11 @@ pub struct SmurfConfig {
     /// victim. High, because a host that pings many machines gets as many replies.
     pub reply_sources: usize,
     pub window_secs: u64,
+    /// Or, by volume: this many echo replies within the window (counted from the per-source
+    /// volume, not first contacts: each amplifier is one contact however much it sends) ...
+    pub volume_replies: u64,
+    /// ... from at least this many different hosts.
+    pub volume_sources: usize,
 }
 
 impl Default for SmurfConfig {
@@ -43,6 +49,8 @@ impl Default for SmurfConfig {
             enabled: true,
             reply_sources: 50,
             window_secs: 10,
+            volume_replies: 1_000,
+            volume_sources: 12,
         }
     }
 }
@@ -73,6 +81,11 @@ struct Victims {
     recent: Lru<IpAddr, Lru<IpAddr, ()>>,
     /// Shared with the evidence the book makes later (see `Out::retire`).
     cases: Lru<IpAddr, Arc<Acc>>,
+    /// Sender → the address it was last seen replying to: where its volume goes.
+    replied_to: Lru<IpAddr, IpAddr>,
+    /// Replies counted from the volume per address, and since when (the window's start, or the
+    /// finding's).
+    replies: Lru<IpAddr, (u64, u64)>,
 }
 
 /// What a draft about a victim needs: its sources, the count to add, when it began, and the
@@ -89,12 +102,87 @@ impl Victims {
         Self {
             recent: Lru::new(cap),
             cases: Lru::new(cap),
+            replied_to: Lru::new(cap),
+            replies: Lru::new(cap),
         }
     }
 
     fn expire(&mut self, now: u64, window_ns: u64, case_ns: u64) {
         self.recent.expire(now.saturating_sub(window_ns));
         self.cases.expire(now.saturating_sub(case_ns));
+        self.replied_to
+            .expire(now.saturating_sub(case_ns.max(window_ns)));
+        self.replies
+            .expire(now.saturating_sub(case_ns.max(window_ns)));
+    }
+
+    /// Replies counted by volume to `dst` so far.
+    fn replies_to(&self, dst: &IpAddr) -> u64 {
+        self.replies.get(dst).map_or(0, |r| r.0)
+    }
+
+    /// Adds what each sender of `sources` replied (`replies` of each) to the address it
+    /// replies to; returns the addresses that now have `threshold` replies within the window
+    /// from `min_senders` senders or more, or an open case, in address order.
+    fn volume(
+        &mut self,
+        now: u64,
+        sources: &[Volume],
+        replies: impl Fn(&Volume) -> u64,
+        window_ns: u64,
+        (threshold, min_senders): (u64, usize),
+    ) -> Vec<IpAddr> {
+        let mut touched: Vec<IpAddr> = Vec::new();
+        for v in sources {
+            let n = replies(v);
+            if n == 0 {
+                continue;
+            }
+            let Some(&dst) = self.replied_to.get(&v.src) else {
+                continue;
+            };
+            let open = self.cases.get(&dst).is_some();
+            let r = self.replies.touch(&dst, now, || (0, now));
+            if !open && now.saturating_sub(r.1) > window_ns {
+                *r = (0, now);
+            }
+            r.0 = r.0.saturating_add(n);
+            if !touched.contains(&dst) {
+                touched.push(dst);
+            }
+        }
+        touched.sort();
+        touched.retain(|dst| {
+            let senders = self.recent.get(dst).map_or(0, Lru::len);
+            self.cases.get(dst).is_some()
+                || (self.replies_to(dst) >= threshold && senders >= min_senders.max(1))
+        });
+        touched
+    }
+
+    /// The case of `dst`, opened from its recent senders if it was not yet; counts no contact.
+    fn flood(&mut self, dst: IpAddr, now: u64, list: usize) -> Reply {
+        let senders: Vec<IpAddr> = self
+            .recent
+            .get(&dst)
+            .map(|r| r.iter().map(|(a, ())| *a).collect())
+            .unwrap_or_default();
+        let shared = self.cases.touch(&dst, now, || {
+            let mut acc = Acc::new(now, list);
+            acc.contacts = senders.len() as u64;
+            for s in &senders {
+                acc.sources.insert(*s);
+            }
+            Arc::new(acc)
+        });
+        let acc = Arc::make_mut(shared);
+        acc.last_ns = acc.last_ns.max(now);
+        Reply {
+            src: acc.src(),
+            add: acc.take(),
+            first_ns: acc.first_ns,
+            acc: Arc::clone(shared),
+        }
     }
 
     /// Whether `dst` is a victim already: then every reply to it makes a draft.
@@ -112,6 +200,7 @@ impl Victims {
         list: usize,
     ) -> Option<Reply> {
         let threshold = threshold.max(1);
+        self.replied_to.touch(&c.src, c.ts_ns, || c.dst);
         let recent = self.recent.touch(&c.dst, c.ts_ns, || Lru::new(threshold));
         recent.touch(&c.src, c.ts_ns, || ());
         recent.expire(c.ts_ns.saturating_sub(window_ns));
@@ -217,6 +306,7 @@ impl Amplify {
                 let acc = r.acc;
                 let to = v.dst.clone();
                 let (threshold, window) = (cfg.smurf.reply_sources, cfg.smurf.window_secs);
+                let replies = self.smurf_victims.replies_to(&c.dst);
                 o.push(super::Draft {
                     subject: format!("victim {}", v.dst),
                     src: r.src,
@@ -224,7 +314,7 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = victim_evidence(&acc.sources, list, window, "5, 2");
+                        let evidence = victim_evidence(&acc.sources, list, window, replies, "5, 2");
                         let explanation = format!(
                             "{n} different hosts sent ping replies to {to}, at least \
                              {threshold} of them within {window} s. Unasked-for echo replies \
@@ -309,7 +399,7 @@ impl Amplify {
                     add: r.add,
                     first_seen_ns: r.first_ns,
                     later: Some(Later::new(move || {
-                        let evidence = victim_evidence(&acc.sources, list, window, "5, 1.1");
+                        let evidence = victim_evidence(&acc.sources, list, window, 0, "5, 1.1");
                         let explanation = format!(
                             "{n} different hosts sent UDP from their echo or chargen ports to \
                              {to}, at least {threshold} of them within {window} s. Those \
@@ -396,6 +486,67 @@ impl Detector for Amplify {
             self.echo_loop(v, ctx, claims, o);
         }
     }
+
+    /// `smurf` at the victim by volume: hundreds of echo replies a second from a dozen hosts
+    /// are a smurf however few first contacts they make (one per amplifier).
+    fn volume(&mut self, now: u64, sources: &[Volume], ctx: &Ctx<'_>, o: &mut Out<'_>) {
+        let cfg = &ctx.config.smurf;
+        if !cfg.enabled {
+            return;
+        }
+        let list = ctx.config.limits.max_list;
+        let window = cfg.window_secs;
+        let victims = self.smurf_victims.volume(
+            now,
+            sources,
+            |v| v.echo_replies,
+            secs(window),
+            (cfg.volume_replies, cfg.volume_sources),
+        );
+        for dst in victims {
+            let to = super::ip_text(dst);
+            let subject = format!("victim {to}");
+            if self.smurf_victims.is_open(&dst) {
+                o.retire(SMURF, &subject);
+            }
+            let replies = self.smurf_victims.replies_to(&dst);
+            let r = self.smurf_victims.flood(dst, now, list);
+            let acc = r.acc;
+            let what = to.clone();
+            o.push(super::Draft {
+                kind: SMURF,
+                subject,
+                level: Level::Hostile,
+                src: r.src,
+                dst: Some(to),
+                proto: Some(if dst.is_ipv4() {
+                    Proto::Icmp
+                } else {
+                    Proto::Icmpv6
+                }),
+                port: None,
+                add: r.add,
+                first_seen_ns: r.first_ns,
+                last_seen_ns: now,
+                evidence: None,
+                explanation: String::new(),
+                later: Some(Later::new(move || {
+                    let evidence = victim_evidence(&acc.sources, list, window, replies, "5, 2");
+                    let explanation = format!(
+                        "{n} different hosts sent {replies} ping replies to {what} within \
+                         {window} s, far more than anything {what} asked. A flood of echo \
+                         replies from a crowd is what the target of a smurf attack receives: \
+                         someone pinged broadcast addresses (or many hosts) with {what} as the \
+                         forged source. Each amplifier is one first contact however much it \
+                         sends; the count is the volume. Filter it upstream: ask your provider, \
+                         and give them the sources listed.",
+                        n = acc.sources.len(),
+                    );
+                    (evidence, explanation)
+                })),
+            });
+        }
+    }
 }
 
 fn service(port: u16) -> &'static str {
@@ -412,6 +563,7 @@ fn victim_evidence(
     sources: &Capped<IpAddr>,
     list: usize,
     window: u64,
+    replies: u64,
     faq: &'static str,
 ) -> Evidence {
     Evidence::Victim(evidence::Victim {
@@ -419,6 +571,7 @@ fn victim_evidence(
         sources: addr_list(sources, list),
         sources_total: sources.len(),
         window_secs: window,
+        replies,
         faq: faq.into(),
     })
 }
@@ -429,9 +582,71 @@ mod tests {
 
     use super::*;
     use crate::{
+        contact::Contact,
         detect::{address::BROADCAST, testkit::*},
         findings::Status,
     };
+
+    /// Echo replies from amplifiers 198.18.9.1..=`n` to 198.18.0.1, one first contact each.
+    fn amplifier_replies(n: u8) -> Vec<Contact> {
+        (1..=n)
+            .map(|a| {
+                at(
+                    icmp(&format!("198.18.9.{a}"), "198.18.0.1", 0, 0),
+                    u64::from(a),
+                )
+            })
+            .collect()
+    }
+
+    fn echo_volume(n: u8, each: u64) -> Vec<Volume> {
+        (1..=n)
+            .map(|a| Volume {
+                src: ip(&format!("198.18.9.{a}")),
+                packets: each,
+                bytes: each * 98,
+                syns: 0,
+                echo_replies: each,
+                reflected: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flood_of_echo_replies_from_a_dozen_amplifiers_is_a_smurf_by_volume() {
+        let mut e = engine();
+        // Twelve amplifiers: far below the 50 first contacts that alone make a victim.
+        let mut lines = run(&mut e, &amplifier_replies(12));
+        assert!(of(&lines, SMURF).is_empty(), "{lines:#?}");
+        // A hundred replies each within the second: 1,200, a smurf by volume.
+        lines.extend(e.volume(T0 + SEC, &echo_volume(12, 100)));
+        let f = last_of(&lines, SMURF);
+        assert_eq!(
+            (f.level, f.src.as_deref(), f.dst.as_deref(), f.count),
+            (Level::Hostile, Some("many"), Some("198.18.0.1"), 12)
+        );
+        assert_eq!(f.evidence["role"], json!("victim"));
+        assert_eq!(f.evidence["replies"], json!(1_200));
+        assert_eq!(f.evidence["sources_total"], json!(12));
+        assert!(
+            f.explanation.contains("1200 ping replies"),
+            "{}",
+            f.explanation
+        );
+    }
+
+    #[test]
+    fn few_replies_or_few_amplifiers_are_no_smurf() {
+        // Many replies from five hosts (a host pinging five others hard), or twelve hosts
+        // answering a few pings each.
+        let mut e = engine();
+        let mut lines = run(&mut e, &amplifier_replies(5));
+        lines.extend(e.volume(T0 + SEC, &echo_volume(5, 400)));
+        let mut f = engine();
+        lines.extend(run(&mut f, &amplifier_replies(12)));
+        lines.extend(f.volume(T0 + SEC, &echo_volume(12, 5)));
+        assert!(of(&lines, SMURF).is_empty(), "{lines:#?}");
+    }
 
     #[test]
     fn a_ping_to_a_broadcast_address_is_a_smurf_launch() {

@@ -44,6 +44,7 @@ mod meaning;
 mod netbios;
 mod overload;
 mod proxy;
+mod reflect;
 mod remap;
 mod scan;
 mod sscan;
@@ -70,6 +71,7 @@ pub use self::{
     icmp::IcmpConfig,
     meaning::PortMeaningConfig,
     proxy::ProxyConfig,
+    reflect::ReflectionConfig,
     remap::{RemapConfig, RemapFamily},
     scan::{SweepConfig, VerticalConfig},
     sscan::SscanConfig,
@@ -79,6 +81,7 @@ use crate::{
     contact::{Contact, Proto},
     findings::{Book, BookConfig, Draft, Finding, Kind, evidence::Faq},
     knowledge::{IcmpFamily, Knowledge, Level},
+    volume::Volume,
 };
 
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -159,6 +162,7 @@ pub struct Config {
     pub directed_broadcast: BroadcastConfig,
     pub source_routed: Toggle,
     pub tiny_fragment: Toggle,
+    pub reflection: ReflectionConfig,
     pub long_header_chain: HeaderChainConfig,
     pub land: Toggle,
     pub probe_overload: Toggle,
@@ -345,6 +349,10 @@ pub(crate) trait Detector: Send {
     /// Looks at one contact: reads what the detectors before it claimed, adds its own claims
     /// for the ones after it, and pushes its drafts.
     fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>);
+
+    /// Weighs what sources sent since the last volume, at `now`. Only the detectors about
+    /// *how much* (floods at a victim) have anything to do here.
+    fn volume(&mut self, _now: u64, _sources: &[Volume], _ctx: &Ctx<'_>, _o: &mut Out<'_>) {}
 }
 
 /// What is known about one contact beyond the packet, handed along the chain in its order:
@@ -573,7 +581,7 @@ impl Acc {
     }
 }
 
-fn one_or_many(set: &Capped<IpAddr>) -> Option<String> {
+pub(crate) fn one_or_many(set: &Capped<IpAddr>) -> Option<String> {
     match set.len() {
         0 => None,
         1 if !set.overflowed() => set.first().map(|a| ip_text(*a)),
@@ -667,7 +675,8 @@ pub struct Engine {
 /// 1. `bogon_source`, `land`, `source_routed` (no claims either way);
 /// 2. `stealth_scan`, `port_zero` (port 0 claims its port); `tiny_fragment`,
 ///    `long_header_chain` (no claims: a fragmented probe is still counted by the scans);
-/// 3. `smurf`, `fraggle`, `echo_chargen_loop` (claim broadcasts and ports 7 and 19);
+/// 3. `smurf`, `fraggle`, `echo_chargen_loop` (claim broadcasts and ports 7 and 19),
+///    `reflection` (claims the answers it explains);
 /// 4. `directed_broadcast` (quiet about what smurf and fraggle explained);
 /// 5. the six ICMP kinds;
 /// 6. `traceroute` (claims its probes: not port scans, no port meaning);
@@ -685,6 +694,7 @@ fn chain(config: &Config, cap: usize) -> Vec<Box<dyn Detector>> {
         Box::new(crafted::Crafted::new(cap)),
         Box::new(evasion::Evasion::new(cap)),
         Box::new(amplify::Amplify::new(cap)),
+        Box::new(reflect::Reflect::new(cap)),
         Box::new(address::Broadcast::new(cap)),
         Box::new(icmp::Icmp::new(cap)),
         Box::new(traceroute::Traceroute::new(cap)),
@@ -800,6 +810,22 @@ impl Engine {
             seen.first_ttl = c.ttl;
         }
         lines
+    }
+
+    /// Takes what each source sent since the last volume (see [`crate::volume`]), at `now_ns`.
+    pub fn volume(&mut self, now_ns: u64, sources: &[Volume]) -> Vec<Finding> {
+        let out = self.advance(now_ns);
+        let now = self.now_ns;
+        let ctx = Ctx {
+            config: &self.config,
+            knowledge: &self.knowledge,
+            seen: &self.seen,
+        };
+        let mut o = Out::new(&mut self.book, out);
+        for detector in &mut self.detectors {
+            detector.volume(now, sources, &ctx, &mut o);
+        }
+        o.lines
     }
 
     /// Lets time pass: expires windows and returns refreshes and last lines that fell due.

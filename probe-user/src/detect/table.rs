@@ -73,6 +73,14 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
         }
     }
 
+    /// The entry for `k`, to change without marking it touched.
+    pub(crate) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        match &mut self.slots {
+            Slots::Small(v) => v.iter_mut().find(|e| e.0 == *k).map(|e| &mut e.2),
+            Slots::Big { map, .. } => map.get_mut(k).map(|(_, v)| &mut **v),
+        }
+    }
+
     /// The entry for `k`, made by `make` if missing, marked touched at `now` (never moved back
     /// in time by a late contact).
     pub(crate) fn touch(&mut self, k: &K, now: u64, make: impl FnOnce() -> V) -> &mut V {

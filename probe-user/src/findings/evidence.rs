@@ -152,6 +152,7 @@ evidence_enum!(
     Stealth,
     TinyFragment,
     HeaderChain,
+    Reflection,
     Decoy,
     Dialup,
     DnsLowPort,
@@ -231,6 +232,8 @@ evidence_structs! {
         pub sources: Vec<String>,
         pub sources_total: usize,
         pub window_secs: u64,
+        /// Echo replies counted from the senders' volume (smurf; 0 for fraggle).
+        pub replies: u64,
         pub faq: Faq,
     }
 
@@ -262,6 +265,20 @@ evidence_structs! {
         pub hosts_total: usize,
         pub ttl_min: u8,
         pub ttl_max: u8,
+        pub faq: Faq,
+    }
+
+    /// `reflection`.
+    pub struct Reflection {
+        /// The service's name and port.
+        pub service: String,
+        pub reflectors: Vec<String>,
+        pub reflectors_total: usize,
+        /// Answers and bytes counted since the window began.
+        pub packets: u64,
+        pub bytes: u64,
+        pub average_bytes: u64,
+        pub window_secs: u64,
         pub faq: Faq,
     }
 

@@ -73,6 +73,8 @@ pub enum Kind {
     ProbeOverload,
     /// A search for open proxies.
     ProxyCheck,
+    /// Answers of a UDP service converging on one address: a reflection attack's victim.
+    Reflection,
     /// A service looked for on its usual and alternate ports.
     RemappedService,
     /// ICMP router advertisement.
@@ -101,7 +103,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::PortMeaning,
         Self::TrojanProbe,
         Self::VerticalScan,
@@ -113,6 +115,7 @@ impl Kind {
         Self::Traceroute,
         Self::Smurf,
         Self::Fraggle,
+        Self::Reflection,
         Self::EchoChargenLoop,
         Self::Sscan,
         Self::DnsLowSourcePort,
@@ -149,6 +152,7 @@ impl Kind {
             Self::Traceroute => "traceroute",
             Self::Smurf => "smurf",
             Self::Fraggle => "fraggle",
+            Self::Reflection => "reflection",
             Self::EchoChargenLoop => "echo_chargen_loop",
             Self::Sscan => "sscan",
             Self::DnsLowSourcePort => "dns_low_source_port",

@@ -16,6 +16,7 @@ use crate::{
     capture::{Capture, CaptureError},
     contact::Contact,
     pipeline::{Input, Lost, Output, Pipeline},
+    volume::{VOLUME_EVERY_NS, VolumeTracker},
 };
 
 /// What a replay went through.
@@ -41,6 +42,10 @@ pub struct CaptureSource {
     next_tick: Option<u64>,
     /// The latest capture time seen.
     last_ns: u64,
+    /// What each source sent, taken from the rule's per-source table as the daemon takes it
+    /// from the kernel's, and when that is next due.
+    volume: VolumeTracker,
+    next_volume: Option<u64>,
     totals: Totals,
 }
 
@@ -53,6 +58,8 @@ impl CaptureSource {
             tick_ns: tick_ns.max(1),
             next_tick: None,
             last_ns: 0,
+            volume: VolumeTracker::default(),
+            next_volume: None,
             totals: Totals::default(),
         }
     }
@@ -76,6 +83,13 @@ impl CaptureSource {
             });
             self.next_tick = Some(ts.saturating_add(self.tick_ns));
         }
+        let volume_due = *self
+            .next_volume
+            .get_or_insert(ts.saturating_add(VOLUME_EVERY_NS));
+        if ts >= volume_due {
+            emit(self.volume(ts));
+            self.next_volume = Some(ts.saturating_add(VOLUME_EVERY_NS));
+        }
         if frame.truncated {
             self.totals.truncated += 1;
         }
@@ -96,6 +110,16 @@ impl CaptureSource {
             emit(Input::Contact(Contact::from_event(&event, ts)));
         }
         Ok(true)
+    }
+
+    /// What each source sent since the last volume, at capture time `now_ns`.
+    pub fn volume(&mut self, now_ns: u64) -> Input {
+        Input::Volume {
+            now_ns,
+            sources: self
+                .volume
+                .observe(|| self.rule.source_table.slots().iter().copied()),
+        }
     }
 
     /// Events the rule held back so far, as the kernel's loss counters would show them.
@@ -133,6 +157,8 @@ pub fn replay<O: Output>(
             Err(e) => break Err(e),
         }
     };
+    // The volume since the last look, as the daemon takes it when it stops.
+    pipeline.push(source.volume(source.end_ns()));
     pipeline.finish(source.end_ns(), source.lost());
     result
 }
