@@ -710,6 +710,11 @@ pub struct PcapCapture {
 impl PcapCapture {
     /// Starts writing to `path` and returns once tcpdump listens.
     pub fn start(lab: &Lab, path: &std::path::Path) -> Self {
+        Self::start_on(lab, lab.sensor_if(), path)
+    }
+
+    /// [`PcapCapture::start`] on another interface of the sensor's namespace (its `lo`).
+    pub fn start_on(lab: &Lab, iface: &str, path: &std::path::Path) -> Self {
         let file = path.to_str().expect("a UTF-8 capture path");
         let mut process = Background::spawn(
             lab.sensor_ns(),
@@ -718,7 +723,7 @@ impl PcapCapture {
                 "-Q",
                 "in",
                 "-i",
-                lab.sensor_if(),
+                iface,
                 // Every frame handed over at once: without it, frames still in a partly filled
                 // ring block when tcpdump is interrupted are never written.
                 "--immediate-mode",
