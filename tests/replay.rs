@@ -103,7 +103,7 @@ fn a_capture_of_a_decoy_scan_and_more_replays_to_the_same_findings() {
     let replayed = replay(&capture);
     assert_eq!(replayed.code, Some(0), "{replayed:?}");
     assert!(
-        replayed.stderr.starts_with("replayed "),
+        replayed.stderr.lines().any(|l| l.starts_with("replayed ")),
         "a summary on stderr: {}",
         replayed.stderr
     );

@@ -713,6 +713,11 @@ impl PcapCapture {
         Self::start_with(lab, path, &[])
     }
 
+    /// [`PcapCapture::start`] on another interface of the sensor's namespace (its `lo`).
+    pub fn start_on(lab: &Lab, iface: &str, path: &std::path::Path) -> Self {
+        Self::start_with(lab, path, &["-i", iface])
+    }
+
     /// As [`PcapCapture::start`], with `options` for tcpdump after the usual ones. tcpdump
     /// keeps the last `-i`, `-s` and `-y` it is given, so `["-s", "64"]` cuts every frame to 64
     /// bytes, and `["-i", "any", "-y", "LINUX_SLL2"]` records every interface of the sensor's

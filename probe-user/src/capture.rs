@@ -508,7 +508,7 @@ fn describe<I>(e: &PcapError<I>) -> String {
 pub(crate) mod testfiles;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use probe_common::packet::{Malformed, Network, Transport, parse};
 
     use super::{testfiles::*, *};
@@ -543,7 +543,8 @@ mod tests {
         );
     }
 
-    fn legacy_header() -> Vec<u8> {
+    /// A little-endian pcap file header for Ethernet frames.
+    pub(crate) fn legacy_header() -> Vec<u8> {
         let mut h = Vec::new();
         h.extend(0xa1b2_c3d4u32.to_le_bytes());
         h.extend(2u16.to_le_bytes());
@@ -554,7 +555,8 @@ mod tests {
         h
     }
 
-    fn record(secs: u32, micros: u32, data: &[u8]) -> Vec<u8> {
+    /// One pcap record holding all of `data`.
+    pub(crate) fn record(secs: u32, micros: u32, data: &[u8]) -> Vec<u8> {
         let mut r = Vec::new();
         r.extend(secs.to_le_bytes());
         r.extend(micros.to_le_bytes());

@@ -1,5 +1,10 @@
 //! `probe replay`: a capture file through the daemon's parser, first-contact rule and
 //! pipeline, offline.
+//!
+//! Unless told the home networks (`--home-net`, or `[home]` in the detector settings), the
+//! replay reads the capture's first [`HOME_LOOKAHEAD`] first contacts ahead, infers them from
+//! where those contacts go (`detect::Guess`) and says what it inferred before the detectors
+//! start on the same contacts. One pass: a capture may be larger than memory.
 
 use std::{
     io::{self, BufWriter, Write as _},
@@ -14,7 +19,7 @@ use probe_common::track::user::FirstContacts;
 use super::DetectionArgs;
 use crate::{
     capture::Capture,
-    detect,
+    detect::{self, Guess},
     findings::Finding,
     knowledge::Knowledge,
     pipeline::{Output, Pipeline},
@@ -35,6 +40,10 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub detection: DetectionArgs,
 }
+
+/// First contacts read ahead to infer the home networks from: a capture's beginning shows
+/// where its hosts are as well as its whole, and what is read ahead is held in memory.
+pub const HOME_LOOKAHEAD: usize = 10_000;
 
 /// Findings to standard output, buffered; the first write error is kept for the end.
 ///
@@ -66,12 +75,26 @@ impl Output for Stdout {
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let d = &args.detection;
     let knowledge = Arc::new(Knowledge::load(d.knowledge.as_deref())?);
-    let detectors = detect::Config::load(d.detectors.as_deref())?;
+    let mut detectors = detect::Config::load(d.detectors.as_deref())?;
     let capture = Capture::open(&args.file)?;
     let rule = FirstContacts::new(d.max_contacts, d.event_rate, d.event_burst)
         .with_sources(knowledge.source_ports());
     let tick_ns = u64::try_from(d.interval.as_nanos()).unwrap_or(u64::MAX);
     let mut source = CaptureSource::new(capture, rule, tick_ns);
+    if let Some(networks) = &d.home_net {
+        detectors.home.networks = Some(networks.clone());
+    } else if detectors.home.networks.is_none() {
+        let mut guess = Guess::default();
+        for c in source.look_ahead(HOME_LOOKAHEAD) {
+            guess.see(c.dst);
+        }
+        let networks = guess.networks();
+        eprintln!(
+            "home networks inferred from the capture: {} (use --home-net to set them)",
+            detect::describe_home(&networks)
+        );
+        detectors.home.networks = Some(networks);
+    }
     let stdout = Stdout {
         out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
         json: args.json,

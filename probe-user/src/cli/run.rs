@@ -74,6 +74,7 @@ impl RunArgs {
             },
             knowledge: self.detection.knowledge.clone(),
             detectors: self.detection.detectors.clone(),
+            home_net: self.detection.home_net.clone(),
             follow: self.follow,
             reset: self.reset,
             no_pin: self.no_pin,

@@ -27,7 +27,8 @@ use crate::{
     counters::{CounterMaps, Snapshot},
     detect,
     error::Chain,
-    knowledge::Knowledge,
+    iface,
+    knowledge::{Cidr, Knowledge},
     loader::{self, Mode},
     pins::{self, Bpffs, Pins},
     pipeline::{Input, Lost, Pipeline},
@@ -63,6 +64,9 @@ pub struct Config {
     pub knowledge: Option<PathBuf>,
     /// Detector thresholds and windows.
     pub detectors: Option<PathBuf>,
+    /// The networks the probe protects; `None`: the detector settings' `[home]`, else the
+    /// interface's own networks.
+    pub home_net: Option<Vec<Cidr>>,
     /// Attach again when the interface comes back (keeps the capabilities that needs).
     pub follow: bool,
     /// Remove what an earlier daemon left pinned before starting.
@@ -86,6 +90,7 @@ impl Config {
             limits: loader::Limits::default(),
             knowledge: None,
             detectors: None,
+            home_net: None,
             follow: false,
             reset: false,
             no_pin: false,
@@ -153,7 +158,7 @@ impl Running {
         let socket = server::bind(&config.socket)?;
         let lock = lock::take(&config.iface, &config.socket)?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
-        let detectors = detect::Config::load(config.detectors.as_deref())?;
+        let mut detectors = detect::Config::load(config.detectors.as_deref())?;
         let sink = Sink::new(&SinkOptions {
             log: true,
             json_stdout: config.json,
@@ -161,6 +166,11 @@ impl Running {
             ..SinkOptions::default()
         })?;
         loader::interface_index(&config.iface)?;
+        let origin = settle_home(config, &mut detectors);
+        log::info!(
+            "home networks: {} ({origin})",
+            detect::describe_home(detectors.home.networks.as_deref().unwrap_or_default())
+        );
         let pins = pins_for(config)?;
         let loaded = loader::load(
             &config.iface,
@@ -372,13 +382,20 @@ fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bo
             return false;
         }
     };
-    let detectors = match detect::Config::load(config.detectors.as_deref()) {
+    let mut detectors = match detect::Config::load(config.detectors.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             log::error!("{}; keeping the detector settings in use", Chain(&e));
             return false;
         }
     };
+    let origin = settle_home(config, &mut detectors);
+    if detectors.home != pipeline.engine().config().home {
+        log::info!(
+            "home networks now: {} ({origin})",
+            detect::describe_home(detectors.home.networks.as_deref().unwrap_or_default())
+        );
+    }
     let fixed = pipeline.reconfigure(detectors, Arc::clone(&knowledge));
     if !fixed.is_empty() {
         log::warn!(
@@ -391,6 +408,41 @@ fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bo
         "reloaded: the knowledge and detector settings now in use are the files' current ones"
     );
     true
+}
+
+/// Sets the home networks in `detectors`: `--home-net`'s, else the settings file's `[home]`,
+/// else the networks of the interface's addresses as they are now (a reload reads them
+/// again: DHCP may have changed them). Returns where they came from, for the log.
+fn settle_home(config: &Config, detectors: &mut detect::Config) -> String {
+    if let Some(networks) = &config.home_net {
+        detectors.home.networks = Some(networks.clone());
+        return "--home-net".to_owned();
+    }
+    if detectors.home.networks.is_some() {
+        return "the detector settings' [home]; --home-net overrides them".to_owned();
+    }
+    let (networks, origin) = match iface::addresses(&config.iface) {
+        Ok(found) if found.is_empty() => (
+            Vec::new(),
+            format!(
+                "{} has no addresses, a mirror port perhaps; --home-net sets them",
+                config.iface
+            ),
+        ),
+        Ok(found) => (
+            detect::networks_of(&found),
+            format!("the addresses of {}; --home-net sets them", config.iface),
+        ),
+        Err(e) => (
+            Vec::new(),
+            format!(
+                "reading the addresses of {} failed: {e}; --home-net sets them",
+                config.iface
+            ),
+        ),
+    };
+    detectors.home.networks = Some(networks);
+    origin
 }
 
 /// The kernel's running totals of events it could not deliver.

@@ -3,6 +3,10 @@
 //! options) and `directed_broadcast` (a destination ending in .255 or .0).
 //!
 //! The FAQ's section 3 on addresses is lost; these rest on the RFCs named in each explanation.
+//!
+//! What is ordinary on the networks the probe protects stays quiet (`detect/home.rs`): a
+//! private source where home is private, a source inside a home network, a home host's
+//! broadcast to its own network; and loopback to itself, which is all a capture on `lo` holds.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -134,6 +138,8 @@ impl Address {
         let cfg = &ctx.config.bogon_source;
         if cfg.enabled
             && !is_dhcp_discover(c)
+            // A LAN's own hosts: odd from the Internet, ordinary here.
+            && !ctx.home.neighbour(c.src)
             && let Some(block) = cfg
                 .blocks
                 .iter()
@@ -172,7 +178,8 @@ impl Address {
     fn land(&mut self, v: &View<'_>, ctx: &Ctx<'_>, o: &mut Out) {
         let c = v.c;
         let list = ctx.config.limits.max_list;
-        if ctx.config.land.enabled && c.src == c.dst {
+        // Loopback to itself is all `lo` carries: a capture there, not a forged packet.
+        if ctx.config.land.enabled && c.src == c.dst && !c.src.is_loopback() {
             let acc = self.land.touch(&c.src, c.ts_ns, || Acc::new(c.ts_ns, list));
             acc.see(c);
             o.push(super::Draft {
@@ -276,6 +283,8 @@ impl Detector for Broadcast {
             || !v.broadcast
             || claims.broadcast_explained
             || (c.proto == Proto::Udp && cfg.ignore_udp_ports.contains(&c.dst_port))
+            // A home host announcing itself to its own subnet (LAN discovery, sync, games).
+            || ctx.home.same_network(c.src, c.dst)
         {
             return;
         }
@@ -449,6 +458,119 @@ mod tests {
         let mut e = syn("198.18.0.66", "198.18.0.1", 22);
         e.ip_options = ip_option::RECORD_ROUTE | ip_option::TIMESTAMP;
         assert!(of(&run(&mut engine(), &[e]), SOURCE_ROUTED).is_empty());
+    }
+
+    /// The source of each finding of `kind`, in the order they opened.
+    fn sources(lines: &[crate::findings::Finding], kind: Kind) -> Vec<String> {
+        of(lines, kind)
+            .iter()
+            .filter(|f| f.status == Status::New)
+            .map(|f| f.src.clone().unwrap_or_default())
+            .collect()
+    }
+
+    fn home(networks: &str) -> Config {
+        config(&format!(r#"{{"home": {{"networks": [{networks}]}}}}"#)).unwrap()
+    }
+
+    #[test]
+    fn private_sources_are_neighbours_where_home_is_private() {
+        let contacts = [
+            syn("192.168.1.20", "192.168.1.1", 8009),
+            at(syn("10.8.0.5", "192.168.1.1", 8009), 1),
+            at(syn("fd00::5", "fd00::1", 8009), 2),
+            // Loopback is no LAN's: still a bogon.
+            at(syn("127.0.0.2", "192.168.1.1", 8009), 3),
+        ];
+        let lines = run(&mut engine_with(home(r#""192.168.1.0/24""#)), &contacts);
+        let f = last_of(&lines, BOGON);
+        assert_eq!(f.src.as_deref(), Some("127.0.0.2"));
+        assert_eq!(f.evidence["block"], json!("127.0.0.0/8"));
+
+        // The same traffic where home faces the Internet: every private source is a bogon.
+        let lines = run(&mut engine_with(home(r#""203.0.113.0/24""#)), &contacts);
+        let every = ["192.168.1.20", "10.8.0.5", "fd00::5", "127.0.0.2"];
+        assert_eq!(sources(&lines, BOGON), every);
+        // And without home networks, as before.
+        assert_eq!(sources(&run(&mut engine(), &contacts), BOGON), every);
+    }
+
+    #[test]
+    fn a_source_inside_a_home_network_is_no_bogon() {
+        // A capture on `lo`: home is 127.0.0.0/8, its sources are its own.
+        let lines = run(
+            &mut engine_with(home(r#""127.0.0.0/8", "::1/128""#)),
+            &[
+                udp("127.0.0.1", 40000, "127.0.0.53", 53),
+                udp("::1", 40000, "::1", 53),
+                syn("169.254.7.7", "127.0.0.1", 80),
+            ],
+        );
+        assert_eq!(last_of(&lines, BOGON).src.as_deref(), Some("169.254.7.7"));
+    }
+
+    #[test]
+    fn loopback_to_itself_is_not_land() {
+        let lines = run(
+            &mut engine(),
+            &[
+                tcp("127.0.0.1", 40000, "127.0.0.1", 40000, SYN),
+                icmp("127.0.0.1", "127.0.0.1", 8, 0),
+                tcp("::1", 40000, "::1", 40000, SYN),
+            ],
+        );
+        assert!(of(&lines, LAND).is_empty(), "{lines:#?}");
+        // Home or not, an address of the LAN sent to itself is forged.
+        let lines = run(
+            &mut engine_with(home(r#""192.168.1.0/24""#)),
+            &[tcp("192.168.1.20", 139, "192.168.1.20", 139, SYN)],
+        );
+        assert_eq!(last_of(&lines, LAND).src.as_deref(), Some("192.168.1.20"));
+    }
+
+    #[test]
+    fn a_home_hosts_broadcast_to_its_own_network_is_chatter() {
+        let contacts = [
+            // Spotify's LAN discovery, to the home network's broadcast address.
+            udp("192.168.1.20", 57621, "192.168.1.255", 57621),
+            at(syn("192.168.1.20", "192.168.1.0", 80), 1),
+            // To another subnet's broadcast address, or from outside: still reported.
+            at(udp("192.168.1.20", 57621, "192.168.2.255", 57621), 2),
+            at(syn("198.18.0.66", "192.168.1.255", 80), 3),
+        ];
+        let lines = run(&mut engine_with(home(r#""192.168.1.0/24""#)), &contacts);
+        let reported: Vec<_> = of(&lines, BROADCAST)
+            .iter()
+            .filter(|f| f.status == Status::New)
+            .map(|f| (f.src.clone().unwrap(), f.dst.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            reported,
+            [
+                ("192.168.1.20".to_owned(), "192.168.2.255".to_owned()),
+                ("198.18.0.66".to_owned(), "192.168.1.255".to_owned()),
+            ]
+        );
+        // Without home networks all four are.
+        assert_eq!(
+            sources(&run(&mut engine(), &contacts), BROADCAST),
+            [
+                "192.168.1.20",
+                "192.168.1.20",
+                "192.168.1.20",
+                "198.18.0.66"
+            ]
+        );
+    }
+
+    #[test]
+    fn new_home_networks_apply_from_the_next_contact() {
+        let mut e = engine();
+        let before = e.contact(&syn("192.168.1.20", "192.168.1.1", 8009));
+        assert_eq!(of(&before, BOGON).len(), 1);
+        e.reconfigure(home(r#""192.168.1.0/24""#), knowledge());
+        let after = e.contact(&at(syn("192.168.1.30", "192.168.1.1", 8009), 1));
+        assert!(of(&after, BOGON).is_empty(), "{after:#?}");
     }
 
     #[test]

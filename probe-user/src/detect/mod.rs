@@ -39,6 +39,7 @@ mod decoy;
 mod dialup;
 mod dns;
 mod evasion;
+mod home;
 mod icmp;
 mod meaning;
 mod netbios;
@@ -60,7 +61,6 @@ use std::{
 use probe_common::packet::tcp_flags;
 use serde::{Deserialize, Serialize};
 
-use self::table::{Capped, Lru, PortSet, Tags, Ttls};
 pub use self::{
     address::{BogonConfig, BroadcastConfig},
     amplify::{FraggleConfig, SmurfConfig},
@@ -68,6 +68,7 @@ pub use self::{
     decoy::DecoyConfig,
     dialup::DialupConfig,
     evasion::HeaderChainConfig,
+    home::{Guess, HomeConfig, describe as describe_home, is_private, networks_of},
     icmp::IcmpConfig,
     meaning::PortMeaningConfig,
     proxy::ProxyConfig,
@@ -76,6 +77,10 @@ pub use self::{
     scan::{SweepConfig, VerticalConfig},
     sscan::SscanConfig,
     traceroute::TracerouteConfig,
+};
+use self::{
+    home::Home,
+    table::{Capped, Lru, PortSet, Tags, Ttls},
 };
 use crate::{
     contact::{Contact, Proto},
@@ -135,6 +140,8 @@ impl Default for Limits {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The networks the probe protects.
+    pub home: HomeConfig,
     /// Folding and refreshing of findings.
     pub findings: BookConfig,
     pub limits: Limits,
@@ -657,6 +664,8 @@ pub(crate) fn addr_words(set: &Capped<IpAddr>, max: usize) -> String {
 /// The detection engine: every detector, the source history and the book of open findings.
 pub struct Engine {
     config: Config,
+    /// The home networks of `config`, built once.
+    home: Home,
     knowledge: Arc<Knowledge>,
     book: Book,
     /// Recent sources and when each was first seen.
@@ -713,6 +722,8 @@ fn chain(config: &Config, cap: usize) -> Vec<Box<dyn Detector>> {
 /// What every detector needs besides the contact.
 pub(crate) struct Ctx<'a> {
     pub(crate) config: &'a Config,
+    /// `config.home`'s networks, ready to ask.
+    pub(crate) home: &'a Home,
     /// Shared so that evidence made later can keep it.
     pub(crate) knowledge: &'a Arc<Knowledge>,
     /// Recent sources and when each was first seen, as they stood before this contact.
@@ -723,6 +734,7 @@ impl Engine {
     pub fn new(config: Config, knowledge: Arc<Knowledge>) -> Self {
         let cap = config.limits.max_tracked.max(1);
         Self {
+            home: Home::new(config.home.networks.as_deref().unwrap_or_default()),
             book: Book::new(&config.findings),
             seen: Lru::new(cap),
             now_ns: 0,
@@ -743,8 +755,8 @@ impl Engine {
     }
 
     /// Takes new settings and knowledge (a reload) and keeps everything learned: open
-    /// findings, the detectors' tables, the source history. Thresholds, windows and switches
-    /// apply from the next contact. What sizes the tables or the book (`[limits]`,
+    /// findings, the detectors' tables, the source history. Thresholds, windows, switches and
+    /// the home networks apply from the next contact. What sizes the tables or the book (`[limits]`,
     /// `[findings]`, `[decoy_scan]`) was fixed at start; where it changed, this says so, and
     /// the new values apply at the next start.
     pub fn reconfigure(&mut self, config: Config, knowledge: Arc<Knowledge>) -> Vec<&'static str> {
@@ -764,6 +776,7 @@ impl Engine {
             decoy_scan: self.config.decoy_scan.clone(),
             ..config
         };
+        self.home = Home::new(self.config.home.networks.as_deref().unwrap_or_default());
         self.knowledge = knowledge;
         fixed
     }
@@ -793,6 +806,7 @@ impl Engine {
         };
         let ctx = Ctx {
             config: &self.config,
+            home: &self.home,
             knowledge: &self.knowledge,
             seen: &self.seen,
         };
@@ -820,6 +834,7 @@ impl Engine {
             config: &self.config,
             knowledge: &self.knowledge,
             seen: &self.seen,
+            home: &self.home,
         };
         let mut o = Out::new(&mut self.book, out);
         for detector in &mut self.detectors {

@@ -25,6 +25,32 @@ pub enum CidrError {
 }
 
 impl Cidr {
+    /// The network of `prefix` bits around `addr` (host bits cleared; a prefix longer than the
+    /// address is the address itself): an interface's address and netmask give its network.
+    pub fn around(addr: IpAddr, prefix: u8) -> Self {
+        match addr {
+            IpAddr::V4(a) => {
+                let prefix = prefix.min(32);
+                let bits = masked(u128::from(a.to_bits()), prefix, 32);
+                Self {
+                    network: IpAddr::V4(std::net::Ipv4Addr::from_bits(bits as u32)),
+                    prefix,
+                }
+            }
+            IpAddr::V6(a) => {
+                let prefix = prefix.min(128);
+                Self {
+                    network: IpAddr::V6(std::net::Ipv6Addr::from_bits(masked(
+                        a.to_bits(),
+                        prefix,
+                        128,
+                    ))),
+                    prefix,
+                }
+            }
+        }
+    }
+
     pub fn network(self) -> IpAddr {
         self.network
     }
@@ -45,6 +71,11 @@ impl Cidr {
             }
             _ => false,
         }
+    }
+
+    /// Whether all of `self` lies inside `outer` (192.168.1.0/24 inside 192.168.0.0/16).
+    pub fn within(self, outer: Self) -> bool {
+        self.prefix >= outer.prefix && outer.contains(self.network)
     }
 }
 
@@ -79,24 +110,14 @@ impl FromStr for Cidr {
                     given: prefix.to_owned(),
                     max,
                 })?;
-        let network = match addr {
-            IpAddr::V4(a) => {
-                let bits = masked(u128::from(a.to_bits()), prefix, 32);
-                IpAddr::V4(std::net::Ipv4Addr::from_bits(bits as u32))
-            }
-            IpAddr::V6(a) => IpAddr::V6(std::net::Ipv6Addr::from_bits(masked(
-                a.to_bits(),
-                prefix,
-                128,
-            ))),
-        };
-        if network != addr {
+        let cidr = Self::around(addr, prefix);
+        if cidr.network != addr {
             return Err(CidrError::HostBits {
                 given: s.to_owned(),
-                network: format!("{network}/{prefix}"),
+                network: cidr.to_string(),
             });
         }
-        Ok(Self { network, prefix })
+        Ok(cidr)
     }
 }
 
@@ -130,6 +151,26 @@ mod tests {
         let one: Cidr = "255.255.255.255/32".parse().unwrap();
         assert!(one.contains("255.255.255.255".parse().unwrap()));
         assert!(!one.contains("255.255.255.254".parse().unwrap()));
+    }
+
+    #[test]
+    fn around_clears_host_bits_and_within_compares_networks() {
+        let home = Cidr::around("192.168.1.20".parse().unwrap(), 24);
+        assert_eq!(home.to_string(), "192.168.1.0/24");
+        assert_eq!(
+            Cidr::around("2001:db8::1".parse().unwrap(), 64).to_string(),
+            "2001:db8::/64"
+        );
+        assert_eq!(
+            Cidr::around("198.18.0.1".parse().unwrap(), 40).to_string(),
+            "198.18.0.1/32"
+        );
+        let private: Cidr = "192.168.0.0/16".parse().unwrap();
+        assert!(home.within(private));
+        assert!(home.within(home));
+        assert!(!private.within(home));
+        assert!(!home.within("10.0.0.0/8".parse().unwrap()));
+        assert!(!home.within("fc00::/7".parse().unwrap()));
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! A frame cut short by the capture's snapshot length is read as far as it goes (the reader
 //! sets its lengths to what the capture holds: `capture::fit_to_capture`) and counted as
 //! truncated, never as malformed: what the capture left out cannot be judged.
+//!
+//! A caller may read ahead first ([`CaptureSource::look_ahead`]) to decide something from the
+//! capture's beginning before the detectors start; what was read ahead comes out again first.
+
+use std::collections::VecDeque;
 
 use probe_common::{
     event::FirstContact,
@@ -47,6 +52,11 @@ pub struct CaptureSource {
     volume: VolumeTracker,
     next_volume: Option<u64>,
     totals: Totals,
+    /// What [`CaptureSource::look_ahead`] read, handed out by `next` before anything new.
+    ahead: VecDeque<Input>,
+    /// How the look-ahead stopped, if it reached the end or damage: said once `ahead` is
+    /// handed out.
+    ahead_end: Option<Result<(), CaptureError>>,
 }
 
 impl CaptureSource {
@@ -61,12 +71,55 @@ impl CaptureSource {
             volume: VolumeTracker::default(),
             next_volume: None,
             totals: Totals::default(),
+            ahead: VecDeque::new(),
+            ahead_end: None,
+        }
+    }
+
+    /// Reads on until `contacts` more first contacts are in hand (or the capture ends or is
+    /// damaged) and keeps every input that made, for `next` to hand out again in order.
+    /// Returns the first contacts read ahead so far.
+    pub fn look_ahead(&mut self, contacts: usize) -> impl Iterator<Item = &Contact> {
+        let mut ahead = std::mem::take(&mut self.ahead);
+        let mut found = 0;
+        while found < contacts && self.ahead_end.is_none() {
+            let mut keep = |input: Input| {
+                found += usize::from(matches!(input, Input::Contact(_)));
+                ahead.push_back(input);
+            };
+            match self.read(&mut keep) {
+                Ok(true) => {}
+                Ok(false) => self.ahead_end = Some(Ok(())),
+                Err(e) => self.ahead_end = Some(Err(e)),
+            }
+        }
+        self.ahead = ahead;
+        self.ahead.iter().filter_map(|input| match input {
+            Input::Contact(c) => Some(c),
+            Input::Tick { .. } | Input::Volume { .. } => None,
+        })
+    }
+
+    /// Hands `emit` the next input read ahead, else reads one frame
+    /// ([`CaptureSource::read`]). False at the end of the capture.
+    pub fn next(&mut self, emit: &mut impl FnMut(Input)) -> Result<bool, CaptureError> {
+        if let Some(input) = self.ahead.pop_front() {
+            emit(input);
+            return Ok(true);
+        }
+        match self.ahead_end.replace(Ok(())) {
+            Some(Ok(())) => Ok(false),
+            Some(Err(e)) => Err(e),
+            None => {
+                self.ahead_end = None;
+                self.read(emit)
+            }
         }
     }
 
     /// Reads one frame and hands `emit` what it makes: a tick when one fell due before it, and
     /// its first contact when it is one the rule reports. False at the end of the capture.
-    pub fn next(&mut self, emit: &mut impl FnMut(Input)) -> Result<bool, CaptureError> {
+    fn read(&mut self, emit: &mut impl FnMut(Input)) -> Result<bool, CaptureError> {
         let Some(frame) = self.capture.next_frame()? else {
             return Ok(false);
         };
@@ -231,5 +284,89 @@ mod tests {
                 skipped_link_types: 0,
             }
         );
+    }
+
+    use probe_common::track;
+
+    use crate::capture::tests::{legacy_header, record};
+
+    /// An Ethernet frame of a UDP datagram from 198.18.0.2:40000 to `dst`:`port`.
+    fn udp_frame(dst: [u8; 4], port: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        f.extend([0x45, 0, 0, 28, 0, 1, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 2]);
+        f.extend(dst);
+        f.extend(40_000u16.to_be_bytes());
+        f.extend(port.to_be_bytes());
+        f.extend([0, 8, 0, 0]);
+        f
+    }
+
+    /// Every input of the capture in `bytes`, after reading `ahead` contacts ahead (and the
+    /// destinations those were), and how it ended.
+    fn inputs(bytes: &[u8], ahead: usize) -> (Vec<String>, Vec<Input>, Option<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.pcap");
+        std::fs::write(&path, bytes).unwrap();
+        let rule = FirstContacts::new(
+            track::DEFAULT_CONTACTS,
+            track::DEFAULT_EVENT_RATE,
+            track::DEFAULT_EVENT_BURST,
+        );
+        let mut source = CaptureSource::new(Capture::open(&path).unwrap(), rule, 1_000_000_000);
+        let seen = source
+            .look_ahead(ahead)
+            .map(|c| c.dst.to_string())
+            .collect();
+        let mut out = Vec::new();
+        let damage = loop {
+            match source.next(&mut |i| out.push(i)) {
+                Ok(true) => {}
+                Ok(false) => break None,
+                Err(CaptureError::Damaged { offset, .. }) => break Some(offset),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        (seen, out, damage)
+    }
+
+    #[test]
+    fn what_was_read_ahead_comes_out_again_in_order_and_damage_after_it() {
+        let mut bytes = legacy_header();
+        for (i, port) in (1..=4u16).enumerate() {
+            bytes.extend(record(
+                7 + i as u32 * 2,
+                0,
+                &udp_frame([198, 18, 0, port as u8], 40_000 + port),
+            ));
+        }
+        let damage_at = bytes.len() as u64;
+        let mut cut = record(20, 0, &[0xbb; 10]);
+        cut[8..12].copy_from_slice(&4000u32.to_le_bytes());
+        bytes.extend(cut);
+
+        let (none, plain, end) = inputs(&bytes, 0);
+        assert!(none.is_empty());
+        // Four contacts, and before each of the last three (2 s apart) a tick (1 s interval)
+        // and a volume (once a second).
+        assert_eq!(plain.len(), 10);
+        assert_eq!(
+            plain
+                .iter()
+                .map(|i| match i {
+                    Input::Contact(_) => 'c',
+                    Input::Tick { .. } => 't',
+                    Input::Volume { .. } => 'v',
+                })
+                .collect::<String>(),
+            "ctvctvctvc"
+        );
+        assert_eq!(end, Some(damage_at));
+        let (two, after_two, end) = inputs(&bytes, 2);
+        assert_eq!(two, ["198.18.0.1", "198.18.0.2"]);
+        assert_eq!((after_two, end), (plain.clone(), Some(damage_at)));
+        // Asking for more than there is reads to the damage and keeps it for its turn.
+        let (all, after_all, end) = inputs(&bytes, 10);
+        assert_eq!(all.len(), 4);
+        assert_eq!((after_all, end), (plain, Some(damage_at)));
     }
 }
