@@ -56,13 +56,16 @@ pub struct FirstContact {
     pub l4_held: u8,
     /// `Packet::extensions`: IPv6 extension headers walked.
     pub extensions: u8,
+    /// The TCP sequence number.
+    pub tcp_seq: u32,
+    pub pad: [u8; 4],
     /// The IPv4 options area, raw.
     pub options: [u8; 40],
     /// The first bytes of the transport payload.
     pub payload: [u8; PAYLOAD_BYTES],
 }
 
-const _: () = assert!(size_of::<FirstContact>() == 120);
+const _: () = assert!(size_of::<FirstContact>() == 128);
 
 impl FirstContact {
     /// The event for `p`, parsed from `frame`, seen at `ts_ns` (the replay's way in).
@@ -123,6 +126,8 @@ impl FirstContact {
             (&raw mut (*dst).payload_len).write(payload_len);
             (&raw mut (*dst).l4_held).write(p.l4_held);
             (&raw mut (*dst).extensions).write(p.extensions);
+            (&raw mut (*dst).tcp_seq).write(p.tcp_seq);
+            (&raw mut (*dst).pad).write([0; 4]);
             (&raw mut (*dst).options).write(options_raw(start, end, &p.ip_options));
             (&raw mut (*dst).payload).write(payload);
         }

@@ -129,8 +129,8 @@ fn options_area(bytes: &[u8]) -> [u8; 40] {
 }
 
 #[test]
-fn a_first_contact_is_120_bytes_aligned_to_8() {
-    assert_eq!(size_of::<FirstContact>(), 120);
+fn a_first_contact_is_128_bytes_aligned_to_8() {
+    assert_eq!(size_of::<FirstContact>(), 128);
     assert_eq!(align_of::<FirstContact>(), 8);
     assert_eq!(PAYLOAD_BYTES, 16);
 }
@@ -171,6 +171,8 @@ fn the_first_contact_of_an_ipv4_syn_with_lsrr_and_payload_has_every_field() {
             payload_len: 16,
             l4_held: 0,
             extensions: 0,
+            tcp_seq: 1_000,
+            pad: [0; 4],
             options: options_area(&options),
             payload: *b"SSH-2.0-probe-te",
         }
@@ -214,6 +216,8 @@ fn the_first_contact_of_an_ipv6_udp_first_fragment_has_the_fragment_bits() {
             payload_len: 8,
             l4_held: 0,
             extensions: 1,
+            tcp_seq: 0,
+            pad: [0; 4],
             options: [0; 40],
             payload: prefix(b"01234567"),
         }
@@ -274,6 +278,8 @@ fn the_first_contact_of_an_icmp_echo_request_has_type_code_and_payload() {
             payload_len: 16,
             l4_held: 0,
             extensions: 0,
+            tcp_seq: 0,
+            pad: [0; 4],
             options: [0; 40],
             payload: *b"abcdefghijklmnop",
         }

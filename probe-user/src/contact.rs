@@ -60,6 +60,7 @@ pub struct Contact {
     pub ip_id: u32,
     pub tcp_flags: u8,
     pub tcp_window: u16,
+    pub tcp_seq: u32,
     pub icmp_type: u8,
     pub icmp_code: u8,
     /// IPv4 option numbers present, as bits of `probe_common::packet::ip_option`.
@@ -127,6 +128,7 @@ impl Contact {
             ip_id: e.ip_id,
             tcp_flags: e.tcp_flags,
             tcp_window: e.tcp_window,
+            tcp_seq: e.tcp_seq,
             icmp_type: e.icmp_type,
             icmp_code: e.icmp_code,
             ip_options,

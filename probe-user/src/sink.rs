@@ -425,6 +425,7 @@ mod tests {
             dst: Some("198.18.0.1".to_owned()),
             proto: Some(Proto::Tcp),
             port: None,
+            tool: None,
             count: id,
             first_seen_ns: T0,
             last_seen_ns: last,

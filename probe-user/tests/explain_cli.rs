@@ -339,7 +339,7 @@ fn bad_knowledge_file_is_one_clear_line() {
 fn bad_input_is_one_clear_line() {
     #[rustfmt::skip]
     let cases: &[(&[&str], &str)] = &[
-        (&[], "probe: nothing to explain; write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 2001:db8::1, topic smurf or bytes OPNG, or use --list\n"),
+        (&[], "probe: nothing to explain; write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 2001:db8::1, topic smurf, tool zmap or bytes OPNG, or use --list\n"),
         (&["70000"], "probe: 70000 is not a port: ports run from 0 to 65535\n"),
         (&["80/sctp"], "probe: unknown protocol \"sctp\" in \"80/sctp\"; write PORT/tcp or PORT/udp\n"),
         (&["icmp"], "probe: icmp needs a TYPE and optionally a CODE (e.g. `probe explain icmp 3 4`)\n"),
@@ -361,4 +361,35 @@ fn bad_input_is_one_clear_line() {
 /// `a.b.c.d` from its octets.
 fn dotted(o: [u8; 4]) -> String {
     std::net::Ipv4Addr::from(o).to_string()
+}
+
+#[test]
+fn each_recognised_scanner_is_explained_with_its_mark_and_source() {
+    for (tool, mark, source) in [
+        ("zmap", "54321", "packet.c"),
+        ("masscan", "exclusive or", "templ-pkt.c"),
+        ("mirai", "destination address", "USENIX Security 2017"),
+        ("nmap", "1,024", "synscan"),
+    ] {
+        let out = probe(&["tool", tool]);
+        assert!(out.ok, "{}", out.stderr);
+        assert!(
+            out.stdout.starts_with(&format!("tool {tool}\n\n")),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains(mark) && out.stdout.contains(source),
+            "{tool}: {}",
+            out.stdout
+        );
+        let v = json(&["tool", tool]);
+        assert_eq!(v[0]["tool"], tool);
+    }
+    let out = probe(&["tool", "zgrab"]);
+    assert!(!out.ok);
+    assert_eq!(
+        out.stderr,
+        "probe: \"zgrab\" is not a tool the probe recognises; tools are: zmap, masscan, mirai, nmap\n"
+    );
 }

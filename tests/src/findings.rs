@@ -23,6 +23,8 @@ pub struct Finding {
     pub dst: Option<String>,
     pub proto: Option<String>,
     pub port: Option<u16>,
+    /// The scanner the source's probes were recognised as.
+    pub tool: Option<String>,
     pub count: u64,
     pub first_seen: String,
     pub last_seen: String,
@@ -70,6 +72,7 @@ impl Finding {
             dst: nullable("dst"),
             proto: nullable("proto"),
             port,
+            tool: nullable("tool"),
             count: number("count"),
             first_seen: text("first_seen"),
             last_seen: text("last_seen"),

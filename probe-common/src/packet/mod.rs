@@ -182,6 +182,8 @@ pub struct Packet {
     pub dst_port: u16,
     pub tcp_flags: u8,
     pub tcp_window: u16,
+    /// The TCP sequence number (0 when the header held none): scanners set it in telling ways.
+    pub tcp_seq: u32,
     pub icmp_type: u8,
     pub icmp_code: u8,
     /// Offset of the transport header (0 when there is none).

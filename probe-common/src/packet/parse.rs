@@ -627,6 +627,7 @@ unsafe fn transport(
             p.dst_port = h.be16(2);
             p.tcp_flags = h.u8(13);
             p.tcp_window = h.be16(14);
+            p.tcp_seq = h.be32(4);
             doff
         }
         (ip_proto::UDP, _) => {
@@ -702,9 +703,11 @@ unsafe fn tiny_fragment(p: &mut Packet, start: usize, end: usize, l4: usize, hel
             {
                 p.tcp_flags = h.u8(13);
                 p.tcp_window = h.be16(14);
+                p.tcp_seq = h.be32(4);
                 Some((h.be16(0), h.be16(2)))
             } else if let Some(h) = unsafe { fits::<14>(start, end, l4) }.filter(|_| held >= 14) {
                 p.tcp_flags = h.u8(13);
+                p.tcp_seq = h.be32(4);
                 Some((h.be16(0), h.be16(2)))
             } else {
                 unsafe { fits::<4>(start, end, l4) }

@@ -320,6 +320,7 @@ fn tcp_over_ipv4_yields_addresses_ports_flags_window_and_offsets() {
             dst_port: 443,
             tcp_flags: tcp_flags::SYN,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 34,
             payload_offset: 62,
             payload_len: 5,
@@ -378,6 +379,7 @@ fn one_8021q_tag_is_crossed_and_shifts_every_offset_by_four() {
             dst_port: 443,
             tcp_flags: tcp_flags::ACK | tcp_flags::PSH,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 38,
             payload_offset: 58,
             payload_len: 3,
@@ -580,6 +582,7 @@ fn several_ipv4_options_set_all_their_bits_and_the_transport_follows_the_full_he
             dst_port: 443,
             tcp_flags: tcp_flags::SYN,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 66,
             payload_offset: 86,
             payload_len: 0,
@@ -729,6 +732,7 @@ fn tcp_over_ipv6_yields_ports_flags_window_and_hop_limit() {
             dst_port: 443,
             tcp_flags: tcp_flags::SYN | tcp_flags::ACK,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 54,
             payload_offset: 74,
             payload_len: 3,
@@ -822,6 +826,7 @@ fn a_chain_of_every_extension_header_kind_is_followed_to_the_transport() {
             dst_port: 443,
             tcp_flags: tcp_flags::SYN,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 102,
             payload_offset: 122,
             payload_len: 0,
@@ -880,6 +885,7 @@ fn an_extension_chain_ending_at_the_offset_cap_is_followed() {
             dst_port: 443,
             tcp_flags: tcp_flags::SYN,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 9214,
             payload_offset: 9234,
             payload_len: 0,
@@ -1008,6 +1014,7 @@ fn a_first_fragment_of_sixteen_bytes_carries_the_flags_and_window() {
             dst_port: 443,
             tcp_flags: tcp_flags::SYN,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 34,
             ..v4_packet(f.len(), ip_proto::TCP)
         }
@@ -1423,6 +1430,7 @@ fn tcp_data_offset_may_reach_exactly_the_end_of_the_ip_payload() {
             dst_port: 443,
             tcp_flags: tcp_flags::FIN | tcp_flags::ACK,
             tcp_window: 64240,
+            tcp_seq: 1_000,
             l4_offset: 34,
             payload_offset: 62,
             payload_len: 0,
@@ -2187,6 +2195,12 @@ fn build(s: &Spec) -> (Vec<u8>, Packet) {
         dst_port: s.dst_port,
         tcp_flags: flags,
         tcp_window: window,
+        // The builder's sequence number, for TCP.
+        tcp_seq: if transport == Transport::Tcp {
+            1_000
+        } else {
+            0
+        },
         l4_offset: l4_offset as u16,
         payload_offset: (l4_offset + header_len) as u16,
         payload_len: s.data.len() as u16,

@@ -443,6 +443,8 @@ mod tests {
                 payload_len: 0,
                 l4_held: 0,
                 extensions: 0,
+                tcp_seq: 0,
+                pad: [0; 4],
                 options: [0; 40],
                 payload: [0; 16],
             };

@@ -8,13 +8,14 @@ use serde::Serialize;
 
 use crate::knowledge::{
     Answer, Basis, Category, Direction, IcmpFamily, IcmpMatch, Knowledge, Level, Listed, PortMatch,
-    Proto, RangeClass, Services,
+    Proto, RangeClass, Services, tools::Tool,
 };
 
 const EXAMPLES: &str = "\
 Examples:
   probe explain 31337               what a probe of port 31337 means (TCP and UDP)
   probe explain 27015/udp --source  what traffic *from* UDP port 27015 means
+  probe explain tool zmap           a scanner the probe recognises, and by what mark
   probe explain icmp 3 4            ICMP type 3, code 4
   probe explain icmp6 2             ICMPv6 type 2, all codes
   probe explain 169.254.10.3        what an address block means
@@ -68,10 +69,10 @@ enum Target {
     Address(IpAddr),
     Topic(String),
     Bytes(String),
+    Tool(Tool),
 }
 
-const TARGET_HINT: &str =
-    "write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 2001:db8::1, topic smurf or bytes OPNG";
+const TARGET_HINT: &str = "write e.g. 31337, 27015/udp, icmp 3 4, icmp6 128, 2001:db8::1, topic smurf, tool zmap or bytes OPNG";
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     // Check the request before reading any file, so usage mistakes are reported first.
@@ -132,6 +133,17 @@ fn parse_target(words: &[String]) -> anyhow::Result<Target> {
     match first.to_ascii_lowercase().as_str() {
         "icmp" | "icmp4" | "icmpv4" => parse_icmp(IcmpFamily::V4, first, rest),
         "icmp6" | "icmpv6" => parse_icmp(IcmpFamily::V6, first, rest),
+        "tool" => match rest {
+            [name] => Tool::from_name(&name.to_ascii_lowercase())
+                .map(Target::Tool)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{name:?} is not a tool the probe recognises; tools are: {}",
+                        Tool::ALL.map(Tool::name).join(", ")
+                    )
+                }),
+            _ => bail!("`tool` takes one name (e.g. `probe explain tool zmap`)"),
+        },
         "topic" => match rest {
             [id] => Ok(Target::Topic(id.to_ascii_lowercase())),
             _ => bail!(
@@ -211,6 +223,23 @@ fn parse_single(word: &str) -> anyhow::Result<Target> {
     bail!("{word:?} is not a port, ICMP message, address or topic; {TARGET_HINT}")
 }
 
+/// A scanner the probe recognises: what it is, and the mark that gives it away.
+fn tool_text(tool: Tool, json: bool) -> anyhow::Result<String> {
+    if json {
+        return to_json(&[serde_json::json!({
+            "tool": tool.name(),
+            "summary": tool.sentence(),
+            "explanation": tool.explanation(),
+        })]);
+    }
+    Ok(format!(
+        "tool {}\n\n{}\n\n{}\n",
+        tool.name(),
+        tool.sentence(),
+        tool.explanation()
+    ))
+}
+
 fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
     let mut s = serde_json::to_string_pretty(value)?;
     s.push('\n');
@@ -275,6 +304,7 @@ fn explain(k: &Knowledge, target: Target, source: bool, json: bool) -> anyhow::R
             }
             Ok(answer_text(&a, &format!("{addr} (in {})", a.key)))
         }
+        Target::Tool(tool) => tool_text(tool, json),
         Target::Topic(id) => {
             let Some(a) = k.topic(&id) else {
                 let ids: Vec<String> = k

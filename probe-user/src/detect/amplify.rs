@@ -525,6 +525,7 @@ impl Detector for Amplify {
                     Proto::Icmpv6
                 }),
                 port: None,
+                tool: None,
                 add: r.add,
                 first_seen_ns: r.first_ns,
                 last_seen_ns: now,

@@ -50,6 +50,7 @@ mod remap;
 mod scan;
 mod sscan;
 mod table;
+mod tools;
 mod traceroute;
 
 use std::{
@@ -465,17 +466,30 @@ impl Story {
 pub(crate) struct Out<'b> {
     book: &'b mut Book,
     pub(crate) lines: Vec<Finding>,
+    /// The contact's source, and the scanner it is recognised as: drafts about that source
+    /// name it.
+    tool: Option<(String, (&'static str, u32, u32))>,
 }
 
 impl<'b> Out<'b> {
     fn new(book: &'b mut Book, lines: Vec<Finding>) -> Self {
-        Self { book, lines }
+        Self {
+            book,
+            lines,
+            tool: None,
+        }
     }
 
     /// Folds `d` into the book at once. A detector that changes a snapshot behind an earlier
     /// draft's unmade evidence pushes the next draft right after, so nothing can ask for that
     /// evidence in between (see [`Out::retire`]).
-    pub(crate) fn push(&mut self, d: Draft) {
+    pub(crate) fn push(&mut self, mut d: Draft) {
+        if let Some((src, tool)) = &self.tool
+            && d.tool.is_none()
+            && d.src.as_deref() == Some(src.as_str())
+        {
+            d.tool = Some(*tool);
+        }
         self.lines.extend(self.book.merge(d));
     }
 
@@ -504,6 +518,7 @@ pub(crate) fn base_to(kind: Kind, level: Level, v: &View<'_>, dst: Option<String
         dst,
         proto: Some(c.proto),
         port: c.proto.has_ports().then_some(c.dst_port),
+        tool: None,
         add: 1,
         first_seen_ns: c.ts_ns,
         last_seen_ns: c.ts_ns,
@@ -676,6 +691,8 @@ pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     /// `probe_overload`: the kernel's drop counters at the last call.
     overload: overload::Overload,
+    /// Which scanner each source runs, from its probes' marks.
+    tools: tools::Tools,
 }
 
 /// The contact detectors in the order they see a contact. Specific ones come before general
@@ -740,6 +757,7 @@ impl Engine {
             now_ns: 0,
             detectors: chain(&config, cap),
             overload: overload::Overload::default(),
+            tools: tools::Tools::new(cap),
             config,
             knowledge,
         }
@@ -811,6 +829,10 @@ impl Engine {
             seen: &self.seen,
         };
         let mut o = Out::new(&mut self.book, out);
+        o.tool = self
+            .tools
+            .observe(&v)
+            .map(|(tool, matched, probes)| (v.src.clone(), (tool.name(), matched, probes)));
         for detector in &mut self.detectors {
             detector.observe(&v, &ctx, &mut claims, &mut o);
         }
@@ -880,6 +902,7 @@ impl Engine {
         let case_ns = secs(self.config.findings.window_secs.max(1));
         self.seen
             .expire(now.saturating_sub(secs(self.config.limits.history_secs)));
+        self.tools.expire(now.saturating_sub(case_ns));
         for detector in &mut self.detectors {
             detector.expire(now, case_ns, &self.config);
         }

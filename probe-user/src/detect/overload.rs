@@ -65,6 +65,7 @@ impl Overload {
             dst: None,
             proto: None,
             port: None,
+            tool: None,
             add: lost,
             first_seen_ns: first,
             last_seen_ns: now,

@@ -141,6 +141,7 @@ impl Reflect {
             dst: Some(dst),
             proto: Some(Proto::Udp),
             port: Some(port),
+            tool: None,
             add,
             first_seen_ns: t.since_ns,
             last_seen_ns: now,

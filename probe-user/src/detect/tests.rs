@@ -200,6 +200,7 @@ fn arbitrary_contacts_never_panic_and_memory_stays_bounded() {
             ip_id: r.next() as u32,
             tcp_flags: flags[(r.next() % 8) as usize],
             tcp_window: 0,
+            tcp_seq: 0,
             icmp_type: (r.next() % 256) as u8,
             icmp_code: (r.next() % 16) as u8,
             ip_options: r.next() as u32,

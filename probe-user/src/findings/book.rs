@@ -24,6 +24,9 @@ pub struct Draft {
     pub dst: Option<String>,
     pub proto: Option<Proto>,
     pub port: Option<u16>,
+    /// The scanner the source's probes were recognised as, when known (set by the engine),
+    /// with how many of its probes carried the mark, out of how many.
+    pub tool: Option<(&'static str, u32, u32)>,
     /// Contacts (or events) this draft adds to the finding's count.
     pub add: u64,
     /// When what the draft describes began; used when the draft opens a finding.
@@ -104,6 +107,8 @@ struct Case {
     /// Makes the evidence and explanation of the latest draft. Kept after a line was made
     /// from it, so that the text is made once per line rather than made and then copied.
     later: Option<Later>,
+    /// Of the source's probes, how many carried its tool's mark, and how many there were.
+    tool_probes: Option<(u32, u32)>,
     /// When the last line for this case was made.
     last_emit_ns: u64,
     /// Changed since the last line.
@@ -122,6 +127,22 @@ impl Case {
             f.explanation = explanation;
         } else if let Some(evidence) = &self.evidence {
             f.evidence = evidence.clone().into_value();
+        }
+        if let Some(tool) = f
+            .tool
+            .as_deref()
+            .and_then(crate::knowledge::tools::Tool::from_name)
+        {
+            f.explanation.push(' ');
+            f.explanation.push_str(tool.sentence());
+            if let (Some((matched, probes)), serde_json::Value::Object(e)) =
+                (self.tool_probes, &mut f.evidence)
+            {
+                e.insert(
+                    "tool_probes".to_owned(),
+                    serde_json::json!({"matched": matched, "probes": probes}),
+                );
+            }
         }
         f
     }
@@ -205,8 +226,14 @@ impl Book {
             let old_deadline = case.deadline_ns;
             let f = &mut case.finding;
             let rose = d.level > f.level;
-            // A new verdict on who is behind it (a decoy scan naming its real source) is news.
-            let renamed = d.src != f.src;
+            // A new verdict on who is behind it (a decoy scan naming its real source, a scanner
+            // recognised) is news.
+            let renamed =
+                d.src != f.src || d.tool.is_some_and(|(t, ..)| f.tool.as_deref() != Some(t));
+            if let Some((tool, matched, probes)) = d.tool {
+                f.tool = Some(tool.to_owned());
+                case.tool_probes = Some((matched, probes));
+            }
             f.level = f.level.max(d.level);
             f.count = f.count.saturating_add(d.add);
             f.last_seen_ns = f.last_seen_ns.max(d.last_seen_ns);
@@ -256,6 +283,7 @@ impl Book {
             dst: d.dst,
             proto: d.proto,
             port: d.port,
+            tool: d.tool.map(|(t, ..)| t.to_owned()),
             count: d.add,
             first_seen_ns: d.first_seen_ns.min(ts),
             last_seen_ns: ts,
@@ -266,6 +294,7 @@ impl Book {
             finding,
             evidence: d.evidence,
             later: d.later,
+            tool_probes: d.tool.map(|(_, matched, probes)| (matched, probes)),
             last_emit_ns: ts,
             dirty: false,
             deadline_ns: 0,

@@ -222,6 +222,10 @@ pub struct Finding {
     pub proto: Option<Proto>,
     /// The one port the finding is about, when there is one.
     pub port: Option<u16>,
+    /// The scanner the source's probes were recognised as (`zmap`, `masscan`, `mirai`,
+    /// `nmap`), `null` when none (docs/findings.md, "Tools").
+    #[serde(default)]
+    pub tool: Option<String>,
     /// Contacts (or, for `probe_overload`, lost events) the finding rests on so far.
     pub count: u64,
     #[serde(rename = "first_seen", with = "rfc3339")]

@@ -31,6 +31,9 @@ impl Finding {
                 }
             }
         }
+        if let Some(tool) = &self.tool {
+            let _ = write!(s, " [{tool}]");
+        }
         let _ = write!(
             s,
             " (x{}, {}, #{}): {}",

@@ -29,6 +29,7 @@ mod icmp;
 mod ports;
 mod range;
 mod services;
+pub mod tools;
 mod types;
 
 use std::{net::IpAddr, path::Path, sync::OnceLock};
