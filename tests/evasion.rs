@@ -4,8 +4,8 @@
 //! still see the scan behind it. A capture of the same traffic replays to the same findings.
 
 use probe_integration::{
-    ATTACKER_V4, ATTACKER_V6, Daemon, Lab, PcapCapture, SENSOR_V4, SENSOR_V6, Scratch, describe,
-    expect, keys, kinds, only, port_list, replay, require_root,
+    ATTACKER_V4, ATTACKER_V6, Daemon, Lab, PcapCapture, SENSOR_V4, SENSOR_V6, Scratch, expect,
+    kinds, only, port_list, replay_agrees, require_root,
 };
 use serde_json::json;
 
@@ -56,14 +56,7 @@ fn an_nmap_scan_in_eight_byte_fragments_is_a_tiny_fragment_finding_and_a_vertica
     assert_eq!(scan.evidence["probes"], json!({"fragment": 30}));
     assert_eq!(scan.evidence["distinct_ports"], json!(30));
 
-    let replayed = replay(&capture);
-    assert_eq!(replayed.code, Some(0), "{}", replayed.stderr);
-    assert_eq!(
-        keys(&replayed.findings()),
-        keys(&live),
-        "{}",
-        describe(&replayed.findings())
-    );
+    replay_agrees(&capture, &live);
 }
 
 #[test]

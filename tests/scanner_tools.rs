@@ -4,8 +4,7 @@
 //! carried the mark, live and in a replay of the same traffic.
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, Lab, PcapCapture, SENSOR_V4, Scratch, describe, keys, only, replay,
-    require_root,
+    ATTACKER_V4, Daemon, Lab, PcapCapture, SENSOR_V4, Scratch, only, replay_agrees, require_root,
 };
 use serde_json::json;
 
@@ -45,10 +44,7 @@ fn tool_of_scan(frames: Option<&str>, nmap: bool) -> (Option<String>, serde_json
     let scan = only(&live, "vertical_scan");
     assert_eq!(scan.src.as_deref(), Some(ATTACKER_V4));
 
-    let replayed = replay(&capture);
-    assert_eq!(replayed.code, Some(0), "{}", replayed.stderr);
-    let again = replayed.findings();
-    assert_eq!(keys(&again), keys(&live), "{}", describe(&again));
+    let again = replay_agrees(&capture, &live);
     let scan_again = only(&again, "vertical_scan");
     assert_eq!(scan_again.tool, scan.tool, "the replay names the same tool");
     (scan.tool.clone(), scan.evidence["tool_probes"].clone())

@@ -5,8 +5,8 @@
 //! is a first contact of its own. A capture of the same traffic replays to the same findings.
 
 use probe_integration::{
-    ATTACKER_V4, Daemon, Lab, PcapCapture, SENSOR_V4, Scratch, describe, expect, keys, kinds,
-    of_kind, only, replay, require_root,
+    ATTACKER_V4, Daemon, Lab, PcapCapture, SENSOR_V4, Scratch, describe, expect, kinds, of_kind,
+    only, replay_agrees, require_root,
 };
 use serde_json::json;
 
@@ -88,14 +88,7 @@ fn game_servers_on_several_ports_and_dns_queries_from_several_low_ports_are_each
         .count(2);
     assert_eq!(dns.evidence["src_ports"], json!("1001-1002"));
 
-    let replayed = replay(&capture);
-    assert_eq!(replayed.code, Some(0), "{}", replayed.stderr);
-    assert_eq!(
-        keys(&replayed.findings()),
-        keys(&live),
-        "{}",
-        describe(&replayed.findings())
-    );
+    replay_agrees(&capture, &live);
 }
 
 #[test]

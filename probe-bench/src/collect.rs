@@ -243,12 +243,9 @@ fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
         bytes: 180,
         ports: [1; 8],
         hosts: [1; 4],
-        echo_replies: 0,
-        reflected: 0,
         ttl_min: 64,
         ttl_max: 64,
-        last_icmp: 0,
-        pad: [0; 5],
+        ..SourceSlot::EMPTY.state
     };
     for cpu in 0..cpus as u32 {
         for i in 0..n {

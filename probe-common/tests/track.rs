@@ -10,7 +10,7 @@ use common::{
 use probe_common::{
     packet::{Packet, ip_proto, parse, tcp_flags},
     track::{
-        ContactKey, HOST_SKETCH_BITS, NoneListed, PORT_SKETCH_BITS, SourceState, contact_key,
+        ContactKey, HOST_SKETCH_BITS, NoneListed, PORT_SKETCH_BITS, SourceSlot, contact_key,
         flow_hash, host_bit, is_established_tcp, port_bit,
     },
 };
@@ -369,21 +369,7 @@ fn flow_hash_is_never_zero_and_separates_every_port_protocol_and_ttl_of_one_pair
 
 #[test]
 fn the_sketch_sizes_match_the_source_state_arrays_and_the_cache_is_a_power_of_two() {
-    let s = SourceState {
-        first_seen_ns: 0,
-        last_seen_ns: 0,
-        packets: 0,
-        syns: 0,
-        bytes: 0,
-        ports: [0; 8],
-        hosts: [0; 4],
-        echo_replies: 0,
-        reflected: 0,
-        ttl_min: 0,
-        ttl_max: 0,
-        last_icmp: 0,
-        pad: [0; 5],
-    };
+    let s = SourceSlot::EMPTY.state;
     assert_eq!(s.ports.len() * 64, PORT_SKETCH_BITS as usize);
     assert_eq!(s.hosts.len() * 64, HOST_SKETCH_BITS as usize);
 }
@@ -664,7 +650,7 @@ fn a_significant_source_port_is_part_of_the_contact_and_others_are_not() {
 
 #[test]
 fn a_source_slot_counts_its_packets_and_is_taken_over_by_another_source() {
-    use probe_common::track::{Sighting, SourceKey, SourceSlot};
+    use probe_common::track::{Sighting, SourceKey};
     let key = |last| SourceKey {
         addr: [198, 18, 0, last, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         ip_version: 4,
@@ -683,25 +669,7 @@ fn a_source_slot_counts_its_packets_and_is_taken_over_by_another_source() {
         echo_reply,
         reflected,
     };
-    let mut slot = SourceSlot {
-        key: key(0),
-        pad: [0; 4],
-        state: SourceState {
-            first_seen_ns: 0,
-            last_seen_ns: 0,
-            packets: 0,
-            syns: 0,
-            bytes: 0,
-            ports: [0; 8],
-            hosts: [0; 4],
-            echo_replies: 0,
-            reflected: 0,
-            ttl_min: 0,
-            ttl_max: 0,
-            last_icmp: 0,
-            pad: [0; 5],
-        },
-    };
+    let mut slot = SourceSlot::EMPTY;
     slot.see(&key(2), &sighting(98, true, false, 60), 10);
     slot.see(&key(2), &sighting(1442, false, true, 57), 20);
     slot.see(&key(2), &sighting(1442, false, true, 61), 30);

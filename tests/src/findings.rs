@@ -194,6 +194,22 @@ pub fn replay(capture: &Path) -> Replay {
     replay_with(capture, &[])
 }
 
+/// Replays `capture` and checks that it finds what the live daemon found (`live`): the same
+/// (kind, source, destination, port, level) for every finding. Returns the replay's findings.
+pub fn replay_agrees(capture: &Path, live: &[Finding]) -> Vec<Finding> {
+    let replayed = replay(capture);
+    assert_eq!(replayed.code, Some(0), "{}", replayed.stderr);
+    let again = replayed.findings();
+    assert_eq!(
+        keys(&again),
+        keys(live),
+        "the replay of {} found:\n{}",
+        capture.display(),
+        describe(&again)
+    );
+    again
+}
+
 /// [`replay`] with more `probe replay` arguments (`--detectors F`, `--event-rate N`...).
 pub fn replay_with(capture: &Path, extra: &[&str]) -> Replay {
     let bin = probe_bin();

@@ -597,17 +597,10 @@ unsafe fn transport(
     let whole = !p.more_fragments;
     let header = match (p.protocol, p.network) {
         (ip_proto::TCP, _) => {
-            let h = unsafe { fits::<TCP_HEADER>(start, end, l4) };
-            // The frame check first: the IP length implies it, and compared in the other
-            // order the compiler drops it, which the verifier cannot follow. Past the IP
-            // payload the frame may hold Ethernet padding, hence the second check.
-            let Some(h) = h.filter(|_| ip_payload >= TCP_HEADER) else {
-                return if whole {
-                    Err(Malformed::Tcp)
-                } else {
-                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
-                    Ok(())
-                };
+            let Some(h) =
+                (unsafe { header::<TCP_HEADER>(p, start, end, l4, ip_payload, Malformed::Tcp) })?
+            else {
+                return Ok(());
             };
             let doff = ((h.u8(12) >> 4) as usize) * 4;
             if doff < TCP_HEADER || start + l4 + doff > end {
@@ -615,12 +608,7 @@ unsafe fn transport(
             }
             if doff > ip_payload {
                 // Options cut by the end of a first fragment: the fixed header is whole.
-                return if whole {
-                    Err(Malformed::Tcp)
-                } else {
-                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
-                    Ok(())
-                };
+                return unsafe { cut_short(p, start, end, l4, ip_payload, Malformed::Tcp) };
             }
             p.transport = Transport::Tcp;
             p.src_port = h.be16(0);
@@ -631,17 +619,10 @@ unsafe fn transport(
             doff
         }
         (ip_proto::UDP, _) => {
-            let h = unsafe { fits::<UDP_HEADER>(start, end, l4) };
-            // The frame check first: the IP length implies it, and compared in the other
-            // order the compiler drops it, which the verifier cannot follow. Past the IP
-            // payload the frame may hold Ethernet padding, hence the second check.
-            let Some(h) = h.filter(|_| ip_payload >= UDP_HEADER) else {
-                return if whole {
-                    Err(Malformed::Udp)
-                } else {
-                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
-                    Ok(())
-                };
+            let Some(h) =
+                (unsafe { header::<UDP_HEADER>(p, start, end, l4, ip_payload, Malformed::Udp) })?
+            else {
+                return Ok(());
             };
             let ulen = h.be16(4) as usize;
             if ulen < UDP_HEADER || (whole && ulen > ip_payload) {
@@ -653,17 +634,10 @@ unsafe fn transport(
             UDP_HEADER
         }
         (ip_proto::ICMP, Network::Ipv4) | (ip_proto::ICMPV6, Network::Ipv6) => {
-            let h = unsafe { fits::<ICMP_HEADER>(start, end, l4) };
-            // The frame check first: the IP length implies it, and compared in the other
-            // order the compiler drops it, which the verifier cannot follow. Past the IP
-            // payload the frame may hold Ethernet padding, hence the second check.
-            let Some(h) = h.filter(|_| ip_payload >= ICMP_HEADER) else {
-                return if whole {
-                    Err(Malformed::Icmp)
-                } else {
-                    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
-                    Ok(())
-                };
+            let Some(h) =
+                (unsafe { header::<ICMP_HEADER>(p, start, end, l4, ip_payload, Malformed::Icmp) })?
+            else {
+                return Ok(());
             };
             p.transport = if p.network == Network::Ipv4 {
                 Transport::Icmp
@@ -678,6 +652,52 @@ unsafe fn transport(
     };
     p.payload_offset = (l4 + header) as u16;
     p.payload_len = (ip_payload - header) as u16;
+    Ok(())
+}
+
+/// The `N`-byte transport header at `l4` when the frame and the IP payload (`ip_payload`) hold
+/// it. Otherwise [`cut_short`]: `Ok(None)` for a tiny fragment (recorded in `p`), `err` for a
+/// whole packet.
+///
+/// The frame check comes first: the IP length implies it, and compared in the other order the
+/// compiler drops it, which the verifier cannot follow. Past the IP payload the frame may hold
+/// Ethernet padding, hence the second check.
+///
+/// # Safety
+/// As [`transport`].
+#[inline(always)]
+unsafe fn header<const N: usize>(
+    p: &mut Packet,
+    start: usize,
+    end: usize,
+    l4: usize,
+    ip_payload: usize,
+    err: Malformed,
+) -> Result<Option<Header<N>>, Malformed> {
+    if let Some(h) = unsafe { fits::<N>(start, end, l4) }.filter(|_| ip_payload >= N) {
+        return Ok(Some(h));
+    }
+    unsafe { cut_short(p, start, end, l4, ip_payload, err) }.map(|()| None)
+}
+
+/// A transport header the packet does not hold whole: a tiny fragment when the packet is a
+/// first fragment (the rest is in a later one), else `err`.
+///
+/// # Safety
+/// As [`transport`].
+#[inline(always)]
+unsafe fn cut_short(
+    p: &mut Packet,
+    start: usize,
+    end: usize,
+    l4: usize,
+    ip_payload: usize,
+    err: Malformed,
+) -> Result<(), Malformed> {
+    if !p.more_fragments {
+        return Err(err);
+    }
+    unsafe { tiny_fragment(p, start, end, l4, ip_payload) };
     Ok(())
 }
 

@@ -199,6 +199,33 @@ pub struct SourceSlot {
 
 const _: () = assert!(size_of::<SourceSlot>() == 176);
 
+impl SourceSlot {
+    /// A slot that holds no source (a zero key, as the kernel's table starts).
+    pub const EMPTY: Self = Self {
+        key: SourceKey {
+            addr: [0; 16],
+            ip_version: 0,
+            pad: [0; 3],
+        },
+        pad: [0; 4],
+        state: SourceState {
+            first_seen_ns: 0,
+            last_seen_ns: 0,
+            packets: 0,
+            syns: 0,
+            bytes: 0,
+            ports: [0; 8],
+            hosts: [0; 4],
+            echo_replies: 0,
+            reflected: 0,
+            ttl_min: 0,
+            ttl_max: 0,
+            last_icmp: 0,
+            pad: [0; 5],
+        },
+    };
+}
+
 /// What the per-source table learns from one packet.
 pub struct Sighting<'a> {
     pub src: &'a [u8; 16],

@@ -122,31 +122,8 @@ impl SourceTable {
     /// A table of `requested` slots, rounded as the kernel's are.
     pub fn new(requested: u32) -> Self {
         let slots = table_slots(requested);
-        let empty = SourceSlot {
-            key: SourceKey {
-                addr: [0; 16],
-                ip_version: 0,
-                pad: [0; 3],
-            },
-            pad: [0; 4],
-            state: super::SourceState {
-                first_seen_ns: 0,
-                last_seen_ns: 0,
-                packets: 0,
-                syns: 0,
-                bytes: 0,
-                ports: [0; 8],
-                hosts: [0; 4],
-                echo_replies: 0,
-                reflected: 0,
-                ttl_min: 0,
-                ttl_max: 0,
-                last_icmp: 0,
-                pad: [0; 5],
-            },
-        };
         Self {
-            slots: vec![empty; slots as usize],
+            slots: vec![SourceSlot::EMPTY; slots as usize],
             mask: slots - 1,
         }
     }
