@@ -39,6 +39,9 @@ enum Target {
     Hot,
     /// Everything else: ≤ 6× empty.
     Any,
+    /// A new source on every packet, the slot of the per-source table taken over each time:
+    /// ≤ 10× empty (issue #12's target for it).
+    NewSource,
 }
 
 impl Target {
@@ -47,6 +50,7 @@ impl Target {
             Self::Baseline => None,
             Self::Hot => Some(2.0),
             Self::Any => Some(6.0),
+            Self::NewSource => Some(10.0),
         }
     }
 }
@@ -211,7 +215,7 @@ fn classes() -> Vec<Class> {
             Program::Probe,
             &frames::tcp4(ATTACKER, TARGET, 40_000, 80, flag::SYN, &[]),
             Some((offset::IPV4_SRC, 0x0001_ffff)),
-            Target::Any,
+            Target::NewSource,
             "source bumped through 198.18.0.0/15 (131,072 addresses, 2× the SOURCES slots): \
              every repeat takes over a source slot, plus the new-contact path",
         ),

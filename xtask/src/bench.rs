@@ -276,7 +276,7 @@ rate-limited, which is what a scan flood costs; the note says what share became 
 row \"event delivered\" is loaded a second time with the limits raised and CONTACTS smaller \
 than the port cycle, so every repeat reserves, writes and submits a ring-buffer event and \
 records its contact; it runs 4,096 repeats (the ring holds 8,192 events and is drained between \
-runs). Targets: established TCP and UDP to a seen port ≤ 2× empty; every class ≤ 6× empty.
+runs). Targets: established TCP and UDP to a seen port ≤ 2× empty; a new source on every packet ≤ 10× empty; every other class ≤ 6× empty.
 
 **veth.** The integration tests' lab (probe-lab): two namespaces (`pbench-<id>-a`, \
 `pbench-<id>-s`, 198.18.0.0/24) joined by a veth pair; the program under test is attached \
