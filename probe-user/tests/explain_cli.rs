@@ -154,14 +154,15 @@ fn icmp_type_alone_and_icmpv6() {
 }
 
 #[test]
-fn port_beyond_the_faq() {
-    // Not in the FAQ, not in the services file: the range class answers.
-    let out = probe(&["4444"]);
+fn port_beyond_the_tables() {
+    // In neither table, not in the services file: the range class answers. (4444, the port
+    // this test used before, is in the modern table now.)
+    let out = probe(&["4446"]);
     assert!(out.ok, "{}", out.stderr);
     assert_eq!(
         head(&out.stdout, 6),
         [
-            "4444/tcp+udp: Registered port",
+            "4446/tcp+udp: Registered port",
             "  level     benign",
             "  category  unknown",
             "  meaning   A port in the registered range with no meaning the probe knows of.",
@@ -271,19 +272,20 @@ fn list_filters_by_category_and_level() {
 
 #[test]
 fn knowledge_file_extends_explain() {
+    // A port no built-in table has (4444 is the modern table's now): the entry is new.
     let mut f = tempfile::NamedTempFile::new().unwrap();
     writeln!(
         f,
-        "[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"Lab shell\"\n\
+        "[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"Lab shell\"\n\
          category = \"backdoor\"\nlevel = \"hostile\"\nmeaning = \"Our red team's listener.\""
     )
     .unwrap();
     let path = f.path().to_str().unwrap();
-    let out = probe(&["4444/tcp", "--knowledge", path]);
+    let out = probe(&["4446/tcp", "--knowledge", path]);
     assert!(out.ok, "{}", out.stderr);
     assert!(
         out.stdout
-            .starts_with("4444/tcp: Lab shell\n  level     hostile\n")
+            .starts_with("4446/tcp: Lab shell\n  level     hostile\n")
     );
     assert!(out.stdout.contains("  reference your knowledge file\n"));
 }

@@ -27,14 +27,14 @@ const GOOD: &str = r#"
 # A lab network's own knowledge.
 
 [[port]]
-port = 4444
+port = 4446
 proto = "tcp"
 direction = "destination"
 name = "Lab shell"
 category = "backdoor"
 level = "hostile"
 meaning = "Our red team's listener; anything else here is an intruder."
-explanation = "The red team parks reverse shells on 4444/tcp during exercises."
+explanation = "The red team parks reverse shells on 4446/tcp during exercises."
 
 [[port]]
 port = 137
@@ -103,8 +103,8 @@ fn good_file_adds_and_overrides() {
         .with_overrides_file(f.path())
         .unwrap();
 
-    // A new entry for a port the FAQ does not cover.
-    let m = k.port(4444, Proto::Tcp, Direction::Destination);
+    // A new entry for a port no built-in table covers.
+    let m = k.port(4446, Proto::Tcp, Direction::Destination);
     assert_eq!(
         (m.name.as_str(), m.category, m.level, m.basis),
         (
@@ -116,12 +116,12 @@ fn good_file_adds_and_overrides() {
     );
     assert_eq!(
         m.explanation,
-        "The red team parks reverse shells on 4444/tcp during exercises."
+        "The red team parks reverse shells on 4446/tcp during exercises."
     );
     assert_eq!(m.faq, None);
     // Other protocol unaffected.
     assert_eq!(
-        k.port(4444, Proto::Udp, Direction::Destination).name,
+        k.port(4446, Proto::Udp, Direction::Destination).name,
         "Registered port"
     );
 
@@ -198,7 +198,7 @@ fn load_without_a_file_is_the_builtin_knowledge() {
     let f = write_temp(&good());
     let k = Knowledge::load(Some(f.path())).unwrap();
     assert_eq!(
-        k.port(4444, Proto::Tcp, Direction::Destination).name,
+        k.port(4446, Proto::Tcp, Direction::Destination).name,
         "Lab shell"
     );
 }
@@ -209,15 +209,15 @@ fn bad_files_name_line_and_field() {
     #[rustfmt::skip]
     let cases: &[(&str, usize, Option<&str>, &str)] = &[
         // TOML syntax.
-        ("[[port]]\nport = 4444\nname = \"unterminated\n", 3, None, "not valid TOML"),
+        ("[[port]]\nport = 4446\nname = \"unterminated\n", 3, None, "not valid TOML"),
         // A kind of entry that does not exist.
         ("[[prot]]\nport = 1\n", 1, Some("prot"), "unknown kind of entry; expected one of: [[port]], [[icmp]], [[class]], [[caveat]], [[address]], [[signature]], [[topic]]"),
         // A table instead of an array of tables.
         ("[port]\nport = 1\n", 1, Some("port"), "write each entry as a [[port]] table"),
         // Unknown field (a typo).
-        ("[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nnmae = \"x\"\n", 5, Some("port[1].nmae"), "unknown field; expected one of: port, ports, proto, direction, name, category, level, faq, basis, meaning, explanation, lost"),
+        ("[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nnmae = \"x\"\n", 5, Some("port[1].nmae"), "unknown field; expected one of: port, ports, proto, direction, name, category, level, faq, source, basis, meaning, explanation, lost"),
         // Wrong type.
-        ("[[port]]\nport = \"4444\"\nproto = \"tcp\"\ndirection = \"destination\"\n", 2, Some("port[1].port"), "expected a whole number from 0 to 65535, found string"),
+        ("[[port]]\nport = \"4446\"\nproto = \"tcp\"\ndirection = \"destination\"\n", 2, Some("port[1].port"), "expected a whole number from 0 to 65535, found string"),
         // Out of range.
         ("[[port]]\nport = 70000\nproto = \"tcp\"\ndirection = \"destination\"\n", 2, Some("port[1].port"), "70000 is out of range 0 to 65535"),
         // Range backwards.
@@ -227,14 +227,14 @@ fn bad_files_name_line_and_field() {
         // No port at all.
         ("\n[[port]]\nproto = \"tcp\"\ndirection = \"source\"\n", 2, Some("port[1].port"), "missing; give `port = N` for one port or `ports = \"LO-HI\"` for a range"),
         // Missing key field.
-        ("[[port]]\nport = 4444\ndirection = \"destination\"\n", 1, Some("port[1].proto"), "missing; write tcp, udp or both"),
+        ("[[port]]\nport = 4446\ndirection = \"destination\"\n", 1, Some("port[1].proto"), "missing; write tcp, udp or both"),
         // Bad words.
-        ("[[port]]\nport = 4444\nproto = \"sctp\"\ndirection = \"destination\"\n", 3, Some("port[1].proto"), "unknown protocol \"sctp\"; expected one of: tcp, udp, both"),
-        ("[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"inbound\"\n", 4, Some("port[1].direction"), "unknown direction \"inbound\"; expected one of: destination, source, either"),
-        ("[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\ncategory = \"trojan\"\nlevel = \"hostle\"\nmeaning = \"m\"\n", 7, Some("port[1].level"), "unknown level \"hostle\"; expected one of: benign, notable, suspicious, hostile"),
-        ("[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\ncategory = \"virus\"\nlevel = \"hostile\"\nmeaning = \"m\"\n", 6, Some("port[1].category"), "unknown category \"virus\"; expected one of: service, mail, file-sharing, remote-access, management, rpc, proxy, trojan, backdoor, game, chat, streaming, adware, remap, dynamic, diagnostic, scan, attack, routing, error, address, unknown"),
+        ("[[port]]\nport = 4446\nproto = \"sctp\"\ndirection = \"destination\"\n", 3, Some("port[1].proto"), "unknown protocol \"sctp\"; expected one of: tcp, udp, both"),
+        ("[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"inbound\"\n", 4, Some("port[1].direction"), "unknown direction \"inbound\"; expected one of: destination, source, either"),
+        ("[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\ncategory = \"trojan\"\nlevel = \"hostle\"\nmeaning = \"m\"\n", 7, Some("port[1].level"), "unknown level \"hostle\"; expected one of: benign, notable, suspicious, hostile"),
+        ("[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\ncategory = \"virus\"\nlevel = \"hostile\"\nmeaning = \"m\"\n", 6, Some("port[1].category"), "unknown category \"virus\"; expected one of: service, mail, file-sharing, remote-access, management, rpc, proxy, trojan, backdoor, game, chat, streaming, adware, remap, dynamic, diagnostic, scan, attack, routing, error, address, web, database, industrial, unknown"),
         // A new entry without the fields it needs (reported at its header, second entry).
-        ("[[port]]\nport = 137\nproto = \"udp\"\ndirection = \"either\"\nlevel = \"notable\"\n\n[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\ncategory = \"trojan\"\nlevel = \"hostile\"\n", 7, Some("port[2].meaning"), "missing; an entry that replaces no built-in one needs name, category, level and meaning"),
+        ("[[port]]\nport = 137\nproto = \"udp\"\ndirection = \"either\"\nlevel = \"notable\"\n\n[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\ncategory = \"trojan\"\nlevel = \"hostile\"\n", 7, Some("port[2].meaning"), "missing; an entry that replaces no built-in one needs name, category, level and meaning"),
         // Multi-line meaning.
         ("[[port]]\nport = 137\nproto = \"udp\"\ndirection = \"either\"\nmeaning = \"\"\"one\ntwo\"\"\"\n", 5, Some("port[1].meaning"), "must be a single line; put detail in `explanation`"),
         // Empty text.
@@ -272,12 +272,12 @@ fn bad_files_name_line_and_field() {
 #[test]
 fn field_errors_read_as_one_line() {
     let err =
-        load("[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nnmae = \"x\"\n")
+        load("[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nnmae = \"x\"\n")
             .unwrap_err();
     assert_eq!(
         err.to_string(),
         "mine.toml:5: port[1].nmae: unknown field; expected one of: port, ports, proto, direction, \
-         name, category, level, faq, basis, meaning, explanation, lost"
+         name, category, level, faq, source, basis, meaning, explanation, lost"
     );
 }
 
@@ -338,7 +338,7 @@ fn a_knowledge_file_over_four_mebibytes_is_refused() {
 /// knowledge object at all, and loading the good part alone still works.
 #[test]
 fn nothing_is_half_loaded() {
-    let good = "[[port]]\nport = 4444\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"Lab shell\"\ncategory = \"backdoor\"\nlevel = \"hostile\"\nmeaning = \"m\"\n\n[[port]]\nport = 137\nproto = \"udp\"\ndirection = \"either\"\nlevel = \"hostile\"\n";
+    let good = "[[port]]\nport = 4446\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"Lab shell\"\ncategory = \"backdoor\"\nlevel = \"hostile\"\nmeaning = \"m\"\n\n[[port]]\nport = 137\nproto = \"udp\"\ndirection = \"either\"\nlevel = \"hostile\"\n";
     let bad = format!("{good}\n[[port]]\nport = 4445\nproto = \"tcp\"\ndirection = \"nowhere\"\n");
     let f = write_temp(&bad);
     assert!(Knowledge::load(Some(f.path())).is_err());
@@ -346,7 +346,7 @@ fn nothing_is_half_loaded() {
     // The built-in tables are shared; a failed load must not have touched them.
     let k = base();
     assert_eq!(
-        k.port(4444, Proto::Tcp, Direction::Destination).name,
+        k.port(4446, Proto::Tcp, Direction::Destination).name,
         "Registered port"
     );
     assert_eq!(

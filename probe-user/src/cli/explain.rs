@@ -353,23 +353,32 @@ fn same_but_proto(a: &PortMatch, b: &PortMatch) -> bool {
         && a.level == b.level
         && a.category == b.category
         && a.faq == b.faq
+        && a.source == b.source
         && a.basis == b.basis
         && a.entry == b.entry
         && a.lost == b.lost
 }
 
-/// Where an answer came from, in words.
-fn reference(basis: Basis, faq: Option<&str>) -> String {
+/// Where an answer came from, in words: the FAQ section, or the reports a modern entry names.
+fn reference(basis: Basis, faq: Option<&str>, source: Option<&str>) -> String {
     let faq = faq.map(|f| format!("FAQ {f}"));
-    match (basis, faq) {
-        (Basis::Faq, Some(f)) => f,
+    // A user's entry and a modern one cite whatever they have: a section, reports, or both.
+    let cited = || {
+        let all: Vec<&str> = faq.as_deref().into_iter().chain(source).collect();
+        (!all.is_empty()).then(|| all.join("; "))
+    };
+    match (basis, &faq) {
+        (Basis::Faq, Some(f)) => f.clone(),
         (Basis::Faq, None) => "the FAQ".to_owned(),
         (Basis::General, Some(f)) => {
             format!("{f}; written from general knowledge, not the FAQ's text")
         }
         (Basis::General, None) => "general knowledge".to_owned(),
-        (Basis::Override, Some(f)) => format!("your knowledge file ({f})"),
-        (Basis::Override, None) => "your knowledge file".to_owned(),
+        (Basis::Modern, _) => cited().unwrap_or_else(|| "today's public reports".to_owned()),
+        (Basis::Override, _) => cited().map_or_else(
+            || "your knowledge file".to_owned(),
+            |c| format!("your knowledge file ({c})"),
+        ),
         (Basis::Services, _) => "the system's service list (name only)".to_owned(),
         (Basis::Range, Some(f)) => format!("the port's range class ({f})"),
         (Basis::Range, None) => "the port's range class".to_owned(),
@@ -443,7 +452,11 @@ fn port_text(out: &mut String, m: &PortMatch, proto: &str) {
     if let Some(entry) = m.entry.filter(|e| e.lo != e.hi) {
         field(out, "entry", &format!("ports {entry}"));
     }
-    field(out, "reference", &reference(m.basis, m.faq.as_deref()));
+    field(
+        out,
+        "reference",
+        &reference(m.basis, m.faq.as_deref(), m.source.as_deref()),
+    );
     tail(out, &m.explanation, &m.caveats, m.lost.as_deref());
 }
 
@@ -460,7 +473,11 @@ fn icmp_text(m: &IcmpMatch) -> String {
     field(&mut out, "level", m.level.as_str());
     field(&mut out, "category", m.category.as_str());
     field(&mut out, "meaning", &m.meaning);
-    field(&mut out, "reference", &reference(m.basis, m.faq.as_deref()));
+    field(
+        &mut out,
+        "reference",
+        &reference(m.basis, m.faq.as_deref(), None),
+    );
     tail(&mut out, &m.explanation, &[], m.lost.as_deref());
     out
 }
@@ -471,7 +488,11 @@ fn answer_text(a: &Answer, heading: &str) -> String {
     field(&mut out, "level", a.level.as_str());
     field(&mut out, "category", a.category.as_str());
     field(&mut out, "meaning", &a.meaning);
-    field(&mut out, "reference", &reference(a.basis, a.faq.as_deref()));
+    field(
+        &mut out,
+        "reference",
+        &reference(a.basis, a.faq.as_deref(), a.source.as_deref()),
+    );
     tail(&mut out, &a.explanation, &[], a.lost.as_deref());
     out
 }

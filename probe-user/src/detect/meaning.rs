@@ -1,6 +1,7 @@
 //! What a probed port means, from the knowledge data: `trojan_probe` for ports of trojans and
 //! backdoors (FAQ 1.4), `port_meaning` for every other port the tables describe at or above
-//! `min_level`. One finding per (source, port): its `port` is the port, so a log search for
+//! `min_level`. The entry is the one [`crate::knowledge::Knowledge::port_entry`] gives: of the FAQ's and the
+//! modern table's, the higher level (at the same level the modern one). One finding per (source, port): its `port` is the port, so a log search for
 //! `port == 31337` finds it, and a source that tries three trojans' ports has three findings.
 //!
 //! Only probes count (a SYN, or UDP that is not a reply), and only when no specific detector
@@ -18,7 +19,7 @@ use crate::{
         Evidence, Kind,
         evidence::{self, PortNote},
     },
-    knowledge::{Category, Direction, Level},
+    knowledge::{Basis, Category, Direction, Info, Level},
 };
 
 pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
@@ -128,6 +129,8 @@ impl Detector for Meaning {
                 name: info.name.clone(),
                 level: info.level,
                 faq: info.faq.clone(),
+                basis: info.basis.as_str(),
+                source: info.source.clone(),
             },
             meaning: info.meaning.clone(),
         });
@@ -164,11 +167,21 @@ impl Detector for Meaning {
             evidence: Some(Evidence::Ports(evidence::Ports {
                 ports: vec![s.note.clone()],
                 hosts: super::addr_list(&s.acc.hosts, list),
-                faq: info.faq.clone().map_or("1".into(), Into::into),
+                faq: evidence_faq(info),
             })),
             explanation: text,
             ..base(kind, info.level, v)
         });
+    }
+}
+
+/// The evidence's `faq`: the entry's section; for a modern entry without one, `modern` (its
+/// port note names the reports); for a user's entry without one, section 1, ports in general.
+fn evidence_faq(info: &Info) -> evidence::Faq {
+    match (&info.faq, info.basis) {
+        (Some(faq), _) => faq.clone().into(),
+        (None, Basis::Modern) => "modern".into(),
+        (None, _) => "1".into(),
     }
 }
 
@@ -215,13 +228,15 @@ mod tests {
             .iter()
             .map(|f| (f.id, f.level, f.port, f.proto.map(Proto::as_str), f.count))
             .collect();
+        // SSH is suspicious: the modern table's entry (password guessing) outranks the FAQ's
+        // notable one.
         assert_eq!(
             found,
             [
-                (1, Level::Notable, Some(22), Some("tcp"), 1),
+                (1, Level::Suspicious, Some(22), Some("tcp"), 1),
                 (2, Level::Suspicious, Some(161), Some("udp"), 1),
                 // The same port on a second host: the same finding, counted again.
-                (1, Level::Notable, Some(22), Some("tcp"), 2),
+                (1, Level::Suspicious, Some(22), Some("tcp"), 2),
             ]
         );
         let ssh = of(&lines, PORT_MEANING)[2];
@@ -236,6 +251,7 @@ mod tests {
             &mut engine(),
             &[
                 udp("198.18.0.66", 40_000, "198.18.0.1", 53),
+                // The web ports are in the modern table, as benign: a connection alone is normal.
                 syn("198.18.0.66", "198.18.0.1", 80),
                 syn("198.18.0.66", "198.18.0.1", 443),
                 syn_ack("198.18.0.9", 22, "198.18.0.1", 40_000),
@@ -245,11 +261,107 @@ mod tests {
         assert!(lines.is_empty(), "{lines:#?}");
         let mut cfg = Config::default();
         cfg.port_meaning.min_level = Level::Suspicious;
+        // FTP is notable.
         let lines = run(
             &mut engine_with(cfg),
-            &[syn("198.18.0.66", "198.18.0.1", 22)],
+            &[syn("198.18.0.66", "198.18.0.1", 21)],
         );
         assert!(lines.is_empty());
+    }
+
+    #[test]
+    fn a_probe_of_a_modern_port_is_a_finding_at_its_level_citing_its_reports() {
+        let lines = run(
+            &mut engine(),
+            &[
+                syn("198.18.0.66", "198.18.0.1", 3389),
+                at(syn("198.18.0.66", "198.18.0.1", 5555), 2),
+                at(udp("198.18.0.66", 40_000, "198.18.0.1", 1900), 3),
+                at(syn("198.18.0.66", "198.18.0.1", 23), 4),
+            ],
+        );
+        let found: Vec<_> = of(&lines, PORT_MEANING)
+            .iter()
+            .map(|f| {
+                (
+                    f.level,
+                    f.port,
+                    f.evidence["ports"][0]["name"].clone(),
+                    f.evidence["ports"][0]["basis"].clone(),
+                    f.evidence["faq"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Level::Suspicious,
+                    Some(3389),
+                    json!("Remote Desktop (RDP)"),
+                    json!("modern"),
+                    json!("modern")
+                ),
+                (
+                    Level::Hostile,
+                    Some(5555),
+                    json!("Android Debug Bridge"),
+                    json!("modern"),
+                    json!("modern")
+                ),
+                (
+                    Level::Notable,
+                    Some(1900),
+                    json!("SSDP (UPnP discovery)"),
+                    json!("modern"),
+                    json!("modern")
+                ),
+                // In both tables at the same level: today's entry answers.
+                (
+                    Level::Suspicious,
+                    Some(23),
+                    json!("Telnet"),
+                    json!("modern"),
+                    json!("modern")
+                ),
+            ]
+        );
+        let rdp = of(&lines, PORT_MEANING)[0];
+        assert_eq!(
+            rdp.evidence["ports"][0]["source"],
+            json!(
+                "CISA alert AA19-168A (BlueKeep, CVE-2019-0708); CISA #StopRansomware Guide; \
+                 SANS ISC port report 3389"
+            )
+        );
+        assert!(
+            rdp.explanation.starts_with(
+                "198.18.0.66 tried 3389/tcp (Remote Desktop (RDP): Windows Remote Desktop: \
+                 scanned for password guessing and for unpatched flaws like BlueKeep.) on \
+                 198.18.0.1. Remote Desktop gives a full Windows session"
+            ),
+            "{}",
+            rdp.explanation
+        );
+        // The FAQ's entries keep citing their section.
+        let lines = run(&mut engine(), &[syn("198.18.0.66", "198.18.0.1", 143)]);
+        let imap = last_of(&lines, PORT_MEANING);
+        assert_eq!(imap.evidence["faq"], json!("1.1"));
+        assert_eq!(imap.evidence["ports"][0]["basis"], json!("faq"));
+        assert_eq!(imap.evidence["ports"][0]["source"], json!(null));
+    }
+
+    #[test]
+    fn a_modern_backdoor_port_is_a_trojan_probe() {
+        let lines = run(&mut engine(), &[syn("198.18.0.66", "198.18.0.1", 4444)]);
+        assert!(of(&lines, PORT_MEANING).is_empty());
+        let f = last_of(&lines, TROJAN);
+        assert_eq!((f.level, f.port), (Level::Hostile, Some(4444)));
+        assert_eq!(
+            f.evidence["ports"][0]["name"],
+            json!("Metasploit / Blaster shell")
+        );
+        assert_eq!(f.evidence["faq"], json!("modern"));
     }
 
     #[test]

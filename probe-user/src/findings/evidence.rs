@@ -377,6 +377,10 @@ evidence_structs! {
         pub name: String,
         pub level: Level,
         pub faq: Option<String>,
+        /// Which table answered: `faq`, `general`, `modern` or `override`.
+        pub basis: &'static str,
+        /// The reports a modern entry rests on.
+        pub source: Option<String>,
     }
 
     /// `netbios_chatter`.

@@ -1,5 +1,6 @@
-//! Reading knowledge tables from TOML: the built-in `faq.toml` and users' `--knowledge` files go
-//! through the same reader, so a user's file is checked exactly as strictly as the probe's own.
+//! Reading knowledge tables from TOML: the built-in `faq.toml` and `modern.toml` and users'
+//! `--knowledge` files go through the same reader, so a user's file is checked exactly as strictly
+//! as the probe's own.
 //!
 //! The reader walks TOML's spanned document tree itself rather than deriving serde structs: that
 //! way every complaint can name the line and the field (`port[3].level`), and unknown fields are
@@ -34,6 +35,10 @@ pub struct Info {
     pub level: Level,
     /// FAQ section(s) the entry rests on, e.g. "1.1, 1.4".
     pub faq: Option<String>,
+    /// The public reports, advisories or documentation the entry rests on, as one line, e.g.
+    /// "CISA alert AA19-168A (BlueKeep, CVE-2019-0708)". Every entry of the modern table has
+    /// one; the FAQ's entries cite `faq` instead.
+    pub source: Option<String>,
     pub basis: Basis,
     /// One line.
     pub meaning: String,
@@ -128,10 +133,41 @@ pub struct Tables {
 /// How strict to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// The probe's own data: every field, and `basis` must be `faq` or `general`.
-    Builtin,
-    /// A user's file: entries replace or extend the built-in ones; see [`merge`].
+    /// One of the probe's own tables: every field, and the `basis` and citation that table
+    /// requires.
+    Builtin(Table),
+    /// A user's file: entries replace or extend the built-in ones; see [`parse`].
     Override,
+}
+
+/// The probe's built-in tables. Each is a file of its own, read by the same reader; they differ
+/// in what their entries rest on and so in the `basis` and citation each entry must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Table {
+    /// `faq.toml`: the Firewall Forensics FAQ's facts. `basis` is `faq` or `general`, and `faq`
+    /// names the FAQ section.
+    Faq,
+    /// `modern.toml`: the ports most probed today. `basis` is `modern`, and `source` names the
+    /// public reports and advisories.
+    Modern,
+}
+
+impl Table {
+    /// The bases an entry of this table may have.
+    fn bases(self) -> &'static [Basis] {
+        match self {
+            Self::Faq => &[Basis::Faq, Basis::General],
+            Self::Modern => &[Basis::Modern],
+        }
+    }
+
+    /// The complaint for any other basis.
+    fn wrong_basis(self) -> &'static str {
+        match self {
+            Self::Faq => "built-in entries of the FAQ's table are `faq` or `general`",
+            Self::Modern => "built-in entries of the modern table are `modern`",
+        }
+    }
 }
 
 const INFO_FIELDS: &[&str] = &[
@@ -139,6 +175,7 @@ const INFO_FIELDS: &[&str] = &[
     "category",
     "level",
     "faq",
+    "source",
     "basis",
     "meaning",
     "explanation",
@@ -349,6 +386,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             category: self.word("category")?,
             level: self.word("level")?,
             faq: self.one_line("faq")?,
+            source: self.one_line("source")?,
             basis: self.word("basis")?,
             meaning: self.one_line("meaning")?,
             explanation: self.text("explanation")?,
@@ -365,6 +403,7 @@ struct InfoDraft {
     category: Option<Category>,
     level: Option<Level>,
     faq: Option<String>,
+    source: Option<String>,
     basis: Option<Basis>,
     meaning: Option<String>,
     explanation: Option<String>,
@@ -387,17 +426,32 @@ impl InfoDraft {
             v.ok_or_else(|| at.missing(field, why))
         }
         match (mode, base) {
-            (Mode::Builtin, _) => {
+            (Mode::Builtin(table), _) => {
                 let why = "every built-in entry needs it";
                 let basis = need(at, "basis", self.basis, why)?;
-                if !matches!(basis, Basis::Faq | Basis::General) {
-                    return Err(at.invalid("basis", "built-in entries are `faq` or `general`"));
+                if !table.bases().contains(&basis) {
+                    return Err(at.invalid("basis", table.wrong_basis()));
                 }
+                // Each table's entries cite what they rest on: the FAQ's a section, the modern
+                // table's its reports. The other citation is optional (a cross-reference).
+                let (faq, source) = match table {
+                    Table::Faq => (Some(need(at, "faq", self.faq, why)?), self.source),
+                    Table::Modern => (
+                        self.faq,
+                        Some(need(
+                            at,
+                            "source",
+                            self.source,
+                            "every entry of the modern table names its reports",
+                        )?),
+                    ),
+                };
                 Ok(Info {
                     name: need(at, "name", self.name, why)?,
                     category: need(at, "category", self.category, why)?,
                     level: need(at, "level", self.level, why)?,
-                    faq: Some(need(at, "faq", self.faq, why)?),
+                    faq,
+                    source,
                     basis,
                     meaning: need(at, "meaning", self.meaning, why)?,
                     explanation: need(at, "explanation", self.explanation, why)?,
@@ -410,6 +464,7 @@ impl InfoDraft {
                 category: self.category.unwrap_or(base.category),
                 level: self.level.unwrap_or(base.level),
                 faq: self.faq.or_else(|| base.faq.clone()),
+                source: self.source.or_else(|| base.source.clone()),
                 basis: Basis::Override,
                 meaning: self.meaning.unwrap_or_else(|| base.meaning.clone()),
                 explanation: self.explanation.unwrap_or_else(|| base.explanation.clone()),
@@ -427,6 +482,7 @@ impl InfoDraft {
                     category,
                     level,
                     faq: self.faq,
+                    source: self.source,
                     basis: Basis::Override,
                     explanation: self.explanation.unwrap_or_else(|| meaning.clone()),
                     meaning,
@@ -598,11 +654,11 @@ fn read_caveat(r: &Reader<'_, '_>, mode: Mode) -> Res<Caveat> {
     )?;
     let basis = match mode {
         Mode::Override => Basis::Override,
-        Mode::Builtin => match r.word::<Basis>("basis")? {
-            Some(b @ (Basis::Faq | Basis::General)) => b,
+        Mode::Builtin(table) => match r.word::<Basis>("basis")? {
+            Some(b) if table.bases().contains(&b) => b,
             Some(_) => {
                 let span = r.get("basis").map_or(r.span.clone(), Spanned::span);
-                return Err(r.err(&span, "basis", "built-in caveats are `faq` or `general`"));
+                return Err(r.err(&span, "basis", table.wrong_basis()));
             }
             None => return Err(r.missing("basis", "every built-in entry needs it")),
         },
@@ -786,12 +842,13 @@ impl Keyed for TopicEntry {
 }
 
 /// Check every draft of one kind and place it: an override whose key matches a built-in entry
-/// replaces that entry where it stands (fields it leaves out are kept); anything else is new.
+/// replaces that entry where it stands (fields it leaves out are kept), in every built-in table
+/// that has one (the FAQ's and the modern table may both describe 23/tcp); anything else is new.
 fn settle<E: Keyed>(
     ctx: &Ctx<'_>,
     mode: Mode,
     drafts: Vec<Draft<E::Key>>,
-    base: &mut [E],
+    bases: &mut [&mut Vec<E>],
     added: &mut Vec<E>,
 ) -> Res<()> {
     for d in drafts {
@@ -800,14 +857,18 @@ fn settle<E: Keyed>(
             line: ctx.line(&d.span),
             prefix: d.prefix,
         };
-        let target = match mode {
-            Mode::Builtin => None,
-            Mode::Override => base.iter_mut().find(|e| e.key() == d.key),
-        };
-        if let Some(existing) = target {
-            let slot = existing.info_mut();
-            *slot = d.info.complete(mode, Some(slot), &at)?;
-        } else {
+        let mut replaced = false;
+        if mode == Mode::Override {
+            for base in bases.iter_mut() {
+                // Keys are unique within a table, so each table has at most one.
+                if let Some(existing) = base.iter_mut().find(|e| e.key() == d.key) {
+                    let slot = existing.info_mut();
+                    *slot = d.info.clone().complete(mode, Some(slot), &at)?;
+                    replaced = true;
+                }
+            }
+        }
+        if !replaced {
             let info = d.info.complete(mode, None, &at)?;
             added.push(E::make(d.key, info));
         }
@@ -815,10 +876,11 @@ fn settle<E: Keyed>(
     Ok(())
 }
 
-/// Parse a knowledge file. With [`Mode::Builtin`] the result is the tables themselves. With
-/// [`Mode::Override`], `base` is updated in place with replaced entries and the new entries are
-/// returned; on error `base` is left exactly as it was.
-pub(crate) fn parse(path: &Path, src: &str, mode: Mode, base: &mut Tables) -> Res<Tables> {
+/// Parse a knowledge file. With [`Mode::Builtin`] the result is the table itself (`bases` is not
+/// looked at). With [`Mode::Override`], each of `bases` (the built-in tables) is updated in
+/// place with replaced entries and the new entries are returned; on error `bases` are left
+/// exactly as they were.
+pub(crate) fn parse(path: &Path, src: &str, mode: Mode, bases: &mut [&mut Tables]) -> Res<Tables> {
     let ctx = Ctx { path, src };
     let doc = DeTable::parse(src).map_err(|e| KnowledgeError::Syntax {
         path: path.to_path_buf(),
@@ -833,46 +895,29 @@ pub(crate) fn parse(path: &Path, src: &str, mode: Mode, base: &mut Tables) -> Re
     no_duplicates(&ctx, &drafts.signatures, "bytes")?;
     no_duplicates(&ctx, &drafts.topics, "id")?;
 
-    // Work on a copy so that a failure halfway leaves the caller's tables untouched.
-    let mut merged = base.clone();
+    // Work on copies so that a failure halfway leaves the caller's tables untouched.
+    let mut merged: Vec<Tables> = bases.iter().map(|b| (**b).clone()).collect();
     let mut added = Tables::default();
-    settle(
-        &ctx,
-        mode,
-        drafts.ports,
-        &mut merged.ports,
-        &mut added.ports,
-    )?;
-    settle(&ctx, mode, drafts.icmp, &mut merged.icmp, &mut added.icmp)?;
-    settle(
-        &ctx,
-        mode,
-        drafts.classes,
-        &mut merged.classes,
-        &mut added.classes,
-    )?;
-    settle(
-        &ctx,
-        mode,
-        drafts.addresses,
-        &mut merged.addresses,
-        &mut added.addresses,
-    )?;
-    settle(
-        &ctx,
-        mode,
-        drafts.signatures,
-        &mut merged.signatures,
-        &mut added.signatures,
-    )?;
-    settle(
-        &ctx,
-        mode,
-        drafts.topics,
-        &mut merged.topics,
-        &mut added.topics,
-    )?;
+    macro_rules! settle_kind {
+        ($kind:ident) => {
+            settle(
+                &ctx,
+                mode,
+                drafts.$kind,
+                &mut merged.iter_mut().map(|t| &mut t.$kind).collect::<Vec<_>>(),
+                &mut added.$kind,
+            )?
+        };
+    }
+    settle_kind!(ports);
+    settle_kind!(icmp);
+    settle_kind!(classes);
+    settle_kind!(addresses);
+    settle_kind!(signatures);
+    settle_kind!(topics);
     added.caveats = drafts.caveats;
-    *base = merged;
+    for (base, table) in bases.iter_mut().zip(merged) {
+        **base = table;
+    }
     Ok(added)
 }

@@ -42,6 +42,7 @@ impl Knowledge {
     pub fn icmp_entry(&self, family: IcmpFamily, ty: u8, code: Option<u8>) -> Option<&IcmpEntry> {
         find(&self.added.icmp, family, ty, code)
             .or_else(|| find(&self.tables.icmp, family, ty, code))
+            .or_else(|| find(&self.modern.icmp, family, ty, code))
     }
 
     /// What an ICMP message of this type and code means.

@@ -1,10 +1,14 @@
 //! What ports, ICMP messages, addresses and traffic patterns mean: the probe's knowledge, built
-//! from the Firewall Forensics FAQ and written in the probe's own words.
+//! from the Firewall Forensics FAQ and from today's public reports on the most probed ports,
+//! written in the probe's own words.
 //!
 //! # Where the data lives, and why
 //!
-//! The built-in tables are a TOML file, `faq.toml`, embedded at build time with
-//! `include_str!` and parsed once on first use. They are data rather than Rust tables because:
+//! The built-in tables are two TOML files embedded at build time with `include_str!` and parsed
+//! once on first use: `faq.toml`, the FAQ's facts (2000), and `modern.toml`, the ports most
+//! probed today, each entry naming the reports and advisories it rests on. A port both describe
+//! keeps both entries (see [`Knowledge::port_answers`]). They are data rather than Rust tables
+//! because:
 //!
 //! - users extend and override them with `--knowledge FILE` in exactly the same format, read by
 //!   exactly the same strict reader, so there is one schema to document and test, and an entry
@@ -36,7 +40,7 @@ use std::{net::IpAddr, path::Path, sync::OnceLock};
 
 use serde::Serialize;
 
-use self::data::{Mode, Tables};
+use self::data::{Mode, Table, Tables};
 pub use self::{
     address::{Cidr, CidrError},
     data::{
@@ -53,11 +57,24 @@ pub use self::{
     },
 };
 
-/// The built-in knowledge file.
+/// The FAQ's table.
 const FAQ_TOML: &str = include_str!("faq.toml");
 
-/// What the built-in file is called in messages.
+/// What the FAQ's table is called in messages.
 const FAQ_TOML_NAME: &str = "<built-in>/knowledge/faq.toml";
+
+/// The table of today's most probed ports.
+const MODERN_TOML: &str = include_str!("modern.toml");
+
+/// What the modern table is called in messages.
+const MODERN_TOML_NAME: &str = "<built-in>/knowledge/modern.toml";
+
+/// Both built-in tables, as parsed.
+#[derive(Debug)]
+struct Builtin {
+    faq: Tables,
+    modern: Tables,
+}
 
 #[cfg_attr(
     not(test),
@@ -66,29 +83,32 @@ const FAQ_TOML_NAME: &str = "<built-in>/knowledge/faq.toml";
         reason = "embedded data, not input: its unit test proves it parses"
     )
 )]
-fn builtin_tables() -> &'static Tables {
-    static TABLES: OnceLock<Tables> = OnceLock::new();
+fn builtin_tables() -> &'static Builtin {
+    static TABLES: OnceLock<Builtin> = OnceLock::new();
     TABLES.get_or_init(|| {
-        data::parse(
-            Path::new(FAQ_TOML_NAME),
-            FAQ_TOML,
-            Mode::Builtin,
-            &mut Tables::default(),
-        )
-        .unwrap_or_else(|e| {
-            panic!("the built-in knowledge must parse (checked by its unit test): {e}")
-        })
+        let table = |name: &str, text: &str, which: Table| {
+            data::parse(Path::new(name), text, Mode::Builtin(which), &mut []).unwrap_or_else(|e| {
+                panic!("the built-in knowledge must parse (checked by its unit test): {e}")
+            })
+        };
+        Builtin {
+            faq: table(FAQ_TOML_NAME, FAQ_TOML, Table::Faq),
+            modern: table(MODERN_TOML_NAME, MODERN_TOML, Table::Modern),
+        }
     })
 }
 
-/// The probe's knowledge: the built-in FAQ tables, a user's additions, and the system's service
-/// names. Cheap to query; build it once and share it.
+/// The probe's knowledge: the built-in tables (the FAQ's and today's), a user's additions, and
+/// the system's service names. Cheap to query; build it once and share it.
 #[derive(Clone, Debug)]
 pub struct Knowledge {
-    /// The built-in tables, with entries a user's file replaced changed in place.
+    /// The FAQ's table, with entries a user's file replaced changed in place.
     tables: Tables,
-    /// Entries from a user's file that replace nothing; consulted before `tables`.
+    /// The table of today's most probed ports, with replaced entries changed in place.
+    modern: Tables,
+    /// Entries from a user's file that replace nothing; consulted before the built-in tables.
     added: Tables,
+    /// The system's service names, the fallback for ports no table describes.
     services: Services,
 }
 
@@ -107,8 +127,10 @@ impl Knowledge {
 
     /// The built-in tables with the given service names (for tests, or another services file).
     pub fn new(services: Services) -> Self {
+        let builtin = builtin_tables();
         Self {
-            tables: builtin_tables().clone(),
+            tables: builtin.faq.clone(),
+            modern: builtin.modern.clone(),
             added: Tables::default(),
             services,
         }
@@ -145,10 +167,16 @@ impl Knowledge {
     ///
     /// An entry whose key (port span + proto + direction; family + type + code; class +
     /// direction; cidr; bytes; id) matches a built-in entry replaces it, keeping the fields it
-    /// leaves out. Any other entry is new, needs name, category, level and meaning, and is
-    /// preferred over built-in entries when both cover a port.
+    /// leaves out; where both built-in tables have that key, it replaces both. Any other entry
+    /// is new, needs name, category, level and meaning, and is preferred over built-in entries
+    /// when both cover a port.
     pub fn with_overrides(mut self, path: &Path, text: &str) -> Result<Self, KnowledgeError> {
-        let mut added = data::parse(path, text, Mode::Override, &mut self.tables)?;
+        let mut added = data::parse(
+            path,
+            text,
+            Mode::Override,
+            &mut [&mut self.tables, &mut self.modern],
+        )?;
         // A later file's new entries take precedence over an earlier file's.
         append(&mut added, std::mem::take(&mut self.added));
         self.added = added;
@@ -166,6 +194,7 @@ impl Knowledge {
             .addresses
             .iter()
             .chain(&self.tables.addresses)
+            .chain(&self.modern.addresses)
             .filter(|e| e.cidr.contains(addr))
             .max_by_key(|e| e.cidr.prefix())
             .map(|e| Listed::Address(e).answer())
@@ -178,6 +207,7 @@ impl Knowledge {
             .signatures
             .iter()
             .chain(&self.tables.signatures)
+            .chain(&self.modern.signatures)
             .filter(|e| payload.starts_with(e.bytes.as_bytes()))
             .max_by_key(|e| e.bytes.len())
             .map(|e| Listed::Signature(e).answer())
@@ -189,6 +219,7 @@ impl Knowledge {
             .topics
             .iter()
             .chain(&self.tables.topics)
+            .chain(&self.modern.topics)
             .find(|e| e.id == id)
             .map(|e| Listed::Topic(e).answer())
     }
@@ -200,14 +231,16 @@ impl Knowledge {
             .topics
             .iter()
             .chain(&self.tables.topics)
+            .chain(&self.modern.topics)
             .find(|e| e.id == id)
             .and_then(|e| Some((e.info.story.as_deref()?, e.info.faq.as_deref())))
     }
 
-    /// Every entry: a user's new entries first, then the built-in ones in file order.
+    /// Every entry: a user's new entries first, then the FAQ's table and the modern table, each
+    /// in file order.
     pub fn list(&self) -> Vec<Listed<'_>> {
         let mut all = Vec::new();
-        for t in [&self.added, &self.tables] {
+        for t in [&self.added, &self.tables, &self.modern] {
             all.extend(t.ports.iter().map(Listed::Port));
             all.extend(t.icmp.iter().map(Listed::Icmp));
             all.extend(t.classes.iter().map(Listed::Class));
@@ -220,7 +253,11 @@ impl Knowledge {
 
     /// Where practice differs from the range classes, for every port.
     pub fn caveats(&self) -> impl Iterator<Item = &Caveat> {
-        self.added.caveats.iter().chain(&self.tables.caveats)
+        self.added
+            .caveats
+            .iter()
+            .chain(&self.tables.caveats)
+            .chain(&self.modern.caveats)
     }
 }
 
@@ -319,6 +356,7 @@ impl Listed<'_> {
             level: info.level,
             category: info.category,
             faq: info.faq.clone(),
+            source: info.source.clone(),
             basis: info.basis,
             lost: info.lost.clone(),
         }
@@ -338,6 +376,8 @@ pub struct Answer {
     pub level: Level,
     pub category: Category,
     pub faq: Option<String>,
+    /// The reports an entry of the modern table rests on.
+    pub source: Option<String>,
     pub basis: Basis,
     pub lost: Option<String>,
 }

@@ -5,6 +5,11 @@
 //! range; then an entry for exactly this protocol before one for both; then one for exactly
 //! this direction before one for either.
 //!
+//! There are two built-in tables, the FAQ's and the modern one, and a port may be in both (23,
+//! 445, 8080...). Each table picks its best entry by the rules above; of the two, the one with
+//! the higher level answers, and at the same level the modern one (see
+//! [`Knowledge::port_entry`]). [`Knowledge::port_answers`] gives the other too.
+//!
 //! A source port is read differently from a destination port. Entries written for sources (or
 //! for either end) come first. A low source port (below 1024) with no such entry is most likely
 //! the service on that port answering, so its destination entry or service name is reworded as
@@ -37,10 +42,12 @@ pub struct PortMatch {
     pub category: Category,
     /// The IANA range the port is in.
     pub class: RangeClass,
-    /// FAQ section(s), e.g. "1.1, 1.4"; `None` for service-name answers and user entries
-    /// without one.
+    /// FAQ section(s), e.g. "1.1, 1.4"; `None` for service-name answers, modern entries and
+    /// user entries without one.
     pub faq: Option<String>,
-    /// Where the answer came from: faq, general, override, services or range.
+    /// The reports and advisories a modern entry rests on; `None` for the FAQ's entries.
+    pub source: Option<String>,
+    /// Where the answer came from: faq, general, modern, override, services or range.
     pub basis: Basis,
     /// The port or range of the table entry that answered; `None` for services/range answers.
     pub entry: Option<PortSpan>,
@@ -52,6 +59,20 @@ pub struct PortMatch {
 
 /// Sources below this are reserved ports: a packet from one is usually a server's reply.
 const RESERVED_END: u16 = 1024;
+
+/// Of the FAQ's entry and the modern one for the same port, the one detectors use: the higher
+/// level, so that a finding is never milder than what either source knows; at the same level
+/// the modern entry, which describes the traffic seen today. An entry a user's file changed
+/// beats one it left alone, whatever the levels: the user has the last word.
+fn prefer<'a>(faq: Option<&'a PortEntry>, modern: Option<&'a PortEntry>) -> Option<&'a PortEntry> {
+    match (faq, modern) {
+        (Some(f), Some(m)) => {
+            let rank = |e: &PortEntry| (e.info.basis == Basis::Override, e.info.level);
+            Some(if rank(m) >= rank(f) { m } else { f })
+        }
+        (f, m) => f.or(m),
+    }
+}
 
 fn pick(list: &[PortEntry], port: u16, proto: Proto, direction: Direction) -> Option<&PortEntry> {
     list.iter()
@@ -74,7 +95,13 @@ impl Knowledge {
     /// below 1024 are keyed by rule and need no entry.
     pub fn source_ports(&self) -> probe_common::track::user::SourcePortSet {
         let mut set = probe_common::track::user::SourcePortSet::default();
-        for e in self.added.ports.iter().chain(&self.tables.ports) {
+        for e in self
+            .added
+            .ports
+            .iter()
+            .chain(&self.tables.ports)
+            .chain(&self.modern.ports)
+        {
             if e.direction != Applies::Source {
                 continue;
             }
@@ -90,36 +117,57 @@ impl Knowledge {
         set
     }
 
-    /// The table entry for a port, if any covers it (a user's new entries first).
+    /// The table entry for a port that detectors use, if any covers it. A user's new entries
+    /// come first; then the FAQ's table and the modern table each offer their best entry, and
+    /// of two the higher level answers, at the same level the modern one (a user's changes to
+    /// a built-in entry win over both).
     pub fn port_entry(&self, port: u16, proto: Proto, direction: Direction) -> Option<&PortEntry> {
-        pick(&self.added.ports, port, proto, direction)
-            .or_else(|| pick(&self.tables.ports, port, proto, direction))
+        pick(&self.added.ports, port, proto, direction).or_else(|| {
+            prefer(
+                pick(&self.tables.ports, port, proto, direction),
+                pick(&self.modern.ports, port, proto, direction),
+            )
+        })
     }
 
-    /// What `port` means for `proto`, seen as the packet's `direction` port.
+    /// What `port` means for `proto`, seen as the packet's `direction` port: the one answer
+    /// detectors, log lines and `probe query` use.
     pub fn port(&self, port: u16, proto: Proto, direction: Direction) -> PortMatch {
-        let mut m = self.port_answer(port, proto, direction);
-        // Caveats qualify the range class; an entry that names the port already says more.
-        if !matches!(m.basis, Basis::Range | Basis::Services) {
-            m.caveats.clear();
-        }
-        m
+        finish(self.port_answer(port, proto, direction))
     }
 
-    fn port_answer(&self, port: u16, proto: Proto, direction: Direction) -> PortMatch {
-        let class = RangeClass::of(port);
-        let base = Base {
+    /// Every answer the tables have for a port: first [`Knowledge::port`]'s, then the FAQ's
+    /// table's and the modern table's own where they differ from it. A port the FAQ described
+    /// in 2000 and today's reports describe again (23, 445, 8080...) so shows both, each with
+    /// its basis. Never empty.
+    pub fn port_answers(&self, port: u16, proto: Proto, direction: Direction) -> Vec<PortMatch> {
+        let mut all = vec![self.port(port, proto, direction)];
+        for table in [&self.tables.ports, &self.modern.ports] {
+            let base = self.base(port, proto, direction);
+            let entry = |d: Direction| pick(table, port, proto, d);
+            if let Some(m) = self.entry_answer(base, entry).map(finish)
+                && !all.contains(&m)
+            {
+                all.push(m);
+            }
+        }
+        all
+    }
+
+    fn base(&self, port: u16, proto: Proto, direction: Direction) -> Base {
+        Base {
             port,
             proto,
             direction,
-            class,
+            class: RangeClass::of(port),
             caveats: self.caveats_for(port),
-        };
-        if let Some(entry) = self.port_entry(port, proto, direction) {
-            let mut m = base.with_info(&entry.info, Some(entry.ports));
-            if direction == Direction::Source && entry.info.category == Category::Dynamic {
-                self.add_destination_note(&mut m);
-            }
+        }
+    }
+
+    fn port_answer(&self, port: u16, proto: Proto, direction: Direction) -> PortMatch {
+        let base = self.base(port, proto, direction);
+        let class = base.class;
+        if let Some(m) = self.entry_answer(base.clone(), |d| self.port_entry(port, proto, d)) {
             return m;
         }
         match direction {
@@ -128,9 +176,7 @@ impl Knowledge {
                 None => base.with_info(self.class_info(class, direction), None),
             },
             Direction::Source if port < RESERVED_END => {
-                if let Some(entry) = self.port_entry(port, proto, Direction::Destination) {
-                    reply_from_entry(base, entry)
-                } else if let Some(service) = self.services.name(port, proto) {
+                if let Some(service) = self.services.name(port, proto) {
                     reply_from_service(base, service)
                 } else {
                     base.with_info(self.class_info(class, direction), None)
@@ -144,11 +190,33 @@ impl Knowledge {
         }
     }
 
+    /// The answer a table entry gives, `entry` picking it for a direction: the entry for this
+    /// direction, or, for a low source port, the destination entry reworded as a reply.
+    fn entry_answer<'a>(
+        &self,
+        base: Base,
+        entry: impl Fn(Direction) -> Option<&'a PortEntry>,
+    ) -> Option<PortMatch> {
+        let (port, direction) = (base.port, base.direction);
+        if let Some(e) = entry(direction) {
+            let mut m = base.with_info(&e.info, Some(e.ports));
+            if direction == Direction::Source && e.info.category == Category::Dynamic {
+                self.add_destination_note(&mut m);
+            }
+            return Some(m);
+        }
+        if direction == Direction::Source && port < RESERVED_END {
+            return entry(Direction::Destination).map(|e| reply_from_entry(base, e));
+        }
+        None
+    }
+
     fn caveats_for(&self, port: u16) -> Vec<String> {
         self.added
             .caveats
             .iter()
             .chain(&self.tables.caveats)
+            .chain(&self.modern.caveats)
             .filter(|c| c.ports.contains(port))
             .map(|c| c.text.clone())
             .collect()
@@ -160,6 +228,7 @@ impl Knowledge {
             .classes
             .iter()
             .chain(&self.tables.classes)
+            .chain(&self.modern.classes)
             .find(|c| c.class == class && c.direction == direction)
             .map_or(&FALLBACK.info, |c| &c.info)
     }
@@ -215,6 +284,14 @@ impl Knowledge {
     }
 }
 
+/// Caveats qualify the range class; an entry that names the port already says more.
+fn finish(mut m: PortMatch) -> PortMatch {
+    if !matches!(m.basis, Basis::Range | Basis::Services) {
+        m.caveats.clear();
+    }
+    m
+}
+
 /// The parts of an answer that do not depend on which entry answered.
 #[derive(Clone)]
 struct Base {
@@ -238,6 +315,7 @@ impl Base {
             category: Category::Unknown,
             class: self.class,
             faq: None,
+            source: None,
             basis: Basis::Range,
             entry: None,
             lost: None,
@@ -253,6 +331,7 @@ impl Base {
             level: info.level,
             category: info.category,
             faq: info.faq.clone(),
+            source: info.source.clone(),
             // Entries speak for themselves; range-class texts are the range fallback.
             basis: if entry.is_some() {
                 info.basis
@@ -290,6 +369,7 @@ fn reply_from_entry(base: Base, entry: &PortEntry) -> PortMatch {
         level,
         category: info.category,
         faq: info.faq.clone(),
+        source: info.source.clone(),
         basis: info.basis,
         entry: Some(entry.ports),
         lost: info.lost.clone(),
@@ -331,6 +411,7 @@ static FALLBACK: std::sync::LazyLock<Fallback> = std::sync::LazyLock::new(|| Fal
         category: Category::Unknown,
         level: Level::Notable,
         faq: Some("1".to_owned()),
+        source: None,
         basis: Basis::Range,
         meaning: "A port nothing in the probe's knowledge describes.".to_owned(),
         explanation: "Neither the FAQ tables nor the system's service list name this port."
@@ -339,3 +420,77 @@ static FALLBACK: std::sync::LazyLock<Fallback> = std::sync::LazyLock::new(|| Fal
         story: None,
     },
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry of table `name` at `level`.
+    fn entry(name: &str, level: Level, basis: Basis) -> PortEntry {
+        PortEntry {
+            ports: PortSpan::single(8080),
+            proto: Protos::Tcp,
+            direction: Applies::Destination,
+            info: Info {
+                name: name.to_owned(),
+                category: Category::Service,
+                level,
+                faq: None,
+                source: None,
+                basis,
+                meaning: String::new(),
+                explanation: String::new(),
+                lost: None,
+                story: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_higher_level_answers_then_todays_entry_then_the_users_word() {
+        let chosen = |faq: &PortEntry, modern: &PortEntry| {
+            prefer(Some(faq), Some(modern)).map(|e| e.info.name.clone())
+        };
+        let (faq, modern) = ("faq", "modern");
+        // The higher level, from either table.
+        assert_eq!(
+            chosen(
+                &entry(faq, Level::Hostile, Basis::Faq),
+                &entry(modern, Level::Notable, Basis::Modern)
+            )
+            .as_deref(),
+            Some(faq)
+        );
+        assert_eq!(
+            chosen(
+                &entry(faq, Level::Notable, Basis::General),
+                &entry(modern, Level::Suspicious, Basis::Modern)
+            )
+            .as_deref(),
+            Some(modern)
+        );
+        // At the same level, today's.
+        assert_eq!(
+            chosen(
+                &entry(faq, Level::Notable, Basis::Faq),
+                &entry(modern, Level::Notable, Basis::Modern)
+            )
+            .as_deref(),
+            Some(modern)
+        );
+        // An entry the user changed beats one left alone, whatever the levels.
+        assert_eq!(
+            chosen(
+                &entry(faq, Level::Benign, Basis::Override),
+                &entry(modern, Level::Hostile, Basis::Modern)
+            )
+            .as_deref(),
+            Some(faq)
+        );
+        // One alone answers.
+        let only = entry(modern, Level::Benign, Basis::Modern);
+        assert_eq!(prefer(None, Some(&only)), Some(&only));
+        assert_eq!(prefer(Some(&only), None), Some(&only));
+        assert_eq!(prefer(None, None), None);
+    }
+}

@@ -1,5 +1,6 @@
 //! Unit tests of the built-in data's integrity and of the reader's details. The table-driven
-//! check of every FAQ fact is in `tests/knowledge_faq.rs`.
+//! checks of every FAQ fact and every modern port are in `tests/knowledge_faq.rs` and
+//! `tests/knowledge_modern.rs`.
 
 use std::path::Path;
 
@@ -10,16 +11,30 @@ fn no_services() -> Knowledge {
 }
 
 #[test]
-fn builtin_file_parses() {
-    let t = builtin_tables();
+fn builtin_files_parse() {
+    let t = &builtin_tables().faq;
     assert!(t.ports.len() > 100, "only {} port entries", t.ports.len());
     assert_eq!(t.classes.len(), 6);
     assert_eq!(t.caveats.len(), 3);
+    // The modern table holds ports only: 45 entries.
+    let m = &builtin_tables().modern;
+    assert_eq!(m.ports.len(), 45);
+    assert_eq!(
+        (
+            m.icmp.len(),
+            m.classes.len(),
+            m.caveats.len(),
+            m.addresses.len(),
+            m.signatures.len(),
+            m.topics.len()
+        ),
+        (0, 0, 0, 0, 0, 0)
+    );
 }
 
 #[test]
 fn every_range_class_has_both_directions() {
-    let t = builtin_tables();
+    let t = &builtin_tables().faq;
     for class in [
         RangeClass::WellKnown,
         RangeClass::Registered,
@@ -36,11 +51,17 @@ fn every_range_class_has_both_directions() {
     }
 }
 
-/// Two entries that could both answer a lookup and rank the same would make the answer depend
-/// on file order. There must be none.
+/// Two entries of one table that could both answer a lookup and rank the same would make the
+/// answer depend on file order. There must be none. (Between the two tables the level decides,
+/// then the modern table: no order is involved.)
 #[test]
 fn no_two_builtin_port_entries_tie() {
-    let ports = &builtin_tables().ports;
+    for ports in [&builtin_tables().faq.ports, &builtin_tables().modern.ports] {
+        no_ties(ports);
+    }
+}
+
+fn no_ties(ports: &[PortEntry]) {
     for (i, a) in ports.iter().enumerate() {
         for b in &ports[i + 1..] {
             let protos_meet =
@@ -81,11 +102,12 @@ fn builtin_texts_are_well_formed() {
             info.explanation.len() > info.meaning.len() / 2,
             "{key}: thin explanation"
         );
-        assert!(info.faq.is_some(), "{key}: no FAQ section");
-        assert!(
-            matches!(info.basis, Basis::Faq | Basis::General),
-            "{key}: basis"
-        );
+        // Every entry cites what it rests on: the FAQ's a section, the modern table's reports.
+        match info.basis {
+            Basis::Faq | Basis::General => assert!(info.faq.is_some(), "{key}: no FAQ section"),
+            Basis::Modern => assert!(info.source.is_some(), "{key}: no source"),
+            other => panic!("{key}: basis {other}"),
+        }
         assert!(
             !info.explanation.contains("  "),
             "{key}: double space in explanation"
@@ -134,4 +156,79 @@ fn replaced_builtin_entry_keeps_its_place_and_other_fields() {
     assert_eq!(m.name, "NetBIOS name service");
     assert_eq!(m.basis, Basis::Override);
     assert_eq!(m.faq.as_deref(), Some("1.1, 10"));
+}
+
+/// The reader holds each built-in table to its own basis and citation.
+#[test]
+fn each_builtin_table_requires_its_basis_and_citation() {
+    let entry = |extra: &str| {
+        format!(
+            "[[port]]\nport = 40001\nproto = \"tcp\"\ndirection = \"destination\"\nname = \"x\"\n\
+             category = \"web\"\nlevel = \"notable\"\nmeaning = \"m\"\nexplanation = \"e\"\n{extra}"
+        )
+    };
+    let parse = |table: Table, text: &str| {
+        data::parse(Path::new("t.toml"), text, Mode::Builtin(table), &mut [])
+            .map(|t| t.ports.len())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        parse(
+            Table::Modern,
+            &entry("basis = \"modern\"\nsource = \"RFC 9110\"\n")
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        parse(Table::Modern, &entry("basis = \"modern\"\n")),
+        Err(
+            "t.toml:1: port[1].source: missing; every entry of the modern table names its reports"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        parse(
+            Table::Modern,
+            &entry("basis = \"faq\"\nfaq = \"1\"\nsource = \"x\"\n")
+        ),
+        Err(
+            "t.toml:1: port[1].basis: built-in entries of the modern table are `modern`".to_owned()
+        )
+    );
+    assert_eq!(
+        parse(Table::Faq, &entry("basis = \"modern\"\nsource = \"x\"\n")),
+        Err(
+            "t.toml:1: port[1].basis: built-in entries of the FAQ's table are `faq` or `general`"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        parse(Table::Faq, &entry("basis = \"faq\"\nsource = \"x\"\n")),
+        Err("t.toml:1: port[1].faq: missing; every built-in entry needs it".to_owned())
+    );
+}
+
+/// An override whose key both tables have replaces both entries; the user has the last word.
+#[test]
+fn an_override_replaces_the_key_in_both_tables() {
+    let k = no_services()
+        .with_overrides(
+            Path::new("k.toml"),
+            "[[port]]\nport = 23\nproto = \"tcp\"\ndirection = \"destination\"\nlevel = \"benign\"\n",
+        )
+        .unwrap();
+    assert!(k.added.ports.is_empty());
+    let answers = k.port_answers(23, Proto::Tcp, Direction::Destination);
+    let got: Vec<_> = answers
+        .iter()
+        .map(|m| (m.level, m.basis, m.faq.as_deref(), m.source.is_some()))
+        .collect();
+    // Both keep their own other fields: the modern one its reports, the FAQ's its section.
+    assert_eq!(
+        got,
+        [
+            (Level::Benign, Basis::Override, None, true),
+            (Level::Benign, Basis::Override, Some("1.1"), false),
+        ]
+    );
 }

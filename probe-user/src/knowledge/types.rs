@@ -116,6 +116,12 @@ pub enum Category {
     Routing,
     Error,
     Address,
+    /// Web servers and the consoles and tools served over HTTP(S).
+    Web,
+    /// Databases and caches.
+    Database,
+    /// Industrial control, building automation and IoT messaging protocols.
+    Industrial,
     Unknown,
 }
 
@@ -127,6 +133,9 @@ pub enum Basis {
     Faq,
     /// Written from well-established knowledge where the FAQ's text is missing or silent.
     General,
+    /// The table of today's most probed ports, from public reports and advisories (its
+    /// entries name them in `source`).
+    Modern,
     /// A user's knowledge file.
     Override,
     /// Only the system's service name is known (`/etc/services`).
@@ -293,6 +302,9 @@ vocabulary!(
         ("routing", Category::Routing),
         ("error", Category::Error),
         ("address", Category::Address),
+        ("web", Category::Web),
+        ("database", Category::Database),
+        ("industrial", Category::Industrial),
         ("unknown", Category::Unknown),
     ]
 );
@@ -302,6 +314,7 @@ vocabulary!(
     [
         ("faq", Basis::Faq),
         ("general", Basis::General),
+        ("modern", Basis::Modern),
         ("override", Basis::Override),
         ("services", Basis::Services),
         ("range", Basis::Range),
