@@ -51,13 +51,14 @@ fn back_orifice() {
     let out = probe(&["31337"]);
     assert!(out.ok, "{}", out.stderr);
     assert_eq!(
-        head(&out.stdout, 7),
+        head(&out.stdout, 8),
         [
             "31337/tcp+udp: Back Orifice",
             "  level     hostile",
             "  category  trojan",
             "  meaning   Back Orifice's port, and \"elite\" in hacker spelling; a scan for backdoored machines.",
             "  range     registered (1024-49151)",
+            "  basis     faq",
             "  reference FAQ 1.1, 1.4, 1.12",
             "",
         ]
@@ -90,13 +91,14 @@ fn game_server_as_a_source() {
     let out = probe(&["27015/udp", "--source"]);
     assert!(out.ok, "{}", out.stderr);
     assert_eq!(
-        head(&out.stdout, 6),
+        head(&out.stdout, 7),
         [
             "27015/udp as a source port: Half-Life server",
             "  level     benign",
             "  category  game",
             "  meaning   A Half-Life / Team Fortress Classic server answering a player.",
             "  range     registered (1024-49151)",
+            "  basis     faq",
             "  reference FAQ 1.10",
         ]
     );
@@ -160,13 +162,14 @@ fn port_beyond_the_tables() {
     let out = probe(&["4446"]);
     assert!(out.ok, "{}", out.stderr);
     assert_eq!(
-        head(&out.stdout, 6),
+        head(&out.stdout, 7),
         [
             "4446/tcp+udp: Registered port",
             "  level     benign",
             "  category  unknown",
             "  meaning   A port in the registered range with no meaning the probe knows of.",
             "  range     registered (1024-49151)",
+            "  basis     range",
             "  reference the port's range class (FAQ 1)",
         ]
     );
@@ -186,6 +189,142 @@ fn port_beyond_the_tables() {
     let v = json(&["4445/tcp"]);
     assert_eq!(v[0]["basis"], "services");
     assert_eq!(v[0]["faq"], Value::Null);
+}
+
+#[test]
+fn a_modern_port_gives_todays_meaning() {
+    let out = probe(&["3389"]);
+    assert!(out.ok, "{}", out.stderr);
+    // TCP from the modern table; UDP 3389 is in no table and not in the services file.
+    assert_eq!(
+        head(&out.stdout, 8),
+        [
+            "3389/tcp: Remote Desktop (RDP)",
+            "  level     suspicious",
+            "  category  remote-access",
+            "  meaning   Windows Remote Desktop: scanned for password guessing and for unpatched flaws like BlueKeep.",
+            "  range     registered (1024-49151)",
+            "  basis     modern",
+            "  reference CISA alert AA19-168A (BlueKeep, CVE-2019-0708); CISA #StopRansomware Guide; SANS ISC port report 3389",
+            "",
+        ]
+    );
+    assert!(out.stdout.contains("\n3389/udp: Registered port\n"));
+    assert!(out.stdout.lines().all(|l| l.len() <= 130), "{}", out.stdout);
+
+    let v = json(&["3389/tcp"]);
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["basis"], "modern");
+    assert_eq!(v[0]["faq"], Value::Null);
+    assert_eq!(
+        v[0]["source"],
+        "CISA alert AA19-168A (BlueKeep, CVE-2019-0708); CISA #StopRansomware Guide; SANS ISC port report 3389"
+    );
+}
+
+#[test]
+fn a_port_in_both_tables_shows_the_faqs_answer_and_todays() {
+    let out = probe(&["23/tcp"]);
+    assert!(out.ok, "{}", out.stderr);
+    let heads: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("23/") || l.starts_with("  basis") || l.starts_with("  reference")
+        })
+        .collect();
+    // Today's answer first (the one detectors use: same level, modern wins), then the FAQ's.
+    assert_eq!(
+        heads,
+        [
+            "23/tcp: Telnet",
+            "  basis     modern",
+            "  reference SANS ISC port report 23; Antonakakis et al., Understanding the Mirai Botnet (USENIX Security 2017)",
+            "23/tcp, also: Telnet",
+            "  basis     faq",
+            "  reference FAQ 1.1",
+        ]
+    );
+    assert!(out.stdout.contains("The Mirai botnet"));
+    assert!(out.stdout.contains("replace it with SSH and block port 23"));
+
+    // Without a protocol: both TCP answers, then UDP's range class.
+    let v = json(&["23"]);
+    let got: Vec<(&str, &str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["proto"].as_str().unwrap(),
+                a["basis"].as_str().unwrap(),
+                a["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("tcp", "modern", "Telnet"),
+            ("tcp", "faq", "Telnet"),
+            ("udp", "range", "Unassigned well-known port"),
+        ]
+    );
+
+    // Where the levels differ the higher answers: SSH is suspicious today (password guessing
+    // bots), notable in the FAQ.
+    let v = json(&["22/tcp"]);
+    assert_eq!(v[0]["basis"], "modern");
+    assert_eq!(v[0]["level"], "suspicious");
+    assert_eq!(v[1]["basis"], "faq");
+    assert_eq!(v[1]["level"], "notable");
+}
+
+#[test]
+fn list_by_basis_shows_the_modern_table() {
+    let out = probe(&["--list", "--basis", "modern"]);
+    assert!(out.ok, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ENTRY                  DIRECTION    LEVEL       CATEGORY       BASIS     NAME: MEANING"
+    );
+    assert_eq!(lines.len(), 1 + 45, "{}", out.stdout);
+    assert!(lines[1..].iter().all(|l| l.contains(" modern ")));
+    assert!(lines.contains(
+        &"3389/tcp               destination  suspicious  remote-access  modern    Remote Desktop (RDP): \
+          Windows Remote Desktop: scanned for password guessing and for unpatched flaws like BlueKeep."
+    ));
+
+    let v = json(&["--list", "--basis", "modern"]);
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len(), 45);
+    assert!(
+        all.iter()
+            .all(|e| e["kind"] == "port" && e["basis"] == "modern" && e["source"].is_string())
+    );
+    // Filters combine: the industrial ports of today's table.
+    let v = json(&["--list", "--basis", "modern", "--category", "industrial"]);
+    let ports: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ports"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            "102", "502", "20000", "44818", "47808", "1883", "8883", "5683"
+        ]
+    );
+    // The FAQ's own table is faq and general.
+    let faq = json(&["--list", "--basis", "faq"]);
+    assert!(
+        faq.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["basis"] == "faq" && e["source"].is_null())
+    );
 }
 
 #[test]
@@ -348,7 +487,10 @@ fn bad_input_is_one_clear_line() {
         (&["icmp", "3", "x"], "probe: icmp CODE must be a number from 0 to 255, not \"x\" (e.g. `probe explain icmp 3 4`)\n"),
         (&["icmp", "3", "--source"], "probe: --source applies only to a port (e.g. `probe explain 27015/udp --source`)\n"),
         (&["--list", "80"], "probe: --list takes no TARGET; drop either the TARGET or --list\n"),
-        (&["80", "--level", "hostile"], "probe: --category and --level only filter --list; add --list or drop them\n"),
+        (&["80", "--level", "hostile"], "probe: --category, --level and --basis only filter --list; add --list or drop them\n"),
+        (&["80", "--basis", "modern"], "probe: --category, --level and --basis only filter --list; add --list or drop them\n"),
+        (&["--list", "--basis", "today"], "probe: --basis: unknown basis \"today\"; expected one of: faq, general, modern, override, services, range, unknown\n"),
+        (&["--list", "--basis", "range"], "probe: --basis: no table entry has basis range (it marks fallback answers); entries are faq, general, modern or override\n"),
         (&["--list", "--level", "evil"], "probe: --level: unknown level \"evil\"; expected one of: benign, notable, suspicious, hostile\n"),
         (&["no-such-topic"], "probe: \"no-such-topic\" is not a port, ICMP message, address or known topic; topics are: decoy-scan, trojan-probes, subseven, nat-dns, dialup-remnants, irc-proxy-checks, remapped-ports, unknown-protocol, source-routing, private-addresses, directed-broadcast, link-local, tracking-owner, slow-connections, icmp-filters, split-dns, traceroute, sscan, proxy-scanners, smurf, fraggle, ip-id, ttl, netbios\n"),
     ];

@@ -1,5 +1,6 @@
 //! `probe explain`: what a port, ICMP message, address or traffic pattern means. Offline: needs
-//! no root and no daemon, only the built-in knowledge (plus `--knowledge FILE`).
+//! no root and no daemon, only the built-in knowledge (plus `--knowledge FILE`). A port both
+//! built-in tables describe gets both answers, the one detectors use first.
 
 use std::{fmt::Write as _, net::IpAddr, path::PathBuf, process::ExitCode};
 
@@ -20,7 +21,8 @@ Examples:
   probe explain icmp6 2             ICMPv6 type 2, all codes
   probe explain 169.254.10.3        what an address block means
   probe explain topic smurf         a traffic pattern (see --list for all topics)
-  probe explain --list --category trojan --level hostile";
+  probe explain --list --category trojan --level hostile
+  probe explain --list --basis modern   the table of today's most probed ports";
 
 /// Arguments of `probe explain`.
 #[derive(Debug, clap::Args)]
@@ -43,6 +45,10 @@ pub struct ExplainArgs {
     /// With --list: only entries of this level (benign, notable, suspicious, hostile).
     #[arg(long, value_name = "L")]
     pub level: Option<String>,
+    /// With --list: only entries of this basis: faq, general (the FAQ's table), modern (today's
+    /// most probed ports) or override (your knowledge file).
+    #[arg(long, value_name = "B")]
+    pub basis: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -85,8 +91,8 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         }
         None
     } else {
-        if args.category.is_some() || args.level.is_some() {
-            bail!("--category and --level only filter --list; add --list or drop them");
+        if args.category.is_some() || args.level.is_some() || args.basis.is_some() {
+            bail!("--category, --level and --basis only filter --list; add --list or drop them");
         }
         let target = parse_target(&args.target)?;
         if args.source && !matches!(target, Target::Port { .. }) {
@@ -106,6 +112,17 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         .map(str::parse::<Level>)
         .transpose()
         .context("--level")?;
+    let basis = args
+        .basis
+        .as_deref()
+        .map(str::parse::<Basis>)
+        .transpose()
+        .context("--basis")?;
+    if let Some(b @ (Basis::Services | Basis::Range | Basis::Unknown)) = basis {
+        bail!(
+            "--basis: no table entry has basis {b} (it marks fallback answers); entries are faq, general, modern or override"
+        );
+    }
 
     let services = match &args.services {
         Some(path) => Services::read(path)
@@ -117,8 +134,13 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         knowledge = knowledge.with_overrides_file(path)?;
     }
 
+    let filter = Filter {
+        category,
+        level,
+        basis,
+    };
     let out = match target {
-        None => list(&knowledge, category, level, args.json)?,
+        None => list(&knowledge, filter, args.json)?,
         Some(target) => explain(&knowledge, target, args.source, args.json)?,
     };
     print!("{}", crate::printable::lines(&out));
@@ -253,31 +275,7 @@ fn explain(k: &Knowledge, target: Target, source: bool, json: bool) -> anyhow::R
         Direction::Destination
     };
     match target {
-        Target::Port { port, proto } => {
-            let answers: Vec<PortMatch> = match proto {
-                Some(p) => vec![k.port(port, p, direction)],
-                None => vec![
-                    k.port(port, Proto::Tcp, direction),
-                    k.port(port, Proto::Udp, direction),
-                ],
-            };
-            if json {
-                return to_json(&answers);
-            }
-            let same = answers.len() == 2 && same_but_proto(&answers[0], &answers[1]);
-            let mut out = String::new();
-            if same {
-                port_text(&mut out, &answers[0], "tcp+udp");
-            } else {
-                for (i, m) in answers.iter().enumerate() {
-                    if i > 0 {
-                        out.push('\n');
-                    }
-                    port_text(&mut out, m, m.proto.as_str());
-                }
-            }
-            Ok(out)
-        }
+        Target::Port { port, proto } => explain_port(k, port, proto, direction, json),
         Target::Icmp { family, ty, code } => {
             let m = match code {
                 Some(c) => k.icmp(family, ty, c),
@@ -344,6 +342,50 @@ fn explain(k: &Knowledge, target: Target, source: bool, json: bool) -> anyhow::R
             Ok(answer_text(&a, &a.key))
         }
     }
+}
+
+/// A port's answers, per protocol, the one detectors use first.
+fn explain_port(
+    k: &Knowledge,
+    port: u16,
+    proto: Option<Proto>,
+    direction: Direction,
+    json: bool,
+) -> anyhow::Result<String> {
+    // Per protocol, every answer: the one detectors use first.
+    let protos: &[Proto] = match proto {
+        Some(Proto::Tcp) => &[Proto::Tcp],
+        Some(Proto::Udp) => &[Proto::Udp],
+        None => &[Proto::Tcp, Proto::Udp],
+    };
+    let answers: Vec<Vec<PortMatch>> = protos
+        .iter()
+        .map(|&p| k.port_answers(port, p, direction))
+        .collect();
+    if json {
+        return to_json(&answers.concat());
+    }
+    let same = matches!(&answers[..], [tcp, udp]
+        if tcp.len() == udp.len()
+            && tcp.iter().zip(udp).all(|(a, b)| same_but_proto(a, b)));
+    let groups: Vec<(&[PortMatch], &str)> = if same {
+        vec![(&answers[0], "tcp+udp")]
+    } else {
+        answers
+            .iter()
+            .map(|a| (a.as_slice(), a[0].proto.as_str()))
+            .collect()
+    };
+    let mut out = String::new();
+    for (answers, proto) in groups {
+        for (i, m) in answers.iter().enumerate() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            port_text(&mut out, m, proto, i > 0);
+        }
+    }
+    Ok(out)
 }
 
 fn same_but_proto(a: &PortMatch, b: &PortMatch) -> bool {
@@ -435,12 +477,14 @@ fn tail(out: &mut String, explanation: &str, caveats: &[String], lost: Option<&s
     }
 }
 
-fn port_text(out: &mut String, m: &PortMatch, proto: &str) {
+/// One port answer. `also`: a further answer for the same port, after the one detectors use.
+fn port_text(out: &mut String, m: &PortMatch, proto: &str, also: bool) {
     let end = match m.direction {
         Direction::Destination => "",
         Direction::Source => " as a source port",
     };
-    let _ = writeln!(out, "{}/{proto}{end}: {}", m.port, m.name);
+    let also = if also { ", also" } else { "" };
+    let _ = writeln!(out, "{}/{proto}{end}{also}: {}", m.port, m.name);
     field(out, "level", m.level.as_str());
     field(out, "category", m.category.as_str());
     field(out, "meaning", &m.meaning);
@@ -452,6 +496,7 @@ fn port_text(out: &mut String, m: &PortMatch, proto: &str) {
     if let Some(entry) = m.entry.filter(|e| e.lo != e.hi) {
         field(out, "entry", &format!("ports {entry}"));
     }
+    field(out, "basis", m.basis.as_str());
     field(
         out,
         "reference",
@@ -497,17 +542,21 @@ fn answer_text(a: &Answer, heading: &str) -> String {
     out
 }
 
-fn list(
-    k: &Knowledge,
+/// What `--list` keeps.
+#[derive(Clone, Copy, Debug)]
+struct Filter {
     category: Option<Category>,
     level: Option<Level>,
-    json: bool,
-) -> anyhow::Result<String> {
+    basis: Option<Basis>,
+}
+
+fn list(k: &Knowledge, filter: Filter, json: bool) -> anyhow::Result<String> {
     let entries: Vec<Listed<'_>> = k
         .list()
         .into_iter()
-        .filter(|e| category.is_none_or(|c| e.info().category == c))
-        .filter(|e| level.is_none_or(|l| e.info().level == l))
+        .filter(|e| filter.category.is_none_or(|c| e.info().category == c))
+        .filter(|e| filter.level.is_none_or(|l| e.info().level == l))
+        .filter(|e| filter.basis.is_none_or(|b| e.info().basis == b))
         .collect();
     if json {
         return to_json(&entries);
@@ -515,18 +564,19 @@ fn list(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:<12} {:<11} {:<14} NAME: MEANING",
-        "ENTRY", "DIRECTION", "LEVEL", "CATEGORY"
+        "{:<22} {:<12} {:<11} {:<14} {:<9} NAME: MEANING",
+        "ENTRY", "DIRECTION", "LEVEL", "CATEGORY", "BASIS"
     );
     for e in &entries {
         let info = e.info();
         let _ = writeln!(
             out,
-            "{:<22} {:<12} {:<11} {:<14} {}: {}",
+            "{:<22} {:<12} {:<11} {:<14} {:<9} {}: {}",
             e.key(),
             e.direction().map_or("-", |d| d.as_str()),
             info.level.as_str(),
             info.category.as_str(),
+            info.basis.as_str(),
             info.name,
             info.meaning
         );
