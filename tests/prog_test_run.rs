@@ -266,6 +266,7 @@ enum Decision {
     Reported,
     RateLimited,
     Quiet,
+    Answered,
 }
 
 #[test]
@@ -321,7 +322,11 @@ fn the_kernel_and_the_host_make_the_same_first_contact_decisions_frame_by_frame(
                 // The kernel's event is the one the replay builds from the same frame.
                 let mine = FirstContact::from_frame(frame, &p, e.ts_ns);
                 assert_eq!(*e, mine, "the kernel's event for {frame:02x?}");
-                Decision::Reported
+                if e.is_answer() {
+                    Decision::Answered
+                } else {
+                    Decision::Reported
+                }
             }
             other => panic!("one frame gave {other:?}"),
         });
@@ -329,6 +334,7 @@ fn the_kernel_and_the_host_make_the_same_first_contact_decisions_frame_by_frame(
             Verdict::New => Decision::Reported,
             Verdict::RateLimited => Decision::RateLimited,
             Verdict::Known | Verdict::Untracked => Decision::Quiet,
+            Verdict::Answer => Decision::Answered,
         });
     }
     assert_eq!(kernel, expected);
@@ -337,6 +343,100 @@ fn the_kernel_and_the_host_make_the_same_first_contact_decisions_frame_by_frame(
     // from A again, whose slot of the four a later contact took over.
     let (r, q, l) = (Decision::Reported, Decision::Quiet, Decision::RateLimited);
     assert_eq!(expected, [r, q, r, q, q, r, r, q, r, l, l, l, l, q, l, l]);
+}
+
+/// A TCP segment from A's port 40,000 to `port` with `flags`, behind `tags` VLAN tags and
+/// `options` IPv4 option bytes (either makes the kernel parse it in full).
+fn segment(port: u16, flags: u8, tags: &[(u16, u16)], options: &[u8]) -> Vec<u8> {
+    let mut f = craft::ethernet(tags, craft::ETHER_IPV4);
+    let ip = Ipv4 {
+        options: options.to_vec(),
+        ..Ipv4::new(A, SENSOR, proto::TCP)
+    };
+    f.extend_from_slice(&ip.packet(&craft::tcp(40_000, port, flags, &[], b"x")));
+    f
+}
+
+#[test]
+fn the_first_segment_after_a_reported_syn_is_reported_once_as_its_answer() {
+    require_root!();
+    // A burst of one: answers take no token.
+    let mut probe = load(Limits {
+        contacts: 1024,
+        event_rate: 1,
+        event_burst: 1,
+        ..Limits::default()
+    });
+    let mut host = FirstContacts::new(1024, 1, 1).with_sources(builtin_sources());
+    let ack = tcp_flags::ACK | tcp_flags::PSH;
+    let vlan = [(0x8100, 7)];
+    let nop = [1, 1, 1, 1];
+    let frames = [
+        // No SYN was seen: nothing to answer.
+        segment(443, ack, &[], &[]),
+        segment(443, tcp_flags::SYN, &[], &[]),
+        segment(443, ack, &[], &[]),
+        segment(443, ack, &[], &[]),
+        segment(443, tcp_flags::SYN, &[], &[]),
+        // Over the limit: never recorded, so its segments answer nothing.
+        segment(8080, tcp_flags::SYN, &vlan, &[]),
+        segment(8080, ack, &vlan, &[]),
+        // The parser's path (a tag, options) answers as the shortcut does.
+        segment(443, tcp_flags::FIN | tcp_flags::ACK, &vlan, &nop),
+    ];
+    let mut kernel = Vec::new();
+    let mut expected = Vec::new();
+    for frame in &frames {
+        let now = coarse_now();
+        let limited = probe.snapshot().total(total::EVENTS_RATE_LIMITED);
+        probe.run(frame);
+        let events = probe.events();
+        let limited = probe.snapshot().total(total::EVENTS_RATE_LIMITED) - limited;
+        let p = parse(frame).expect("well-formed");
+        kernel.push(match (events.as_slice(), limited) {
+            ([], 0) => Decision::Quiet,
+            ([], 1) => Decision::RateLimited,
+            ([e], 0) if e.is_answer() => {
+                assert_eq!(*e, FirstContact::from_frame(frame, &p, e.ts_ns));
+                Decision::Answered
+            }
+            ([e], 0) => {
+                assert!(!e.is_answer());
+                Decision::Reported
+            }
+            other => panic!("one frame gave {other:?}"),
+        });
+        expected.push(match host.observe(&p, now) {
+            Verdict::New => Decision::Reported,
+            Verdict::RateLimited => Decision::RateLimited,
+            Verdict::Known | Verdict::Untracked => Decision::Quiet,
+            Verdict::Answer => Decision::Answered,
+        });
+    }
+    assert_eq!(kernel, expected);
+    let (r, q, l, a) = (
+        Decision::Reported,
+        Decision::Quiet,
+        Decision::RateLimited,
+        Decision::Answered,
+    );
+    assert_eq!(expected, [q, r, a, q, q, l, q, q]);
+    // A second connection's SYN, tagged and with options, and its answer by the parser's path.
+    let tagged_syn = segment(9000, tcp_flags::SYN, &vlan, &nop);
+    let tagged_ack = segment(9000, ack, &vlan, &nop);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    probe.run(&tagged_syn);
+    assert_eq!(
+        probe.events().len(),
+        1,
+        "the SYN, with a token a second later"
+    );
+    probe.run(&tagged_ack);
+    let events = probe.events();
+    assert!(
+        matches!(events.as_slice(), [answer] if answer.is_answer() && answer.dst_port == 9000),
+        "{events:?}"
+    );
 }
 
 fn coarse_now() -> u64 {

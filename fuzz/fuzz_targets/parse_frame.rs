@@ -14,7 +14,7 @@ use probe_common::{
         Attempt, Datagram, Malformed, Network, Packet, Segment, Shortcut, Transport, ip_proto,
         parse, payload_of, shortcut_of,
     },
-    track::{NoneListed, contact_key, flow_hash, is_established_tcp},
+    track::{NoneListed, answer_key, contact_key, flow_hash, is_established_tcp},
 };
 
 const ETH_HEADER: usize = 14;
@@ -139,8 +139,8 @@ fn counter_keys_fit(p: &Packet) {
 }
 
 /// The shortcut answers exactly for TCP and UDP in an untagged, unfragmented packet with the
-/// transport right after a fixed-size IP header, with the parser's values and, for TCP outside
-/// a connection and for UDP, the hash of the parsed contact key.
+/// transport right after a fixed-size IP header, with the parser's values and the hash of the
+/// parsed contact key (for an established segment, of the contact it answers).
 fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
     let fixed_l4 = if p.network == Network::Ipv4 { 34 } else { 54 };
     let plain =
@@ -148,12 +148,15 @@ fn shortcut_agrees(short: Option<Shortcut>, p: &Packet) {
     let expected = if !plain {
         None
     } else if is_established_tcp(p) {
-        Some(Shortcut::Established(Segment {
-            network: p.network,
-            src_port: p.src_port,
-            dst_port: p.dst_port,
-            tcp_flags: p.tcp_flags,
-        }))
+        answer_key(p, &NoneListed).map(|k| {
+            Shortcut::Established(Segment {
+                network: p.network,
+                src_port: p.src_port,
+                dst_port: p.dst_port,
+                tcp_flags: p.tcp_flags,
+                contact: flow_hash(&k),
+            })
+        })
     } else if p.transport == Transport::Tcp {
         contact_key(p, &NoneListed).map(|k| {
             Shortcut::Attempt(Attempt {

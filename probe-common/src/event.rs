@@ -144,6 +144,15 @@ impl FirstContact {
         }
     }
 
+    /// True for an answer, not a first contact: an established TCP segment (ACK without SYN),
+    /// reported because it is the first of a reported contact's connection
+    /// ([`crate::track::UNANSWERED`]). No first contact has these flags.
+    pub const fn is_answer(&self) -> bool {
+        self.transport == Transport::Tcp as u8
+            && self.tcp_flags & (crate::packet::tcp_flags::ACK | crate::packet::tcp_flags::SYN)
+                == crate::packet::tcp_flags::ACK
+    }
+
     pub const fn network(&self) -> Network {
         match self.ip_version {
             4 => Network::Ipv4,

@@ -8,7 +8,7 @@ use probe_common::{
         port_proto, total,
     },
     packet::{Network, Packet, Shortcut, Transport, parse_into, shortcut, tcp_flags},
-    track::{contact_key, flow_hash, reflector_port},
+    track::{answer_key, contact_key, flow_hash, reflector_port},
 };
 
 use crate::{
@@ -34,6 +34,17 @@ pub fn frame(ctx: &XdpContext) {
         Some(Shortcut::Established(s)) => {
             bump(c, TOTALS, network_total(s.network), 1);
             tcp(c, s.src_port, s.dst_port, s.tcp_flags);
+            // The first segment after a reported SYN completed its handshake: reported once,
+            // as the contact's answer. Every other segment stops at this one slot.
+            if track::awaits_answer(cpu, s.contact)
+                && let Some(p) = PACKET.get_ptr_mut(0)
+            {
+                // SAFETY: this CPU's own slot (see below); the frame as above.
+                let p = unsafe { &mut *p };
+                if unsafe { parse_into(p, start, end) }.is_ok() {
+                    track::answer(ctx, p, s.contact, c);
+                }
+            }
             return;
         }
         Some(Shortcut::Attempt(a)) => {
@@ -121,8 +132,16 @@ pub fn frame(ctx: &XdpContext) {
     let (hash, known) = match new_datagram {
         Some(hash) => (hash, false),
         None => {
-            // Non-first fragments stop here: counted, nothing more to learn.
+            // Non-first fragments stop here: counted, nothing more to learn. So does an
+            // established segment, once it was checked for being an answer (as above, for the
+            // segments the shortcut leaves to the parser: tagged, with options, ...).
             let Some(key) = contact_key(p, &track::Listed) else {
+                if let Some(key) = answer_key(p, &track::Listed) {
+                    let hash = flow_hash(&key);
+                    if track::awaits_answer(cpu, hash) {
+                        track::answer(ctx, p, hash, c);
+                    }
+                }
                 return;
             };
             let hash = flow_hash(&key);

@@ -1,6 +1,7 @@
 //! Beyond counters: per-source state and first-contact events, for the packets that need them.
 //!
-//! Cheapest first: an established TCP segment never gets here; a repeat of a reported UDP or
+//! Cheapest first: an established TCP segment only asks one slot whether it answers a reported
+//! contact (the first one after a SYN does, once); a repeat of a reported UDP or
 //! ICMP contact stops at one slot of this CPU's contacts table (`seen`, inline, no call).
 //! Only what is new or may be hostile reaches the per-source table and the token bucket, and
 //! only a first contact within the rate limit costs an event.
@@ -30,8 +31,8 @@ use probe_common::{
     packet::{Attempt, Packet, Transport},
     track::{
         Bucket, DEFAULT_CONTACTS, DEFAULT_EVENT_BURST, DEFAULT_EVENT_RATE, DEFAULT_SOURCES,
-        SOURCE_PORT_WORDS, Sighting, SourceKey, SourcePorts, SourceSlot, contact_slot, source_hash,
-        source_port_bit,
+        SOURCE_PORT_WORDS, Sighting, SourceKey, SourcePorts, SourceSlot, answered,
+        awaits_answer as track_awaits, contact_slot, holds, source_hash, source_port_bit,
     },
 };
 
@@ -111,7 +112,27 @@ pub fn seen(cpu: u32, hash: u64) -> bool {
     // SAFETY: a live element of the array, in this CPU's part.
     CONTACTS
         .get_ptr(slot)
-        .is_some_and(|v| unsafe { *v } == hash)
+        .is_some_and(|v| holds(unsafe { *v }, hash))
+}
+
+/// True when the contact hashing to `hash` was reported from this CPU and not answered yet.
+/// A connection's segments reach the CPU its SYN did (receive-side scaling hashes the same
+/// addresses and ports).
+#[inline(always)]
+pub fn awaits_answer(cpu: u32, hash: u64) -> bool {
+    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK), setting(&CONTACT_SHIFT));
+    // SAFETY: as in `seen`.
+    CONTACTS
+        .get_ptr(slot)
+        .is_some_and(|v| track_awaits(unsafe { *v }, hash))
+}
+
+/// Reports `p`, the first established segment of the contact hashing to `hash`, as that
+/// contact's answer, and marks the contact answered once the event is in the ring. No token:
+/// each answer follows one reported contact, so answers never outnumber first contacts.
+#[inline(never)]
+pub fn answer(ctx: &XdpContext, p: &Packet, hash: u64, counters: &mut Block) {
+    deliver(ctx, p, answered(hash), counters);
 }
 
 /// Tracks `p`, whose contact hashes to `hash` and was `known` already (a repeat that still
@@ -187,6 +208,13 @@ fn sight(s: &Sighting<'_>, known: bool, counters: &mut Block) -> bool {
 /// reported once the event is in the ring.
 #[inline(never)]
 pub fn emit(ctx: &XdpContext, p: &Packet, hash: u64, counters: &mut Block) {
+    deliver(ctx, p, hash, counters);
+}
+
+/// Puts `p`'s event in the ring, then stores `mark` in its contact's slot (the slot `mark`'s
+/// low bits choose, which the answered bit leaves alone).
+#[inline(always)]
+fn deliver(ctx: &XdpContext, p: &Packet, mark: u64, counters: &mut Block) {
     let Some(mut entry) = EVENTS.reserve::<FirstContact>(0) else {
         bump(counters, TOTALS, total::EVENTS_RING_FULL, 1);
         return;
@@ -200,10 +228,10 @@ pub fn emit(ctx: &XdpContext, p: &Packet, hash: u64, counters: &mut Block) {
     // Only now: a contact whose event was not delivered stays unknown and is reported later.
     // SAFETY: a helper with no arguments and no preconditions.
     let cpu = unsafe { bpf_get_smp_processor_id() };
-    let slot = slot_of(cpu, hash, setting(&CONTACT_MASK), setting(&CONTACT_SHIFT));
+    let slot = slot_of(cpu, mark, setting(&CONTACT_MASK), setting(&CONTACT_SHIFT));
     if let Some(v) = CONTACTS.get_ptr_mut(slot) {
         // SAFETY: as in `seen`.
-        unsafe { *v = hash };
+        unsafe { *v = mark };
     }
     bump(counters, TOTALS, total::EVENTS, 1);
 }

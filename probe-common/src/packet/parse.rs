@@ -177,13 +177,17 @@ pub unsafe fn parse_into(p: &mut Packet, start: usize, end: usize) -> Result<(),
     }
 }
 
-/// What counting a segment of an established TCP connection needs.
+/// What counting a segment of an established TCP connection needs, and what tells whether it
+/// answers a reported contact.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     pub network: Network,
     pub src_port: u16,
     pub dst_port: u16,
     pub tcp_flags: u8,
+    /// [`crate::track::flow_hash`] of the key of the contact its connection opened with
+    /// ([`crate::track::answer_key`]).
+    pub contact: u64,
 }
 
 /// What counting a UDP datagram needs, and what tells whether its contact was reported.
@@ -293,15 +297,26 @@ pub unsafe fn shortcut(
                 return None;
             }
             let (src_port, dst_port) = (t.be16(0), t.be16(2));
+            // SAFETY: the IP header was checked to fit above.
+            let contact = unsafe {
+                contact_hash(
+                    start,
+                    network,
+                    dst_port,
+                    crate::track::keyed_source_port(sources, false, src_port),
+                    ip_proto::TCP,
+                )
+            };
             if flags & (tcp_flags::ACK | tcp_flags::SYN) == tcp_flags::ACK {
                 return Some(Shortcut::Established(Segment {
                     network,
                     src_port,
                     dst_port,
                     tcp_flags: flags,
+                    contact,
                 }));
             }
-            // SAFETY: the IP header was checked to fit above.
+            // SAFETY: as above.
             let (src, dst, ttl) = unsafe { addresses(start, network) };
             Some(Shortcut::Attempt(Attempt {
                 network,
@@ -311,16 +326,7 @@ pub unsafe fn shortcut(
                 ttl,
                 src,
                 dst,
-                // SAFETY: as above.
-                contact: unsafe {
-                    contact_hash(
-                        start,
-                        network,
-                        dst_port,
-                        crate::track::keyed_source_port(sources, false, src_port),
-                        ip_proto::TCP,
-                    )
-                },
+                contact,
             }))
         }
         ip_proto::UDP => {
@@ -345,8 +351,7 @@ pub unsafe fn shortcut(
 
 /// [`crate::track::flow_hash`] of the contact key of a shortcut's packet, hashed straight from
 /// the frame: the addresses as the key holds them (an IPv4 one in the first four bytes), read
-/// as the little-endian words the hash takes. Only for what needs it: an established segment
-/// never pays for the addresses.
+/// as the little-endian words the hash takes.
 ///
 /// # Safety
 /// The untagged IP header of `network` must be readable at `start + ETH_HEADER`.

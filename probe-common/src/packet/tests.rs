@@ -2257,11 +2257,13 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
         return None;
     }
     if crate::track::is_established_tcp(p) {
+        let key = crate::track::answer_key(p, &EIGHTHS)?;
         return Some(Shortcut::Established(Segment {
             network: p.network,
             src_port: p.src_port,
             dst_port: p.dst_port,
             tcp_flags: p.tcp_flags,
+            contact: crate::track::flow_hash(&key),
         }));
     }
     if p.transport == Transport::Tcp {
@@ -2297,6 +2299,10 @@ fn expected_shortcut(p: &Packet) -> Option<Shortcut> {
 fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser() {
     let ack = Tcp::new(tcp_flags::ACK | tcp_flags::PSH).segment(b"data");
     let v4 = Ipv4::new(ip_proto::TCP).frame(&[], &ack);
+    // An established segment's contact is the one a SYN of its connection has.
+    let syn_of_it =
+        parse(&Ipv4::new(ip_proto::TCP).frame(&[], &Tcp::new(tcp_flags::SYN).segment(b"")))
+            .expect("a SYN parses");
     assert_eq!(
         shortcut_of(&v4, &EIGHTHS),
         Some(Shortcut::Established(Segment {
@@ -2304,6 +2310,9 @@ fn the_shortcut_answers_for_tcp_and_udp_and_leaves_everything_else_to_the_parser
             src_port: 49152,
             dst_port: 443,
             tcp_flags: tcp_flags::ACK | tcp_flags::PSH,
+            contact: crate::track::flow_hash(
+                &crate::track::contact_key(&syn_of_it, &EIGHTHS).expect("a SYN is tracked")
+            ),
         }))
     );
     let v6 = Ipv6::new(ip_proto::TCP).frame(&[], &ack);

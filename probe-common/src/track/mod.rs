@@ -367,6 +367,32 @@ impl Bucket {
     }
 }
 
+/// The bit of a reported contact's slot that says nobody answered it yet. Every hash has it
+/// set ([`flow_hash`]), and a slot holds the hash as reported; the first established segment
+/// of the contact's connection (an ACK without SYN: the source completed the handshake, so
+/// the destination answered) clears it and is reported once, as an answer. The scans and the
+/// port findings weigh only contacts nobody answered: a completed connection is a
+/// conversation, not a probe. A slot that lost its contact to another loses its answer too.
+pub const UNANSWERED: u64 = 1 << 63;
+
+/// True when `slot` holds the contact hashing to `hash`, answered or not: reported already.
+#[inline(always)]
+pub const fn holds(slot: u64, hash: u64) -> bool {
+    slot | UNANSWERED == hash
+}
+
+/// True when `slot` holds the contact hashing to `hash` and nobody answered it yet.
+#[inline(always)]
+pub const fn awaits_answer(slot: u64, hash: u64) -> bool {
+    slot == hash
+}
+
+/// What a slot holds once the contact hashing to `hash` was answered.
+#[inline(always)]
+pub const fn answered(hash: u64) -> u64 {
+    hash & !UNANSWERED
+}
+
 /// The slot a contact hashing to `hash` takes in one CPU's part of the reported-contacts table
 /// of `mask + 1` slots (a power of two): the hash's low bits. The slot holds the whole hash,
 /// so a contact is known when its slot holds its hash; another contact hashing there takes
@@ -399,7 +425,26 @@ pub const fn is_established_tcp(p: &Packet) -> bool {
 /// source ports key a contact of their own.
 #[inline(always)]
 pub fn contact_key(p: &Packet, sources: &impl SourcePorts) -> Option<ContactKey> {
-    if matches!(p.network, Network::Other) || p.fragment_offset != 0 || is_established_tcp(p) {
+    if is_established_tcp(p) {
+        return None;
+    }
+    key_of(p, sources)
+}
+
+/// For an established TCP segment, the key of the contact its connection opened with: the
+/// SYN's (the key holds no flags). The segment answers that contact (see [`UNANSWERED`]).
+/// `None` for anything else.
+#[inline(always)]
+pub fn answer_key(p: &Packet, sources: &impl SourcePorts) -> Option<ContactKey> {
+    if !is_established_tcp(p) {
+        return None;
+    }
+    key_of(p, sources)
+}
+
+#[inline(always)]
+fn key_of(p: &Packet, sources: &impl SourcePorts) -> Option<ContactKey> {
+    if matches!(p.network, Network::Other) || p.fragment_offset != 0 {
         return None;
     }
     let mut src_port = 0;

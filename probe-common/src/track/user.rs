@@ -8,7 +8,8 @@ use std::{vec, vec::Vec};
 
 use super::{
     Bucket, DEFAULT_SOURCES, SOURCE_PORT_WORDS, Sighting, SourceKey, SourcePorts, SourceSlot,
-    contact_key, contact_slot, flow_hash, source_hash, source_port_bit, table_slots,
+    answer_key, answered, awaits_answer, contact_key, contact_slot, flow_hash, holds, source_hash,
+    source_port_bit, table_slots,
 };
 use crate::{
     event::FirstContact,
@@ -44,7 +45,19 @@ impl ContactTable {
     /// True when the contact hashing to `hash` holds its slot: reported already.
     #[inline]
     pub fn known(&self, hash: u64) -> bool {
-        self.slots[contact_slot(hash, self.mask) as usize] == hash
+        holds(self.slots[contact_slot(hash, self.mask) as usize], hash)
+    }
+
+    /// Marks the contact hashing to `hash` answered, if it holds its slot and was not answered
+    /// yet: true then (the answer is to be reported, once).
+    #[inline]
+    pub fn answer(&mut self, hash: u64) -> bool {
+        let slot = &mut self.slots[contact_slot(hash, self.mask) as usize];
+        if !awaits_answer(*slot, hash) {
+            return false;
+        }
+        *slot = answered(hash);
+        true
     }
 
     /// Records the contact hashing to `hash` as reported, taking its slot over.
@@ -57,7 +70,7 @@ impl ContactTable {
     #[inline]
     pub fn first(&mut self, hash: u64) -> bool {
         let slot = &mut self.slots[contact_slot(hash, self.mask) as usize];
-        if *slot == hash {
+        if holds(*slot, hash) {
             return false;
         }
         *slot = hash;
@@ -165,7 +178,8 @@ impl SourceTable {
 /// What the rule made of one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Not a contact: not IP, established TCP, or a non-first fragment.
+    /// Not a contact: not IP, established TCP (but for an [`Verdict::Answer`]), or a
+    /// non-first fragment.
     Untracked,
     /// A contact reported already (its slot holds its hash).
     Known,
@@ -174,6 +188,10 @@ pub enum Verdict {
     /// A first contact over the rate limit: counted, not reported, and not recorded, so it is
     /// reported when it recurs with a token to spare.
     RateLimited,
+    /// The first established segment of a reported contact's connection: the contact was
+    /// answered, and this segment is reported as its answer (once; no token, as each answer
+    /// follows a reported contact).
+    Answer,
 }
 
 /// One CPU's first-contact rule: its table of reported contacts, its token bucket, and the
@@ -226,7 +244,10 @@ impl FirstContacts {
     /// reflected answer even when its contact is known (their volume is the attack).
     pub fn observe(&mut self, p: &Packet, now_ns: u64) -> Verdict {
         let Some(key) = contact_key(p, &self.sources) else {
-            return Verdict::Untracked;
+            return match answer_key(p, &self.sources) {
+                Some(key) if self.table.answer(flow_hash(&key)) => Verdict::Answer,
+                _ => Verdict::Untracked,
+            };
         };
         let hash = flow_hash(&key);
         let known = self.table.known(hash);
@@ -314,6 +335,45 @@ mod tests {
         };
         assert_eq!(rule.observe(&syn, T + 3), Verdict::New);
         assert_eq!(rule.rate_limited, 0);
+    }
+
+    #[test]
+    fn the_first_established_segment_after_a_reported_syn_is_its_answer_once() {
+        // A bucket of one: the answer takes no token.
+        let mut rule = FirstContacts::new(1024, 1, 1);
+        let syn = Packet {
+            transport: Transport::Tcp,
+            protocol: 6,
+            tcp_flags: tcp_flags::SYN,
+            src_port: 40_000,
+            ..udp(12_345)
+        };
+        let ack = Packet {
+            tcp_flags: tcp_flags::ACK,
+            ..syn
+        };
+        let other = Packet {
+            dst_port: 6969,
+            ..ack
+        };
+        assert_eq!(rule.observe(&other, T), Verdict::Untracked, "no SYN seen");
+        assert_eq!(rule.observe(&syn, T), Verdict::New);
+        assert_eq!(rule.observe(&ack, T + 1), Verdict::Answer);
+        assert_eq!(rule.observe(&ack, T + 2), Verdict::Untracked);
+        // Answered is still reported: the SYN again is a repeat, and is not answered again.
+        assert_eq!(rule.observe(&syn, T + 3), Verdict::Known);
+        assert_eq!(rule.observe(&ack, T + 4), Verdict::Untracked);
+        // A rate-limited SYN was never recorded: its ACK answers nothing.
+        let refused = Packet {
+            dst_port: 7000,
+            ..syn
+        };
+        assert_eq!(rule.observe(&refused, T + 5), Verdict::RateLimited);
+        let refused_ack = Packet {
+            tcp_flags: tcp_flags::ACK | tcp_flags::PSH,
+            ..refused
+        };
+        assert_eq!(rule.observe(&refused_ack, T + 6), Verdict::Untracked);
     }
 
     #[test]

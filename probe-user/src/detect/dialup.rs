@@ -218,7 +218,7 @@ impl Detector for Dialup {
 
 #[cfg(test)]
 mod tests {
-    use probe_common::packet::tcp_flags::{ACK, PSH};
+    use probe_common::packet::tcp_flags::PSH;
     use serde_json::json;
 
     use super::*;
@@ -279,7 +279,7 @@ mod tests {
         let lines = run(&mut engine(), &[syn("198.18.0.31", "198.18.0.1", 13_223)]);
         assert_eq!(last_of(&lines, KIND).evidence["app"], json!("PowWow"));
 
-        let mut opng = tcp("198.18.0.32", 40_000, "198.18.0.1", 2000, PSH | ACK);
+        let mut opng = tcp("198.18.0.32", 40_000, "198.18.0.1", 2000, PSH);
         opng.payload = b"OPNG\0\0".to_vec();
         let lines = run(&mut engine(), &[opng]);
         assert_eq!(last_of(&lines, KIND).evidence["app"], json!("PowWow"));

@@ -12,7 +12,12 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_words, base, table::Lru};
+use super::{
+    Acc, Claims, Config, Ctx, Detector, Out, Story, View, addr_words,
+    answer::Answer,
+    base, ip_text,
+    table::{Capped, Lru},
+};
 use crate::{
     contact::Proto,
     findings::{
@@ -24,6 +29,7 @@ use crate::{
 
 pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
 pub(crate) const TROJAN: Kind = Kind::TrojanProbe;
+pub(crate) const SERVICE: Kind = Kind::Service;
 
 /// `trojan_probe`'s explanation, before the most worrying port's own.
 pub(crate) const TROJAN_STORY: Story = Story {
@@ -67,9 +73,19 @@ struct Source {
 /// (source, port, IP protocol): one finding each.
 type PortKey = (IpAddr, u16, u8);
 
+/// A port that answered the probes of a `port_meaning` or `trojan_probe` finding: the
+/// clients, and the contacts since the last draft.
+struct Served {
+    clients: Capped<IpAddr>,
+    first_ns: u64,
+    added: u64,
+}
+
 pub(crate) struct Meaning {
     meanings: Lru<PortKey, Source>,
     trojans: Lru<PortKey, Source>,
+    /// (server, port, IP protocol): one `service` finding each.
+    services: Lru<PortKey, Served>,
 }
 
 impl Meaning {
@@ -77,6 +93,7 @@ impl Meaning {
         Self {
             meanings: Lru::new(cap),
             trojans: Lru::new(cap),
+            services: Lru::new(cap),
         }
     }
 }
@@ -85,6 +102,99 @@ impl Detector for Meaning {
     fn expire(&mut self, now: u64, case_ns: u64, _config: &Config) {
         self.meanings.expire(now.saturating_sub(case_ns));
         self.trojans.expire(now.saturating_sub(case_ns));
+        self.services.expire(now.saturating_sub(case_ns));
+    }
+
+    /// A port finding still waiting for answers whose probe was answered was a conversation:
+    /// withdrawn, and the port reported as a service running there (informational), with
+    /// every table's meaning of it — 6969 was GateCrasher's in 2000 and is a BitTorrent
+    /// tracker's today; which one it is, the answer alone cannot say.
+    fn answer(&mut self, a: &Answer, ctx: &Ctx<'_>, o: &mut Out<'_>) {
+        let kp = match a.proto {
+            Proto::Tcp => crate::knowledge::Proto::Tcp,
+            Proto::Udp => crate::knowledge::Proto::Udp,
+            _ => return,
+        };
+        let (client, server) = (ip_text(a.client), ip_text(a.server));
+        let subject = format!("{client} {}/{}", a.port, a.proto.as_str());
+        let key = (a.client, a.port, a.protocol);
+        let mut withdrew = false;
+        for (kind, table) in [
+            (PORT_MEANING, &mut self.meanings),
+            (TROJAN, &mut self.trojans),
+        ] {
+            if o.withdraw(kind, &subject) {
+                table.remove(&key);
+                withdrew = true;
+            }
+        }
+        if !withdrew {
+            return;
+        }
+        let list = ctx.config.limits.max_list;
+        let port_use = self
+            .services
+            .touch(&(a.server, a.port, a.protocol), a.ts_ns, || Served {
+                clients: Capped::new(list),
+                first_ns: a.ts_ns,
+                added: 0,
+            });
+        port_use.clients.insert(a.client);
+        port_use.added += 1;
+        let answers = ctx
+            .knowledge
+            .port_answers(a.port, kp, Direction::Destination);
+        let notes: Vec<PortNote> = answers
+            .iter()
+            .map(|m| PortNote {
+                port: a.port,
+                proto: a.proto.as_str(),
+                name: m.name.clone(),
+                level: m.level,
+                faq: m.faq.clone(),
+                basis: m.basis.as_str(),
+                source: m.source.clone(),
+            })
+            .collect();
+        let meanings = answers
+            .iter()
+            .map(|m| format!("{} ({}: {})", m.name, m.basis.as_str(), m.meaning))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let clients = addr_words(&port_use.clients, list.min(8));
+        let explanation = format!(
+            "{server} answered {clients} on {port}/{proto}: the connection completed (or the \
+             request got its reply), so a service runs there and this was a conversation, not \
+             a probe. What the port is known for: {meanings}. Make sure the service on \
+             {server} is the one you expect; a port known for a backdoor that carries a real \
+             conversation is worth a look at what listens on it.",
+            port = a.port,
+            proto = a.proto.as_str(),
+        );
+        let evidence = Evidence::Service(evidence::Service {
+            meanings: notes,
+            clients: super::addr_list(&port_use.clients, list),
+            clients_total: port_use.clients.len(),
+            faq: answers
+                .first()
+                .map_or_else(|| "1".into(), |m| evidence_faq_of(m.faq.as_ref(), m.basis)),
+        });
+        o.push(super::Draft {
+            kind: SERVICE,
+            subject: format!("{server} {}/{}", a.port, a.proto.as_str()),
+            level: Level::Benign,
+            src: Some(client),
+            dst: Some(server),
+            proto: Some(a.proto),
+            port: Some(a.port),
+            tool: None,
+            add: std::mem::take(&mut port_use.added),
+            first_seen_ns: port_use.first_ns,
+            last_seen_ns: a.ts_ns,
+            evidence: Some(evidence),
+            explanation,
+            later: None,
+        });
     }
 
     fn observe(&mut self, v: &View<'_>, ctx: &Ctx<'_>, claims: &mut Claims, o: &mut Out<'_>) {
@@ -178,7 +288,11 @@ impl Detector for Meaning {
 /// The evidence's `faq`: the entry's section; for a modern entry without one, `modern` (its
 /// port note names the reports); for a user's entry without one, section 1, ports in general.
 fn evidence_faq(info: &Info) -> evidence::Faq {
-    match (&info.faq, info.basis) {
+    evidence_faq_of(info.faq.as_ref(), info.basis)
+}
+
+fn evidence_faq_of(faq: Option<&String>, basis: Basis) -> evidence::Faq {
+    match (faq, basis) {
         (Some(faq), _) => faq.clone().into(),
         (None, Basis::Modern) => "modern".into(),
         (None, _) => "1".into(),
@@ -233,13 +347,14 @@ mod tests {
         assert_eq!(
             found,
             [
-                (1, Level::Suspicious, Some(22), Some("tcp"), 1),
-                (2, Level::Suspicious, Some(161), Some("udp"), 1),
-                // The same port on a second host: the same finding, counted again.
-                (1, Level::Suspicious, Some(22), Some("tcp"), 2),
+                // Both wait for answers; none comes, and the flush writes them in the order
+                // they were last seen. The same port on a second host is the same finding,
+                // counted again.
+                (1, Level::Suspicious, Some(161), Some("udp"), 1),
+                (2, Level::Suspicious, Some(22), Some("tcp"), 2),
             ]
         );
-        let ssh = of(&lines, PORT_MEANING)[2];
+        let ssh = of(&lines, PORT_MEANING)[1];
         assert_eq!(ssh.dst.as_deref(), Some("many"));
         assert_eq!(ssh.evidence["ports"][0]["port"], json!(22));
         assert_eq!(ssh.evidence["hosts"], json!(["198.18.0.1", "198.18.0.2"]));

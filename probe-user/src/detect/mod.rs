@@ -33,6 +33,7 @@
 
 mod address;
 mod amplify;
+mod answer;
 mod config_file;
 mod crafted;
 mod decoy;
@@ -361,6 +362,10 @@ pub(crate) trait Detector: Send {
     /// Weighs what sources sent since the last volume, at `now`. Only the detectors about
     /// *how much* (floods at a victim) have anything to do here.
     fn volume(&mut self, _now: u64, _sources: &[Volume], _ctx: &Ctx<'_>, _o: &mut Out<'_>) {}
+
+    /// Takes an answer to an earlier contact (see [`answer`]): the detectors about probes
+    /// stop counting it, and withdraw a finding still waiting for answers that it was about.
+    fn answer(&mut self, _a: &answer::Answer, _ctx: &Ctx<'_>, _o: &mut Out<'_>) {}
 }
 
 /// What is known about one contact beyond the packet, handed along the chain in its order:
@@ -498,6 +503,16 @@ impl<'b> Out<'b> {
     /// that is followed, unconditionally, by a [`Out::push`] for the same finding.
     pub(crate) fn retire(&mut self, kind: Kind, subject: &str) {
         self.book.retire(kind, subject);
+    }
+
+    /// Whether the `kind` finding about `subject` is open and still waiting for answers.
+    pub(crate) fn is_held(&self, kind: Kind, subject: &str) -> bool {
+        self.book.is_held(kind, subject)
+    }
+
+    /// Drops the `kind` finding about `subject` if it is still waiting for answers; true then.
+    pub(crate) fn withdraw(&mut self, kind: Kind, subject: &str) -> bool {
+        self.book.withdraw(kind, subject)
     }
 }
 
@@ -693,6 +708,8 @@ pub struct Engine {
     overload: overload::Overload,
     /// Which scanner each source runs, from its probes' marks.
     tools: tools::Tools,
+    /// Recent UDP requests, whose replies are answers.
+    requests: answer::Requests,
 }
 
 /// The contact detectors in the order they see a contact. Specific ones come before general
@@ -758,6 +775,7 @@ impl Engine {
             detectors: chain(&config, cap),
             overload: overload::Overload::default(),
             tools: tools::Tools::new(cap),
+            requests: answer::Requests::new(cap),
             config,
             knowledge,
         }
@@ -810,16 +828,49 @@ impl Engine {
         self.book.open_findings()
     }
 
-    /// Looks at one first contact. Returns the lines it causes, after any refreshes that fell
-    /// due before its time.
+    /// Looks at one first contact, or at the kernel's report that one was answered. Returns
+    /// the lines it causes, after any refreshes that fell due before its time.
     pub fn contact(&mut self, c: &Contact) -> Vec<Finding> {
+        if answer::is_answer(c) {
+            let out = self.advance(c.ts_ns);
+            return match self.requests.see(c) {
+                Some(a) => self.answered(&a, out),
+                None => out,
+            };
+        }
+        let mut lines = self.first_contact(c);
+        if let Some(a) = self.requests.see(c) {
+            lines = self.answered(&a, lines);
+        }
+        lines
+    }
+
+    /// Runs the detectors over the answer `a`, after `out`.
+    fn answered(&mut self, a: &answer::Answer, out: Vec<Finding>) -> Vec<Finding> {
+        let ctx = Ctx {
+            config: &self.config,
+            home: &self.home,
+            knowledge: &self.knowledge,
+            seen: &self.seen,
+        };
+        let mut o = Out::new(&mut self.book, out);
+        for detector in &mut self.detectors {
+            detector.answer(a, &ctx, &mut o);
+        }
+        o.lines
+    }
+
+    fn first_contact(&mut self, c: &Contact) -> Vec<Finding> {
         let out = self.advance(c.ts_ns);
         let v = View::new(c);
         // Asked before any draft of this contact reaches the book, as the scan detectors must
         // see the findings as they stood before it.
         let mut claims = Claims {
             sscan_reported: self.book.is_open(sscan::KIND, &v.src),
-            vertical_reported: self.book.is_open(scan::VERTICAL, &v.src),
+            vertical_reported: self.book.is_open(scan::VERTICAL, &v.src)
+                || self
+                    .book
+                    .is_open(scan::OUTBOUND, &scan::outbound_ports(&v.src)),
             ..Claims::default()
         };
         let ctx = Ctx {
@@ -903,6 +954,7 @@ impl Engine {
         self.seen
             .expire(now.saturating_sub(secs(self.config.limits.history_secs)));
         self.tools.expire(now.saturating_sub(case_ns));
+        self.requests.expire(now.saturating_sub(case_ns));
         for detector in &mut self.detectors {
             detector.expire(now, case_ns, &self.config);
         }

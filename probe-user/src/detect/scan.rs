@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Acc, Claims, Config, Ctx, Detector, Out, View, addr_list, addr_list_and_words, addr_words,
-    base_to, ip_text, plural, secs, span, table::Lru,
+    answer::Answer, base_to, ip_text, plural, secs, span, table::Lru,
 };
 use crate::{
     contact::Proto,
@@ -23,6 +23,24 @@ use crate::{
 pub(crate) const VERTICAL: Kind = Kind::VerticalScan;
 pub(crate) const HORIZONTAL: Kind = Kind::HorizontalSweep;
 pub(crate) const PING_SWEEP: Kind = Kind::PingSweep;
+pub(crate) const OUTBOUND: Kind = Kind::OutboundScan;
+
+/// The subject of `src`'s `outbound_scan` finding about many ports of one host outside
+/// (`"198.18.0.5 ports"`); [`outbound_hosts`] is the one about one port on many hosts. Two
+/// findings, as `vertical_scan` and `horizontal_sweep` are two.
+pub(crate) fn outbound_ports(src: &str) -> String {
+    format!("{src} ports")
+}
+
+pub(crate) fn outbound_hosts(src: &str) -> String {
+    format!("{src} hosts")
+}
+
+/// Whether `v` goes from a home host to a host outside the home networks: a scan it belongs
+/// to is the home host's (`outbound_scan`), not a scan of the hosts the probe protects.
+fn outbound(v: &View<'_>, ctx: &Ctx<'_>) -> bool {
+    ctx.home.neighbour(v.c.src) && !ctx.home.neighbour(v.c.dst)
+}
 
 /// `vertical_scan`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +94,11 @@ pub(crate) struct Scan {
     /// Recent distinct hosts pinged per source.
     pinged: Lru<IpAddr, Lru<IpAddr, ()>>,
     /// Shared with the evidence the book makes later: changed in place once the book let go
-    /// of it (see `Out::retire`), copied otherwise.
-    vertical: Lru<IpAddr, Arc<Acc>>,
-    horizontal: Lru<IpAddr, Arc<Acc>>,
-    ping: Lru<IpAddr, Arc<Acc>>,
+    /// of it (see `Out::retire`), copied otherwise. Keyed by source and whether the scan goes
+    /// out of the home networks (`outbound_scan`).
+    vertical: Lru<(IpAddr, bool), Arc<Acc>>,
+    horizontal: Lru<(IpAddr, bool), Arc<Acc>>,
+    ping: Lru<(IpAddr, bool), Arc<Acc>>,
 }
 
 /// Adds `item` (with `note`, kept from its first time) to the recent set under `key`; once the
@@ -100,7 +119,10 @@ fn recent<K: Ord + Hash + Clone, T: Ord + Hash + Clone, N: Clone>(
     window_ns: u64,
     wanted: bool,
 ) -> Option<(Vec<(T, N)>, u64)> {
-    let set = table.touch(key, now, || Lru::new(threshold));
+    // Room for twice the threshold: an answer takes its probe out (see `Scan::answer`), and
+    // a full set less one is still over the threshold, so a set that falls below it after an
+    // answer really holds fewer unanswered probes.
+    let set = table.touch(key, now, || Lru::new(threshold.saturating_mul(2)));
     set.touch(item, now, || note);
     set.expire(now.saturating_sub(window_ns));
     if !wanted || set.len() < threshold {
@@ -125,13 +147,14 @@ fn probe_tag(v: &View<'_>) -> &'static str {
 /// scan was just found, `fresh` holds the items that crossed the threshold and when the oldest
 /// came: the accumulator starts from them (`seed` adds each), and `c` itself is one of them.
 fn advance<'a, T>(
-    table: &'a mut Lru<IpAddr, Arc<Acc>>,
+    table: &'a mut Lru<(IpAddr, bool), Arc<Acc>>,
+    key: (IpAddr, bool),
     c: &crate::contact::Contact,
     list: usize,
     fresh: Option<&(Vec<T>, u64)>,
     mut seed: impl FnMut(&mut Acc, &T),
 ) -> &'a mut Arc<Acc> {
-    let shared = table.touch(&c.src, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
+    let shared = table.touch(&key, c.ts_ns, || Arc::new(Acc::new(c.ts_ns, list)));
     let acc = Arc::make_mut(shared);
     if let Some((items, oldest)) = fresh {
         for item in items {
@@ -162,7 +185,13 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.vertical_scan.ports.max(2);
-        let open = self.vertical.get(&c.src).is_some();
+        let out = outbound(v, ctx);
+        let (kind, subject) = if out {
+            (OUTBOUND, outbound_ports(&v.src))
+        } else {
+            (VERTICAL, v.src.clone())
+        };
+        let open = self.vertical.get(&(c.src, out)).is_some();
         let found = recent(
             &mut self.ports,
             &(c.src, c.dst),
@@ -174,11 +203,12 @@ impl Scan {
             !open,
         );
         if open || found.is_some() {
-            o.retire(VERTICAL, &v.src);
+            o.retire(kind, &subject);
             let fresh = found.filter(|_| !open);
             // The probes that crossed the threshold tag the scan, this one included.
             let shared = advance(
                 &mut self.vertical,
+                (c.src, out),
                 c,
                 list,
                 fresh.as_ref(),
@@ -211,18 +241,33 @@ impl Scan {
                         ttl_max: acc.ttls.max,
                         faq: "1".into(),
                     });
-                    let explanation = format!(
-                        "{src} probed {n} different ports on {hosts} within {took}, with \
-                         {kinds}. One source working through the ports of a host is a port \
-                         scan: someone is listing the services it offers, usually to find a \
-                         weak one. Make sure only the services you mean to offer are \
-                         reachable, and consider blocking {src}.",
-                        took = span(acc.last_ns.saturating_sub(acc.first_ns)),
-                        kinds = probe_kinds(&acc),
+                    let (took, kinds) = (
+                        span(acc.last_ns.saturating_sub(acc.first_ns)),
+                        probe_kinds(&acc),
                     );
+                    let explanation = if out {
+                        format!(
+                            "{src}, a host of the networks this probe protects, probed {n} \
+                             different ports on {hosts} outside them within {took}, with \
+                             {kinds}, and got no answer on them. A machine of yours working \
+                             through the ports of a host elsewhere is scanning out: most often \
+                             malware on it looking for its next victim, or someone using it to \
+                             attack; the complaints will name your address. Find out what runs \
+                             on {src} and who uses it."
+                        )
+                    } else {
+                        format!(
+                            "{src} probed {n} different ports on {hosts} within {took}, with \
+                             {kinds}. One source working through the ports of a host is a port \
+                             scan: someone is listing the services it offers, usually to find a \
+                             weak one. Make sure only the services you mean to offer are \
+                             reachable, and consider blocking {src}."
+                        )
+                    };
                     (evidence, explanation)
                 })),
-                ..base_to(VERTICAL, Level::Suspicious, v, dst)
+                subject,
+                ..base_to(kind, Level::Suspicious, v, dst)
             });
         }
     }
@@ -233,7 +278,13 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.horizontal_sweep.hosts.max(2);
-        let open = self.horizontal.get(&c.src).is_some();
+        let out = outbound(v, ctx);
+        let (kind, subject) = if out {
+            (OUTBOUND, outbound_hosts(&v.src))
+        } else {
+            (HORIZONTAL, v.src.clone())
+        };
+        let open = self.horizontal.get(&(c.src, out)).is_some();
         let found = recent(
             &mut self.hosts,
             &(c.src, c.protocol, c.dst_port),
@@ -245,10 +296,11 @@ impl Scan {
             !open,
         );
         if open || found.is_some() {
-            o.retire(HORIZONTAL, &v.src);
+            o.retire(kind, &subject);
             let fresh = found.filter(|_| !open);
             let shared = advance(
                 &mut self.horizontal,
+                (c.src, out),
                 c,
                 list,
                 fresh.as_ref(),
@@ -293,17 +345,29 @@ impl Scan {
                         ttl_max: acc.ttls.max,
                         faq: "1".into(),
                     });
-                    let explanation = format!(
-                        "{src} probed {what} on {count} different hosts ({hosts}). Sweeping \
-                         one port across many addresses is how worms and attackers look for \
-                         every machine running one particular service. Check that the hosts \
-                         that answer on it are meant to and are patched; block {src} if it is \
-                         not one of yours.",
-                        hosts = addr_words(&acc.hosts, list.min(8)),
-                    );
+                    let hosts = addr_words(&acc.hosts, list.min(8));
+                    let explanation = if out {
+                        format!(
+                            "{src}, a host of the networks this probe protects, probed {what} \
+                             on {count} different hosts outside them ({hosts}) that did not \
+                             answer. A machine of yours sweeping one port across other \
+                             networks is what a worm or a bot does to spread, or what someone \
+                             does who uses it to attack. Find out what runs on {src} and who \
+                             uses it."
+                        )
+                    } else {
+                        format!(
+                            "{src} probed {what} on {count} different hosts ({hosts}). Sweeping \
+                             one port across many addresses is how worms and attackers look \
+                             for every machine running one particular service. Check that the \
+                             hosts that answer on it are meant to and are patched; block {src} \
+                             if it is not one of yours."
+                        )
+                    };
                     (evidence, explanation)
                 })),
-                ..base_to(HORIZONTAL, Level::Suspicious, v, Some("many".to_owned()))
+                subject,
+                ..base_to(kind, Level::Suspicious, v, Some("many".to_owned()))
             });
         }
     }
@@ -314,7 +378,7 @@ impl Scan {
         let cfg = ctx.config;
         let list = cfg.limits.max_list;
         let threshold = cfg.ping_sweep.hosts.max(2);
-        let open = self.ping.get(&c.src).is_some();
+        let open = self.ping.get(&(c.src, false)).is_some();
         let found = recent(
             &mut self.pinged,
             &c.src,
@@ -330,6 +394,7 @@ impl Scan {
             let fresh = found.filter(|_| !open);
             let shared = advance(
                 &mut self.ping,
+                (c.src, false),
                 c,
                 list,
                 fresh.as_ref(),
@@ -403,6 +468,49 @@ impl Detector for Scan {
             self.ping(v, ctx, o);
         }
     }
+
+    fn answer(&mut self, a: &Answer, ctx: &Ctx<'_>, o: &mut Out<'_>) {
+        let cfg = ctx.config;
+        let src = ip_text(a.client);
+        // The answered probe no longer counts towards a scan of its host...
+        if let Some(set) = self.ports.get_mut(&(a.client, a.server)) {
+            set.remove(&(a.protocol, a.port));
+            if set.len() < cfg.vertical_scan.ports.max(2) {
+                for (out, subject) in [(false, src.clone()), (true, outbound_ports(&src))] {
+                    let kind = if out { OUTBOUND } else { VERTICAL };
+                    withdraw_if_single(&mut self.vertical, (a.client, out), kind, &subject, o);
+                }
+            }
+        }
+        // ... nor towards a sweep of its port.
+        if let Some(set) = self.hosts.get_mut(&(a.client, a.protocol, a.port)) {
+            set.remove(&a.server);
+            if set.len() < cfg.horizontal_sweep.hosts.max(2) {
+                for (out, subject) in [(false, src.clone()), (true, outbound_hosts(&src))] {
+                    let kind = if out { OUTBOUND } else { HORIZONTAL };
+                    withdraw_if_single(&mut self.horizontal, (a.client, out), kind, &subject, o);
+                }
+            }
+        }
+    }
+}
+
+/// Withdraws the `kind` finding about `subject` while it waits for answers, when what it
+/// counts fell below its threshold and it is about one target (one host's ports, one port's
+/// hosts): the answers showed a conversation. A scan of several targets stays.
+fn withdraw_if_single(
+    table: &mut Lru<(IpAddr, bool), Arc<Acc>>,
+    key: (IpAddr, bool),
+    kind: Kind,
+    subject: &str,
+    o: &mut Out<'_>,
+) {
+    let single = table
+        .get(&key)
+        .is_some_and(|acc| acc.hosts.len() <= 1 || acc.ports.len() <= 1);
+    if single && o.is_held(kind, subject) && o.withdraw(kind, subject) {
+        table.remove(&key);
+    }
 }
 
 /// "SYN probes (half-open...)" and/or "UDP probes".
@@ -464,9 +572,12 @@ mod tests {
         );
         assert_eq!(f.evidence["ports"], json!("1000-1999"));
         assert_eq!(f.evidence["distinct_ports"], json!(1000));
+        // Found at the 20th probe (190 ms), written once its wait for answers ended (2 s
+        // later): by then 219 probes had come, none answered.
         let first = of(&lines, VERTICAL)[0];
-        assert_eq!((first.status, first.count), (Status::New, 20));
-        assert_eq!(first.evidence["ports"], json!("1000-1019"));
+        assert_eq!((first.status, first.count), (Status::New, 219));
+        assert_eq!(first.evidence["ports"], json!("1000-1218"));
+        assert_eq!(first.ts_ns, T0 + 2190 * MS);
         assert_eq!(first.first_seen_ns, T0);
         // 1000 probes over 10 s: a new line and the flushed final state, nothing between.
         assert_eq!(of(&lines, VERTICAL).len(), 2);
@@ -553,7 +664,10 @@ mod tests {
         );
         assert_eq!(f.evidence["hosts_total"], json!(12));
         assert!(f.explanation.contains("port 31337/tcp (Back Orifice)"));
-        assert_eq!(of(&lines, HORIZONTAL)[0].count, 10);
+        // Found at the tenth host; the sweep took 12 ms, all of it within the wait for
+        // answers, so its first line (at the flush) has all twelve.
+        assert_eq!(of(&lines, HORIZONTAL)[0].count, 12);
+        assert_eq!(of(&lines, HORIZONTAL).len(), 1);
         // Nine hosts: no.
         assert!(of(&run(&mut engine(), &contacts[..9]), HORIZONTAL).is_empty());
     }
@@ -603,7 +717,8 @@ mod tests {
             .cloned()
             .collect::<Vec<_>>();
         assert_eq!(lines.len(), 4, "{lines:#?}");
-        // Due 60 s after the new line (at 950 ms); the probe at 60.95 s comes after it.
+        // Found at 950 ms, written 2 s later once no answer came (2.95 s); the refresh is due
+        // 60 s after that line, and the probe at 62.95 s comes after it.
         let refresh = &lines[1];
         assert_eq!(
             (
@@ -612,14 +727,14 @@ mod tests {
                 refresh.count,
                 refresh.last_seen_ns
             ),
-            (Status::Update, T0 + 60_950 * MS, 1219, T0 + 60_900 * MS)
+            (Status::Update, T0 + 62_950 * MS, 1259, T0 + 62_900 * MS)
         );
         assert_eq!(
             refresh.evidence,
             json!({
-                "ports": "1000-2218",
-                "distinct_ports": 1219,
-                "probes": {"syn": 1219},
+                "ports": "1000-2258",
+                "distinct_ports": 1259,
+                "probes": {"syn": 1259},
                 "hosts": ["198.18.0.1"],
                 "ttl_min": 64,
                 "ttl_max": 64,
@@ -628,7 +743,7 @@ mod tests {
         );
         assert_eq!(
             refresh.explanation,
-            "198.18.0.66 probed 1219 different ports on 198.18.0.1 within 1 min 0 s, with 1219 \
+            "198.18.0.66 probed 1259 different ports on 198.18.0.1 within 1 min 2 s, with 1259 \
              TCP SYN probes (connection attempts; a scanner like nmap -sS never completes them). \
              One source working through the ports of a host is a port scan: someone is listing \
              the services it offers, usually to find a weak one. Make sure only the services you \

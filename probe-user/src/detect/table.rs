@@ -133,6 +133,17 @@ impl<K: Ord + Hash + Clone, V> Lru<K, V> {
         }
     }
 
+    /// Drops the entry for `k`, if any (its stale place in a big table's order is skipped
+    /// later, as any other's).
+    pub(crate) fn remove(&mut self, k: &K) {
+        match &mut self.slots {
+            Slots::Small(v) => v.retain(|e| e.0 != *k),
+            Slots::Big { map, .. } => {
+                map.remove(k);
+            }
+        }
+    }
+
     /// Drops every entry last touched before `before`.
     pub(crate) fn expire(&mut self, before: u64) {
         match &mut self.slots {

@@ -131,7 +131,9 @@ fn a_long_scan_gives_one_finding_refreshed_once_a_minute() {
     lines.extend(e.flush(T0 + 301 * SEC));
     let scans = of(&lines, crate::findings::Kind::VerticalScan);
     let stamps: Vec<u64> = scans.iter().map(|f| (f.ts_ns - T0) / SEC).collect();
-    assert_eq!(stamps, vec![1, 61, 121, 181, 241, 301]);
+    // Found at the 20th port (1.9 s), written once 2 s passed without an answer, then
+    // refreshed a minute after each line, and flushed at the end.
+    assert_eq!(stamps, vec![3, 63, 123, 183, 243, 301]);
     assert!(scans.iter().all(|f| f.id == scans[0].id));
     assert_eq!(scans.last().map(|f| f.count), Some(3000));
 }
@@ -326,4 +328,160 @@ fn a_story_fills_its_marks_and_leaves_unknown_ones_as_written() {
         "{text}"
     );
     assert_eq!(faq, "1.9");
+}
+
+/// An engine whose home network is 198.18.0.0/24: 198.19.x.x is outside.
+fn home_engine() -> super::Engine {
+    engine_with(config(r#"{"home": {"networks": ["198.18.0.0/24"]}}"#).unwrap())
+}
+
+fn kinds(lines: &[Finding]) -> Vec<&'static str> {
+    lines.iter().map(|f| f.kind.as_str()).collect()
+}
+
+#[test]
+fn a_home_host_browsing_many_web_servers_is_not_a_sweep() {
+    // Twelve connections to twelve servers' port 443, each accepted (SYN+ACK) 30 ms later.
+    let mut contacts = Vec::new();
+    for h in 1u16..=12 {
+        let server = format!("198.19.0.{h}");
+        contacts.push(at(syn("198.18.0.5", &server, 443), u64::from(h) * 5));
+        contacts.push(at(
+            syn_ack(&server, 443, "198.18.0.5", 40_000),
+            u64::from(h) * 5 + 30,
+        ));
+    }
+    assert_eq!(kinds(&run(&mut home_engine(), &contacts)), [] as [&str; 0]);
+    // The same without the answers is the home host sweeping out.
+    let unanswered: Vec<_> = contacts.iter().step_by(2).cloned().collect();
+    let lines = run(&mut home_engine(), &unanswered);
+    assert_eq!(kinds(&lines), ["outbound_scan"]);
+    let f = &lines[0];
+    assert_eq!(
+        (f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+        (Some("198.18.0.5"), Some("many"), Some(443), 12)
+    );
+    assert!(f.explanation.starts_with(
+        "198.18.0.5, a host of the networks this probe protects, probed port 443/tcp"
+    ));
+}
+
+#[test]
+fn an_ntp_client_with_a_pool_of_ten_servers_is_quiet() {
+    let mut contacts = Vec::new();
+    for h in 1u16..=10 {
+        let server = format!("198.19.1.{h}");
+        contacts.push(at(
+            udp("198.18.0.5", 50_000 + h, &server, 123),
+            u64::from(h) * 10,
+        ));
+        contacts.push(at(
+            udp(&server, 123, "198.18.0.5", 50_000 + h),
+            u64::from(h) * 10 + 20,
+        ));
+    }
+    assert_eq!(kinds(&run(&mut home_engine(), &contacts)), [] as [&str; 0]);
+    // Replies that do not match the requests' ports answer nothing.
+    let mismatched: Vec<_> = contacts
+        .iter()
+        .map(|c| Contact {
+            dst_port: if c.src_port == 123 { 1 } else { c.dst_port },
+            ..c.clone()
+        })
+        .collect();
+    assert_eq!(
+        kinds(&run(&mut home_engine(), &mismatched)),
+        ["outbound_scan"]
+    );
+}
+
+#[test]
+fn a_trojan_port_that_completes_its_connections_is_a_service() {
+    // A client connects to 12345 (NetBus in the FAQ) and completes the handshake: the
+    // kernel's report of its first established segment is the answer.
+    let lines = run(
+        &mut engine(),
+        &[
+            syn("198.18.0.7", "198.18.0.1", 12_345),
+            at(tcp("198.18.0.7", 40_000, "198.18.0.1", 12_345, ACK), 1),
+            // Another client later (beyond the decoy detector's window, where two sources on
+            // one port would be a decoy round).
+            at(syn("198.18.0.8", "198.18.0.1", 12_345), 90_000),
+            at(
+                tcp("198.18.0.8", 40_000, "198.18.0.1", 12_345, ACK | PSH),
+                90_001,
+            ),
+        ],
+    );
+    assert_eq!(
+        opened(&lines),
+        [crate::findings::Kind::Service],
+        "{lines:#?}"
+    );
+    let f = last_of(&lines, crate::findings::Kind::Service);
+    assert_eq!(
+        (f.level, f.src.as_deref(), f.dst.as_deref(), f.port, f.count),
+        (
+            crate::knowledge::Level::Benign,
+            Some("198.18.0.8"),
+            Some("198.18.0.1"),
+            Some(12_345),
+            2
+        )
+    );
+    assert_eq!(
+        f.evidence["clients"],
+        serde_json::json!(["198.18.0.7", "198.18.0.8"])
+    );
+    assert_eq!(
+        f.evidence["meanings"][0]["name"],
+        serde_json::json!("NetBus")
+    );
+    assert!(f.explanation.contains("NetBus (faq: "), "{}", f.explanation);
+    // An answer that comes after the finding was written leaves it: the probe was reported.
+    let late = run(
+        &mut engine(),
+        &[
+            syn("198.18.0.7", "198.18.0.1", 12_345),
+            at(tcp("198.18.0.7", 40_000, "198.18.0.1", 12_345, ACK), 3000),
+        ],
+    );
+    assert_eq!(kinds(&late), ["trojan_probe"]);
+}
+
+#[test]
+fn a_scan_with_a_few_open_ports_is_still_a_scan() {
+    // 30 ports, three of which answer (nmap's connect scan completes those).
+    let mut contacts = Vec::new();
+    for (i, port) in (1u16..=30).enumerate() {
+        contacts.push(at(syn("198.18.0.66", "198.18.0.1", port), i as u64));
+        if [22, 80, 443].contains(&port) || port % 10 == 0 {
+            contacts.push(at(
+                tcp("198.18.0.66", 40_000, "198.18.0.1", port, ACK),
+                i as u64,
+            ));
+        }
+    }
+    let lines = run(&mut engine(), &contacts);
+    let scan = last_of(&lines, crate::findings::Kind::VerticalScan);
+    // Counted: the unanswered probes, and every probe once the scan was found (10, 20 and
+    // 22 were answered before that, 30 after).
+    assert_eq!(scan.evidence["distinct_ports"], serde_json::json!(27));
+    // Before the scan was found, its probes of described ports had their own findings; the
+    // one whose connection completed (SSH, 22) is a service instead.
+    let services: Vec<_> = of(&lines, crate::findings::Kind::Service)
+        .iter()
+        .map(|f| f.port)
+        .collect();
+    assert_eq!(services, [Some(22)]);
+    // A client whose connections to 20 ports all complete is a conversation.
+    let mut talk = Vec::new();
+    for (i, port) in (5000u16..5020).enumerate() {
+        talk.push(at(syn("198.18.0.70", "198.18.0.1", port), i as u64 * 10));
+        talk.push(at(
+            tcp("198.18.0.70", 40_000, "198.18.0.1", port, ACK),
+            i as u64 * 10 + 1,
+        ));
+    }
+    assert_eq!(kinds(&run(&mut engine(), &talk)), [] as [&str; 0]);
 }

@@ -83,6 +83,11 @@ pub struct BookConfig {
     pub refresh_secs: u64,
     /// Open findings kept at most; beyond it the one due soonest is closed early.
     pub max_open: usize,
+    /// How long a new finding about probes that may yet be answered (a scan, a sweep, a
+    /// port's meaning: [`Kind::waits_for_answer`]) waits before its first line. An answer in
+    /// that time (the connection completed, the request got its reply) shows a conversation,
+    /// and the detector withdraws the finding unwritten. 0: no wait.
+    pub answer_wait_secs: u64,
 }
 
 impl Default for BookConfig {
@@ -91,6 +96,7 @@ impl Default for BookConfig {
             window_secs: 300,
             refresh_secs: 60,
             max_open: 4096,
+            answer_wait_secs: 2,
         }
     }
 }
@@ -115,6 +121,9 @@ struct Case {
     dirty: bool,
     /// The deadline under which the case sits in [`Book::deadlines`].
     deadline_ns: u64,
+    /// Waiting for answers (see [`BookConfig::answer_wait_secs`]): no line yet, no id yet;
+    /// `last_emit_ns` is when the wait began.
+    held: bool,
 }
 
 impl Case {
@@ -153,6 +162,7 @@ impl Case {
 pub struct Book {
     window_ns: u64,
     refresh_ns: u64,
+    hold_ns: u64,
     max_open: usize,
     /// Open cases by kind, then subject: walked in (kind, subject) order, and looked up by a
     /// borrowed subject without building a key.
@@ -169,6 +179,7 @@ impl Book {
         Self {
             window_ns: config.window_secs.max(1).saturating_mul(NS_PER_SEC),
             refresh_ns: config.refresh_secs.max(1).saturating_mul(NS_PER_SEC),
+            hold_ns: config.answer_wait_secs.saturating_mul(NS_PER_SEC),
             max_open: config.max_open.max(1),
             open: BTreeMap::new(),
             open_count: 0,
@@ -182,6 +193,29 @@ impl Book {
         self.open
             .get(&kind)
             .is_some_and(|cases| cases.contains_key(subject))
+    }
+
+    /// Whether the finding of this kind and subject is open and still waiting for answers
+    /// (no line written yet).
+    pub fn is_held(&self, kind: Kind, subject: &str) -> bool {
+        self.open
+            .get(&kind)
+            .and_then(|cases| cases.get(subject))
+            .is_some_and(|c| c.held)
+    }
+
+    /// Drops the finding of this kind and subject if it is still waiting for answers: an
+    /// answer showed that what it was about is a conversation. True when it was dropped; a
+    /// finding whose line was written stays.
+    pub fn withdraw(&mut self, kind: Kind, subject: &str) -> bool {
+        if !self.is_held(kind, subject) {
+            return false;
+        }
+        if let Some(case) = self.remove(kind, subject) {
+            self.deadlines
+                .remove(&(case.deadline_ns, (kind, subject.to_owned())));
+        }
+        true
     }
 
     /// Open findings.
@@ -217,7 +251,7 @@ impl Book {
     /// rose, or a finding closed early to make room.
     pub fn merge(&mut self, d: Draft) -> Vec<Finding> {
         let mut out = Vec::new();
-        let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
+        let (window_ns, refresh_ns, hold_ns) = (self.window_ns, self.refresh_ns, self.hold_ns);
         if let Some(case) = self
             .open
             .get_mut(&d.kind)
@@ -247,12 +281,12 @@ impl Book {
             f.explanation = d.explanation;
             case.later = d.later;
             case.dirty = true;
-            if rose || renamed {
+            if (rose || renamed) && !case.held {
                 // A finding that became more worrying, or now names someone else, is worth a
                 // line at once.
-                out.push(emit(case, d.last_seen_ns));
+                out.push(emit_from(case, d.last_seen_ns, &mut self.next_id));
             }
-            let new_deadline = deadline(window_ns, refresh_ns, case);
+            let new_deadline = deadline(window_ns, refresh_ns, hold_ns, case);
             case.deadline_ns = new_deadline;
             // Between two lines of a busy finding the deadline stays put.
             if new_deadline != old_deadline {
@@ -268,10 +302,10 @@ impl Book {
             && case.dirty
         {
             let at = d.last_seen_ns.max(case.last_emit_ns);
-            out.push(emit(&mut case, at));
+            out.push(self.emit(&mut case, at));
         }
-        let id = self.next_id;
-        self.next_id = self.next_id.saturating_add(1);
+        let held = self.hold_ns > 0 && d.kind.waits_for_answer();
+        let id = if held { 0 } else { self.take_id() };
         let ts = d.last_seen_ns;
         let finding = Finding {
             ts_ns: ts,
@@ -296,11 +330,14 @@ impl Book {
             later: d.later,
             tool_probes: d.tool.map(|(_, matched, probes)| (matched, probes)),
             last_emit_ns: ts,
-            dirty: false,
+            dirty: held,
             deadline_ns: 0,
+            held,
         };
-        out.push(case.line());
-        case.deadline_ns = deadline(self.window_ns, self.refresh_ns, &case);
+        if !held {
+            out.push(case.line());
+        }
+        case.deadline_ns = deadline(self.window_ns, self.refresh_ns, self.hold_ns, &case);
         self.deadlines
             .insert((case.deadline_ns, (d.kind, d.subject.clone())));
         self.open.entry(d.kind).or_default().insert(d.subject, case);
@@ -313,6 +350,7 @@ impl Book {
         self.open
             .values()
             .flat_map(BTreeMap::values)
+            .filter(|c| !c.held)
             .map(Case::line)
             .collect()
     }
@@ -327,18 +365,22 @@ impl Book {
             let Some((at, key)) = self.deadlines.pop_first() else {
                 break;
             };
-            let (window_ns, refresh_ns) = (self.window_ns, self.refresh_ns);
-            let Some(case) = self.case_mut(key.0, &key.1) else {
+            let (window_ns, refresh_ns, hold_ns) = (self.window_ns, self.refresh_ns, self.hold_ns);
+            let Some(case) = self
+                .open
+                .get_mut(&key.0)
+                .and_then(|cases| cases.get_mut(&key.1))
+            else {
                 continue;
             };
             let closes = case.finding.last_seen_ns.saturating_add(window_ns) <= at;
             if case.dirty {
-                out.push(emit(case, at));
+                out.push(emit_from(case, at, &mut self.next_id));
             }
             if closes {
                 self.remove(key.0, &key.1);
             } else {
-                let next = deadline(window_ns, refresh_ns, case);
+                let next = deadline(window_ns, refresh_ns, hold_ns, case);
                 case.deadline_ns = next;
                 self.deadlines.insert((next, key));
             }
@@ -359,15 +401,31 @@ impl Book {
         rest.sort_by_key(|c| (c.finding.last_seen_ns, c.finding.id));
         for case in &mut rest {
             if case.dirty {
-                out.push(emit(case, now_ns.max(case.finding.last_seen_ns)));
+                let at = now_ns.max(case.finding.last_seen_ns);
+                out.push(self.emit(case, at));
             }
         }
         out
     }
+
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.saturating_add(1);
+        id
+    }
+
+    /// [`emit_from`] with this book's ids.
+    fn emit(&mut self, case: &mut Case, ts: u64) -> Finding {
+        emit_from(case, ts, &mut self.next_id)
+    }
 }
 
-/// When `case` next needs attention: a refresh if it changed, else its closing.
-fn deadline(window_ns: u64, refresh_ns: u64, case: &Case) -> u64 {
+/// When `case` next needs attention: the end of its wait for answers while it is held, a
+/// refresh if it changed, else its closing.
+fn deadline(window_ns: u64, refresh_ns: u64, hold_ns: u64, case: &Case) -> u64 {
+    if case.held {
+        return case.last_emit_ns.saturating_add(hold_ns);
+    }
     let closing = case.finding.last_seen_ns.saturating_add(window_ns);
     if case.dirty {
         closing.min(case.last_emit_ns.saturating_add(refresh_ns))
@@ -376,13 +434,19 @@ fn deadline(window_ns: u64, refresh_ns: u64, case: &Case) -> u64 {
     }
 }
 
-/// A line for `case` as it stands, stamped `ts`; the case is clean afterwards.
-fn emit(case: &mut Case, ts: u64) -> Finding {
+/// A line for `case` as it stands, stamped `ts`; the case is clean afterwards. A held case's
+/// first line: it opens the finding (`new`) and takes its id from `next_id`.
+fn emit_from(case: &mut Case, ts: u64, next_id: &mut u64) -> Finding {
     let ts = ts.max(case.finding.last_seen_ns);
+    let opens = std::mem::take(&mut case.held);
+    if opens {
+        case.finding.id = *next_id;
+        *next_id = next_id.saturating_add(1);
+    }
     case.dirty = false;
     case.last_emit_ns = ts;
     let mut f = case.line();
     f.ts_ns = ts;
-    f.status = Status::Update;
+    f.status = if opens { Status::New } else { Status::Update };
     f
 }

@@ -167,6 +167,7 @@ evidence_enum!(
     Sweep,
     PingSweep,
     Overload,
+    Service,
 );
 
 evidence_structs! {
@@ -360,6 +361,14 @@ evidence_structs! {
         pub name: String,
         pub messages: Tally,
         pub hosts: Vec<String>,
+        pub faq: Faq,
+    }
+
+    /// `service`: every table's meaning of the port, and the clients it answered.
+    pub struct Service {
+        pub meanings: Vec<PortNote>,
+        pub clients: Vec<String>,
+        pub clients_total: usize,
         pub faq: Faq,
     }
 

@@ -61,6 +61,8 @@ pub enum Kind {
     LongHeaderChain,
     /// NetBIOS name queries.
     NetbiosChatter,
+    /// A host of the home networks probing many ports or hosts outside them.
+    OutboundScan,
     /// ICMP parameter problem.
     ParameterProblem,
     /// Echo requests from one source to many hosts.
@@ -79,6 +81,8 @@ pub enum Kind {
     RemappedService,
     /// ICMP router advertisement.
     RouterAdvertisement,
+    /// A port that answered: a service runs there (informational).
+    Service,
     /// Echo requests to a broadcast address, or the replies they cause.
     Smurf,
     /// ICMP source quench.
@@ -103,12 +107,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 34] = [
         Self::PortMeaning,
         Self::TrojanProbe,
+        Self::Service,
         Self::VerticalScan,
         Self::HorizontalSweep,
         Self::PingSweep,
+        Self::OutboundScan,
         Self::DecoyScan,
         Self::StealthScan,
         Self::PortZero,
@@ -138,6 +144,20 @@ impl Kind {
         Self::ProbeOverload,
     ];
 
+    /// Kinds about probes that an answer turns into a conversation: a new finding of one waits
+    /// for answers before its first line (`BookConfig::answer_wait_secs`), and its detector
+    /// withdraws it if they come.
+    pub const fn waits_for_answer(self) -> bool {
+        matches!(
+            self,
+            Self::PortMeaning
+                | Self::TrojanProbe
+                | Self::VerticalScan
+                | Self::HorizontalSweep
+                | Self::OutboundScan
+        )
+    }
+
     /// The documented name, as written in the `kind` field.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -146,6 +166,8 @@ impl Kind {
             Self::VerticalScan => "vertical_scan",
             Self::HorizontalSweep => "horizontal_sweep",
             Self::PingSweep => "ping_sweep",
+            Self::OutboundScan => "outbound_scan",
+            Self::Service => "service",
             Self::DecoyScan => "decoy_scan",
             Self::StealthScan => "stealth_scan",
             Self::PortZero => "port_zero",

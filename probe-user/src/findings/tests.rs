@@ -43,6 +43,7 @@ fn book() -> Book {
         window_secs: 300,
         refresh_secs: 60,
         max_open: 4,
+        answer_wait_secs: 0,
     })
 }
 
@@ -295,4 +296,59 @@ fn a_retired_finding_takes_the_next_drafts_evidence() {
         (3, json!({ "at": T0 + 2 * S }))
     );
     assert_eq!(made.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn a_finding_about_probes_waits_for_answers_and_can_be_withdrawn_unwritten() {
+    let mut b = Book::new(&BookConfig {
+        answer_wait_secs: 2,
+        ..BookConfig::default()
+    });
+    // A smurf does not wait; a scan does, under no id yet.
+    assert_eq!(b.merge(draft(Kind::Smurf, "198.18.0.9", T0)).len(), 1);
+    assert!(
+        b.merge(draft(Kind::VerticalScan, "198.18.0.66", T0))
+            .is_empty()
+    );
+    assert!(
+        b.merge(draft(Kind::TrojanProbe, "198.18.0.67", T0))
+            .is_empty()
+    );
+    assert!(b.is_open(Kind::VerticalScan, "198.18.0.66"));
+    assert!(b.is_held(Kind::VerticalScan, "198.18.0.66"));
+    // Held findings are not shown as open yet.
+    assert_eq!(b.open_findings().len(), 1);
+    // More probes while it waits: counted, still no line.
+    assert!(
+        b.merge(draft(Kind::VerticalScan, "198.18.0.66", T0 + S))
+            .is_empty()
+    );
+    // An answer withdraws the trojan probe; nothing is ever written of it.
+    assert!(b.withdraw(Kind::TrojanProbe, "198.18.0.67"));
+    assert!(!b.is_open(Kind::TrojanProbe, "198.18.0.67"));
+    assert!(b.due(T0 + 2 * S - 1).is_empty());
+    // The wait ends: the scan's first line, with the next id and both probes.
+    let lines = b.due(T0 + 2 * S);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|f| (f.kind, f.status, f.id, f.count, f.ts_ns))
+            .collect::<Vec<_>>(),
+        [(Kind::VerticalScan, Status::New, 2, 2, T0 + 2 * S)]
+    );
+    // Written: an answer can no longer withdraw it.
+    assert!(!b.withdraw(Kind::VerticalScan, "198.18.0.66"));
+    assert!(b.is_open(Kind::VerticalScan, "198.18.0.66"));
+    // A finding still waiting at shutdown is written by the flush.
+    assert!(
+        b.merge(draft(Kind::PortMeaning, "198.18.0.68", T0 + 3 * S))
+            .is_empty()
+    );
+    let flushed = b.flush(T0 + 4 * S);
+    let meaning: Vec<_> = flushed
+        .iter()
+        .filter(|f| f.kind == Kind::PortMeaning)
+        .map(|f| (f.status, f.id))
+        .collect();
+    assert_eq!(meaning, [(Status::New, 3)]);
 }

@@ -157,8 +157,11 @@ impl CaptureSource {
         if frame.fitted && p.tiny_fragment {
             return Ok(true);
         }
-        if self.rule.observe(&p, ts) == Verdict::New {
-            self.totals.contacts += 1;
+        let verdict = self.rule.observe(&p, ts);
+        if matches!(verdict, Verdict::New | Verdict::Answer) {
+            if verdict == Verdict::New {
+                self.totals.contacts += 1;
+            }
             let event = FirstContact::from_frame(&frame.data, &p, ts);
             emit(Input::Contact(Contact::from_event(&event, ts)));
         }
