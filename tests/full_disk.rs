@@ -35,7 +35,15 @@ fn a_full_disk_holds_findings_lines_and_writes_them_whole_when_space_returns() {
     let files = Scratch::new();
     let disk = Tmpfs::mount(files.path("tiny"), "16k");
     let findings = disk.0.join("findings.jsonl");
-    let mut probe = Daemon::start_writing(&lab, Some(&findings), &[]);
+    // Findings written as soon as they are found (no wait for answers), so that all three
+    // meet the full disk.
+    let settings = files.path("detectors.toml");
+    fs::write(&settings, "[findings]\nanswer_wait_secs = 0\n").expect("writing settings");
+    let mut probe = Daemon::start_writing(
+        &lab,
+        Some(&findings),
+        &["--detectors", settings.to_str().expect("UTF-8")],
+    );
     // Fill what is left: dd stops when the disk is full.
     let filler = disk.0.join("filler");
     let _ = Command::new("dd")
