@@ -97,3 +97,40 @@ fn large_answers_from_three_memcached_servers_are_a_reflection_and_a_resolvers_a
     let again = replay_agrees(&capture, &live);
     assert_eq!(only(&again, "reflection").evidence["packets"], json!(900));
 }
+
+#[test]
+fn twelve_thousand_syns_from_one_source_are_a_syn_flood_though_one_first_contact() {
+    require_root!();
+    let lab = Lab::new();
+    let files = Scratch::new();
+    let mut probe = Daemon::start(&lab);
+    let capture = PcapCapture::start(&lab, &files.path("synflood.pcap"));
+
+    // One port, one source: a single first contact, and 12,000 SYNs in about a second.
+    lab.attacker(&[
+        "hping3", "-S", "-p", "80", "-i", "u50", "-c", "12000", "-q", SENSOR_V4,
+    ]);
+    let stats = probe.settled_stats();
+    assert_eq!(stats.tcp, 12_000, "{stats:?}");
+    let capture = capture.stop();
+    let live = probe.finish();
+
+    assert_eq!(
+        kinds(&live),
+        ["flood"].map(String::from).into(),
+        "{}",
+        describe(&live)
+    );
+    let flood = only(&live, "flood");
+    expect(flood)
+        .level("hostile")
+        .src(probe_integration::ATTACKER_V4)
+        .dst(None)
+        .port(None)
+        .count(12_000);
+    assert_eq!(flood.evidence["packets"], json!(12_000));
+    assert_eq!(flood.evidence["syns"], json!(12_000));
+    // hping3's SYNs are bare 20-byte headers: 54-byte frames.
+    assert_eq!(flood.evidence["bytes"], json!(12_000 * 54));
+    replay_agrees(&capture, &live);
+}

@@ -40,6 +40,7 @@ mod decoy;
 mod dialup;
 mod dns;
 mod evasion;
+mod flood;
 mod home;
 mod icmp;
 mod meaning;
@@ -70,6 +71,7 @@ pub use self::{
     decoy::DecoyConfig,
     dialup::DialupConfig,
     evasion::HeaderChainConfig,
+    flood::FloodConfig,
     home::{Guess, HomeConfig, describe as describe_home, is_private, networks_of},
     icmp::IcmpConfig,
     meaning::PortMeaningConfig,
@@ -172,6 +174,7 @@ pub struct Config {
     pub source_routed: Toggle,
     pub tiny_fragment: Toggle,
     pub reflection: ReflectionConfig,
+    pub flood: FloodConfig,
     pub long_header_chain: HeaderChainConfig,
     pub land: Toggle,
     pub probe_overload: Toggle,
@@ -505,6 +508,11 @@ impl<'b> Out<'b> {
         self.book.retire(kind, subject);
     }
 
+    /// Whether a `kind` finding about `subject` is open.
+    pub(crate) fn is_open(&self, kind: Kind, subject: &str) -> bool {
+        self.book.is_open(kind, subject)
+    }
+
     /// Whether the `kind` finding about `subject` is open and still waiting for answers.
     pub(crate) fn is_held(&self, kind: Kind, subject: &str) -> bool {
         self.book.is_held(kind, subject)
@@ -719,7 +727,7 @@ pub struct Engine {
 /// 2. `stealth_scan`, `port_zero` (port 0 claims its port); `tiny_fragment`,
 ///    `long_header_chain` (no claims: a fragmented probe is still counted by the scans);
 /// 3. `smurf`, `fraggle`, `echo_chargen_loop` (claim broadcasts and ports 7 and 19),
-///    `reflection` (claims the answers it explains);
+///    `reflection` (claims the answers it explains), `flood` (volume only);
 /// 4. `directed_broadcast` (quiet about what smurf and fraggle explained);
 /// 5. the six ICMP kinds;
 /// 6. `traceroute` (claims its probes: not port scans, no port meaning);
@@ -738,6 +746,7 @@ fn chain(config: &Config, cap: usize) -> Vec<Box<dyn Detector>> {
         Box::new(evasion::Evasion::new(cap)),
         Box::new(amplify::Amplify::new(cap)),
         Box::new(reflect::Reflect::new(cap)),
+        Box::new(flood::Flood::new(cap)),
         Box::new(address::Broadcast::new(cap)),
         Box::new(icmp::Icmp::new(cap)),
         Box::new(traceroute::Traceroute::new(cap)),

@@ -168,6 +168,7 @@ evidence_enum!(
     PingSweep,
     Overload,
     Service,
+    Flood,
 );
 
 evidence_structs! {
@@ -362,6 +363,15 @@ evidence_structs! {
         pub messages: Tally,
         pub hosts: Vec<String>,
         pub faq: Faq,
+    }
+
+    /// `flood`: one source's packets outside any connection in the window.
+    pub struct Flood {
+        pub packets: u64,
+        pub syns: u64,
+        pub bytes: u64,
+        pub window_secs: u64,
+        pub per_second: u64,
     }
 
     /// `service`: every table's meaning of the port, and the clients it answered.

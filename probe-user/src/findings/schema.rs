@@ -47,6 +47,8 @@ pub enum Kind {
     DnsLowSourcePort,
     /// UDP between the echo and chargen ports.
     EchoChargenLoop,
+    /// One source sending far more packets outside any connection than a visitor does.
+    Flood,
     /// UDP echo or chargen to a broadcast address, or the replies.
     Fraggle,
     /// One source, one port, many hosts.
@@ -107,7 +109,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::PortMeaning,
         Self::TrojanProbe,
         Self::Service,
@@ -122,6 +124,7 @@ impl Kind {
         Self::Smurf,
         Self::Fraggle,
         Self::Reflection,
+        Self::Flood,
         Self::EchoChargenLoop,
         Self::Sscan,
         Self::DnsLowSourcePort,
@@ -175,6 +178,7 @@ impl Kind {
             Self::Smurf => "smurf",
             Self::Fraggle => "fraggle",
             Self::Reflection => "reflection",
+            Self::Flood => "flood",
             Self::EchoChargenLoop => "echo_chargen_loop",
             Self::Sscan => "sscan",
             Self::DnsLowSourcePort => "dns_low_source_port",
