@@ -1,9 +1,9 @@
 //! Normal traffic stays quiet: a completed TCP connection, a DNS query from a high source port,
 //! a few pings, and the answers to the sensor's own pings, connections and queries give no scan
-//! finding. The one finding allowed is the documented one: a connection to a port the knowledge
-//! tables describe at `notable` or above (SSH on 22) is a `port_meaning` (docs/findings.md,
-//! "port_meaning"). SSH's is `suspicious`: the modern table's entry (bots guessing passwords all
-//! day) outranks the FAQ's `notable` one.
+//! finding. The one finding is informational: a completed connection to a port the knowledge
+//! tables describe at `notable` or above (SSH on 22, `suspicious` in the modern table) was
+//! answered, so it is a `service` (benign) naming the port's meanings, not a `port_meaning`
+//! (docs/findings.md, "Answered contacts").
 
 use std::{thread, time::Duration};
 
@@ -70,13 +70,15 @@ fn connections_dns_pings_and_replies_give_no_scan_finding() {
 
     let findings = probe.finish();
     assert_eq!(findings.len(), 1, "{}", describe(&findings));
-    let f = only(&findings, "port_meaning");
+    let f = only(&findings, "service");
     expect(f)
-        .level("suspicious")
+        .level("benign")
         .src(ATTACKER_V4)
         .dst(SENSOR_V4)
         .proto("tcp")
         .port(Some(22))
         .count(1);
-    assert_eq!(f.evidence["ports"][0]["name"], json!("SSH"));
+    assert_eq!(f.evidence["meanings"][0]["name"], json!("SSH"));
+    assert_eq!(f.evidence["meanings"][0]["basis"], json!("modern"));
+    assert_eq!(f.evidence["meanings"][1]["basis"], json!("faq"));
 }

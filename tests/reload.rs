@@ -17,6 +17,8 @@ fn sighup_reopens_a_rotated_findings_file_and_keeps_counters_and_findings() {
     let mut probe = Daemon::start(&lab);
     lab.attacker(&["hping3", "-S", "-p", "31337", "-c", "1", SENSOR_V4]);
     let before = probe.settled_stats();
+    // Its first line, once its wait for answers is over (docs/findings.md).
+    probe.wait_for_log("trojan_probe", Duration::from_secs(5));
     let findings = probe.findings_path().to_owned();
     let rotated = findings.with_extension("jsonl.1");
     fs::rename(&findings, &rotated).expect("rotating the findings file");

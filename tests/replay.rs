@@ -205,10 +205,12 @@ fn a_capture_of_every_other_kind_replays_to_the_same_findings() {
         "directed_broadcast",
         "echo_chargen_loop",
         "fraggle",
-        "horizontal_sweep",
         "icmp_frag_needed",
         "icmp_redirect",
         "netbios_chatter",
+        // The attacker is in the sensor's own network (home, from its interface's address)
+        // and the sweep's hosts are not: a home host scanning out.
+        "outbound_scan",
         "parameter_problem",
         "ping_sweep",
         "port_meaning",

@@ -128,7 +128,9 @@ fn a_single_fin_probe_is_a_stealth_scan_of_that_port() {
 fn an_nmap_sweep_of_one_port_across_hosts_is_a_horizontal_sweep() {
     require_root!();
     let lab = Lab::new();
-    let mut probe = Daemon::start(&lab);
+    // The attacker shares the sensor's network: with only the sensor as home it is an
+    // outsider sweeping, not a home host scanning out (tests/answers.rs has that).
+    let mut probe = Daemon::start_with(&lab, &["--home-net", "198.18.0.1/32"]);
 
     // 198.18.1.0/24 is routed via the sensor: every SYN crosses its interface. A port no
     // knowledge table describes (4444 is the modern table's now, a trojan_probe of its own),

@@ -2,6 +2,8 @@
 //! port, read from the kernel's per-source table and counters, against counts sent with
 //! hping3.
 
+use std::time::Duration;
+
 use probe_integration::{ATTACKER_V4, Daemon, Lab, SENSOR_V4, require_root};
 use serde_json::{Value, json};
 
@@ -24,6 +26,8 @@ fn the_sources_and_port_queries_show_what_was_sent() {
     lab.attacker(&["hping3", "-S", "-p", "31337", "-c", "1", SENSOR_V4]);
     probe.settled_stats();
 
+    // The trojan probe's finding is shown once its wait for answers is over.
+    probe.wait_for_log("trojan_probe", Duration::from_secs(5));
     let rows = probe.query(&["sources"]);
     let rows = rows.as_array().expect("a list of sources");
     let attacker = rows
