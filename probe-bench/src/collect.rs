@@ -267,6 +267,39 @@ fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
     Ok(())
 }
 
+/// CPU milliseconds of the daemon's once-a-second volume read (`VolumeTracker::observe` over
+/// the mapped SOURCES), `trials` times, each after every slot of every CPU's part was given
+/// more packets and a later last sighting: every source active.
+fn volume_cpu(sources: MapData, entries: usize, trials: usize) -> Result<Vec<f64>> {
+    let fd = sources.fd().as_fd().as_raw_fd();
+    let maps =
+        probe_user::sources::SourceMaps::new(sources, entries as u32).context("mapping SOURCES")?;
+    let mut tracker = probe_user::volume::VolumeTracker::default();
+    let mut out = Vec::new();
+    for trial in 0..=trials as u64 {
+        crate::check_interrupted()?;
+        for (index, slot) in maps.slots().enumerate() {
+            let mut slot = slot;
+            slot.state.packets += 100;
+            slot.state.syns += 100;
+            slot.state.last_seen_ns = 10 + trial;
+            sys::update(fd, &(index as u32).to_ne_bytes(), bytes_of(&slot))
+                .context("writing SOURCES")?;
+        }
+        let mut passed = 0;
+        let ms = cpu_ms(|| passed = tracker.observe(|| maps.slots()).len());
+        // The first look has no earlier one to compare with: not measured.
+        if trial > 0 {
+            ensure!(
+                passed == track::DEFAULT_SOURCES as usize,
+                "the volume read passed on {passed} sources"
+            );
+            out.push(ms);
+        }
+    }
+    Ok(out)
+}
+
 /// SOURCES slot by slot: GET_NEXT_KEY then LOOKUP per slot. Returns how many were read.
 fn sources_per_key(fd: RawFd) -> Result<usize> {
     let mut key = [0u8; 4];
@@ -382,6 +415,7 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
         }
     }
     drop(writer);
+    let volume = volume_cpu(sources, entries, plan.collect_trials)?;
 
     let counter_keys: u32 = BLOCK * cpus as u32;
     let median = |v: &[f64]| Summary::of(v).map_or(f64::NAN, |s| s.median);
@@ -456,9 +490,23 @@ pub fn run(plan: &Plan) -> Result<Vec<Row>> {
             format!("collection, 65,536 ports newly active + {tracked} source slots (batch)"),
             &cpu[5],
             false,
-            "tick + rows, plus SOURCES read with BPF_MAP_LOOKUP_BATCH: the daemon does not \
-             read SOURCES yet; this is what doing so would add"
+            "tick + rows, plus SOURCES read with BPF_MAP_LOOKUP_BATCH: what reading the table \
+             by system calls would add (the daemon maps it instead: next row)"
                 .into(),
+        ),
+        collection_row(
+            format!(
+                "volume (once a second): SOURCES read through its mapping + VolumeTracker, \
+                 {} active sources",
+                track::DEFAULT_SOURCES
+            ),
+            &volume,
+            true,
+            format!(
+                "every one of the {tracked} slots ({cpus} CPUs' parts) changed since the last \
+                 look, each source in every CPU's part: the worst case of what the daemon \
+                 does each second (sources.rs, volume.rs)"
+            ),
         ),
         read_row(
             "counter map read: mmap of per-CPU blocks (the daemon's)",

@@ -27,6 +27,7 @@ pub mod kernel_log;
 pub mod knowledge;
 pub mod loader;
 pub mod mapped;
+pub mod metrics;
 pub mod pins;
 pub mod pipeline;
 pub mod printable;

@@ -216,6 +216,9 @@ pub struct Sink {
     /// Bytes of JSON in `recent`.
     kept_bytes: usize,
     keep: usize,
+    /// Findings opened (their `new` line written), by kind and the level they opened at: the
+    /// metrics' `probe_findings_total`.
+    opened: std::collections::BTreeMap<(crate::findings::Kind, Level), u64>,
 }
 
 /// A finding remembered for queries: its line as written (a few hundred bytes where the
@@ -236,6 +239,7 @@ impl Sink {
             outputs: Vec::new(),
             recent: VecDeque::new(),
             kept_bytes: 0,
+            opened: std::collections::BTreeMap::new(),
             keep: options.keep,
         };
         if options.json_stdout {
@@ -306,6 +310,12 @@ impl Sink {
         }
         let mut line = finding.to_json_line();
         self.remember(finding, &line);
+        if finding.status == crate::findings::Status::New {
+            *self
+                .opened
+                .entry((finding.kind, finding.level))
+                .or_default() += 1;
+        }
         line.push('\n');
         let mut first_error = None;
         self.outputs.retain_mut(|out| {
@@ -333,6 +343,11 @@ impl Sink {
 
     /// The latest state of recent findings, oldest first: those seen (`last_seen`) at or after
     /// `since_ns`, of kind `kind`, when given.
+    /// Findings opened so far, by kind and the level they opened at.
+    pub fn opened(&self) -> &std::collections::BTreeMap<(crate::findings::Kind, Level), u64> {
+        &self.opened
+    }
+
     pub fn recent(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
         self.recent
             .iter()

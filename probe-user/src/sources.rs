@@ -35,6 +35,12 @@ impl SourceMaps {
         merge_slots(self.slots())
     }
 
+    /// Slots in the table (every CPU's part), and how many hold a source.
+    pub fn occupancy(&self) -> (u64, u64) {
+        let used = self.slots().filter(|s| s.key.ip_version != 0).count();
+        (self.map.len() as u64, used as u64)
+    }
+
     /// Every slot as it is now, every CPU's part.
     pub fn slots(&self) -> impl Iterator<Item = SourceSlot> + '_ {
         (0..self.map.len()).filter_map(|i| self.map.get(i))

@@ -20,7 +20,8 @@ Steps:
   0. rustfmt and clippy for the host toolchain (the tests check formatting and lints first)
   1. rustup toolchain nightly-2026-05-20 with rust-src (builds the XDP program with -Z build-std)
   2. bpf-linker 0.10.1 via `cargo install --locked` (links the XDP program)
-  3. the Debian packages the integration tests use (iproute2, bpftool, nmap, hping3, tshark, ...)
+  3. the Debian packages the integration tests use (iproute2, bpftool, nmap, hping3, tshark,
+     prometheus, ...)
   4. bpffs mounted at /sys/fs/bpf (the daemon pins its maps there)
 
 Steps 3 and 4 need root. Without root, setup says what is missing and continues, so a developer \
@@ -64,6 +65,11 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "util-linux",
     // pgrep/pkill/ps for finding and stopping the daemons a test started.
     "procps",
+    // A real Prometheus server scrapes the daemon's /metrics in a test; promtool checks the
+    // exposition and tests the shipped alerting rules.
+    "prometheus",
+    // curl: fetches /metrics and asks Prometheus's HTTP API.
+    "curl",
 ];
 
 /// tshark's package asks whether non-root users may capture; answer it up front.

@@ -14,6 +14,7 @@ use super::DetectionArgs;
 use crate::{
     daemon::{self, Control, DEFAULT_SOCKET},
     loader::{self, Mode},
+    metrics,
 };
 
 /// Arguments of `probe run`.
@@ -54,6 +55,20 @@ pub struct RunArgs {
     /// Append each finding as a JSON line to FILE, flushed as it is written.
     #[arg(long, value_name = "FILE")]
     pub findings: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md). The default is the
+    /// loopback address only; give an address a Prometheus server can reach to open them.
+    #[arg(long, value_name = "ADDR", default_value = metrics::DEFAULT_ADDRESS,
+          conflicts_with = "no_metrics")]
+    pub metrics: std::net::SocketAddr,
+    /// Serve no metrics.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// Ports with series of their own in the metrics besides the ones the knowledge tables
+    /// describe, per protocol and direction: the busiest N; the rest are summed as
+    /// port="other", which bounds the series however many ports are scanned.
+    #[arg(long, value_name = "N", default_value_t = metrics::DEFAULT_TOP_PORTS,
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub metrics_ports: u16,
     #[command(flatten)]
     pub detection: DetectionArgs,
 }
@@ -80,6 +95,8 @@ impl RunArgs {
             no_pin: self.no_pin,
             json: self.json,
             findings: self.findings.clone(),
+            metrics: (!self.no_metrics).then_some(self.metrics),
+            metrics_top_ports: usize::from(self.metrics_ports),
         }
     }
 }

@@ -30,6 +30,7 @@ use crate::{
     iface,
     knowledge::{Cidr, Knowledge},
     loader::{self, Mode},
+    metrics,
     pins::{self, Bpffs, Pins},
     pipeline::{Input, Lost, Pipeline},
     privilege,
@@ -77,6 +78,10 @@ pub struct Config {
     pub json: bool,
     /// Findings appended as JSON Lines to this file.
     pub findings: Option<PathBuf>,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Ports beyond the described ones with series of their own in `/metrics`.
+    pub metrics_top_ports: usize,
 }
 
 impl Config {
@@ -96,6 +101,8 @@ impl Config {
             no_pin: false,
             json: false,
             findings: None,
+            metrics: crate::metrics::DEFAULT_ADDRESS.parse().ok(),
+            metrics_top_ports: usize::from(crate::metrics::DEFAULT_TOP_PORTS),
         }
     }
 }
@@ -141,6 +148,10 @@ struct Running {
     knowledge: Arc<Knowledge>,
     pipeline: Shared,
     socket: server::Socket,
+    /// Where `/metrics` is served, bound before anything else is touched.
+    metrics: Option<std::net::TcpListener>,
+    /// How long the last counter collection took, in nanoseconds, for `/metrics`.
+    collect_ns: Arc<std::sync::atomic::AtomicU64>,
     /// Keeps a second daemon off this interface until this one is gone.
     _lock: lock::Lock,
 }
@@ -157,6 +168,7 @@ impl Running {
         }
         let socket = server::bind(&config.socket)?;
         let lock = lock::take(&config.iface, &config.socket)?;
+        let metrics = config.metrics.map(bind_metrics).transpose()?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
         let mut detectors = detect::Config::load(config.detectors.as_deref())?;
         let sink = Sink::new(&SinkOptions {
@@ -184,7 +196,7 @@ impl Running {
             config,
             loaded,
             pins,
-            (socket, lock),
+            (socket, metrics, lock),
             knowledge,
             detectors,
             sink,
@@ -209,7 +221,7 @@ impl Running {
         config: &Config,
         loaded: loader::Loaded,
         pins: Option<Pins>,
-        (socket, lock): (server::Socket, lock::Lock),
+        (socket, metrics, lock): (server::Socket, Option<std::net::TcpListener>, lock::Lock),
         knowledge: Arc<Knowledge>,
         detectors: detect::Config,
         sink: Sink,
@@ -262,6 +274,8 @@ impl Running {
             knowledge,
             pipeline,
             socket,
+            metrics,
+            collect_ns: Arc::default(),
             _lock: lock,
         })
     }
@@ -276,6 +290,22 @@ impl Running {
             clock: KernelClock::new(),
             pipeline: Arc::clone(&self.pipeline),
         });
+        if let Some(listener) = self.metrics.take() {
+            let scrape: Arc<dyn metrics::server::Source> = Arc::new(Scraper {
+                iface: config.iface.clone(),
+                counters: Arc::clone(&self.counters),
+                sources: Arc::clone(&self.sources),
+                pipeline: Arc::clone(&self.pipeline),
+                collect_ns: Arc::clone(&self.collect_ns),
+                top_ports: config.metrics_top_ports,
+            });
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    tokio::spawn(metrics::server::serve(listener, scrape, stop_rx.clone()));
+                }
+                Err(e) => log::warn!("serving /metrics failed: {e}; queries go on"),
+            }
+        }
         let mut server_task =
             std::pin::pin!(server::serve(&self.socket.listener, answers, stop_rx));
         let mut collector = Collector::new(self.counters.read());
@@ -289,10 +319,15 @@ impl Running {
             tokio::select! {
                 _ = tick.tick() => {
                     follow.check(config, &mut self.ebpf, &mut self.pinned_link, self.pins.as_ref());
+                    let started = std::time::Instant::now();
                     self.counters.read_into(&mut snapshot);
                     let lost = lost(&snapshot);
                     // Hands `snapshot` over; it comes back holding the previous read.
                     let became = collector.observe(&mut snapshot);
+                    self.collect_ns.store(
+                        u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     activity::log(&became, &self.knowledge);
                     let now = KernelClock::now_wall();
                     lock(pipeline).push(Input::Tick { now_ns: now, lost });
@@ -352,6 +387,64 @@ impl Running {
             "{} first contacts reported by a second CPU were passed on once",
             self.events.repeats()
         );
+    }
+}
+
+/// Binds the `/metrics` address, before the interface is touched: an address in use is
+/// refused at once, naming the flag that changes it.
+fn bind_metrics(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr).with_context(|| {
+        format!(
+            "cannot serve /metrics on {addr}: choose another address with --metrics ADDR, or \
+             turn them off with --no-metrics"
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .context("making the /metrics listener non-blocking")?;
+    log::info!("serving Prometheus metrics on http://{addr}/metrics");
+    Ok(listener)
+}
+
+/// What a scrape of `/metrics` reads: the daemon's counters, per-source table and pipeline.
+struct Scraper {
+    iface: String,
+    counters: Arc<CounterMaps>,
+    sources: Arc<SourceMaps>,
+    pipeline: Shared,
+    collect_ns: Arc<std::sync::atomic::AtomicU64>,
+    top_ports: usize,
+}
+
+impl metrics::server::Source for Scraper {
+    fn scrape(&self) -> String {
+        let snapshot = self.counters.read();
+        let (slots, used) = self.sources.occupancy();
+        let (knowledge, opened, open) = {
+            let p = lock(&self.pipeline);
+            (
+                Arc::clone(p.engine().knowledge()),
+                p.output().opened().clone(),
+                p.engine().open_state().len(),
+            )
+        };
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "nanoseconds of one collection, far below 2^52"
+        )]
+        let collect_seconds =
+            self.collect_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+        metrics::render(&metrics::Scrape {
+            iface: &self.iface,
+            snapshot: &snapshot,
+            knowledge: &knowledge,
+            findings: &opened,
+            open_findings: open,
+            source_slots: slots,
+            source_slots_used: used,
+            collect_seconds,
+            top_ports: self.top_ports,
+        })
     }
 }
 
