@@ -33,6 +33,12 @@ pub struct SinkOptions {
     pub file: Option<PathBuf>,
     /// Findings kept in memory for queries (the latest line of each).
     pub keep: usize,
+    /// The field names of the JSON lines written (queries always answer in the native ones).
+    pub format: Format,
+    /// The watched interface, for the ECS format's `observer.ingress.interface.name`.
+    pub iface: String,
+    /// Each finding's summary line also to the syslog socket at this path (`/dev/log`).
+    pub syslog: Option<PathBuf>,
 }
 
 impl Default for SinkOptions {
@@ -42,8 +48,21 @@ impl Default for SinkOptions {
             json_stdout: false,
             file: None,
             keep: DEFAULT_KEEP,
+            format: Format::Native,
+            iface: String::new(),
+            syslog: None,
         }
     }
+}
+
+/// The field names of the findings written (`--findings-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The probe's own schema (docs/findings.md).
+    #[default]
+    Native,
+    /// Elastic Common Schema names, the probe's own fields under `probe.*`.
+    Ecs,
 }
 
 /// A findings output that could not be opened or written.
@@ -61,6 +80,64 @@ pub enum SinkError {
         #[source]
         source: io::Error,
     },
+}
+
+/// Summary lines to a local syslog daemon's datagram socket, in the format its C library
+/// callers use (`<PRI>Mmm dd hh:mm:ss probe[PID]: text`; RFC 3164), facility daemon, the
+/// severity from the finding's level. A socket that is missing or refuses is said once in the
+/// log, and said again when it takes lines again; the findings still go everywhere else.
+struct Syslog {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+    failing: bool,
+}
+
+impl Syslog {
+    fn new(path: PathBuf) -> Result<Self, SinkError> {
+        let socket =
+            std::os::unix::net::UnixDatagram::unbound().map_err(|source| SinkError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self {
+            socket,
+            path,
+            failing: false,
+        })
+    }
+
+    fn send(&mut self, finding: &Finding) {
+        // Facility daemon (3); severity: warning (4) for hostile, notice (5) for suspicious,
+        // info (6) below.
+        let severity = match finding.level {
+            Level::Hostile => 4,
+            Level::Suspicious => 5,
+            _ => 6,
+        };
+        let stamp = crate::findings::time::format_syslog(finding.ts_ns);
+        let message = format!(
+            "<{}>{stamp} probe[{}]: {}",
+            3 * 8 + severity,
+            std::process::id(),
+            finding.summary()
+        );
+        let sent = self.socket.send_to(message.as_bytes(), &self.path);
+        match (sent, self.failing) {
+            (Ok(_), true) => {
+                self.failing = false;
+                log::info!("syslog at {} takes findings again", self.path.display());
+            }
+            (Err(e), false) => {
+                self.failing = true;
+                log::warn!(
+                    "sending findings to syslog at {} failed: {e}; the other outputs go on",
+                    self.path.display()
+                );
+            }
+            // Working as before, or failing and already said so.
+            (Ok(_), false) | (Err(_), true) => {}
+        }
+    }
 }
 
 /// Opens `path` for appending, creating it if missing.
@@ -216,6 +293,9 @@ pub struct Sink {
     /// Bytes of JSON in `recent`.
     kept_bytes: usize,
     keep: usize,
+    format: Format,
+    iface: String,
+    syslog: Option<Syslog>,
     /// Findings opened (their `new` line written), by kind and the level they opened at: the
     /// metrics' `probe_findings_total`.
     opened: std::collections::BTreeMap<(crate::findings::Kind, Level), u64>,
@@ -241,6 +321,9 @@ impl Sink {
             kept_bytes: 0,
             opened: std::collections::BTreeMap::new(),
             keep: options.keep,
+            format: options.format,
+            iface: options.iface.clone(),
+            syslog: options.syslog.clone().map(Syslog::new).transpose()?,
         };
         if options.json_stdout {
             sink.outputs.push(Output::new(
@@ -315,6 +398,12 @@ impl Sink {
                 .opened
                 .entry((finding.kind, finding.level))
                 .or_default() += 1;
+        }
+        if let Some(syslog) = &mut self.syslog {
+            syslog.send(finding);
+        }
+        if self.format == Format::Ecs {
+            line = crate::findings::ecs::to_ecs_line(finding, &self.iface);
         }
         line.push('\n');
         let mut first_error = None;
@@ -471,6 +560,57 @@ mod tests {
             ..SinkOptions::default()
         })
         .unwrap()
+    }
+
+    #[test]
+    fn ecs_lines_go_to_the_outputs_and_summaries_to_syslog_while_queries_keep_the_native_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        listener
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let buf = Shared::default();
+        let mut sink = Sink::new(&SinkOptions {
+            log: false,
+            format: Format::Ecs,
+            iface: "eth0".to_owned(),
+            syslog: Some(path.clone()),
+            ..SinkOptions::default()
+        })
+        .unwrap()
+        .with_writer("buffer", Box::new(buf.clone()));
+        let mut f = finding(1, Kind::TrojanProbe, Status::New, T0);
+        f.level = Level::Hostile;
+        f.port = Some(31_337);
+        sink.write(&f).unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            format!("{}\n", crate::findings::ecs::to_ecs_line(&f, "eth0"))
+        );
+        let mut got = [0u8; 512];
+        let n = listener.recv(&mut got).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&got[..n]).unwrap(),
+            format!(
+                "<28>May  1 12:00:00 probe[{}]: hostile trojan_probe 198.18.0.66 -> 198.18.0.1 \
+                 port 31337/tcp (x1, new, #1): Test.",
+                std::process::id()
+            )
+        );
+        assert_eq!(sink.recent(None, None), [f]);
+        // The socket gone: the finding still reaches the other outputs.
+        drop(listener);
+        sink.write(&finding(2, Kind::Land, Status::New, T0))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .count(),
+            2
+        );
     }
 
     #[test]

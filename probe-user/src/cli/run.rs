@@ -15,6 +15,7 @@ use crate::{
     daemon::{self, Control, DEFAULT_SOCKET},
     loader::{self, Mode},
     metrics,
+    sink::Format,
 };
 
 /// Arguments of `probe run`.
@@ -55,6 +56,15 @@ pub struct RunArgs {
     /// Append each finding as a JSON line to FILE, flushed as it is written.
     #[arg(long, value_name = "FILE")]
     pub findings: Option<PathBuf>,
+    /// Field names of the findings written with --json and --findings: the probe's own
+    /// (native, docs/findings.md) or Elastic Common Schema's (ecs: `@timestamp`, `event.*`,
+    /// `rule.name`, `source.ip`, `destination.ip`/`port`, the rest under `probe.*`).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Native)]
+    pub findings_format: Format,
+    /// Send each finding's summary line to syslog too (facility daemon, severity from its
+    /// level), at the local syslog socket (/dev/log) or PATH.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/dev/log")]
+    pub syslog: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md). The default is the
     /// loopback address only; give an address a Prometheus server can reach to open them.
     #[arg(long, value_name = "ADDR", default_value = metrics::DEFAULT_ADDRESS,
@@ -95,6 +105,8 @@ impl RunArgs {
             no_pin: self.no_pin,
             json: self.json,
             findings: self.findings.clone(),
+            findings_format: self.findings_format,
+            syslog: self.syslog.clone(),
             metrics: (!self.no_metrics).then_some(self.metrics),
             metrics_top_ports: usize::from(self.metrics_ports),
         }

@@ -78,6 +78,10 @@ pub struct Config {
     pub json: bool,
     /// Findings appended as JSON Lines to this file.
     pub findings: Option<PathBuf>,
+    /// Field names of the findings written.
+    pub findings_format: crate::sink::Format,
+    /// Findings to the syslog socket at this path too.
+    pub syslog: Option<PathBuf>,
     /// Where `/metrics` is served; `None`: nowhere.
     pub metrics: Option<std::net::SocketAddr>,
     /// Ports beyond the described ones with series of their own in `/metrics`.
@@ -101,6 +105,8 @@ impl Config {
             no_pin: false,
             json: false,
             findings: None,
+            findings_format: crate::sink::Format::Native,
+            syslog: None,
             metrics: crate::metrics::DEFAULT_ADDRESS.parse().ok(),
             metrics_top_ports: usize::from(crate::metrics::DEFAULT_TOP_PORTS),
         }
@@ -175,6 +181,9 @@ impl Running {
             log: true,
             json_stdout: config.json,
             file: config.findings.clone(),
+            format: config.findings_format,
+            iface: config.iface.clone(),
+            syslog: config.syslog.clone(),
             ..SinkOptions::default()
         })?;
         loader::interface_index(&config.iface)?;

@@ -16,6 +16,7 @@
 //! what each kind rests on, [`book`] the folding, [`text`] the line for people, [`time`] the RFC 3339 times.
 
 pub mod book;
+pub mod ecs;
 pub mod evidence;
 pub mod schema;
 pub mod text;

@@ -18,6 +18,24 @@ pub fn format_rfc3339_ms(ns: u64) -> String {
     )
 }
 
+/// `Mmm dd hh:mm:ss` in UTC, the timestamp of a classic (RFC 3164) syslog line: the day of
+/// the month padded with a space.
+pub fn format_syslog(ns: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ns / NS_PER_SEC;
+    let rem = secs % 86_400;
+    let (_, m, d) = civil_from_days(secs / 86_400);
+    let month = MONTHS[(m as usize).saturating_sub(1) % 12];
+    format!(
+        "{month} {d:>2} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Reads `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only; `t`/`z` accepted) back to nanoseconds.
 /// Digits of the fraction beyond nanoseconds are ignored.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
