@@ -4,7 +4,7 @@ use std::{io::Write as _, process::ExitCode};
 
 use clap::Parser as _;
 use probe_user::{
-    cli::{Cli, Command, detach, explain, query, replay, run},
+    cli::{Cli, Command, completions, detach, explain, query, replay, run},
     printable,
 };
 
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Detach(args) => detach::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! The `probe` command line: one file per subcommand.
 
+pub mod completions;
 pub mod detach;
 pub mod explain;
 pub mod query;
@@ -37,6 +38,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Remove the probe a dead daemon left attached to an interface (needs root).
     Detach(detach::DetachArgs),
+    /// Print a completion script for bash, zsh or fish.
+    Completions(completions::CompletionsArgs),
 }
 
 /// The settings that change what the probe finds, taken alike by `probe run` and
