@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod detach;
 pub mod explain;
+pub mod man;
 pub mod query;
 pub mod replay;
 pub mod run;
