@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use probe_common::track;
 
 use crate::{
-    duration,
+    duration, kernel,
     knowledge::{Cidr, CidrError},
     loader,
 };
@@ -25,6 +25,18 @@ use crate::{
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line as [`clap::Parser::parse`] does; `--version` (not `-V`) also
+    /// says what the running kernel offers the probe.
+    pub fn parse_with_kernel() -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        // Made once per run; clap keeps it for as long as the process lives.
+        let version: &'static str = kernel::version_text(&kernel::Found::here()).leak();
+        let matches = Self::command().long_version(version).get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Subcommand)]
