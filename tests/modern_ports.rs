@@ -118,7 +118,7 @@ fn probes_of_modern_ports_are_one_finding_per_port_live_and_replayed() {
         .expect("a finding for 6379");
     assert!(
         redis.explanation.starts_with(&format!(
-            "{ATTACKER_V4} tried 6379/tcp (Redis: Redis: built for trusted networks only; \
+            "{ATTACKER_V4} tried 6379/tcp (Redis: built for trusted networks only; \
              scanned for servers that answer anyone.) on {SENSOR_V4}. Redis is an in-memory \
              database"
         )),

@@ -93,7 +93,10 @@ fn the_sources_and_port_queries_show_what_was_sent() {
     let text = probe.query_text(&["port", "31337"]);
     assert!(text.starts_with("port 31337 (registered)\n"), "{text}");
     assert!(
-        text.contains("  tcp: 1 to it (1 connection attempts), 0 from it; Back Orifice [hostile]"),
+        text.contains(
+            "  tcp: 1 to it (1 connection attempts), 0 from it; [hostile] Back Orifice's port, \
+             and \"elite\" in hacker spelling; a scan for backdoored machines."
+        ),
         "{text}"
     );
     assert!(text.contains(ATTACKER_V4), "{text}");

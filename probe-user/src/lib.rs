@@ -23,6 +23,7 @@ pub mod duration;
 pub mod error;
 pub mod findings;
 pub mod iface;
+pub mod kernel;
 pub mod kernel_log;
 pub mod knowledge;
 pub mod loader;

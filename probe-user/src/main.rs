@@ -2,14 +2,13 @@
 
 use std::{io::Write as _, process::ExitCode};
 
-use clap::Parser as _;
 use probe_user::{
-    cli::{Cli, Command, detach, explain, query, replay, run},
+    cli::{Cli, Command, completions, detach, explain, query, replay, run},
     printable,
 };
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_kernel();
     // aya::bpf warns, at length, that the kernel refused the object's BTF: the union inside
     // aya-log-ebpf is the cause, and the program loads and runs without BTF. RUST_LOG overrides.
     // Every log line is one line of text a terminal shows as it is: names and meanings from a
@@ -34,6 +33,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Detach(args) => detach::run(args),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod fuzz;
+mod man;
 mod run;
 mod setup;
 mod test;
@@ -58,6 +59,9 @@ enum Cmd {
     /// Build in release, measure the probe against its yardsticks, write docs/benchmarks.md (as root)
     #[command(long_about = bench::LONG_ABOUT)]
     Bench(bench::Args),
+    /// Set up the eBPF toolchain, then write probe's manual pages (into <target>/man)
+    #[command(long_about = man::LONG_ABOUT)]
+    Man(man::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Cmd::Test(args) => test::run(&args),
         Cmd::Fuzz(args) => fuzz::run(&args),
         Cmd::Bench(args) => bench::run(&args),
+        Cmd::Man(args) => man::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::knowledge::{
     Answer, Basis, Category, Direction, IcmpFamily, IcmpMatch, Knowledge, Level, Listed, PortMatch,
-    Proto, RangeClass, Services, tools::Tool,
+    Proto, RangeClass, Services, named, tools::Tool,
 };
 
 const EXAMPLES: &str = "\
@@ -571,14 +571,13 @@ fn list(k: &Knowledge, filter: Filter, json: bool) -> anyhow::Result<String> {
         let info = e.info();
         let _ = writeln!(
             out,
-            "{:<22} {:<12} {:<11} {:<14} {:<9} {}: {}",
+            "{:<22} {:<12} {:<11} {:<14} {:<9} {}",
             e.key(),
             e.direction().map_or("-", |d| d.as_str()),
             info.level.as_str(),
             info.category.as_str(),
             info.basis.as_str(),
-            info.name,
-            info.meaning
+            named(&info.name, &info.meaning)
         );
     }
     if entries.is_empty() {

@@ -1,7 +1,9 @@
 //! The `probe` command line: one file per subcommand.
 
+pub mod completions;
 pub mod detach;
 pub mod explain;
+pub mod man;
 pub mod query;
 pub mod replay;
 pub mod run;
@@ -12,7 +14,7 @@ use clap::{Parser, Subcommand};
 use probe_common::track;
 
 use crate::{
-    duration,
+    duration, kernel,
     knowledge::{Cidr, CidrError},
     loader,
 };
@@ -23,6 +25,18 @@ use crate::{
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line as [`clap::Parser::parse`] does; `--version` (not `-V`) also
+    /// says what the running kernel offers the probe.
+    pub fn parse_with_kernel() -> Self {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        // Made once per run; clap keeps it for as long as the process lives.
+        let version: &'static str = kernel::version_text(&kernel::Found::here()).leak();
+        let matches = Self::command().long_version(version).get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +51,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Remove the probe a dead daemon left attached to an interface (needs root).
     Detach(detach::DetachArgs),
+    /// Print a completion script for bash, zsh or fish.
+    Completions(completions::CompletionsArgs),
 }
 
 /// The settings that change what the probe finds, taken alike by `probe run` and

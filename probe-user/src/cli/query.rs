@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::daemon::DEFAULT_SOCKET;
 use crate::{
     findings::{Finding, time::format_rfc3339_ms},
+    knowledge::named,
     query::{
         answer::{FlagRow, IcmpRow, PortAnswer, PortRow, Stats},
         client,
@@ -101,10 +102,6 @@ async fn ask<T: DeserializeOwned>(args: &QueryArgs, q: Query) -> anyhow::Result<
     Ok(client::ask(&args.socket, q).await?)
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one short arm per query kind reads better than five helpers"
-)]
 async fn query(args: &QueryArgs) -> anyhow::Result<()> {
     let top = |t: Option<u64>| t.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     match args.what {
@@ -154,60 +151,11 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            print(args, &rows, || {
-                let head = if source { "SRC PORT" } else { "PORT" };
-                let body = rows
-                    .iter()
-                    .map(|r| {
-                        let proto = if r.proto == Proto::Tcp { "tcp" } else { "udp" };
-                        vec![
-                            r.port.to_string(),
-                            proto.into(),
-                            r.packets.to_string(),
-                            r.syn.to_string(),
-                            r.class.clone(),
-                            r.level.clone(),
-                            r.name.clone(),
-                            r.meaning.clone(),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &[
-                        head, "PROTO", "PACKETS", "SYN", "CLASS", "LEVEL", "NAME", "MEANING",
-                    ],
-                    body,
-                    t.is_some(),
-                    "ports",
-                )
-            })
+            print(args, &rows, || ports_table(&rows, source, t.is_some()))
         }
         What::Icmp { top: t } => {
             let rows: Vec<IcmpRow> = ask(args, Query::Icmp { top: top(t) }).await?;
-            print(args, &rows, || {
-                let body = rows
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.family.clone(),
-                            r.icmp_type.to_string(),
-                            r.code.to_string(),
-                            r.packets.to_string(),
-                            r.level.clone(),
-                            r.name.clone(),
-                            r.meaning.clone(),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &[
-                        "FAMILY", "TYPE", "CODE", "PACKETS", "LEVEL", "NAME", "MEANING",
-                    ],
-                    body,
-                    t.is_some(),
-                    "ICMP messages",
-                )
-            })
+            print(args, &rows, || icmp_table(&rows, t.is_some()))
         }
         What::Flags { top: t } => {
             let rows: Vec<FlagRow> = ask(args, Query::Flags { top: top(t) }).await?;
@@ -244,6 +192,69 @@ fn print<T: serde::Serialize>(
         print!("{}", crate::printable::lines(&text()));
     }
     Ok(())
+}
+
+/// The ports table; a name and its meaning share a column, the name said once.
+fn ports_table(rows: &[PortRow], source: bool, all: bool) -> String {
+    let head = if source { "SRC PORT" } else { "PORT" };
+    let body = rows
+        .iter()
+        .map(|r| {
+            let proto = if r.proto == Proto::Tcp { "tcp" } else { "udp" };
+            vec![
+                r.port.to_string(),
+                proto.into(),
+                r.packets.to_string(),
+                r.syn.to_string(),
+                r.class.clone(),
+                r.level.clone(),
+                named(&r.name, &r.meaning).into_owned(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            head,
+            "PROTO",
+            "PACKETS",
+            "SYN",
+            "CLASS",
+            "LEVEL",
+            "NAME: MEANING",
+        ],
+        body,
+        all,
+        "ports",
+    )
+}
+
+fn icmp_table(rows: &[IcmpRow], all: bool) -> String {
+    let body = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.family.clone(),
+                r.icmp_type.to_string(),
+                r.code.to_string(),
+                r.packets.to_string(),
+                r.level.clone(),
+                named(&r.name, &r.meaning).into_owned(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "FAMILY",
+            "TYPE",
+            "CODE",
+            "PACKETS",
+            "LEVEL",
+            "NAME: MEANING",
+        ],
+        body,
+        all,
+        "ICMP messages",
+    )
 }
 
 fn sources_table(rows: &[SourceRow], all: bool) -> String {
@@ -294,7 +305,7 @@ fn port_text(a: &PortAnswer) -> String {
     for (proto, c) in [("tcp", &a.tcp), ("udp", &a.udp)] {
         let _ = writeln!(
             out,
-            "  {proto}: {} to it{}, {} from it; {} [{}]: {}",
+            "  {proto}: {} to it{}, {} from it; [{}] {}",
             c.packets,
             if proto == "tcp" {
                 format!(" ({} connection attempts)", c.syn)
@@ -302,9 +313,8 @@ fn port_text(a: &PortAnswer) -> String {
                 String::new()
             },
             c.as_source,
-            c.name,
             c.level,
-            c.meaning
+            named(&c.name, &c.meaning)
         );
     }
     out.push('\n');
@@ -398,7 +408,7 @@ pub fn table(head: &[&str], mut rows: Vec<Vec<String>>, all: bool, what: &str) -
 
 #[cfg(test)]
 mod tests {
-    use super::table;
+    use super::*;
 
     #[test]
     fn tables_align_numbers_right_and_text_left() {
@@ -409,6 +419,76 @@ mod tests {
         assert_eq!(
             table(&["PORT", "PROTO", "PACKETS"], rows, true, "ports"),
             " PORT  PROTO  PACKETS\n   22  tcp          5\n31337  udp       1200\n"
+        );
+    }
+
+    fn port_row(port: u16, name: &str, meaning: &str) -> PortRow {
+        PortRow {
+            port,
+            proto: Proto::Tcp,
+            packets: 2,
+            syn: 2,
+            class: "registered".into(),
+            name: name.into(),
+            meaning: meaning.into(),
+            level: "hostile".into(),
+        }
+    }
+
+    #[test]
+    fn a_name_and_its_meaning_share_a_column_and_the_name_is_said_once() {
+        let rows = [
+            port_row(12_345, "NetBus", "NetBus trojan's default port."),
+            port_row(2222, "SSH (alternate)", "Secure shell on a second port."),
+        ];
+        assert_eq!(
+            ports_table(&rows, false, true),
+            " PORT  PROTO  PACKETS  SYN  CLASS       LEVEL    NAME: MEANING\n\
+             12345  tcp          2    2  registered  hostile  NetBus trojan's default port.\n\
+             \u{20}2222  tcp          2    2  registered  hostile  SSH (alternate): Secure shell on a second port.\n"
+        );
+        let icmp = [IcmpRow {
+            family: "icmp".into(),
+            icmp_type: 8,
+            code: 0,
+            packets: 3,
+            name: "Echo request".into(),
+            meaning: "Echo request: a ping.".into(),
+            level: "benign".into(),
+        }];
+        assert_eq!(
+            icmp_table(&icmp, true),
+            "FAMILY  TYPE  CODE  PACKETS  LEVEL   NAME: MEANING\n\
+             icmp       8     0        3  benign  Echo request: a ping.\n"
+        );
+    }
+
+    #[test]
+    fn the_port_answer_says_each_protocols_name_once() {
+        let counts = |name: &str, meaning: &str| crate::query::answer::PortCounts {
+            packets: 1,
+            syn: 1,
+            as_source: 0,
+            name: name.into(),
+            meaning: meaning.into(),
+            level: "hostile".into(),
+        };
+        let a = PortAnswer {
+            port: 31_337,
+            class: "registered".into(),
+            tcp: counts("Back Orifice", "Back Orifice's port."),
+            udp: counts("Elite", "A port for the elite."),
+            sources: vec![],
+            findings: vec![],
+        };
+        let text = port_text(&a);
+        assert_eq!(
+            text.lines().take(3).collect::<Vec<_>>(),
+            [
+                "port 31337 (registered)",
+                "  tcp: 1 to it (1 connection attempts), 0 from it; [hostile] Back Orifice's port.",
+                "  udp: 1 to it, 0 from it; [hostile] Elite: A port for the elite.",
+            ]
         );
     }
 

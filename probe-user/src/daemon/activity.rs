@@ -3,7 +3,7 @@
 
 use crate::{
     collector::Became,
-    knowledge::{Direction, IcmpFamily, Knowledge, RangeClass},
+    knowledge::{Direction, IcmpFamily, Knowledge, RangeClass, named},
 };
 
 /// Activity lines logged per interval at most; the rest are summed up in one line. A scan or a
@@ -14,7 +14,7 @@ pub const ACTIVITY_LINES: usize = 20;
 /// Logs what became active, [`ACTIVITY_LINES`] at most.
 pub fn log(became: &[Became], k: &Knowledge) {
     for b in became.iter().take(ACTIVITY_LINES) {
-        line(b, k);
+        log::info!("{}", line(b, k));
     }
     if became.len() > ACTIVITY_LINES {
         log::info!(
@@ -24,7 +24,8 @@ pub fn log(became: &[Became], k: &Knowledge) {
     }
 }
 
-fn line(became: &Became, k: &Knowledge) {
+/// One activity line: what became active, its level, and what it is (its name said once).
+fn line(became: &Became, k: &Knowledge) -> String {
     match *became {
         Became::Port {
             proto,
@@ -40,12 +41,11 @@ fn line(became: &Became, k: &Knowledge) {
             } else {
                 String::new()
             };
-            log::info!(
-                "active: {port}/{proto} {packets}{attempts} ({class} port) [{}] {}: {}",
+            format!(
+                "active: {port}/{proto} {packets}{attempts} ({class} port) [{}] {}",
                 m.level,
-                m.name,
-                m.meaning
-            );
+                named(&m.name, &m.meaning)
+            )
         }
         Became::Icmp {
             v6,
@@ -57,12 +57,11 @@ fn line(became: &Became, k: &Knowledge) {
             let m = k.icmp(family, icmp_type, code);
             let name = if v6 { "icmpv6" } else { "icmp" };
             let packets = plural(packets, "message");
-            log::info!(
-                "active: {name} type {icmp_type} code {code}, {packets} [{}] {}: {}",
+            format!(
+                "active: {name} type {icmp_type} code {code}, {packets} [{}] {}",
                 m.level,
-                m.name,
-                m.meaning
-            );
+                named(&m.name, &m.meaning)
+            )
         }
     }
 }
@@ -73,5 +72,43 @@ fn plural(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::{Proto, Services};
+
+    #[test]
+    fn a_line_says_the_name_once() {
+        let k = Knowledge::new(Services::empty());
+        let port = |port, syn| Became::Port {
+            proto: Proto::Tcp,
+            port,
+            packets: 2,
+            syn,
+        };
+        assert_eq!(
+            line(&port(31_337, 2), &k),
+            "active: 31337/tcp 2 packets, 2 connection attempts (registered port) [hostile] \
+             Back Orifice's port, and \"elite\" in hacker spelling; a scan for backdoored machines."
+        );
+        assert_eq!(
+            line(&port(22, 0), &k),
+            "active: 22/tcp 2 packets (well-known port) [suspicious] SSH: the standard remote \
+             shell, and the target of endless automated password guessing."
+        );
+        let ping = Became::Icmp {
+            v6: false,
+            icmp_type: 8,
+            code: 0,
+            packets: 1,
+        };
+        assert_eq!(
+            line(&ping, &k),
+            "active: icmp type 8 code 0, 1 message [benign] Echo Request: A ping: someone \
+             checking whether this address is alive."
+        );
     }
 }

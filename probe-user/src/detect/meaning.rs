@@ -24,7 +24,7 @@ use crate::{
         Evidence, Kind,
         evidence::{self, PortNote},
     },
-    knowledge::{Basis, Category, Direction, Info, Level},
+    knowledge::{Basis, Category, Direction, Info, Level, named},
 };
 
 pub(crate) const PORT_MEANING: Kind = Kind::PortMeaning;
@@ -158,7 +158,10 @@ impl Detector for Meaning {
             .collect();
         let meanings = answers
             .iter()
-            .map(|m| format!("{} ({}: {})", m.name, m.basis.as_str(), m.meaning))
+            .map(|m| {
+                let meaning = named(&m.name, &m.meaning);
+                format!("{} ({})", meaning.trim_end_matches('.'), m.basis.as_str())
+            })
             .collect::<Vec<_>>()
             .join("; ");
         let clients = addr_words(&port_use.clients, list.min(8));
@@ -247,11 +250,10 @@ impl Detector for Meaning {
         s.acc.see(c);
         let hosts = addr_words(&s.acc.hosts, list);
         let tried = format!(
-            "{}/{} ({}: {})",
+            "{}/{} ({})",
             c.dst_port,
             c.proto.as_str(),
-            s.note.name,
-            s.meaning
+            named(&s.note.name, &s.meaning)
         );
         let mut text = if trojan {
             // The evidence cites the port's FAQ section: only the text is the topic's.
@@ -322,9 +324,14 @@ mod tests {
         );
         assert_eq!(f.evidence["ports"][0]["name"], json!("IMAP"));
         assert_eq!(f.evidence["ports"][0]["level"], json!("suspicious"));
+        // The meaning starts with the name, which is not said twice.
         assert!(
+            f.explanation.starts_with(
+                "198.18.0.66 tried 143/tcp (IMAP mail; servers with login-time overflows made it \
+                 a favourite worm target.) on 198.18.0.1. "
+            ),
+            "{}",
             f.explanation
-                .starts_with("198.18.0.66 tried 143/tcp (IMAP: ")
         );
     }
 

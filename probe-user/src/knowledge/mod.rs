@@ -30,6 +30,7 @@ mod address;
 mod data;
 mod error;
 mod icmp;
+mod named;
 mod ports;
 mod range;
 mod services;
@@ -48,6 +49,7 @@ pub use self::{
     },
     error::KnowledgeError,
     icmp::IcmpMatch,
+    named::named,
     ports::PortMatch,
     range::RangeClass,
     services::{SYSTEM_SERVICES, Services},

@@ -275,10 +275,12 @@ impl Knowledge {
         if let Some((name, meaning)) = dest {
             let _ = write!(
                 m.explanation,
-                "\n\nAs a destination, {}/{} would be {name}: {meaning} A client's temporary \
+                "\n\nAs a destination, {}/{} would be {} A client's temporary \
                  port lands on such numbers by chance; only read it that way if the traffic \
                  fits.",
-                m.port, m.proto
+                m.port,
+                m.proto,
+                super::named(name, meaning)
             );
         }
     }
