@@ -3,7 +3,7 @@
 use std::{io::Write as _, process::ExitCode};
 
 use probe_user::{
-    cli::{Cli, Command, completions, detach, explain, query, replay, run},
+    cli::{Cli, Command, completions, config, detach, explain, query, replay, run},
     printable,
 };
 
@@ -28,11 +28,12 @@ fn main() -> ExitCode {
     })
     .init();
     let result = match &cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(_) => run::run(&std::env::args_os().collect::<Vec<_>>()),
         Command::Query(args) => query::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Detach(args) => detach::run(args),
+        Command::Config(args) => config::run(args),
         Command::Completions(args) => completions::run(args),
     };
     match result {

@@ -118,6 +118,9 @@ mod tests {
                 "probe-explain.1",
                 "probe-replay.1",
                 "probe-detach.1",
+                "probe-config.1",
+                "probe-config-check.1",
+                "probe-config-show.1",
                 "probe-completions.1",
             ]
         );
@@ -149,6 +152,7 @@ mod tests {
                 "explain(1)",
                 "replay(1)",
                 "detach(1)",
+                "config(1)",
                 "completions(1)"
             ]
         );

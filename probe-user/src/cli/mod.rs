@@ -1,12 +1,14 @@
 //! The `probe` command line: one file per subcommand.
 
 pub mod completions;
+pub mod config;
 pub mod detach;
 pub mod explain;
 pub mod man;
 pub mod query;
 pub mod replay;
 pub mod run;
+pub mod settings;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -51,6 +53,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Remove the probe a dead daemon left attached to an interface (needs root).
     Detach(detach::DetachArgs),
+    /// Check a settings file, or show the configuration probe run would start with.
+    Config(config::ConfigArgs),
     /// Print a completion script for bash, zsh or fish.
     Completions(completions::CompletionsArgs),
 }
@@ -150,7 +154,7 @@ mod tests {
             panic!("not run");
         };
         assert_eq!(
-            run.config().home_net.map(|n| n[0].to_string()),
+            run.config().unwrap().home_net.map(|n| n[0].to_string()),
             Some("198.18.0.0/24".to_owned())
         );
     }

@@ -25,9 +25,14 @@ use crate::{
     reason = "each is an independent command-line switch"
 )]
 pub struct RunArgs {
-    /// The interface to watch (`ip link` lists them).
+    /// The interface to watch (`ip link` lists them); required here or as `iface` in the
+    /// settings file.
     #[arg(long, value_name = "IF")]
-    pub iface: String,
+    pub iface: Option<String>,
+    /// A settings file holding any of these flags as keys (docs/configuration.md); flags
+    /// given here override it. Without it /etc/probe/probe.toml is read when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// How to attach: auto tries native (driver) XDP and falls back to generic (skb) mode;
     /// native fails where the driver has no XDP support; skb works everywhere, a little slower.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
@@ -84,10 +89,20 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The daemon's settings these flags describe.
-    pub fn config(&self) -> daemon::Config {
-        daemon::Config {
-            iface: self.iface.clone(),
+    /// The daemon's settings these flags describe; an error without an interface.
+    pub fn config(&self) -> anyhow::Result<daemon::Config> {
+        let Some(iface) = self.iface.clone() else {
+            anyhow::bail!(
+                "no interface to watch: give --iface IF, or write iface = \"IF\" in the \
+                 settings file ({})",
+                self.config.as_ref().map_or_else(
+                    || super::settings::DEFAULT_PATH.to_owned(),
+                    |p| p.display().to_string()
+                )
+            );
+        };
+        Ok(daemon::Config {
+            iface,
             mode: self.mode,
             interval: self.detection.interval,
             socket: self.socket.clone(),
@@ -109,7 +124,7 @@ impl RunArgs {
             syslog: self.syslog.clone(),
             metrics: (!self.no_metrics).then_some(self.metrics),
             metrics_top_ports: usize::from(self.metrics_ports),
-        }
+        })
     }
 }
 
@@ -136,14 +151,26 @@ fn signals() -> anyhow::Result<mpsc::Receiver<Control>> {
     Ok(control)
 }
 
-pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+/// Runs the daemon with the command line `argv` (`probe run ...`) completed by the settings
+/// file (`--config`, else /etc/probe/probe.toml when it exists): the command line is read
+/// again with the file's keys in, so every value goes through the same parser.
+pub fn run(argv: &[std::ffi::OsString]) -> anyhow::Result<ExitCode> {
+    let merged = super::settings::merged(argv)?;
+    if let Some(file) = &merged.file {
+        log::info!(
+            "settings from {} ({} keys; flags given override them)",
+            file.path.display(),
+            merged.applied.len()
+        );
+    }
+    let config = merged.args.config()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let control = signals()?;
-        daemon::run(args.config(), control).await
+        daemon::run(config, control).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
