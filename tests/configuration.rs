@@ -17,7 +17,11 @@ fn probe(args: &[&str]) -> std::process::Output {
 fn a_bad_settings_file_is_refused_with_its_line_and_key_before_anything_starts() {
     let files = Scratch::new();
     let bad = files.path("probe.toml");
-    fs::write(&bad, "iface = \"eth0\"\ninterval = \"1s\"\nifcae = \"eth1\"\n").expect("writing");
+    fs::write(
+        &bad,
+        "iface = \"eth0\"\ninterval = \"1s\"\nifcae = \"eth1\"\n",
+    )
+    .expect("writing");
     let bad = bad.to_str().expect("UTF-8");
     for argv in [vec!["run", "--config", bad], vec!["config", "check", bad]] {
         let out = probe(&argv);
@@ -25,7 +29,9 @@ fn a_bad_settings_file_is_refused_with_its_line_and_key_before_anything_starts()
         assert_eq!(out.status.code(), Some(1), "{argv:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(
-            stderr.starts_with(&format!("probe: {bad}:3: unknown key `ifcae`: the keys are ")),
+            stderr.starts_with(&format!(
+                "probe: {bad}:3: unknown key `ifcae`: the keys are "
+            )),
             "{stderr}"
         );
     }
@@ -42,7 +48,8 @@ fn a_bad_settings_file_is_refused_with_its_line_and_key_before_anything_starts()
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(
         text.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["max_sources", "=", "4096", "#", "from", "the", "file"]),
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["max_sources", "=", "4096", "#", "from", "the", "file"]),
         "{text}"
     );
 }
@@ -75,7 +82,10 @@ fn a_daemon_takes_its_settings_from_the_file_and_flags_override_them() {
     probe.settled_stats();
     let stats = probe.query(&["stats"]);
     assert_eq!(
-        (stats["events"].as_u64(), stats["events_rate_limited"].as_u64()),
+        (
+            stats["events"].as_u64(),
+            stats["events_rate_limited"].as_u64()
+        ),
         (Some(1), Some(4)),
         "{stats}"
     );

@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod fuzz;
+mod install;
 mod man;
 mod run;
 mod setup;
@@ -62,6 +63,9 @@ enum Cmd {
     /// Set up the eBPF toolchain, then write probe's manual pages (into <target>/man)
     #[command(long_about = man::LONG_ABOUT)]
     Man(man::Args),
+    /// Build in release and install the binary, the systemd units and an example configuration
+    #[command(long_about = install::LONG_ABOUT)]
+    Install(install::Args),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Cmd::Fuzz(args) => fuzz::run(&args),
         Cmd::Bench(args) => bench::run(&args),
         Cmd::Man(args) => man::run(&args),
+        Cmd::Install(args) => install::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,6 +70,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "prometheus",
     // curl: fetches /metrics and asks Prometheus's HTTP API.
     "curl",
+    // systemd-analyze verifies the shipped units and rates their sandbox.
+    "systemd",
 ];
 
 /// tshark's package asks whether non-root users may capture; answer it up front.
