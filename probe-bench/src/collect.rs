@@ -272,8 +272,9 @@ fn fill_sources(fd: RawFd, n: u32, cpus: usize) -> Result<()> {
 /// more packets and a later last sighting: every source active.
 fn volume_cpu(sources: MapData, entries: usize, trials: usize) -> Result<Vec<f64>> {
     let fd = sources.fd().as_fd().as_raw_fd();
-    let maps =
-        probe_user::sources::SourceMaps::new(sources, entries as u32).context("mapping SOURCES")?;
+    let cpus = entries / track::DEFAULT_SOURCES as usize;
+    let maps = probe_user::sources::SourceMaps::new(sources, entries as u32, cpus)
+        .context("mapping SOURCES")?;
     let mut tracker = probe_user::volume::VolumeTracker::default();
     let mut out = Vec::new();
     for trial in 0..=trials as u64 {
@@ -287,7 +288,7 @@ fn volume_cpu(sources: MapData, entries: usize, trials: usize) -> Result<Vec<f64
                 .context("writing SOURCES")?;
         }
         let mut passed = 0;
-        let ms = cpu_ms(|| passed = tracker.observe(|| maps.slots()).len());
+        let ms = cpu_ms(|| passed = tracker.observe(maps.slots(), maps.part_len()).len());
         // The first look has no earlier one to compare with: not measured.
         if trial > 0 {
             ensure!(

@@ -20,14 +20,22 @@ use crate::mapped::Mapped;
 /// The per-source table of a loaded program, mapped.
 pub struct SourceMaps {
     map: Mapped<SourceSlot>,
+    /// Slots of one CPU's part.
+    part_len: usize,
 }
 
 impl SourceMaps {
-    /// Maps `slots` slots (every CPU's part) of the `SOURCES` map.
-    pub fn new(map: MapData, slots: u32) -> io::Result<Self> {
+    /// Maps `slots` slots (every part of `cpus` CPUs) of the `SOURCES` map.
+    pub fn new(map: MapData, slots: u32, cpus: usize) -> io::Result<Self> {
         Ok(Self {
             map: Mapped::new(map, slots as usize)?,
+            part_len: slots as usize / cpus.max(1),
         })
+    }
+
+    /// Slots of one CPU's part: a source's slot is at the same place in every part.
+    pub fn part_len(&self) -> usize {
+        self.part_len
     }
 
     /// Every source in the table now, its CPUs' states merged.

@@ -330,7 +330,9 @@ const ANALYSIS: [(&str, &str); 4] = [
         "**In-kernel.** What reached the hot targets: established TCP and UDP take a shortcut \
          through the parser (`packet::shortcut`: constant offsets, the parser's own checks, held \
          to agree with it by the unit tests, the proptests and the fuzz target) and never build \
-         a `Packet`; a datagram's contact is hashed straight from the frame by the function the \
+         a `Packet`; an established segment asks one slot of the contacts table whether it is \
+         the first of a reported SYN's connection (its answer, reported once), a few ns on the \
+         established row; a datagram's contact is hashed straight from the frame by the function the \
          full path uses, so a repeat stops at one slot of the contacts table; every counter a \
          packet bumps lies in one per-CPU block, found with one lookup; header fields are read \
          with 16-, 32- and 64-bit loads (the eBPF build allows misaligned access); no hash map \
@@ -356,7 +358,9 @@ const ANALYSIS: [(&str, &str); 4] = [
          take fewer cache lines per first contact: narrower per-port counters (32-bit, with \
          the daemon reading them often enough to unwrap them), a contacts table small enough \
          to stay in cache (trading more repeats of forgotten contacts), and a source slot with \
-         its hot fields in one cache line and its sketches written less often. An event \
+         its hot fields in one cache line and its sketches written less often. The first \
+         contact without its event (the SYN to a new port row) and a new source on every \
+         packet are within their targets; the delivered event is the row that misses. An event \
          within 6× of the empty program is beyond any BPF ring or perf buffer: events are \
          rate-limited instead \
          (5,000 per second per CPU by default, under 0.1% of a core at the measured cost).",

@@ -250,7 +250,7 @@ impl Running {
         let counters = Arc::new(CounterMaps::new(loaded.counters, loaded.cpus)?);
         let (source_map, slots) = loaded.sources;
         let sources = Arc::new(
-            SourceMaps::new(source_map, slots)
+            SourceMaps::new(source_map, slots, loaded.cpus)
                 .context("mapping the per-source table SOURCES (mmap of a BPF array)")?,
         );
         let events = Events::new(loaded.events, knowledge.source_ports())
@@ -342,7 +342,7 @@ impl Running {
                     lock(pipeline).push(Input::Tick { now_ns: now, lost });
                     if now.saturating_sub(last_volume) >= VOLUME_EVERY_NS {
                         last_volume = now;
-                        let sources = self.volume.observe(|| self.sources.slots());
+                        let sources = self.volume.observe(self.sources.slots(), self.sources.part_len());
                         lock(pipeline).push(Input::Volume { now_ns: now, sources });
                     }
                 }
@@ -386,7 +386,9 @@ impl Running {
         let mut pipeline = lock(&self.pipeline);
         let _ = self.events.drain(|c| pipeline.push(Input::Contact(c)));
         // The volume since the last look, so a flood in the last second is weighed too.
-        let sources = self.volume.observe(|| self.sources.slots());
+        let sources = self
+            .volume
+            .observe(self.sources.slots(), self.sources.part_len());
         pipeline.push(Input::Volume {
             now_ns: KernelClock::now_wall(),
             sources,

@@ -172,9 +172,10 @@ impl CaptureSource {
     pub fn volume(&mut self, now_ns: u64) -> Input {
         Input::Volume {
             now_ns,
-            sources: self
-                .volume
-                .observe(|| self.rule.source_table.slots().iter().copied()),
+            sources: self.volume.observe(
+                self.rule.source_table.slots().iter().copied(),
+                self.rule.source_table.slots().len(),
+            ),
         }
     }
 
