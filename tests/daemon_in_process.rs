@@ -25,6 +25,8 @@ fn the_daemon_runs_in_process_and_stops_through_its_control_channel() {
         interval: Duration::from_millis(200),
         socket: socket.clone(),
         findings: Some(findings.clone()),
+        // The host's own history is no place for a test's findings.
+        history: None,
         ..daemon::Config::new(lab.sensor_if())
     };
     let netns = format!("/run/netns/{}", lab.sensor_ns());

@@ -1,8 +1,8 @@
-//! Durations on the command line: `250ms`, `1s`, `2m`, `1h`.
+//! Durations on the command line: `250ms`, `1s`, `2m`, `1h`, `7d`.
 
 use std::time::Duration;
 
-/// Parses `NUMBER UNIT` with unit ms, s, m or h.
+/// Parses `NUMBER UNIT` with unit ms, s, m, h or d (a day of 24 hours).
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -17,14 +17,15 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
         "h" => Duration::from_secs(n.saturating_mul(3600)),
+        "d" => Duration::from_secs(n.saturating_mul(86_400)),
         "" => {
             return Err(format!(
-                "{text:?} has no unit: add ms, s, m or h (like {n}s)"
+                "{text:?} has no unit: add ms, s, m, h or d (like {n}s)"
             ));
         }
         _ => {
             return Err(format!(
-                "{text:?} has an unknown unit {unit:?}: use ms, s, m or h"
+                "{text:?} has an unknown unit {unit:?}: use ms, s, m, h or d"
             ));
         }
     };
@@ -74,12 +75,13 @@ mod tests {
         assert_eq!(parse("3s"), Ok(Duration::from_secs(3)));
         assert_eq!(parse("2m"), Ok(Duration::from_mins(2)));
         assert_eq!(parse("1h"), Ok(Duration::from_hours(1)));
+        assert_eq!(parse("7d"), Ok(Duration::from_hours(7 * 24)));
     }
 
     #[test]
     fn bad_durations_say_what_to_write() {
         assert!(parse("5").unwrap_err().contains("no unit"));
-        assert!(parse("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse("5w").unwrap_err().contains("unknown unit"));
         assert!(parse("fast").unwrap_err().contains("not a duration"));
         assert!(parse("0s").unwrap_err().contains("longer than zero"));
     }

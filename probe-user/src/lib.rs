@@ -22,6 +22,7 @@ pub mod detect;
 pub mod duration;
 pub mod error;
 pub mod findings;
+pub mod history;
 pub mod iface;
 pub mod kernel;
 pub mod kernel_log;

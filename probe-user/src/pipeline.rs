@@ -47,6 +47,9 @@ pub trait Output {
 
     /// Time passed (each tick): an output may try again what it could not write.
     fn tick(&mut self) {}
+
+    /// The input ended and its last findings were written: an output may commit them.
+    fn finish(&mut self) {}
 }
 
 impl<F: FnMut(Finding)> Output for F {
@@ -95,6 +98,7 @@ impl<O: Output> Pipeline<O> {
         self.push(Input::Tick { now_ns, lost });
         let lines = self.engine.flush(now_ns);
         self.write(lines);
+        self.output.finish();
     }
 
     fn write(&mut self, lines: Vec<Finding>) {

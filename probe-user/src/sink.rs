@@ -1,6 +1,6 @@
 //! Where findings go: a human line in the log (warn for suspicious and hostile, info below), JSON
-//! Lines to stdout and/or a file, and a bounded memory of recent findings for
-//! `probe query findings`.
+//! Lines to stdout and/or a file, the findings history (an SQLite database, `crate::history`),
+//! and a bounded memory of recent findings for `probe query findings`.
 //!
 //! Every line is written and flushed as it is made, so a reader tailing the file sees each
 //! finding at once, and a crash loses nothing already reported. A line an output cannot take
@@ -39,6 +39,11 @@ pub struct SinkOptions {
     pub iface: String,
     /// Each finding's summary line also to the syslog socket at this path (`/dev/log`).
     pub syslog: Option<PathBuf>,
+    /// The daemon run these findings belong to ([`crate::history::run_id`]): finding ids count
+    /// from 1 in each run.
+    pub run: u64,
+    /// Every finding also kept in this history database.
+    pub history: Option<crate::history::writer::Options>,
 }
 
 impl Default for SinkOptions {
@@ -51,6 +56,8 @@ impl Default for SinkOptions {
             format: Format::Native,
             iface: String::new(),
             syslog: None,
+            run: 0,
+            history: None,
         }
     }
 }
@@ -299,6 +306,8 @@ pub struct Sink {
     /// Findings opened (their `new` line written), by kind and the level they opened at: the
     /// metrics' `probe_findings_total`.
     opened: std::collections::BTreeMap<(crate::findings::Kind, Level), u64>,
+    run: u64,
+    history: Option<crate::history::writer::Writer>,
 }
 
 /// A finding remembered for queries: its line as written (a few hundred bytes where the
@@ -324,6 +333,11 @@ impl Sink {
             format: options.format,
             iface: options.iface.clone(),
             syslog: options.syslog.clone().map(Syslog::new).transpose()?,
+            run: options.run,
+            history: options
+                .history
+                .clone()
+                .and_then(crate::history::writer::Writer::start),
         };
         if options.json_stdout {
             sink.outputs.push(Output::new(
@@ -393,6 +407,9 @@ impl Sink {
         }
         let mut line = finding.to_json_line();
         self.remember(finding, &line);
+        if let Some(history) = &mut self.history {
+            history.send(finding, &line);
+        }
         if finding.status == crate::findings::Status::New {
             *self
                 .opened
@@ -430,13 +447,51 @@ impl Sink {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// The latest state of recent findings, oldest first: those seen (`last_seen`) at or after
-    /// `since_ns`, of kind `kind`, when given.
     /// Findings opened so far, by kind and the level they opened at.
     pub fn opened(&self) -> &std::collections::BTreeMap<(crate::findings::Kind, Level), u64> {
         &self.opened
     }
 
+    /// The daemon run these findings belong to.
+    pub fn run(&self) -> u64 {
+        self.run
+    }
+
+    /// The watched interface.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
+    /// Findings of this interface in the history (earlier runs' too), at most the [`DEFAULT_KEEP`]
+    /// seen last: those seen at or after `since_ns`, of kind `kind`, when given. Nothing
+    /// without a history.
+    pub fn history(
+        &self,
+        since_ns: Option<u64>,
+        kind: Option<&str>,
+    ) -> Vec<crate::history::Stored> {
+        self.history.as_ref().map_or_else(Vec::new, |h| {
+            h.read(&crate::history::Filter {
+                since_ns,
+                kind: kind.map(str::to_owned),
+                limit: Some(DEFAULT_KEEP),
+                ..crate::history::Filter::default()
+            })
+            .findings
+        })
+    }
+
+    /// Commits what the history was handed, waiting a few seconds at most (at the end).
+    pub fn flush_history(&self) {
+        if let Some(h) = &self.history
+            && !h.flush(std::time::Duration::from_secs(5))
+        {
+            log::warn!("the findings history did not take the last findings within 5 s");
+        }
+    }
+
+    /// The latest state of recent findings, oldest first: those seen (`last_seen`) at or after
+    /// `since_ns`, of kind `kind`, when given.
     pub fn recent(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
         self.recent
             .iter()
@@ -501,6 +556,10 @@ impl crate::pipeline::Output for Sink {
                 crate::error::Chain(&e)
             );
         }
+    }
+
+    fn finish(&mut self) {
+        self.flush_history();
     }
 }
 

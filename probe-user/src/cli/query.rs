@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 use crate::daemon::DEFAULT_SOCKET;
 use crate::{
-    findings::{Finding, time::format_rfc3339_ms},
+    findings::time::format_rfc3339_ms,
+    history::Stored,
     knowledge::named,
     query::{
         answer::{FlagRow, IcmpRow, PortAnswer, PortRow, Stats},
@@ -78,9 +79,11 @@ pub enum What {
         /// The port number.
         port: u16,
     },
-    /// Recent findings (the latest state of each), oldest first.
+    /// Recent findings (the latest state of each), oldest first; with the findings history,
+    /// earlier daemon runs' too (each run's ids count from 1: its findings follow a line
+    /// naming the run).
     Findings {
-        /// Only findings seen within this long (like 10m, 1h).
+        /// Only findings seen within this long (like 10m, 1h, 7d).
         #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
         since: Option<std::time::Duration>,
         /// Only findings of this kind (like vertical_scan; docs/findings.md lists them).
@@ -110,7 +113,7 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
                 let now = crate::source::clock::KernelClock::now_wall();
                 now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             });
-            let found: Vec<Finding> = ask(
+            let found: Vec<Stored> = ask(
                 args,
                 Query::Findings {
                     since_ns,
@@ -122,7 +125,7 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
                 if found.is_empty() {
                     return "no findings yet\n".to_owned();
                 }
-                found.iter().map(|f| f.summary() + "\n").collect()
+                crate::history::summaries(&found)
             })
         }
         What::Stats => {

@@ -13,6 +13,7 @@ use tokio::{
 use super::DetectionArgs;
 use crate::{
     daemon::{self, Control, DEFAULT_SOCKET},
+    history,
     loader::{self, Mode},
     metrics,
     sink::Format,
@@ -84,6 +85,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = metrics::DEFAULT_TOP_PORTS,
           value_parser = clap::value_parser!(u16).range(0..=1024))]
     pub metrics_ports: u16,
+    /// Keep every finding in this SQLite database too (docs/history.md): `probe history`,
+    /// `probe report` and `probe query findings --since` read it across restarts. Its
+    /// directory is made if missing; when that fails the daemon runs without a history.
+    #[arg(long, value_name = "PATH", default_value = history::DEFAULT_PATH,
+          conflicts_with = "no_history")]
+    pub history: PathBuf,
+    /// Keep no findings history.
+    #[arg(long)]
+    pub no_history: bool,
+    /// Days the history keeps a finding after it was last seen; older ones are removed at
+    /// start and every hour.
+    #[arg(long, value_name = "DAYS", default_value_t = history::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub history_days: u32,
     #[command(flatten)]
     pub detection: DetectionArgs,
 }
@@ -124,6 +139,8 @@ impl RunArgs {
             syslog: self.syslog.clone(),
             metrics: (!self.no_metrics).then_some(self.metrics),
             metrics_top_ports: usize::from(self.metrics_ports),
+            history: (!self.no_history).then(|| self.history.clone()),
+            history_days: self.history_days,
         })
     }
 }

@@ -372,7 +372,7 @@ mod tests {
         assert_eq!(
             parse("interval = 5\n").unwrap_err(),
             "/etc/probe/probe.toml:1: key `interval`: invalid value '5' for '--interval \
-             <INTERVAL>': \"5\" has no unit: add ms, s, m or h (like 5s)"
+             <INTERVAL>': \"5\" has no unit: add ms, s, m, h or d (like 5s)"
         );
         let syntax = parse("iface = \"eth0\"\nmode = \n").unwrap_err();
         assert!(syntax.starts_with("/etc/probe/probe.toml:2: "), "{syntax}");

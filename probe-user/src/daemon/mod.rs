@@ -86,6 +86,10 @@ pub struct Config {
     pub metrics: Option<std::net::SocketAddr>,
     /// Ports beyond the described ones with series of their own in `/metrics`.
     pub metrics_top_ports: usize,
+    /// Every finding also kept in this SQLite database; `None`: no history.
+    pub history: Option<PathBuf>,
+    /// Days the history keeps a finding after it was last seen.
+    pub history_days: u32,
 }
 
 impl Config {
@@ -109,6 +113,8 @@ impl Config {
             syslog: None,
             metrics: crate::metrics::DEFAULT_ADDRESS.parse().ok(),
             metrics_top_ports: usize::from(crate::metrics::DEFAULT_TOP_PORTS),
+            history: Some(PathBuf::from(crate::history::DEFAULT_PATH)),
+            history_days: crate::history::DEFAULT_DAYS,
         }
     }
 }
@@ -177,6 +183,8 @@ impl Running {
         let metrics = config.metrics.map(bind_metrics).transpose()?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
         let mut detectors = detect::Config::load(config.detectors.as_deref())?;
+        // This run's findings are numbered from 1; the history tells runs apart by their start.
+        let run = crate::history::run_id(KernelClock::now_wall());
         let sink = Sink::new(&SinkOptions {
             log: true,
             json_stdout: config.json,
@@ -184,6 +192,16 @@ impl Running {
             format: config.findings_format,
             iface: config.iface.clone(),
             syslog: config.syslog.clone(),
+            run,
+            history: config
+                .history
+                .clone()
+                .map(|path| crate::history::writer::Options {
+                    path,
+                    run,
+                    iface: config.iface.clone(),
+                    keep: Duration::from_secs(u64::from(config.history_days) * 86_400),
+                }),
             ..SinkOptions::default()
         })?;
         loader::interface_index(&config.iface)?;

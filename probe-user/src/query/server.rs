@@ -17,6 +17,7 @@ use super::{answer, frame, protocol};
 use crate::{
     counters::Snapshot,
     findings::Finding,
+    history::Stored,
     knowledge::Knowledge,
     pipeline::Pipeline,
     sink::Sink,
@@ -44,8 +45,9 @@ pub trait Source: Send + Sync + 'static {
     /// What ports and ICMP messages mean, as the answers explain them now (a reload may have
     /// changed it since the server started).
     fn knowledge(&self) -> Arc<Knowledge>;
-    /// Recent findings, newest last, optionally since a time and of one kind.
-    fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding>;
+    /// Recent findings, ordered by run and id (the order they opened in), optionally since a
+    /// time and of one kind; with `history`, earlier runs' from the findings history too.
+    fn findings(&self, since_ns: Option<u64>, kind: Option<&str>, history: bool) -> Vec<Stored>;
     /// The busiest `top` sources, only those whose port sketch holds `port` when given, with
     /// their open findings.
     fn sources(&self, top: usize, port: Option<u16>) -> Vec<SourceRow>;
@@ -75,11 +77,12 @@ impl Source for Live {
         Arc::clone(pipeline.engine().knowledge())
     }
 
-    fn findings(&self, since_ns: Option<u64>, kind: Option<&str>) -> Vec<Finding> {
+    fn findings(&self, since_ns: Option<u64>, kind: Option<&str>, history: bool) -> Vec<Stored> {
         let pipeline = self
             .pipeline
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sink = pipeline.output();
         // Written lines (closed findings too), overlaid with the open ones' current state:
         // between refresh lines the engine knows more than the last line says.
         let mut by_id: std::collections::BTreeMap<u64, Finding> = pipeline
@@ -93,7 +96,21 @@ impl Source for Live {
                 by_id.insert(f.id, f);
             }
         }
-        by_id.into_values().collect()
+        let memory = by_id
+            .into_values()
+            .map(|finding| Stored {
+                run: sink.run(),
+                iface: sink.iface().to_owned(),
+                finding,
+            })
+            .collect();
+        // The history holds earlier runs, and this run's findings the memory no longer holds;
+        // the memory's state of a finding is the newer one.
+        if history {
+            crate::history::merge(sink.history(since_ns, kind), memory)
+        } else {
+            memory
+        }
     }
 
     fn sources(&self, top: usize, port: Option<u16>) -> Vec<SourceRow> {
@@ -303,7 +320,7 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, budget: &tokio:
         // of work), and another thread's allocator would keep what it freed.
         let made = match &request.query {
             protocol::Query::Findings { since_ns, kind } => {
-                answer::ok_body(&source.findings(*since_ns, kind.as_deref()))
+                answer::ok_body(&source.findings(*since_ns, kind.as_deref(), true))
             }
             protocol::Query::Sources { top, port } => {
                 answer::ok_body(&source.sources(top.unwrap_or(answer::DEFAULT_SOURCES), *port))
@@ -312,8 +329,9 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, budget: &tokio:
                 let mut a = answer::port(&source.snapshot(), &source.knowledge(), *port);
                 a.sources = source.sources(answer::PORT_SOURCES, Some(*port));
                 a.findings = source
-                    .findings(None, None)
+                    .findings(None, None, false)
                     .into_iter()
+                    .map(|s| s.finding)
                     .filter(|f| f.port == Some(*port))
                     .collect();
                 answer::ok_body(&a)
