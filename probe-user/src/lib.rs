@@ -35,6 +35,7 @@ pub mod pipeline;
 pub mod printable;
 pub mod privilege;
 pub mod query;
+pub mod report;
 pub mod sink;
 pub mod source;
 pub mod sources;

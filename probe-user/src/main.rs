@@ -3,7 +3,9 @@
 use std::{io::Write as _, process::ExitCode};
 
 use probe_user::{
-    cli::{Cli, Command, completions, config, detach, explain, query, replay, run},
+    cli::{
+        Cli, Command, completions, config, detach, explain, history, query, replay, report, run,
+    },
     printable,
 };
 
@@ -35,6 +37,8 @@ fn main() -> ExitCode {
         Command::Detach(args) => detach::run(args),
         Command::Config(args) => config::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::History(args) => history::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,9 +4,11 @@ pub mod completions;
 pub mod config;
 pub mod detach;
 pub mod explain;
+pub mod history;
 pub mod man;
 pub mod query;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod settings;
 
@@ -57,6 +59,10 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Print a completion script for bash, zsh or fish.
     Completions(completions::CompletionsArgs),
+    /// List the findings kept in the history database, without a daemon.
+    History(history::HistoryArgs),
+    /// What the findings history says about a period: top ports, sources, findings over time.
+    Report(report::ReportArgs),
 }
 
 /// The settings that change what the probe finds, taken alike by `probe run` and
