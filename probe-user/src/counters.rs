@@ -5,8 +5,12 @@ use std::io;
 
 use crate::mapped::Mapped;
 use aya::maps::MapData;
-use probe_common::counters::{
-    BLOCK, DST_PORTS, Family, ICMP, ICMPV6, MAP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS, port_key,
+use probe_common::{
+    counters::{
+        BLOCK, DST_PORTS, Family, ICMP, ICMPV6, MAP, SRC_PORTS, SYN_PORTS, TCP_FLAGS, TOTALS,
+        icmp_key, port_key, port_proto, total,
+    },
+    packet::{Network, Packet, Transport, tcp_flags},
 };
 
 /// The counters of a loaded program, ready to be read from any thread.
@@ -115,5 +119,58 @@ impl Snapshot {
 
     pub fn udp_packets(&self) -> u64 {
         self.dst_ports[65_536..].iter().sum()
+    }
+
+    /// Counts one frame of `len` bytes as the XDP program does (probe-ebpf/src/count.rs), from
+    /// what the shared parser made of it (`None`: refused, malformed). The replay counts a
+    /// capture with it.
+    pub fn count(&mut self, len: usize, packet: Option<&Packet>) {
+        self.totals[total::PACKETS as usize] += 1;
+        self.totals[total::BYTES as usize] += len as u64;
+        let Some(p) = packet else {
+            self.totals[total::MALFORMED as usize] += 1;
+            return;
+        };
+        let mut bump = |key: u32| self.totals[key as usize] += 1;
+        if p.vlan_tags != 0 {
+            bump(total::VLAN_TAGGED);
+        }
+        match p.network {
+            Network::Ipv4 => bump(total::IPV4),
+            Network::Ipv6 => bump(total::IPV6),
+            Network::Other => {
+                bump(total::OTHER_ETHER_TYPE);
+                return;
+            }
+        }
+        if p.is_fragment {
+            bump(total::FRAGMENTS);
+        }
+        if p.tiny_fragment {
+            bump(total::TINY_FRAGMENTS);
+        }
+        if p.long_chain {
+            bump(total::LONG_HEADER_CHAINS);
+        }
+        let mut ports = |proto: u32| {
+            self.dst_ports[port_key(proto, p.dst_port) as usize] += 1;
+            self.src_ports[port_key(proto, p.src_port) as usize] += 1;
+        };
+        match p.transport {
+            Transport::Tcp => {
+                ports(port_proto::TCP);
+                // A tiny fragment cut before the flags has no flag combination to count.
+                if p.tcp_flags_known() {
+                    self.tcp_flags[usize::from(p.tcp_flags)] += 1;
+                    if tcp_flags::open_connection(p.tcp_flags) {
+                        self.syn_ports[usize::from(p.dst_port)] += 1;
+                    }
+                }
+            }
+            Transport::Udp => ports(port_proto::UDP),
+            Transport::Icmp => self.icmp[icmp_key(p.icmp_type, p.icmp_code) as usize] += 1,
+            Transport::Icmpv6 => self.icmpv6[icmp_key(p.icmp_type, p.icmp_code) as usize] += 1,
+            Transport::None => {}
+        }
     }
 }

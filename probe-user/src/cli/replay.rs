@@ -19,11 +19,16 @@ use probe_common::track::user::FirstContacts;
 use super::DetectionArgs;
 use crate::{
     capture::Capture,
+    counters::Snapshot,
     detect::{self, Guess},
     findings::Finding,
+    history::Stored,
     knowledge::Knowledge,
     pipeline::{Output, Pipeline},
+    query::answer,
+    report::{Counters, Report, TOP},
     source::capture::{CaptureSource, replay},
+    sources::SourceFinding,
 };
 
 /// Arguments of `probe replay`.
@@ -35,8 +40,17 @@ pub struct ReplayArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Print findings as JSON Lines (docs/findings.md) instead of one line each for people.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "report")]
     pub json: bool,
+    /// Instead of the findings' lines, write the report `probe report` makes of a day of the
+    /// daemon's history, of this capture: its findings by kind, level and hour, the ports
+    /// probed by the most sources, the sources with the worst findings, and the capture's own
+    /// counters (ports, ICMP messages, TCP flags, busiest sources).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub report: Option<crate::report::Format>,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE", requires = "report")]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub detection: DetectionArgs,
 }
@@ -44,6 +58,16 @@ pub struct ReplayArgs {
 /// First contacts read ahead to infer the home networks from: a capture's beginning shows
 /// where its hosts are as well as its whole, and what is read ahead is held in memory.
 pub const HOME_LOOKAHEAD: usize = 10_000;
+
+/// The latest state of each finding, for a report.
+#[derive(Default)]
+struct Latest(std::collections::BTreeMap<u64, Finding>);
+
+impl Output for Latest {
+    fn write(&mut self, f: Finding) {
+        self.0.insert(f.id, f);
+    }
+}
 
 /// Findings to standard output, buffered; the first write error is kept for the end.
 ///
@@ -81,6 +105,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .with_sources(knowledge.source_ports());
     let tick_ns = u64::try_from(d.interval.as_nanos()).unwrap_or(u64::MAX);
     let mut source = CaptureSource::new(capture, rule, tick_ns);
+    if args.report.is_some() {
+        source = source.counting();
+    }
     if let Some(networks) = &d.home_net {
         detectors.home.networks = Some(networks.clone());
     } else if detectors.home.networks.is_none() {
@@ -95,21 +122,32 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         );
         detectors.home.networks = Some(networks);
     }
-    let stdout = Stdout {
-        out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
-        json: args.json,
-        error: None,
+    let (result, written) = if let Some(format) = args.report {
+        let mut pipeline = Pipeline::new(detectors, Arc::clone(&knowledge), Latest::default());
+        let result = replay(&mut source, &mut pipeline);
+        let written = pipeline.written();
+        let findings = pipeline.into_output().0.into_values().collect();
+        let report = capture_report(&args.file, &source, findings, &knowledge);
+        super::report::write(&report.render(format), args.output.as_deref())?;
+        (result, written)
+    } else {
+        let stdout = Stdout {
+            out: BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+            json: args.json,
+            error: None,
+        };
+        let mut pipeline = Pipeline::new(detectors, knowledge, stdout);
+        let result = replay(&mut source, &mut pipeline);
+        let written = pipeline.written();
+        let mut out = pipeline.into_output();
+        if let Some(e) = out.error.take() {
+            return Err(e).context("writing findings to standard output");
+        }
+        out.out
+            .flush()
+            .context("writing findings to standard output")?;
+        (result, written)
     };
-    let mut pipeline = Pipeline::new(detectors, knowledge, stdout);
-    let result = replay(&mut source, &mut pipeline);
-    let written = pipeline.written();
-    let mut out = pipeline.into_output();
-    if let Some(e) = out.error.take() {
-        return Err(e).context("writing findings to standard output");
-    }
-    out.out
-        .flush()
-        .context("writing findings to standard output")?;
     let totals = source.totals();
     eprintln!(
         "replayed {} frames: {} first contacts, {} findings, {} malformed{}{}{}",
@@ -144,4 +182,75 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     );
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report of a replayed capture: its findings as a day of the history would give them
+/// (one run, starting with the capture, on an "interface" named after the file), and its own
+/// counters.
+fn capture_report(
+    file: &std::path::Path,
+    source: &CaptureSource,
+    findings: Vec<Finding>,
+    knowledge: &Knowledge,
+) -> Report {
+    let (from, to) = (source.start_ns(), source.end_ns());
+    let run = crate::history::run_id(from);
+    let iface = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let stored: Vec<Stored> = findings
+        .into_iter()
+        .map(|finding| Stored {
+            run,
+            iface: iface.clone(),
+            finding,
+        })
+        .collect();
+    let empty = Snapshot::zeroed();
+    let snapshot = source.counters().unwrap_or(&empty);
+    let totals = source.totals();
+    let mut stats = answer::stats(snapshot);
+    stats.events = totals.contacts;
+    stats.events_rate_limited = totals.rate_limited;
+    let mut sources = source.sources();
+    sources.sort_by(|a, b| {
+        b.1.packets
+            .cmp(&a.1.packets)
+            .then_with(|| crate::sources::address(&a.0).cmp(&crate::sources::address(&b.0)))
+    });
+    sources.truncate(TOP);
+    let sources = sources
+        .iter()
+        .map(|(k, s)| {
+            let mut row = crate::sources::row(k, s, |t| t);
+            row.findings = stored
+                .iter()
+                .map(|s| &s.finding)
+                .filter(|f| f.src.as_deref() == Some(row.src.as_str()))
+                .map(|f| SourceFinding {
+                    id: f.id,
+                    kind: f.kind.as_str().to_owned(),
+                    level: f.level.to_string(),
+                    port: f.port,
+                })
+                .collect();
+            row
+        })
+        .collect();
+    let counters = Counters {
+        stats,
+        ports: answer::ports(snapshot, knowledge, None, false, Some(TOP)),
+        icmp: answer::icmp(snapshot, knowledge, Some(TOP)),
+        flags: answer::flags(snapshot, Some(TOP)),
+        sources,
+    };
+    Report::new(
+        format!("the capture {}", file.display()),
+        from,
+        to,
+        stored,
+        knowledge,
+    )
+    .with_counters(counters)
 }

@@ -14,12 +14,16 @@ use std::collections::VecDeque;
 use probe_common::{
     event::FirstContact,
     packet::parse,
-    track::user::{FirstContacts, Verdict},
+    track::{
+        SourceKey, SourceState,
+        user::{FirstContacts, Verdict},
+    },
 };
 
 use crate::{
     capture::{Capture, CaptureError},
     contact::Contact,
+    counters::Snapshot,
     pipeline::{Input, Lost, Output, Pipeline},
     volume::{VOLUME_EVERY_NS, VolumeTracker},
 };
@@ -57,6 +61,10 @@ pub struct CaptureSource {
     /// How the look-ahead stopped, if it reached the end or damage: said once `ahead` is
     /// handed out.
     ahead_end: Option<Result<(), CaptureError>>,
+    /// Every frame counted as the kernel counts it, when asked for ([`CaptureSource::counting`]).
+    counters: Option<Box<Snapshot>>,
+    /// The earliest capture time seen.
+    first_ns: Option<u64>,
 }
 
 impl CaptureSource {
@@ -73,7 +81,33 @@ impl CaptureSource {
             totals: Totals::default(),
             ahead: VecDeque::new(),
             ahead_end: None,
+            counters: None,
+            first_ns: None,
         }
+    }
+
+    /// Also counts every frame as the XDP program does (ports, flags, ICMP, totals), for a
+    /// report of the capture.
+    #[must_use]
+    pub fn counting(mut self) -> Self {
+        self.counters = Some(Box::new(Snapshot::zeroed()));
+        self
+    }
+
+    /// The counters so far, when counting.
+    pub fn counters(&self) -> Option<&Snapshot> {
+        self.counters.as_deref()
+    }
+
+    /// Every source in the rule's per-source table, as the daemon reads the kernel's (times
+    /// are capture times).
+    pub fn sources(&self) -> Vec<(SourceKey, SourceState)> {
+        crate::sources::merge_slots(self.rule.source_table.slots().iter().copied())
+    }
+
+    /// The earliest capture time read (0 before any frame).
+    pub fn start_ns(&self) -> u64 {
+        self.first_ns.unwrap_or(0)
     }
 
     /// Reads on until `contacts` more first contacts are in hand (or the capture ends or is
@@ -126,6 +160,7 @@ impl CaptureSource {
         self.totals.frames += 1;
         let ts = frame.ts_ns;
         self.last_ns = self.last_ns.max(ts);
+        self.first_ns = Some(self.first_ns.map_or(ts, |f| f.min(ts)));
         let due = *self
             .next_tick
             .get_or_insert(ts.saturating_add(self.tick_ns));
@@ -146,7 +181,13 @@ impl CaptureSource {
         if frame.truncated {
             self.totals.truncated += 1;
         }
-        let Ok(p) = parse(&frame.data) else {
+        let parsed = parse(&frame.data);
+        if let Some(counters) = &mut self.counters
+            && (parsed.is_ok() || !frame.truncated)
+        {
+            counters.count(frame.data.len(), parsed.as_ref().ok());
+        }
+        let Ok(p) = parsed else {
             if !frame.truncated {
                 self.totals.malformed += 1;
             }
@@ -287,6 +328,51 @@ mod tests {
                 rate_limited: 0,
                 skipped_link_types: 0,
             }
+        );
+    }
+
+    #[test]
+    fn a_counting_replay_counts_every_frame_as_the_kernel_does() {
+        use probe_common::counters::{icmp_key, port_proto, total};
+
+        let syn = ether(0x0800, &ipv4(6, &tcp(40_000, SYN, 0, 0)));
+        let ack = ether(0x0800, &ipv4(6, &tcp(443, 0x10, 0, 0)));
+        let query = ether(0x0800, &ipv4(17, &udp(53, 10)));
+        let ping = ether(0x0800, &ipv4(1, &[8, 0, 0, 0, 0, 1, 0, 1]));
+        let mut bad_length = syn.clone();
+        bad_length[16..18].copy_from_slice(&200u16.to_be_bytes());
+        let arp = ether(0x0806, &[0; 28]);
+        let frames = [&syn, &syn, &ack, &query, &ping, &bad_length, &arp];
+        let records: Vec<(usize, &[u8])> = frames.iter().map(|f| whole(f)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("count.pcap");
+        std::fs::write(&path, pcap(1, 65_535, &records)).unwrap();
+        let rule = FirstContacts::new(1024, 1_000_000, 1_000_000);
+        let mut source =
+            CaptureSource::new(Capture::open(&path).unwrap(), rule, 1_000_000_000).counting();
+        while source.next(&mut |_| {}).unwrap() {}
+        let c = source.counters().unwrap();
+        let bytes: usize = frames.iter().map(|f| f.len()).sum();
+        assert_eq!(c.total(total::PACKETS), 7);
+        assert_eq!(c.total(total::BYTES), bytes as u64);
+        assert_eq!(c.total(total::IPV4), 5);
+        assert_eq!(c.total(total::MALFORMED), 1);
+        assert_eq!(c.total(total::OTHER_ETHER_TYPE), 1);
+        assert_eq!(c.port(port_proto::TCP, 40_000, false), 2);
+        assert_eq!(c.syn_ports[40_000], 2);
+        assert_eq!(c.port(port_proto::TCP, 443, false), 1);
+        assert_eq!(c.syn_ports[443], 0);
+        assert_eq!(c.tcp_flags[usize::from(SYN)], 2);
+        assert_eq!(c.tcp_flags[0x10], 1);
+        assert_eq!(c.port(port_proto::UDP, 53, false), 1);
+        assert_eq!(c.icmp[icmp_key(8, 0) as usize], 1);
+        assert_eq!((c.tcp_packets(), c.udp_packets()), (3, 1));
+        // The rule's per-source table: the one sender of every tracked packet.
+        let sources = source.sources();
+        assert_eq!(sources.len(), 1);
+        assert_eq!(
+            crate::sources::address(&sources[0].0).to_string(),
+            "198.18.0.2"
         );
     }
 
