@@ -75,6 +75,14 @@ pub enum HistoryError {
     Newer { path: PathBuf, found: i32 },
     #[error("no findings history at {0}: the daemon writes one with probe run --history PATH")]
     Missing(PathBuf),
+    #[error(
+        "cannot read the findings history {path} (the daemon makes it readable by its owner and the group probe)"
+    )]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the findings history {path} failed")]
     Sql {
         path: PathBuf,
@@ -255,20 +263,43 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens the history at `path` for reading only; it must exist.
+    /// Opens the history at `path` for reading only; it must exist. A reader that may not
+    /// write beside the file (no root, the daemon stopped) cannot make the shared-memory file
+    /// WAL readers use; with no write-ahead log left (the daemon's last close folds it in)
+    /// the file is then read as one that nobody changes.
     pub fn open_read(path: &Path) -> Result<Self, HistoryError> {
-        if !path.exists() {
-            return Err(HistoryError::Missing(path.to_owned()));
+        match std::fs::File::open(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HistoryError::Missing(path.to_owned()));
+            }
+            Err(source) => {
+                return Err(HistoryError::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+            Ok(_) => {}
         }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let first = Self::open_with(path, path, flags);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        match first {
+            Err(HistoryError::Open { .. }) if !Path::new(&wal).exists() => Self::open_with(
+                path,
+                &immutable_uri(path),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            ),
+            other => other,
+        }
+    }
+
+    fn open_with(path: &Path, name: &Path, flags: OpenFlags) -> Result<Self, HistoryError> {
         let open = |source: rusqlite::Error| HistoryError::Open {
             path: path.to_owned(),
             source: source.into(),
         };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open)?;
+        let conn = Connection::open_with_flags(name, flags).map_err(open)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
         let store = Self {
             conn,
@@ -441,6 +472,21 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         Ok(n.and_then(|n| u64::try_from(n).ok()))
     }
+}
+
+/// `file:PATH?immutable=1`, the path's bytes outside the URI's plain ones percent-encoded.
+fn immutable_uri(path: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            let _ = write!(uri, "%{b:02X}");
+        }
+    }
+    uri.push_str("?immutable=1");
+    PathBuf::from(uri)
 }
 
 /// Reads `filter`'s findings from the history at `path` (read-only; no daemon needed).
