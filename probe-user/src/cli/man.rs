@@ -122,6 +122,8 @@ mod tests {
                 "probe-config-check.1",
                 "probe-config-show.1",
                 "probe-completions.1",
+                "probe-history.1",
+                "probe-report.1",
             ]
         );
     }
@@ -153,7 +155,9 @@ mod tests {
                 "replay(1)",
                 "detach(1)",
                 "config(1)",
-                "completions(1)"
+                "completions(1)",
+                "history(1)",
+                "report(1)"
             ]
         );
     }
