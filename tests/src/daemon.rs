@@ -57,6 +57,8 @@ pub struct Daemon {
     log: PathBuf,
     /// Where the daemon appends its findings (`--findings`).
     findings: PathBuf,
+    /// Its findings history (`--history`), unless the test turned it off.
+    history: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -78,6 +80,17 @@ impl Daemon {
         let socket = dir.join("probe.sock");
         let log = dir.join("daemon.log");
         let findings = findings.map_or_else(|| dir.join("findings.jsonl"), Path::to_path_buf);
+        // A history of its own in the private directory, unless the test names one (to share
+        // it between daemons) or turns it off: never the host's.
+        let named = |flag: &str| extra.iter().position(|a| *a == flag);
+        let (history, own_history) = match (named("--history"), named("--no-history")) {
+            (Some(i), _) => (extra.get(i + 1).map(PathBuf::from), None),
+            (None, Some(_)) => (None, None),
+            (None, None) => {
+                let path = dir.join("findings.db");
+                (Some(path.clone()), Some(path))
+            }
+        };
         let log_file =
             File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
         // nsenter --net, not `ip netns exec`: the latter remounts /sys and hides bpffs.
@@ -96,6 +109,11 @@ impl Daemon {
             .arg(&socket)
             .arg("--findings")
             .arg(&findings)
+            .args(
+                own_history
+                    .iter()
+                    .flat_map(|p| [Path::new("--history"), p.as_path()]),
+            )
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("duplicating a file handle"))
@@ -109,6 +127,7 @@ impl Daemon {
             socket,
             log,
             findings,
+            history,
         };
         daemon.wait_until_serving();
         daemon
@@ -306,6 +325,12 @@ impl Daemon {
     /// The file the daemon appends its findings to (`--findings`).
     pub fn findings_path(&self) -> &Path {
         &self.findings
+    }
+
+    /// The daemon's findings history (`--history`; its own unless the test named one), or
+    /// `None` with `--no-history`.
+    pub fn history_path(&self) -> Option<&Path> {
+        self.history.as_deref()
     }
 
     /// Sends `signal` to the running daemon, without waiting for anything.
