@@ -3,7 +3,7 @@
 use std::{io::Write as _, process::ExitCode};
 
 use probe_user::{
-    cli::{Cli, Command, completions, config, detach, explain, query, replay, run},
+    cli::{Cli, Command, completions, config, detach, explain, query, replay, run, top},
     printable,
 };
 
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Detach(args) => detach::run(args),
         Command::Config(args) => config::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Top(args) => top::run(args),
     };
     match result {
         Ok(code) => code,

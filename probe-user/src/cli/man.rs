@@ -122,6 +122,7 @@ mod tests {
                 "probe-config-check.1",
                 "probe-config-show.1",
                 "probe-completions.1",
+                "probe-top.1",
             ]
         );
     }
@@ -153,7 +154,8 @@ mod tests {
                 "replay(1)",
                 "detach(1)",
                 "config(1)",
-                "completions(1)"
+                "completions(1)",
+                "top(1)"
             ]
         );
     }

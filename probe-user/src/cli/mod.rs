@@ -9,6 +9,7 @@ pub mod query;
 pub mod replay;
 pub mod run;
 pub mod settings;
+pub mod top;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -57,6 +58,8 @@ pub enum Command {
     Config(config::ConfigArgs),
     /// Print a completion script for bash, zsh or fish.
     Completions(completions::CompletionsArgs),
+    /// A live, full-screen view of the running daemon: ports, sources, findings, ICMP.
+    Top(top::TopArgs),
 }
 
 /// The settings that change what the probe finds, taken alike by `probe run` and
