@@ -70,6 +70,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "prometheus",
     // curl: fetches /metrics and asks Prometheus's HTTP API.
     "curl",
+    // A terminal for `probe top` in its lab test: a detached session, read with capture-pane.
+    "tmux",
 ];
 
 /// tshark's package asks whether non-root users may capture; answer it up front.
