@@ -40,4 +40,5 @@ pub mod sink;
 pub mod source;
 pub mod sources;
 pub mod textfile;
+pub mod top;
 pub mod volume;

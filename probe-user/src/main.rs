@@ -4,7 +4,7 @@ use std::{io::Write as _, process::ExitCode};
 
 use probe_user::{
     cli::{
-        Cli, Command, completions, config, detach, explain, history, query, replay, report, run,
+        Cli, Command, completions, config, detach, explain, history, query, replay, report, run, top,
     },
     printable,
 };
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::History(args) => history::run(args),
         Command::Report(args) => report::run(args),
+        Command::Top(args) => top::run(args),
     };
     match result {
         Ok(code) => code,

@@ -72,6 +72,8 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "curl",
     // systemd-analyze verifies the shipped units and rates their sandbox.
     "systemd",
+    // A terminal for `probe top` in its lab test: a detached session, read with capture-pane.
+    "tmux",
 ];
 
 /// tshark's package asks whether non-root users may capture; answer it up front.

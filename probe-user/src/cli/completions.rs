@@ -106,7 +106,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             top,
-            "-h -V --help --version run query explain replay detach config completions history report help\""
+            "-h -V --help --version run query explain replay detach config completions history report top help\""
         );
         assert!(bash.contains("--iface"), "run's options are completed");
         // And `probe completions <TAB>` offers the shells.

@@ -124,6 +124,7 @@ mod tests {
                 "probe-completions.1",
                 "probe-history.1",
                 "probe-report.1",
+                "probe-top.1",
             ]
         );
     }
@@ -157,7 +158,8 @@ mod tests {
                 "config(1)",
                 "completions(1)",
                 "history(1)",
-                "report(1)"
+                "report(1)",
+                "top(1)"
             ]
         );
     }

@@ -11,6 +11,7 @@ pub mod replay;
 pub mod report;
 pub mod run;
 pub mod settings;
+pub mod top;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -63,6 +64,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// What the findings history says about a period: top ports, sources, findings over time.
     Report(report::ReportArgs),
+    /// A live, full-screen view of the running daemon: ports, sources, findings, ICMP.
+    Top(top::TopArgs),
 }
 
 /// The settings that change what the probe finds, taken alike by `probe run` and
