@@ -20,7 +20,7 @@ use probe_integration::{
 /// asking for every row: one full answer (rows, text, the counters' snapshot: about 40 MiB)
 /// is made and held at a time, on top of what the daemon holds for 65,536 active ports. The
 /// per-source table it maps comes on top ([`probe_integration::bpf::mapped_sources_kib`]).
-const RSS_LIMIT_KIB: u64 = 96 * 1024;
+const RSS_LIMIT_KIB: u64 = 108 * 1024;
 /// Clients that ask and never read.
 const SLOW_CLIENTS: usize = 16;
 

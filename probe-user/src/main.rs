@@ -4,7 +4,8 @@ use std::{io::Write as _, process::ExitCode};
 
 use probe_user::{
     cli::{
-        Cli, Command, completions, config, detach, explain, history, query, replay, report, run, top,
+        Cli, Command, completions, config, detach, explain, history, query, replay, report, run,
+        top,
     },
     printable,
 };

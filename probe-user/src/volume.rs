@@ -45,11 +45,47 @@ struct Counts {
 }
 
 /// What a slot held at the last look: when its source was first seen (a new first sighting is
-/// a new occupant, counted from zero) and its counts.
+/// a new occupant, counted from zero) and its counts. The counts of packets are kept to their
+/// low 32 bits, their growth taken modulo 2^32: no slot gains four billion packets between
+/// two looks a second apart, and the table's every slot is remembered, so each byte counts.
 #[derive(Clone, Copy, Debug, Default)]
 struct Taken {
     first_seen_ns: u64,
-    counts: Counts,
+    bytes: u64,
+    packets: u32,
+    syns: u32,
+    echo_replies: u32,
+    reflected: u32,
+}
+
+const _: () = assert!(size_of::<Taken>() == 32);
+
+impl Taken {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "the low 32 bits, on purpose (see the type)"
+    )]
+    fn of(s: &SourceState) -> Self {
+        Self {
+            first_seen_ns: s.first_seen_ns,
+            bytes: s.bytes,
+            packets: s.packets as u32,
+            syns: s.syns as u32,
+            echo_replies: s.echo_replies,
+            reflected: s.reflected,
+        }
+    }
+
+    /// What `self` added since `before` (of the same occupant).
+    fn since(&self, before: &Self) -> Counts {
+        Counts {
+            packets: u64::from(self.packets.wrapping_sub(before.packets)),
+            bytes: self.bytes.saturating_sub(before.bytes),
+            syns: u64::from(self.syns.wrapping_sub(before.syns)),
+            echo_replies: u64::from(self.echo_replies.wrapping_sub(before.echo_replies)),
+            reflected: u64::from(self.reflected.wrapping_sub(before.reflected)),
+        }
+    }
 }
 
 /// Successive reads of a per-source table, turned into each source's additions.
@@ -63,8 +99,9 @@ struct Taken {
 #[derive(Debug, Default)]
 pub struct VolumeTracker {
     taken: Vec<Taken>,
-    /// Per place in a part: the source changed there in this look, and what it added.
-    sums: Vec<Option<(SourceKey, Counts)>>,
+    /// Per place in a part: one more than the index, in this look's sums, of the source that
+    /// changed there (0: none).
+    places: Vec<u32>,
     /// The latest `last_seen_ns` of the previous read: slots not touched since are skipped.
     since_ns: u64,
 }
@@ -81,8 +118,9 @@ impl VolumeTracker {
         let part_len = part_len.max(1);
         let since = self.since_ns;
         let mut latest = since;
-        self.sums.clear();
-        self.sums.resize(part_len, None);
+        self.places.clear();
+        self.places.resize(part_len, 0);
+        let mut sums: Vec<(SourceKey, Counts)> = Vec::new();
         let mut apart: HashMap<SourceKey, Counts> = HashMap::new();
         for (i, slot) in slots.enumerate() {
             let st = &slot.state;
@@ -93,32 +131,30 @@ impl VolumeTracker {
             if i >= self.taken.len() {
                 self.taken.resize(i + 1, Taken::default());
             }
-            let now = Counts::of(st);
+            let now = Taken::of(st);
             let t = &mut self.taken[i];
             let added = if t.first_seen_ns == st.first_seen_ns {
-                now.minus(&t.counts)
+                now.since(t)
             } else {
-                now
+                now.since(&Taken::default())
             };
-            *t = Taken {
-                first_seen_ns: st.first_seen_ns,
-                counts: now,
-            };
+            *t = now;
             if added.packets == 0 {
                 continue;
             }
-            match &mut self.sums[i % part_len] {
+            let place = &mut self.places[i % part_len];
+            match sums.get_mut((*place as usize).wrapping_sub(1)) {
                 Some((key, sum)) if *key == slot.key => sum.add(&added),
                 Some(_) => apart.entry(slot.key).or_default().add(&added),
-                empty @ None => *empty = Some((slot.key, added)),
+                None => {
+                    sums.push((slot.key, added));
+                    *place = u32::try_from(sums.len()).unwrap_or(u32::MAX);
+                }
             }
         }
         self.since_ns = latest;
-        let mut out: Vec<Volume> = self
-            .sums
-            .iter()
-            .flatten()
-            .copied()
+        let mut out: Vec<Volume> = sums
+            .into_iter()
             .chain(apart)
             .filter(|(_, c)| c.echo_replies > 0 || c.reflected > 0 || c.packets >= MIN_PACKETS)
             .map(|(key, c)| c.volume(address(&key)))
@@ -151,26 +187,6 @@ fn order(a: IpAddr) -> (u8, u128) {
 }
 
 impl Counts {
-    fn of(s: &SourceState) -> Self {
-        Self {
-            packets: s.packets,
-            bytes: s.bytes,
-            syns: s.syns,
-            echo_replies: u64::from(s.echo_replies),
-            reflected: u64::from(s.reflected),
-        }
-    }
-
-    fn minus(self, b: &Self) -> Self {
-        Self {
-            packets: self.packets.saturating_sub(b.packets),
-            bytes: self.bytes.saturating_sub(b.bytes),
-            syns: self.syns.saturating_sub(b.syns),
-            echo_replies: self.echo_replies.saturating_sub(b.echo_replies),
-            reflected: self.reflected.saturating_sub(b.reflected),
-        }
-    }
-
     fn add(&mut self, b: &Self) {
         self.packets = self.packets.saturating_add(b.packets);
         self.bytes = self.bytes.saturating_add(b.bytes);
