@@ -185,6 +185,12 @@ fn probe_top_shows_the_traffic_sent_and_the_finding_it_caused() {
         screen.contains("open findings (last 5 min): 1 hostile  0 suspicious"),
         "{screen}"
     );
+    // The header names the watched interface and how the probe is attached (the lab's veth
+    // takes native XDP).
+    assert!(
+        screen.contains(&format!("probe top · {} (native XDP) · ", lab.sensor_if())),
+        "{screen}"
+    );
 
     top.run(&["send-keys", "-t", "top", "q"]);
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -358,7 +358,15 @@ fn stats_table(s: &Stats) -> String {
         .iter()
         .map(|(k, v)| vec![(*k).to_owned(), v.to_string()])
         .collect();
-    table(&["COUNTER", "VALUE"], body, true, "counters")
+    let table = table(&["COUNTER", "VALUE"], body, true, "counters");
+    match (&s.iface, &s.attach) {
+        (Some(iface), Some(attach)) => format!(
+            "watching {} ({} XDP)\n{table}",
+            crate::printable::line(iface),
+            crate::printable::line(attach)
+        ),
+        _ => table,
+    }
 }
 
 /// Aligns columns: the first and text columns left, numbers right. Without an explicit --top,

@@ -162,6 +162,8 @@ struct Running {
     socket: server::Socket,
     /// Where `/metrics` is served, bound before anything else is touched.
     metrics: Option<std::net::TcpListener>,
+    /// How the program is attached (`native`, `skb`), for the `stats` answer.
+    attach: &'static str,
     /// How long the last counter collection took, in nanoseconds, for `/metrics`.
     collect_ns: Arc<std::sync::atomic::AtomicU64>,
     /// Keeps a second daemon off this interface until this one is gone.
@@ -302,6 +304,7 @@ impl Running {
             pipeline,
             socket,
             metrics,
+            attach: loaded.attached_mode,
             collect_ns: Arc::default(),
             _lock: lock,
         })
@@ -316,6 +319,8 @@ impl Running {
             sources: Arc::clone(&self.sources),
             clock: KernelClock::new(),
             pipeline: Arc::clone(&self.pipeline),
+            iface: config.iface.clone(),
+            attach: self.attach.to_owned(),
         });
         if let Some(listener) = self.metrics.take() {
             let scrape: Arc<dyn metrics::server::Source> = Arc::new(Scraper {

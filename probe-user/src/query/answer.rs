@@ -36,6 +36,12 @@ pub struct Stats {
     pub events_rate_limited: u64,
     /// First contacts not reported: ring buffer full.
     pub events_ring_full: u64,
+    /// The watched interface and how the program is attached (`native`, `skb`), when the
+    /// daemon says; absent from answers made from counters alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<String>,
 }
 
 /// One port's counters, with what the port is known for.
@@ -122,6 +128,8 @@ pub fn stats(s: &Snapshot) -> Stats {
         events: s.total(total::EVENTS),
         events_rate_limited: s.total(total::EVENTS_RATE_LIMITED),
         events_ring_full: s.total(total::EVENTS_RING_FULL),
+        iface: None,
+        attach: None,
     }
 }
 

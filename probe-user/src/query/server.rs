@@ -48,6 +48,10 @@ pub trait Source: Send + Sync + 'static {
     /// Recent findings, ordered by run and id (the order they opened in), optionally since a
     /// time and of one kind; with `history`, earlier runs' from the findings history too.
     fn findings(&self, since_ns: Option<u64>, kind: Option<&str>, history: bool) -> Vec<Stored>;
+    /// The watched interface and its attach mode, for the `stats` answer.
+    fn interface(&self) -> Option<(String, String)> {
+        None
+    }
     /// The busiest `top` sources, only those whose port sketch holds `port` when given, with
     /// their open findings.
     fn sources(&self, top: usize, port: Option<u16>) -> Vec<SourceRow>;
@@ -62,9 +66,16 @@ pub struct Live {
     /// The pipeline: its sink holds the lines written (closed findings too), its engine the
     /// open findings' current state.
     pub pipeline: Arc<Mutex<Pipeline<Sink>>>,
+    /// The watched interface and how the program is attached.
+    pub iface: String,
+    pub attach: String,
 }
 
 impl Source for Live {
+    fn interface(&self) -> Option<(String, String)> {
+        Some((self.iface.clone(), self.attach.clone()))
+    }
+
     fn snapshot(&self) -> Snapshot {
         self.counters.read()
     }
@@ -335,6 +346,14 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, budget: &tokio:
                     .filter(|f| f.port == Some(*port))
                     .collect();
                 answer::ok_body(&a)
+            }
+            protocol::Query::Stats => {
+                let mut stats = answer::stats(&source.snapshot());
+                if let Some((iface, attach)) = source.interface() {
+                    stats.iface = Some(iface);
+                    stats.attach = Some(attach);
+                }
+                answer::ok_body(&stats)
             }
             q => answer::answer_body(q, &source.snapshot(), &source.knowledge()),
         };

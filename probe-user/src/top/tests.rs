@@ -605,3 +605,17 @@ fn a_sources_details_say_everything_the_daemon_knows_of_it() {
     let findings = text[8..].iter().filter(|t| t.starts_with("  ")).count();
     assert_eq!(findings, 13, "{text:#?}");
 }
+
+#[test]
+fn the_header_names_the_interface_and_attach_mode_when_the_daemon_says_them() {
+    let mut app = App::new("/run/probe/probe.sock".into(), Duration::from_secs(1), true);
+    let mut a = recorded(1);
+    a.stats.iface = Some("eth0".to_owned());
+    a.stats.attach = Some("native".to_owned());
+    app.absorb(Ok(a));
+    let first = lines(&screen(&app, 160, 48)).remove(0);
+    assert!(
+        first.starts_with("probe top · eth0 (native XDP) · every 1s · /run/probe/probe.sock"),
+        "{first}"
+    );
+}

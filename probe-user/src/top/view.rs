@@ -329,8 +329,21 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
     };
     let interval = interval_text(app.interval);
     // The socket last: a narrow screen cuts the end of a long path, not the interval.
+    let watching = app
+        .data
+        .stats
+        .as_ref()
+        .and_then(|s| Some((s.iface.as_deref()?, s.attach.as_deref()?)))
+        .map(|(iface, attach)| {
+            format!(
+                "{} ({} XDP) · ",
+                printable::line(iface),
+                printable::line(attach)
+            )
+        })
+        .unwrap_or_default();
     let left = format!(
-        "probe top · every {interval} · {}",
+        "probe top · {watching}every {interval} · {}",
         printable::line(&app.socket)
     );
     let right = Line::from(vec![
