@@ -7,13 +7,18 @@ use crate::{daemon::DEFAULT_SOCKET, duration, top::screen};
 /// The shortest `--interval`: each refresh asks the daemon one query per pane.
 const MIN_REFRESH: Duration = Duration::from_millis(100);
 
-/// Arguments of `probe top`. The daemon watches one interface, and its answers do not name
-/// it: there is no `--iface`; `--socket` chooses the daemon.
+/// Arguments of `probe top`. A daemon watches one interface (its `stats` answer names it, and
+/// the header shows it): `--iface` chooses the daemon of that interface by the socket
+/// `probe@IFACE` gives it, `--socket` any daemon.
 #[derive(Debug, clap::Args)]
 pub struct TopArgs {
     /// The daemon's socket.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, conflicts_with = "iface")]
     pub socket: PathBuf,
+    /// The daemon watching IF, at /run/probe/IF.sock (the socket of `probe@IF.service`,
+    /// docs/operations.md); instead of --socket.
+    #[arg(long, value_name = "IF", value_parser = iface_name)]
+    pub iface: Option<String>,
     /// Time between refreshes (like 500ms, 1s, 5s; from 100ms to 1h). Each refresh asks the
     /// daemon one query per pane; rates are per second whatever the interval.
     #[arg(long, default_value = "1s", value_parser = refresh)]
@@ -22,6 +27,27 @@ pub struct TopArgs {
     /// when the NO_COLOR environment variable is set.
     #[arg(long, visible_alias = "mono")]
     pub no_color: bool,
+}
+
+/// An interface name as a socket's file name may hold it: no `/`, no `..`, 1 to 15 bytes (the
+/// kernel's limit).
+fn iface_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() > 15 || text.contains('/') || text == "." || text == ".." {
+        return Err(format!(
+            "{text:?} is not an interface name (`ip link` lists them)"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+impl TopArgs {
+    /// The socket to ask: `--iface`'s daemon's, else `--socket`.
+    pub fn socket(&self) -> PathBuf {
+        self.iface.as_ref().map_or_else(
+            || self.socket.clone(),
+            |i| PathBuf::from(format!("/run/probe/{i}.sock")),
+        )
+    }
 }
 
 fn refresh(text: &str) -> Result<Duration, String> {
@@ -47,7 +73,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
         );
     }
     screen::run(&screen::Options {
-        socket: args.socket.clone(),
+        socket: args.socket(),
         interval: args.interval,
         color: wants_color(args.no_color, std::env::var_os("NO_COLOR").as_deref()),
     })?;
@@ -99,8 +125,6 @@ mod tests {
             ),
             "{error}"
         );
-        // The daemon's answers name no interface: there is nothing for --iface to choose.
-        assert!(parse(&["--iface", "eth0"]).is_err());
     }
 
     #[test]
@@ -109,5 +133,20 @@ mod tests {
         assert!(wants_color(false, Some(OsStr::new(""))));
         assert!(!wants_color(false, Some(OsStr::new("1"))));
         assert!(!wants_color(true, None));
+    }
+
+    #[test]
+    fn iface_chooses_the_daemon_of_that_interface_and_is_checked() {
+        assert_eq!(
+            parse(&["--iface", "eth1"]).unwrap().socket(),
+            PathBuf::from("/run/probe/eth1.sock")
+        );
+        assert_eq!(parse(&[]).unwrap().socket(), PathBuf::from(DEFAULT_SOCKET));
+        assert!(
+            parse(&["--iface", "../etc"])
+                .unwrap_err()
+                .contains("is not an interface name")
+        );
+        assert!(parse(&["--iface", "eth1", "--socket", "/tmp/x"]).is_err());
     }
 }
