@@ -18,9 +18,12 @@ use crate::sources::address;
 /// milliseconds, so under 1% of a core at this rate.
 pub const VOLUME_EVERY_NS: u64 = 1_000_000_000;
 
-/// Sources are only passed on when they matter to a volume detector in this look: an echo
-/// reply or a reflected answer, or this many packets (a flood from one source). A flood of
-/// spoofed sources, one packet each, passes nothing on.
+/// A source's additions are passed on when they matter to a volume detector: an echo reply or
+/// a reflected answer, or this many packets (a flood from one source). Fewer are put back in
+/// their slots, taken with what follows, so a flood that starts just before a look is counted
+/// whole at the next; and a place passed on at the last look passes on whatever it adds, so a
+/// flood's last packets are counted too. A flood of spoofed sources, one packet each, passes
+/// nothing on.
 pub const MIN_PACKETS: u64 = 64;
 
 /// What one source added since the last look.
@@ -102,7 +105,12 @@ pub struct VolumeTracker {
     /// Per place in a part: one more than the index, in this look's sums, of the source that
     /// changed there (0: none).
     places: Vec<u32>,
-    /// The latest `last_seen_ns` of the previous read: slots not touched since are skipped.
+    /// Per place in a part: something there was passed on at the last look (see
+    /// [`MIN_PACKETS`]); and the same for this look, being made.
+    hot: Vec<bool>,
+    next_hot: Vec<bool>,
+    /// The latest `last_seen_ns` of the previous read: slots last touched before it are
+    /// skipped.
     since_ns: u64,
 }
 
@@ -120,11 +128,17 @@ impl VolumeTracker {
         let mut latest = since;
         self.places.clear();
         self.places.resize(part_len, 0);
-        let mut sums: Vec<(SourceKey, Counts)> = Vec::new();
-        let mut apart: HashMap<SourceKey, Counts> = HashMap::new();
+        self.hot.resize(part_len, false);
+        self.next_hot.clear();
+        self.next_hot.resize(part_len, false);
+        let mut sums: Vec<Sum> = Vec::new();
+        let mut apart: HashMap<SourceKey, u32> = HashMap::new();
+        let mut small: Vec<Small> = Vec::new();
         for (i, slot) in slots.enumerate() {
             let st = &slot.state;
-            if slot.key.ip_version == 0 || st.last_seen_ns <= since {
+            // Strictly before: the kernel stamps slots with a jiffy-grained clock, so a slot
+            // counted again in the jiffy of the last look still shows that look's time.
+            if slot.key.ip_version == 0 || st.last_seen_ns < since {
                 continue;
             }
             latest = latest.max(st.last_seen_ns);
@@ -142,26 +156,59 @@ impl VolumeTracker {
             if added.packets == 0 {
                 continue;
             }
-            let place = &mut self.places[i % part_len];
-            match sums.get_mut((*place as usize).wrapping_sub(1)) {
-                Some((key, sum)) if *key == slot.key => sum.add(&added),
-                Some(_) => apart.entry(slot.key).or_default().add(&added),
+            let at = i % part_len;
+            let place = &mut self.places[at];
+            let sum = match sums.get((*place as usize).wrapping_sub(1)) {
+                Some(s) if s.key == slot.key => *place - 1,
+                Some(_) => *apart.entry(slot.key).or_insert_with(|| {
+                    sums.push(Sum::new(slot.key));
+                    u32::try_from(sums.len() - 1).unwrap_or(u32::MAX)
+                }),
                 None => {
-                    sums.push((slot.key, added));
+                    sums.push(Sum::new(slot.key));
                     *place = u32::try_from(sums.len()).unwrap_or(u32::MAX);
+                    *place - 1
+                }
+            };
+            let Some(into) = sums.get_mut(sum as usize) else {
+                continue;
+            };
+            into.counts.add(&added);
+            let hot = self.hot.get(at).copied().unwrap_or(false);
+            match Small::of(i, sum, &added) {
+                Some(s) if !hot => small.push(s),
+                _ => {
+                    into.passes = true;
+                    self.next_hot[at] = true;
                 }
             }
         }
+        for s in &mut sums {
+            let c = &s.counts;
+            s.passes |= c.echo_replies > 0 || c.reflected > 0 || c.packets >= MIN_PACKETS;
+        }
+        // A small addition of a source passed on is passed on with it; the others are put
+        // back, to be taken with what their slots add next.
+        for s in &small {
+            if sums.get(s.sum as usize).is_some_and(|sum| sum.passes) {
+                self.next_hot[s.slot as usize % part_len] = true;
+            } else if let Some(t) = self.taken.get_mut(s.slot as usize) {
+                t.packets = t.packets.wrapping_sub(u32::from(s.packets));
+                t.syns = t.syns.wrapping_sub(u32::from(s.syns));
+                t.bytes = t.bytes.wrapping_sub(u64::from(s.bytes));
+            }
+        }
         self.since_ns = latest;
+        std::mem::swap(&mut self.hot, &mut self.next_hot);
         let mut out: Vec<Volume> = sums
             .into_iter()
-            .chain(apart)
-            .filter(|(_, c)| c.echo_replies > 0 || c.reflected > 0 || c.packets >= MIN_PACKETS)
-            .map(|(key, c)| c.volume(address(&key)))
+            .filter(|s| s.passes)
+            .map(|s| s.counts.volume(address(&s.key)))
             .collect();
         out.sort_unstable_by_key(|v| order(v.src));
         // A source apart from its place's first may also have been summed there under
-        // another CPU's part: one line per source.
+        // another CPU's part: one line per source. (Each part decided alone whether it passes:
+        // a small one held back is not lost, only taken later.)
         out.dedup_by(|b, a| {
             if a.src == b.src {
                 a.packets += b.packets;
@@ -177,6 +224,53 @@ impl VolumeTracker {
         out
     }
 }
+
+/// One source's additions in a look (or part of them: see `apart` in
+/// [`VolumeTracker::observe`]), and whether they are passed on.
+struct Sum {
+    key: SourceKey,
+    counts: Counts,
+    passes: bool,
+}
+
+impl Sum {
+    fn new(key: SourceKey) -> Self {
+        Self {
+            key,
+            counts: Counts::default(),
+            passes: false,
+        }
+    }
+}
+
+/// A slot's addition too small to pass on by itself (see [`MIN_PACKETS`]): enough to put it
+/// back if its source is not passed on either. Sixteen bytes, as a flood of spoofed sources
+/// makes one a source.
+struct Small {
+    slot: u32,
+    sum: u32,
+    bytes: u32,
+    packets: u8,
+    syns: u8,
+}
+
+impl Small {
+    /// `added`, at slot `slot` and summed at `sum`, when it is small.
+    fn of(slot: usize, sum: u32, added: &Counts) -> Option<Self> {
+        if added.packets >= MIN_PACKETS || added.echo_replies > 0 || added.reflected > 0 {
+            return None;
+        }
+        Some(Self {
+            slot: u32::try_from(slot).ok()?,
+            sum,
+            bytes: u32::try_from(added.bytes).ok()?,
+            packets: u8::try_from(added.packets).ok()?,
+            syns: u8::try_from(added.syns).ok()?,
+        })
+    }
+}
+
+const _: () = assert!(size_of::<Small>() == 16);
 
 /// An address as one sortable number, IPv4 before IPv6 (as `IpAddr`'s own order).
 fn order(a: IpAddr) -> (u8, u128) {
@@ -290,6 +384,74 @@ mod tests {
                 3
             )
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn replies_counted_in_the_jiffy_of_the_last_look_are_passed_on_at_the_next() {
+        let mut t = VolumeTracker::default();
+        // The kernel's clock is jiffy-grained: a look at time 30 sees 500 replies, and the
+        // 940 that arrive after it, in the same jiffy, leave the slot stamped 30 still.
+        let first = t.observe([slot(2, 10, 30, 500, 500, 0)].into_iter(), 1);
+        assert_eq!(
+            first.iter().map(|v| v.echo_replies).collect::<Vec<_>>(),
+            [500]
+        );
+        let second = t.observe([slot(2, 10, 30, 1440, 1440, 0)].into_iter(), 1);
+        assert_eq!(
+            second
+                .iter()
+                .map(|v| (v.src, v.packets, v.echo_replies))
+                .collect::<Vec<_>>(),
+            [(key(2), 940, 940)]
+        );
+        // Looked at again unchanged: nothing more.
+        assert!(
+            t.observe([slot(2, 10, 30, 1440, 1440, 0)].into_iter(), 1)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_flood_that_straddles_looks_is_counted_whole_its_first_and_last_packets_too() {
+        let mut t = VolumeTracker::default();
+        // 19 SYNs before a look: too few to pass on, put back.
+        assert!(
+            t.observe([slot(2, 10, 20, 19, 0, 0)].into_iter(), 1)
+                .is_empty()
+        );
+        // 11,962 more by the next: all 11,981 passed on.
+        let second = t.observe([slot(2, 10, 30, 11_981, 0, 0)].into_iter(), 1);
+        assert_eq!(
+            second
+                .iter()
+                .map(|v| (v.src, v.packets, v.bytes))
+                .collect::<Vec<_>>(),
+            [(key(2), 11_981, 1_198_100)]
+        );
+        // The last 19: few, but from a place passed on at the last look.
+        let third = t.observe([slot(2, 10, 40, 12_000, 0, 0)].into_iter(), 1);
+        assert_eq!(
+            third
+                .iter()
+                .map(|v| (v.src, v.packets, v.bytes))
+                .collect::<Vec<_>>(),
+            [(key(2), 19, 1_900)]
+        );
+        // Quiet since: nothing, and its place is no longer one that was passed on.
+        assert!(
+            t.observe([slot(2, 10, 40, 12_000, 0, 0)].into_iter(), 1)
+                .is_empty()
+        );
+        assert!(
+            t.observe([slot(2, 10, 50, 12_005, 0, 0)].into_iter(), 1)
+                .is_empty()
+        );
+        // A new occupant of the slot counts from its own start, the five put back forgotten.
+        let fifth = t.observe([slot(3, 45, 60, 70, 0, 0)].into_iter(), 1);
+        assert_eq!(
+            fifth.iter().map(|v| (v.src, v.packets)).collect::<Vec<_>>(),
+            [(key(3), 70)]
         );
     }
 
