@@ -366,7 +366,12 @@ impl Running {
                     if now.saturating_sub(last_volume) >= VOLUME_EVERY_NS {
                         last_volume = now;
                         let sources = self.volume.observe(self.sources.slots(), self.sources.part_len());
-                        lock(pipeline).push(Input::Volume { now_ns: now, sources });
+                        // The kernel counts a packet in its sender's slot before it puts the
+                        // sender's first contact in the ring: the contacts of what was just
+                        // read go first, or the detectors would not know whose volume it is.
+                        let mut pipeline = lock(pipeline);
+                        let _ = self.events.drain(|c| pipeline.push(Input::Contact(c)));
+                        pipeline.push(Input::Volume { now_ns: now, sources });
                     }
                 }
                 batch = self.events.next_batch(|c| lock(pipeline).push(Input::Contact(c))) => {
