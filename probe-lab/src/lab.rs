@@ -880,3 +880,108 @@ print(json.dumps([len(f) for f in frames]))
     serde_json::from_str(last)
         .unwrap_or_else(|e| panic!("scapy printed no frame lengths ({e}); stdout:\n{out}"))
 }
+
+/// The sensor's address on the [`SecondLink`].
+///
+/// ```text
+/// [attacker netns] pa<id> ── ps<id> [sensor netns]   (the lab's link)
+///                  pb<id> ── pt<id>                   (the second link)
+///               198.18.6.2/24   198.18.6.1/24
+/// ```
+pub const SECOND_SENSOR_V4: &str = "198.18.6.1";
+/// The attacker's address on the second link.
+pub const SECOND_ATTACKER_V4: &str = "198.18.6.2";
+const SECOND_SENSOR_MAC: &str = "02:00:00:00:00:05";
+const SECOND_ATTACKER_MAC: &str = "02:00:00:00:00:06";
+
+/// A second veth pair between the lab's attacker and sensor namespaces: a sensor with two
+/// interfaces, for a daemon that watches both. Dropping it deletes the pair (deleting either
+/// namespace does too).
+pub struct SecondLink {
+    sensor_ns: String,
+    sensor_if: String,
+    attacker_ns: String,
+    attacker_if: String,
+    deleted: std::cell::Cell<bool>,
+}
+
+impl SecondLink {
+    /// Adds the pair to `lab`, configured like the lab's own (quiet: no ARP, no router
+    /// solicitations, static neighbours).
+    pub fn new(lab: &Lab) -> Self {
+        let id = unique_id();
+        let link = Self {
+            sensor_ns: lab.sensor_ns().to_owned(),
+            sensor_if: format!("pt{id}"),
+            attacker_ns: lab.attacker_ns().to_owned(),
+            attacker_if: format!("pb{id}"),
+            deleted: std::cell::Cell::new(false),
+        };
+        assert!(
+            link.sensor_if.len() <= 15,
+            "interface name {} is longer than IFNAMSIZ allows",
+            link.sensor_if
+        );
+        ip(&format!(
+            "-n {} link add {} type veth peer name {} netns {}",
+            link.attacker_ns, link.attacker_if, link.sensor_if, link.sensor_ns
+        ));
+        configure_quietly(&End {
+            ns: &link.sensor_ns,
+            iface: &link.sensor_if,
+            mac: SECOND_SENSOR_MAC,
+            v4: SECOND_SENSOR_V4,
+            v6: "2001:db8:6::1",
+            peer_mac: SECOND_ATTACKER_MAC,
+            peer_v4: SECOND_ATTACKER_V4,
+            peer_v6: "2001:db8:6::2",
+        });
+        configure_quietly(&End {
+            ns: &link.attacker_ns,
+            iface: &link.attacker_if,
+            mac: SECOND_ATTACKER_MAC,
+            v4: SECOND_ATTACKER_V4,
+            v6: "2001:db8:6::2",
+            peer_mac: SECOND_SENSOR_MAC,
+            peer_v4: SECOND_SENSOR_V4,
+            peer_v6: "2001:db8:6::1",
+        });
+        link
+    }
+
+    /// The sensor's end, for the probe to watch.
+    pub fn sensor_if(&self) -> &str {
+        &self.sensor_if
+    }
+
+    /// Sends raw frames from the attacker's end with scapy, as [`Lab::send_frames`] does;
+    /// `eth(**fields)` here addresses the sensor's second interface.
+    pub fn send_frames(&self, frames: &str) -> Vec<usize> {
+        send_frames_from(
+            &self.attacker_ns,
+            &self.attacker_if,
+            SECOND_ATTACKER_MAC,
+            SECOND_SENSOR_MAC,
+            frames,
+        )
+    }
+
+    /// Deletes the pair now (an interface that goes away under the probe).
+    pub fn delete(&self) {
+        ip(&format!(
+            "-n {} link del {}",
+            self.sensor_ns, self.sensor_if
+        ));
+        self.deleted.set(true);
+    }
+}
+
+impl Drop for SecondLink {
+    fn drop(&mut self) {
+        if !self.deleted.get() && namespace_exists(&self.sensor_ns) {
+            let _ = Command::new("ip")
+                .args(["-n", &self.sensor_ns, "link", "del", &self.sensor_if])
+                .output();
+        }
+    }
+}

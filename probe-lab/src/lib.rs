@@ -16,8 +16,9 @@ mod scratch;
 
 pub use lab::{
     ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, FAR_GATEWAY_MAC, FAR_GATEWAY_V4, FAR_MAC,
-    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, SENSOR_MAC, SENSOR_V4, SENSOR_V6,
-    SensorCapture, namespace_exists, python, unique_id,
+    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, SECOND_ATTACKER_V4, SECOND_SENSOR_V4,
+    SENSOR_MAC, SENSOR_V4, SENSOR_V6, SecondLink, SensorCapture, namespace_exists, python,
+    unique_id,
 };
 pub use netns::InNetns;
 pub use raw::RawSocket;

@@ -27,6 +27,8 @@ pub const KEEP_BYTES: usize = 8 << 20;
 pub struct SinkOptions {
     /// A human line per finding through the `log` crate.
     pub log: bool,
+    /// The log line starts with the interface (the daemon watches several).
+    pub log_iface: bool,
     /// JSON Lines to stdout (`--json`).
     pub json_stdout: bool,
     /// JSON Lines appended to this file (`--findings FILE`).
@@ -35,7 +37,8 @@ pub struct SinkOptions {
     pub keep: usize,
     /// The field names of the JSON lines written (queries always answer in the native ones).
     pub format: Format,
-    /// The watched interface, for the ECS format's `observer.ingress.interface.name`.
+    /// The watched interface: each native line's `iface`, the ECS format's
+    /// `observer.ingress.interface.name`. Empty (a replay): no `iface` field.
     pub iface: String,
     /// Each finding's summary line also to the syslog socket at this path (`/dev/log`).
     pub syslog: Option<PathBuf>,
@@ -50,6 +53,7 @@ impl Default for SinkOptions {
     fn default() -> Self {
         Self {
             log: true,
+            log_iface: false,
             json_stdout: false,
             file: None,
             keep: DEFAULT_KEEP,
@@ -294,6 +298,7 @@ impl Output {
 /// Writes findings and remembers the recent ones.
 pub struct Sink {
     log: bool,
+    log_iface: bool,
     outputs: Vec<Output>,
     /// The latest line of each recent finding, oldest first.
     recent: VecDeque<Kept>,
@@ -325,6 +330,7 @@ impl Sink {
     pub fn new(options: &SinkOptions) -> Result<Self, SinkError> {
         let mut sink = Self {
             log: options.log,
+            log_iface: options.log_iface,
             outputs: Vec::new(),
             recent: VecDeque::new(),
             kept_bytes: 0,
@@ -399,10 +405,15 @@ impl Sink {
     /// returned.
     pub fn write(&mut self, finding: &Finding) -> Result<(), SinkError> {
         if self.log {
-            if finding.level >= Level::Suspicious {
-                log::warn!("{}", finding.summary());
+            let on = if self.log_iface {
+                format!("{}: ", crate::printable::line(&self.iface))
             } else {
-                log::info!("{}", finding.summary());
+                String::new()
+            };
+            if finding.level >= Level::Suspicious {
+                log::warn!("{on}{}", finding.summary());
+            } else {
+                log::info!("{on}{}", finding.summary());
             }
         }
         let mut line = finding.to_json_line();
@@ -421,6 +432,8 @@ impl Sink {
         }
         if self.format == Format::Ecs {
             line = crate::findings::ecs::to_ecs_line(finding, &self.iface);
+        } else if !self.iface.is_empty() {
+            line = finding.to_json_line_on(&self.iface);
         }
         line.push('\n');
         let mut first_error = None;
@@ -669,6 +682,37 @@ mod tests {
                 .lines()
                 .count(),
             2
+        );
+    }
+
+    #[test]
+    fn a_daemons_native_lines_name_their_interface_and_a_replays_do_not() {
+        let buf = Shared::default();
+        let mut sink = Sink::new(&SinkOptions {
+            log: false,
+            iface: "eth1".to_owned(),
+            ..SinkOptions::default()
+        })
+        .unwrap()
+        .with_writer("buffer", Box::new(buf.clone()));
+        let f = finding(3, Kind::VerticalScan, Status::New, T0);
+        sink.write(&f).unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let plain = f.to_json_line();
+        // The native line, its `iface` last.
+        assert_eq!(
+            text,
+            format!("{},\"iface\":\"eth1\"}}\n", &plain[..plain.len() - 1])
+        );
+        let back: Finding = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(back, f);
+        // Without an interface (a replay): the line as it was.
+        let buf = Shared::default();
+        let mut replay = quiet(10).with_writer("buffer", Box::new(buf.clone()));
+        replay.write(&f).unwrap();
+        assert_eq!(
+            String::from_utf8(buf.0.lock().unwrap().clone()).unwrap(),
+            format!("{plain}\n")
         );
     }
 

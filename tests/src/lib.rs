@@ -42,8 +42,9 @@ pub use findings::{
 pub use privilege::privileged;
 pub use probe_lab::{
     ATTACKER_MAC, ATTACKER_V4, ATTACKER_V6, Background, FAR_GATEWAY_MAC, FAR_GATEWAY_V4, FAR_MAC,
-    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, RawSocket, SENSOR_MAC, SENSOR_V4, SENSOR_V6,
-    Scratch, SensorCapture, craft, namespace_exists, python,
+    FAR_V4, FarAttacker, Lab, PcapCapture, ROUTED_V4, RawSocket, SECOND_ATTACKER_V4,
+    SECOND_SENSOR_V4, SENSOR_MAC, SENSOR_V4, SENSOR_V6, Scratch, SecondLink, SensorCapture, craft,
+    namespace_exists, python,
 };
 
 /// Returns from the calling test unless it runs as root (see [`privileged`]).

@@ -160,7 +160,7 @@ mod tests {
                 .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
                 .unwrap_or_default()
         };
-        assert_eq!(line("iface"), "iface = \"eth0\" # from the file");
+        assert_eq!(line("iface"), "iface = [\"eth0\"] # from the file");
         assert_eq!(line("max_sources"), "max_sources = 4096 # from the file");
         assert_eq!(
             line("home_net"),

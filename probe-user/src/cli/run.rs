@@ -27,9 +27,11 @@ use crate::{
 )]
 pub struct RunArgs {
     /// The interface to watch (`ip link` lists them); required here or as `iface` in the
-    /// settings file.
-    #[arg(long, value_name = "IF")]
-    pub iface: Option<String>,
+    /// settings file. Give it again (or IF,IF) to watch several in this one daemon: each is
+    /// counted and its findings made on their own, the query socket and the metrics answer
+    /// for all (`probe query --iface IF` for one).
+    #[arg(long, value_name = "IF", value_delimiter = ',')]
+    pub iface: Vec<String>,
     /// A settings file holding any of these flags as keys (docs/configuration.md); flags
     /// given here override it. Without it /etc/probe/probe.toml is read when it exists.
     #[arg(long, value_name = "FILE")]
@@ -106,7 +108,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// The daemon's settings these flags describe; an error without an interface.
     pub fn config(&self) -> anyhow::Result<daemon::Config> {
-        let Some(iface) = self.iface.clone() else {
+        if self.iface.is_empty() {
             anyhow::bail!(
                 "no interface to watch: give --iface IF, or write iface = \"IF\" in the \
                  settings file ({})",
@@ -115,9 +117,18 @@ impl RunArgs {
                     |p| p.display().to_string()
                 )
             );
-        };
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for iface in &self.iface {
+            if !seen.insert(iface) {
+                anyhow::bail!(
+                    "--iface {} is given twice: name each interface once",
+                    crate::printable::line(iface)
+                );
+            }
+        }
         Ok(daemon::Config {
-            iface,
+            ifaces: self.iface.clone(),
             mode: self.mode,
             interval: self.detection.interval,
             socket: self.socket.clone(),

@@ -402,7 +402,7 @@ mod tests {
         let p = path.to_str().unwrap();
         let m = merged(&argv(&["probe", "run", "--config", p])).unwrap();
         assert_eq!(m.file.as_ref().map(|f| f.settings.len()), Some(4));
-        assert_eq!(m.args.iface.as_deref(), Some("eth0"));
+        assert_eq!(m.args.iface, ["eth0"]);
         assert_eq!(m.args.max_sources, 4096);
         assert!(m.args.no_metrics && m.args.json);
         assert_eq!(m.origin("interval"), Origin::Default);
@@ -418,13 +418,32 @@ mod tests {
             "127.0.0.1:9999",
         ]))
         .unwrap();
-        assert_eq!(m.args.iface.as_deref(), Some("eth1"));
+        assert_eq!(m.args.iface, ["eth1"]);
         assert_eq!(m.args.max_sources, 4096, "kept from the file");
         assert!(!m.args.no_metrics, "--metrics overrides no_metrics");
         assert_eq!(m.args.metrics.port(), 9999);
         assert_eq!(m.origin("iface"), Origin::CommandLine);
         assert_eq!(m.origin("max_sources"), Origin::File);
         assert_eq!(m.origin("metrics"), Origin::CommandLine);
+        // Several interfaces: a list in the file, the flag twice (or a comma) on the command
+        // line, which replaces the file's list rather than adding to it.
+        let several = dir.path().join("several.toml");
+        std::fs::write(&several, "iface = [\"eth0\", \"eth1\"]\n").unwrap();
+        let s = several.to_str().unwrap();
+        let m = merged(&argv(&["probe", "run", "--config", s])).unwrap();
+        assert_eq!(m.args.iface, ["eth0", "eth1"]);
+        let m = merged(&argv(&[
+            "probe",
+            "run",
+            "--config",
+            s,
+            "--iface",
+            "eth2",
+            "--iface",
+            "eth3,eth4",
+        ]))
+        .unwrap();
+        assert_eq!(m.args.iface, ["eth2", "eth3", "eth4"]);
         // An explicit file that is missing is an error; a bad one names its line.
         let missing = dir.path().join("none.toml");
         let e = merged(&argv(&[

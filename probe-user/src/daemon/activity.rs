@@ -11,14 +11,16 @@ use crate::{
 /// an attacker cares to send, on the thread that also answers queries.
 pub const ACTIVITY_LINES: usize = 20;
 
-/// Logs what became active, [`ACTIVITY_LINES`] at most.
-pub fn log(became: &[Became], k: &Knowledge) {
+/// Logs what became active, [`ACTIVITY_LINES`] at most; each line starts with the interface
+/// `on` when given (the daemon watches several).
+pub fn log(became: &[Became], k: &Knowledge, on: Option<&str>) {
+    let on = on.map_or_else(String::new, |iface| format!("{iface}: "));
     for b in became.iter().take(ACTIVITY_LINES) {
-        log::info!("{}", line(b, k));
+        log::info!("{on}{}", line(b, k));
     }
     if became.len() > ACTIVITY_LINES {
         log::info!(
-            "active: {} more ports and ICMP messages this interval (probe query ports and icmp list them)",
+            "{on}active: {} more ports and ICMP messages this interval (probe query ports and icmp list them)",
             became.len() - ACTIVITY_LINES
         );
     }

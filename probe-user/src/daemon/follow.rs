@@ -24,27 +24,28 @@ impl Follow {
     /// Looks at the interface again and acts on a change.
     pub fn check(
         &mut self,
+        name: &str,
         config: &Config,
         ebpf: &mut Ebpf,
         pinned_link: &mut Option<PinnedLink>,
         pins: Option<&Pins>,
     ) {
-        let now = iface::state(&config.iface);
+        let now = iface::state(name);
         if now != self.state {
-            self.changed(config, ebpf, pinned_link, pins, now);
+            self.changed(name, config, ebpf, pinned_link, pins, now);
             self.state = now;
         }
     }
 
     fn changed(
         &mut self,
+        name: &str,
         config: &Config,
         ebpf: &mut Ebpf,
         pinned_link: &mut Option<PinnedLink>,
         pins: Option<&Pins>,
         now: iface::State,
     ) {
-        let name = &config.iface;
         match now {
             iface::State::Gone => {
                 let next = if config.follow {

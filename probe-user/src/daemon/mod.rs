@@ -2,15 +2,18 @@
 //! through a [`Control`] channel, so `probe run` is only flags (and signals) turned into a
 //! config and messages, and a test can run the daemon in-process and stop it.
 //!
-//! Set up: refuse what would fail before touching the interface (socket in use, bad files),
-//! load and attach, bind the query socket, drop privileges. Then, until shutdown: read the
-//! counters each interval (log what became active, follow the interface, tick the pipeline with
-//! the kernel's loss counters) and feed each first-contact event to the pipeline. Shut down:
-//! detach, drain the last events, and write what the detectors still hold.
+//! Set up: refuse what would fail before touching an interface (socket in use, bad files, an
+//! interface another daemon watches), load and attach on each interface, drop privileges.
+//! Then, until shutdown, each watched interface ([`watched`]) reads its counters each interval
+//! (logs what became active, follows the interface, ticks its pipeline with the kernel's loss
+//! counters) and feeds its first-contact events and volume to its pipeline, while one socket
+//! and one `/metrics` answer for all. Shut down: detach, drain the last events, and write what
+//! the detectors still hold.
 
 pub mod activity;
 mod follow;
 mod lock;
+mod watched;
 
 use std::{
     path::PathBuf,
@@ -22,8 +25,8 @@ use anyhow::Context as _;
 use probe_common::counters::total;
 use tokio::sync::{mpsc, watch};
 
+use self::watched::{Prepared, Watched};
 use crate::{
-    collector::Collector,
     counters::{CounterMaps, Snapshot},
     detect,
     error::Chain,
@@ -32,13 +35,12 @@ use crate::{
     loader::{self, Mode},
     metrics,
     pins::{self, Bpffs, Pins},
-    pipeline::{Input, Lost, Pipeline},
+    pipeline::{Lost, Pipeline},
     privilege,
     query::server,
     sink::{Sink, SinkOptions},
-    source::{clock::KernelClock, ring::Events},
+    source::clock::KernelClock,
     sources::SourceMaps,
-    volume::{VOLUME_EVERY_NS, VolumeTracker},
 };
 
 /// Where the daemon serves queries unless told otherwise.
@@ -51,8 +53,8 @@ pub const DEFAULT_SOCKET: &str = "/run/probe/probe.sock";
     reason = "each is an independent switch an operator sets"
 )]
 pub struct Config {
-    /// The interface to watch.
-    pub iface: String,
+    /// The interfaces to watch, each once: one or more.
+    pub ifaces: Vec<String>,
     /// How to attach.
     pub mode: Mode,
     /// How often the counters are read and the pipeline ticks.
@@ -96,7 +98,7 @@ impl Config {
     /// The defaults `probe run --iface IFACE` starts with.
     pub fn new(iface: &str) -> Self {
         Self {
-            iface: iface.to_owned(),
+            ifaces: vec![iface.to_owned()],
             mode: Mode::Auto,
             interval: Duration::from_secs(1),
             socket: PathBuf::from(DEFAULT_SOCKET),
@@ -138,143 +140,68 @@ pub enum Control {
 }
 
 /// Runs the daemon until it is told to stop, every sender of `control` is gone, or the query
-/// server stops. Returns once the probe is detached and every finding is written.
+/// server stops. Returns once the probes are detached and every finding is written.
 pub async fn run(config: Config, control: mpsc::Receiver<Control>) -> anyhow::Result<()> {
     let mut running = Running::start(&config)?;
     let reason = running.watch(&config, control).await;
-    log::info!("{reason}: detaching from {} and exiting", config.iface);
+    log::info!(
+        "{reason}: detaching from {} and exiting",
+        config.ifaces.join(", ")
+    );
     running.stop();
     Ok(())
 }
 
-/// The daemon between start and stop: what it attached, reads and serves.
+/// The daemon between start and stop: the interfaces it attached to, and what it serves.
 struct Running {
-    ebpf: aya::Ebpf,
-    pinned_link: Option<aya::programs::links::PinnedLink>,
-    pins: Option<Pins>,
-    counters: Arc<CounterMaps>,
-    sources: Arc<SourceMaps>,
-    /// What each source sent, taken from `sources` once a second for the volume detectors.
-    volume: VolumeTracker,
-    events: Events,
+    watched: Vec<Watched>,
     knowledge: Arc<Knowledge>,
-    pipeline: Shared,
     socket: server::Socket,
     /// Where `/metrics` is served, bound before anything else is touched.
     metrics: Option<std::net::TcpListener>,
-    /// How the program is attached (`native`, `skb`), for the `stats` answer.
-    attach: &'static str,
-    /// How long the last counter collection took, in nanoseconds, for `/metrics`.
-    collect_ns: Arc<std::sync::atomic::AtomicU64>,
-    /// Keeps a second daemon off this interface until this one is gone.
-    _lock: lock::Lock,
 }
 
 impl Running {
-    /// Checks what can be checked and binds the socket, then loads, attaches and drops
-    /// privileges. Whatever fails after attaching detaches again (unless the probe was an
-    /// earlier daemon's, taken over: that one keeps counting as it did).
+    /// Checks what can be checked and binds the socket, then loads and attaches on each
+    /// interface and drops privileges. When one interface fails, those already attached are
+    /// detached again (unless a probe was a dead daemon's, taken over: that one keeps counting
+    /// as it did).
     fn start(config: &Config) -> anyhow::Result<Self> {
-        // Everything that can be refused is refused before touching the interface: no
-        // privilege, another daemon on the socket, a path that cannot be a socket, a bad file.
+        // Everything that can be refused is refused before touching an interface: no
+        // privilege, another daemon on the socket or an interface, a path that cannot be a
+        // socket, a bad file, an interface that does not exist.
         if !privilege::may_load() {
             return Err(loader::LoadError::NotPermitted.into());
         }
         let socket = server::bind(&config.socket)?;
-        let lock = lock::take(&config.iface, &config.socket)?;
+        let locks = config
+            .ifaces
+            .iter()
+            .map(|iface| lock::take(iface, &config.socket))
+            .collect::<Result<Vec<_>, _>>()?;
         let metrics = config.metrics.map(bind_metrics).transpose()?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
-        let mut detectors = detect::Config::load(config.detectors.as_deref())?;
-        // This run's findings are numbered from 1; the history tells runs apart by their start.
+        let detectors = detect::Config::load(config.detectors.as_deref())?;
+        // This run's findings are numbered from 1 on each interface; the history tells runs
+        // apart by their start and interface.
         let run = crate::history::run_id(KernelClock::now_wall());
-        let sink = Sink::new(&SinkOptions {
-            log: true,
-            json_stdout: config.json,
-            file: config.findings.clone(),
-            format: config.findings_format,
-            iface: config.iface.clone(),
-            syslog: config.syslog.clone(),
-            run,
-            history: config
-                .history
-                .clone()
-                .map(|path| crate::history::writer::Options {
-                    path,
-                    run,
-                    iface: config.iface.clone(),
-                    keep: Duration::from_secs(u64::from(config.history_days) * 86_400),
-                }),
-            ..SinkOptions::default()
-        })?;
-        loader::interface_index(&config.iface)?;
-        let origin = settle_home(config, &mut detectors);
-        log::info!(
-            "home networks: {} ({origin})",
-            detect::describe_home(detectors.home.networks.as_deref().unwrap_or_default())
-        );
-        let pins = pins_for(config)?;
-        let loaded = loader::load(
-            &config.iface,
-            config.mode,
-            config.limits,
-            &knowledge.source_ports(),
-            pins.as_ref(),
-        )?;
-        let undo = (!loaded.resumed).then(|| pins.clone()).flatten();
-        let started = Self::attached(
-            config,
-            loaded,
-            pins,
-            (socket, metrics, lock),
-            knowledge,
-            detectors,
-            sink,
-        );
-        if let Err(e) = &started
-            && let Some(p) = undo
-        {
-            log::warn!("{}: detaching again", Chain(e.as_ref()));
-            if let Err(e) = p.remove() {
-                log::warn!(
-                    "removing the pins in {} failed: {}",
-                    p.dir().display(),
-                    Chain(&e)
-                );
+        let several = config.ifaces.len() > 1;
+        let mut prepared = Vec::with_capacity(config.ifaces.len());
+        for (iface, lock) in config.ifaces.iter().zip(locks) {
+            prepared.push(prepare(config, iface, lock, run, &detectors, several)?);
+        }
+        let mut watched: Vec<Watched> = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            match Watched::start(config, p, &knowledge) {
+                Ok(w) => watched.push(w),
+                Err(e) => {
+                    for w in watched {
+                        w.abandon();
+                    }
+                    return Err(e);
+                }
             }
         }
-        started
-    }
-
-    /// The rest of the start, once the program is attached.
-    fn attached(
-        config: &Config,
-        loaded: loader::Loaded,
-        pins: Option<Pins>,
-        (socket, metrics, lock): (server::Socket, Option<std::net::TcpListener>, lock::Lock),
-        knowledge: Arc<Knowledge>,
-        detectors: detect::Config,
-        sink: Sink,
-    ) -> anyhow::Result<Self> {
-        if loaded.resumed {
-            log::info!(
-                "took over the probe an earlier daemon left on {}: counters continue from where it stopped",
-                config.iface
-            );
-        }
-        log::info!(
-            "watching {} ({} XDP, counters for {} CPUs)",
-            config.iface,
-            loaded.attached_mode,
-            loaded.cpus
-        );
-        let counters = Arc::new(CounterMaps::new(loaded.counters, loaded.cpus)?);
-        let (source_map, slots) = loaded.sources;
-        let sources = Arc::new(
-            SourceMaps::new(source_map, slots, loaded.cpus)
-                .context("mapping the per-source table SOURCES (mmap of a BPF array)")?,
-        );
-        let events = Events::new(loaded.events, knowledge.source_ports())
-            .context("watching the first-contact ring buffer")?;
         match privilege::socket_group(&config.socket) {
             Ok(Some(gid)) => log::info!(
                 "serving queries on {} (group probe, gid {gid})",
@@ -287,48 +214,33 @@ impl Running {
             ),
         }
         drop_privileges(config.follow);
-        let pipeline = Arc::new(Mutex::new(Pipeline::new(
-            detectors,
-            Arc::clone(&knowledge),
-            sink,
-        )));
         Ok(Self {
-            ebpf: loaded.ebpf,
-            pinned_link: loaded.pinned_link,
-            pins,
-            counters,
-            sources,
-            volume: VolumeTracker::default(),
-            events,
+            watched,
             knowledge,
-            pipeline,
             socket,
             metrics,
-            attach: loaded.attached_mode,
-            collect_ns: Arc::default(),
-            _lock: lock,
         })
     }
 
-    /// Serves queries, reads the counters each interval, feeds events to the pipeline and
-    /// reloads when told, until told to stop or the query server stops; returns why.
+    /// Serves queries and metrics, watches every interface, and reloads when told, until told
+    /// to stop or the query server stops; returns why.
     async fn watch(&mut self, config: &Config, mut control: mpsc::Receiver<Control>) -> String {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let answers: Arc<dyn server::Source> = Arc::new(server::Live {
-            counters: Arc::clone(&self.counters),
-            sources: Arc::clone(&self.sources),
-            clock: KernelClock::new(),
-            pipeline: Arc::clone(&self.pipeline),
-            iface: config.iface.clone(),
-            attach: self.attach.to_owned(),
-        });
+        // TEMPORARY until the query side lands: the first interface answers.
+        let answers: Arc<dyn server::Source> = Arc::new(self.watched[0].live());
         if let Some(listener) = self.metrics.take() {
             let scrape: Arc<dyn metrics::server::Source> = Arc::new(Scraper {
-                iface: config.iface.clone(),
-                counters: Arc::clone(&self.counters),
-                sources: Arc::clone(&self.sources),
-                pipeline: Arc::clone(&self.pipeline),
-                collect_ns: Arc::clone(&self.collect_ns),
+                interfaces: self
+                    .watched
+                    .iter()
+                    .map(|w| Scraped {
+                        iface: w.iface.clone(),
+                        counters: Arc::clone(&w.counters),
+                        sources: Arc::clone(&w.sources),
+                        pipeline: Arc::clone(&w.pipeline),
+                        collect_ns: Arc::clone(&w.collect_ns),
+                    })
+                    .collect(),
                 top_ports: config.metrics_top_ports,
             });
             match tokio::net::TcpListener::from_std(listener) {
@@ -338,54 +250,40 @@ impl Running {
                 Err(e) => log::warn!("serving /metrics failed: {e}; queries go on"),
             }
         }
+        let pipelines: Vec<(String, Shared)> = self
+            .watched
+            .iter()
+            .map(|w| (w.iface.clone(), Arc::clone(&w.pipeline)))
+            .collect();
         let mut server_task =
             std::pin::pin!(server::serve(&self.socket.listener, answers, stop_rx));
-        let mut collector = Collector::new(self.counters.read());
-        let mut snapshot = Snapshot::zeroed();
-        let mut tick = tokio::time::interval(config.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut follow = follow::Follow::new(&config.iface);
-        let pipeline = &self.pipeline;
-        let mut last_volume = 0;
+        let (knowledge_tx, knowledge_rx) = watch::channel(Arc::clone(&self.knowledge));
+        let several = self.watched.len() > 1;
+        // One loop per interface, polled together on this thread: each is woken by its own
+        // timer and ring, and none ends by itself.
+        let mut loops: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> = self
+            .watched
+            .iter_mut()
+            .map(|w| {
+                Box::pin(w.watch(config, knowledge_rx.clone(), several))
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>
+            })
+            .collect();
+        let mut interfaces = std::future::poll_fn(|cx| {
+            for l in &mut loops {
+                let _ = l.as_mut().poll(cx);
+            }
+            std::task::Poll::<()>::Pending
+        });
+        let mut knowledge = Arc::clone(&self.knowledge);
         let reason = loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    follow.check(config, &mut self.ebpf, &mut self.pinned_link, self.pins.as_ref());
-                    let started = std::time::Instant::now();
-                    self.counters.read_into(&mut snapshot);
-                    let lost = lost(&snapshot);
-                    // Hands `snapshot` over; it comes back holding the previous read.
-                    let became = collector.observe(&mut snapshot);
-                    self.collect_ns.store(
-                        u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    activity::log(&became, &self.knowledge);
-                    let now = KernelClock::now_wall();
-                    lock(pipeline).push(Input::Tick { now_ns: now, lost });
-                    if now.saturating_sub(last_volume) >= VOLUME_EVERY_NS {
-                        last_volume = now;
-                        let sources = self.volume.observe(self.sources.slots(), self.sources.part_len());
-                        // The kernel counts a packet in its sender's slot before it puts the
-                        // sender's first contact in the ring: the contacts of what was just
-                        // read go first, or the detectors would not know whose volume it is.
-                        let mut pipeline = lock(pipeline);
-                        let _ = self.events.drain(|c| pipeline.push(Input::Contact(c)));
-                        pipeline.push(Input::Volume { now_ns: now, sources });
-                    }
-                }
-                batch = self.events.next_batch(|c| lock(pipeline).push(Input::Contact(c))) => {
-                    match batch {
-                        Ok(0) => {}
-                        Ok(n) => log::warn!("skipped {n} first-contact records of an unexpected size"),
-                        Err(e) => log::warn!("reading first-contact events failed: {}", Chain(&e)),
-                    }
-                }
+                () = &mut interfaces => {}
                 message = control.recv() => match message {
                     Some(Control::Stop(reason)) => break reason,
                     Some(Control::Reload) => {
-                        if reload(config, &self.pipeline, &mut self.knowledge) {
-                            sources_changed(&self.knowledge, &mut self.ebpf, &mut self.events);
+                        if reload(config, &pipelines, &mut knowledge) {
+                            let _ = knowledge_tx.send(Arc::clone(&knowledge));
                         }
                     }
                     None => break "the daemon's controller going away".to_owned(),
@@ -393,40 +291,70 @@ impl Running {
                 () = &mut server_task => break "the query server stopping".to_owned(),
             }
         };
+        drop(interfaces);
+        drop(loops);
+        self.knowledge = knowledge;
         let _ = stop_tx.send(true);
         reason
     }
 
-    /// Detaches, then writes what the last events and the detectors still hold.
-    fn stop(mut self) {
-        // Unpinning and dropping the program detaches it; no event arrives after this.
-        if let Some(p) = &self.pins
-            && let Err(e) = p.remove()
-        {
-            log::warn!(
-                "removing the pins in {} failed: {}",
-                p.dir().display(),
-                Chain(&e)
-            );
+    /// Detaches from every interface, then writes what the last events and the detectors
+    /// still hold.
+    fn stop(self) {
+        for w in self.watched {
+            w.stop();
         }
-        drop(self.pinned_link.take());
-        drop(self.ebpf);
-        let mut pipeline = lock(&self.pipeline);
-        let _ = self.events.drain(|c| pipeline.push(Input::Contact(c)));
-        // The volume since the last look, so a flood in the last second is weighed too.
-        let sources = self
-            .volume
-            .observe(self.sources.slots(), self.sources.part_len());
-        pipeline.push(Input::Volume {
-            now_ns: KernelClock::now_wall(),
-            sources,
-        });
-        pipeline.finish(KernelClock::now_wall(), lost(&self.counters.read()));
-        log::debug!(
-            "{} first contacts reported by a second CPU were passed on once",
-            self.events.repeats()
-        );
     }
+}
+
+/// What `iface`, whose `lock` is taken, needs before anything is loaded on it: its findings
+/// outputs, its home networks.
+fn prepare(
+    config: &Config,
+    iface: &str,
+    lock: lock::Lock,
+    run: u64,
+    detectors: &detect::Config,
+    several: bool,
+) -> anyhow::Result<Prepared> {
+    let sink = Sink::new(&SinkOptions {
+        log: true,
+        log_iface: several,
+        json_stdout: config.json,
+        file: config.findings.clone(),
+        format: config.findings_format,
+        iface: iface.to_owned(),
+        syslog: config.syslog.clone(),
+        run,
+        history: config
+            .history
+            .clone()
+            .map(|path| crate::history::writer::Options {
+                path,
+                run,
+                iface: iface.to_owned(),
+                keep: Duration::from_secs(u64::from(config.history_days) * 86_400),
+            }),
+        ..SinkOptions::default()
+    })?;
+    loader::interface_index(iface)?;
+    let mut detectors = detectors.clone();
+    let origin = settle_home(config, iface, &mut detectors);
+    log::info!(
+        "home networks{}: {} ({origin})",
+        if several {
+            format!(" of {iface}")
+        } else {
+            String::new()
+        },
+        detect::describe_home(detectors.home.networks.as_deref().unwrap_or_default())
+    );
+    Ok(Prepared {
+        iface: iface.to_owned(),
+        lock,
+        sink,
+        detectors,
+    })
 }
 
 /// Binds the `/metrics` address, before the interface is touched: an address in use is
@@ -445,67 +373,87 @@ fn bind_metrics(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListe
     Ok(listener)
 }
 
-/// What a scrape of `/metrics` reads: the daemon's counters, per-source table and pipeline.
+/// What a scrape of `/metrics` reads: each interface's counters, per-source table and
+/// pipeline.
 struct Scraper {
+    interfaces: Vec<Scraped>,
+    top_ports: usize,
+}
+
+struct Scraped {
     iface: String,
     counters: Arc<CounterMaps>,
     sources: Arc<SourceMaps>,
     pipeline: Shared,
     collect_ns: Arc<std::sync::atomic::AtomicU64>,
-    top_ports: usize,
 }
 
 impl metrics::server::Source for Scraper {
     fn scrape(&self) -> String {
-        let snapshot = self.counters.read();
-        let (slots, used) = self.sources.occupancy();
-        let (knowledge, opened, open) = {
-            let p = lock(&self.pipeline);
-            (
-                Arc::clone(p.engine().knowledge()),
-                p.output().opened().clone(),
-                p.engine().open_state().len(),
+        let read: Vec<_> = self
+            .interfaces
+            .iter()
+            .map(|i| {
+                let snapshot = i.counters.read();
+                let (slots, used) = i.sources.occupancy();
+                let (knowledge, opened, open) = {
+                    let p = lock(&i.pipeline);
+                    (
+                        Arc::clone(p.engine().knowledge()),
+                        p.output().opened().clone(),
+                        p.engine().open_state().len(),
+                    )
+                };
+                #[expect(
+                    clippy::cast_precision_loss,
+                    reason = "nanoseconds of one collection, far below 2^52"
+                )]
+                let collect_seconds =
+                    i.collect_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+                (
+                    snapshot,
+                    slots,
+                    used,
+                    knowledge,
+                    opened,
+                    open,
+                    collect_seconds,
+                )
+            })
+            .collect();
+        let scrapes: Vec<metrics::Scrape<'_>> = self
+            .interfaces
+            .iter()
+            .zip(&read)
+            .map(
+                |(i, (snapshot, slots, used, knowledge, opened, open, collect_seconds))| {
+                    metrics::Scrape {
+                        iface: &i.iface,
+                        snapshot,
+                        knowledge,
+                        findings: opened,
+                        open_findings: *open,
+                        source_slots: *slots,
+                        source_slots_used: *used,
+                        collect_seconds: *collect_seconds,
+                        top_ports: self.top_ports,
+                    }
+                },
             )
-        };
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "nanoseconds of one collection, far below 2^52"
-        )]
-        let collect_seconds =
-            self.collect_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
-        metrics::render(&metrics::Scrape {
-            iface: &self.iface,
-            snapshot: &snapshot,
-            knowledge: &knowledge,
-            findings: &opened,
-            open_findings: open,
-            source_slots: slots,
-            source_slots_used: used,
-            collect_seconds,
-            top_ports: self.top_ports,
-        })
+            .collect();
+        metrics::render(&scrapes)
     }
 }
 
-/// After a reload brought new knowledge: its significant source ports go into the kernel's
-/// map and to the ring's reader, which keys contacts as the kernel does.
-fn sources_changed(knowledge: &Knowledge, ebpf: &mut aya::Ebpf, events: &mut Events) {
-    let sources = knowledge.source_ports();
-    if let Err(e) = loader::write_source_ports(ebpf, &sources) {
-        log::error!("{}; the kernel keeps the source ports it had", Chain(&e));
-        return;
-    }
-    events.set_sources(sources);
-}
-
-/// Opens the findings file again and takes the knowledge and detector settings files anew.
-/// A file that cannot be used is said in the log and the one in use is kept. True when new
-/// knowledge is in use.
-fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bool {
+/// Opens the findings file again and takes the knowledge and detector settings files anew,
+/// for every interface's pipeline. A file that cannot be used is said in the log and the one
+/// in use is kept. True when new knowledge is in use.
+fn reload(config: &Config, pipelines: &[(String, Shared)], in_use: &mut Arc<Knowledge>) -> bool {
     log::info!("reloading: opening the findings file again, reading the settings files");
-    let mut pipeline = lock(pipeline);
-    if let Err(e) = pipeline.output_mut().reopen() {
-        log::error!("{}; findings still go to the file open before", Chain(&e));
+    for (_, pipeline) in pipelines {
+        if let Err(e) = lock(pipeline).output_mut().reopen() {
+            log::error!("{}; findings still go to the file open before", Chain(&e));
+        }
     }
     let knowledge = match Knowledge::load(config.knowledge.as_deref()) {
         Ok(k) => Arc::new(k),
@@ -514,26 +462,37 @@ fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bo
             return false;
         }
     };
-    let mut detectors = match detect::Config::load(config.detectors.as_deref()) {
+    let detectors = match detect::Config::load(config.detectors.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             log::error!("{}; keeping the detector settings in use", Chain(&e));
             return false;
         }
     };
-    let origin = settle_home(config, &mut detectors);
-    if detectors.home != pipeline.engine().config().home {
-        log::info!(
-            "home networks now: {} ({origin})",
-            detect::describe_home(detectors.home.networks.as_deref().unwrap_or_default())
-        );
-    }
-    let fixed = pipeline.reconfigure(detectors, Arc::clone(&knowledge));
-    if !fixed.is_empty() {
-        log::warn!(
-            "the detector settings' [{}] size tables at start: their new values apply when the daemon starts again",
-            fixed.join("], [")
-        );
+    let several = pipelines.len() > 1;
+    for (iface, pipeline) in pipelines {
+        let mut detectors = detectors.clone();
+        let origin = settle_home(config, iface, &mut detectors);
+        let mut pipeline = lock(pipeline);
+        if detectors.home != pipeline.engine().config().home {
+            log::info!(
+                "home networks{} now: {} ({origin})",
+                if several {
+                    format!(" of {iface}")
+                } else {
+                    String::new()
+                },
+                detect::describe_home(detectors.home.networks.as_deref().unwrap_or_default())
+            );
+        }
+        let fixed = pipeline.reconfigure(detectors, Arc::clone(&knowledge));
+        // Said once: every interface has the same settings.
+        if !fixed.is_empty() && iface == &pipelines[0].0 {
+            log::warn!(
+                "the detector settings' [{}] size tables at start: their new values apply when the daemon starts again",
+                fixed.join("], [")
+            );
+        }
     }
     *in_use = knowledge;
     log::info!(
@@ -543,9 +502,9 @@ fn reload(config: &Config, pipeline: &Shared, in_use: &mut Arc<Knowledge>) -> bo
 }
 
 /// Sets the home networks in `detectors`: `--home-net`'s, else the settings file's `[home]`,
-/// else the networks of the interface's addresses as they are now (a reload reads them
-/// again: DHCP may have changed them). Returns where they came from, for the log.
-fn settle_home(config: &Config, detectors: &mut detect::Config) -> String {
+/// else the networks of `iface`'s addresses as they are now (a reload reads them again: DHCP
+/// may have changed them). Returns where they came from, for the log.
+fn settle_home(config: &Config, iface: &str, detectors: &mut detect::Config) -> String {
     if let Some(networks) = &config.home_net {
         detectors.home.networks = Some(networks.clone());
         return "--home-net".to_owned();
@@ -553,24 +512,18 @@ fn settle_home(config: &Config, detectors: &mut detect::Config) -> String {
     if detectors.home.networks.is_some() {
         return "the detector settings' [home]; --home-net overrides them".to_owned();
     }
-    let (networks, origin) = match iface::addresses(&config.iface) {
+    let (networks, origin) = match iface::addresses(iface) {
         Ok(found) if found.is_empty() => (
             Vec::new(),
-            format!(
-                "{} has no addresses, a mirror port perhaps; --home-net sets them",
-                config.iface
-            ),
+            format!("{iface} has no addresses, a mirror port perhaps; --home-net sets them"),
         ),
         Ok(found) => (
             detect::networks_of(&found),
-            format!("the addresses of {}; --home-net sets them", config.iface),
+            format!("the addresses of {iface}; --home-net sets them"),
         ),
         Err(e) => (
             Vec::new(),
-            format!(
-                "reading the addresses of {} failed: {e}; --home-net sets them",
-                config.iface
-            ),
+            format!("reading the addresses of {iface} failed: {e}; --home-net sets them"),
         ),
     };
     detectors.home.networks = Some(networks);
@@ -602,7 +555,7 @@ fn drop_privileges(follow: bool) {
 }
 
 /// Where to pin, or `None` to run unpinned (asked to, or no bpffs to pin in: said either way).
-fn pins_for(config: &Config) -> anyhow::Result<Option<Pins>> {
+fn pins_for(config: &Config, iface: &str) -> anyhow::Result<Option<Pins>> {
     if config.no_pin {
         log::info!("not pinning (--no-pin): counters end with this daemon");
         return Ok(None);
@@ -618,7 +571,7 @@ fn pins_for(config: &Config) -> anyhow::Result<Option<Pins>> {
             return Ok(None);
         }
     }
-    let p = Pins::for_iface(&config.iface).context("finding this network namespace")?;
+    let p = Pins::for_iface(iface).context("finding this network namespace")?;
     if config.reset {
         if p.has_link() {
             log::info!(

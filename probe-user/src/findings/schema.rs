@@ -271,6 +271,22 @@ impl Finding {
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!(r#"{{"kind":"{}","error":"{e}"}}"#, self.kind))
     }
+
+    /// [`Self::to_json_line`] with the interface it was seen on last: a daemon's lines name
+    /// their interface (it may watch several), a replay's have none.
+    pub fn to_json_line_on(&self, iface: &str) -> String {
+        #[derive(Serialize)]
+        struct On<'a> {
+            #[serde(flatten)]
+            finding: &'a Finding,
+            iface: &'a str,
+        }
+        serde_json::to_string(&On {
+            finding: self,
+            iface,
+        })
+        .unwrap_or_else(|e| format!(r#"{{"kind":"{}","error":"{e}"}}"#, self.kind))
+    }
 }
 
 mod rfc3339 {

@@ -8,7 +8,8 @@
 //! and direction); the rest are summed under `port="other"`. ICMP types and codes are kept the
 //! same way (the busiest [`TOP_ICMP`] per family), TCP flag sets are at most 256, and source
 //! addresses are never labels (`probe query sources` has them). [`bound`] says how many
-//! series that makes at most.
+//! series that makes at most, per interface: a daemon watching several writes each family
+//! once, with every interface's series under it.
 
 pub mod server;
 mod text;
@@ -50,8 +51,14 @@ pub struct Scrape<'a> {
     pub top_ports: usize,
 }
 
-/// The exposition text of `s`.
-pub fn render(s: &Scrape<'_>) -> String {
+/// The exposition text of the interfaces `all` describe, one `iface` label value each.
+pub fn render(all: &[Scrape<'_>]) -> String {
+    let each: Vec<Exposition> = all.iter().map(exposition).collect();
+    text::merge(&each)
+}
+
+/// One interface's families.
+fn exposition(s: &Scrape<'_>) -> Exposition {
     let mut e = Exposition::new(s.iface);
     e.family(
         "probe_build_info",
@@ -68,7 +75,7 @@ pub fn render(s: &Scrape<'_>) -> String {
     icmp(&mut e, s);
     flags_and_findings(&mut e, s);
     health(&mut e, s);
-    e.finish()
+    e
 }
 
 /// The packet, byte and class totals, and what the kernel could not deliver.
@@ -386,7 +393,7 @@ mod tests {
             ((Kind::TrojanProbe, Level::Hostile), 2),
             ((Kind::VerticalScan, Level::Suspicious), 1),
         ]);
-        render(&Scrape {
+        render(&[Scrape {
             iface: "eth0",
             snapshot,
             knowledge,
@@ -396,7 +403,7 @@ mod tests {
             source_slots_used: 7,
             collect_seconds: 0.0025,
             top_ports,
-        })
+        }])
     }
 
     /// The series lines (not comments) of `text` whose name is `name`.
