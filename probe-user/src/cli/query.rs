@@ -31,6 +31,10 @@ pub struct QueryArgs {
     /// Print JSON (for scripts) instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Only what the daemon counted on IF (a daemon watching several interfaces; default: all
+    /// of them).
+    #[arg(long, global = true, value_name = "IF", value_parser = crate::cli::top::iface_name)]
+    pub iface: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -101,7 +105,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn ask<T: DeserializeOwned>(args: &QueryArgs, q: Query) -> anyhow::Result<T> {
-    Ok(client::ask(&args.socket, q).await?)
+    Ok(client::ask_about(&args.socket, args.iface.as_deref(), q).await?)
 }
 
 async fn query(args: &QueryArgs) -> anyhow::Result<()> {
@@ -501,6 +505,40 @@ mod tests {
                 "  udp: 1 to it, 0 from it; [hostile] Elite: A port for the elite.",
             ]
         );
+    }
+
+    fn parse(extra: &[&str]) -> Result<QueryArgs, String> {
+        use clap::Parser as _;
+        let mut argv = vec!["probe", "query"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            crate::cli::Command::Query(q) => Ok(q),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn iface_asks_about_one_interface_before_or_after_the_query_and_is_checked() {
+        assert_eq!(parse(&["stats"]).unwrap().iface, None);
+        assert_eq!(
+            parse(&["--iface", "eth1", "stats"])
+                .unwrap()
+                .iface
+                .as_deref(),
+            Some("eth1")
+        );
+        assert_eq!(
+            parse(&["sources", "--iface", "eth1"])
+                .unwrap()
+                .iface
+                .as_deref(),
+            Some("eth1")
+        );
+        let error = parse(&["--iface", "../x", "stats"]).unwrap_err();
+        assert!(error.contains("is not an interface name"), "{error}");
     }
 
     #[test]
