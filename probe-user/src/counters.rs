@@ -98,6 +98,26 @@ impl Snapshot {
         }
     }
 
+    /// Adds `other`'s counters to these, family by family, saturating: a daemon watching several
+    /// interfaces answers with their sum, and a sum pinned at the top reads truer than one
+    /// wrapped to a small number.
+    pub fn add(&mut self, other: &Snapshot) {
+        let families = [
+            (&mut self.totals, &other.totals),
+            (&mut self.dst_ports, &other.dst_ports),
+            (&mut self.src_ports, &other.src_ports),
+            (&mut self.syn_ports, &other.syn_ports),
+            (&mut self.tcp_flags, &other.tcp_flags),
+            (&mut self.icmp, &other.icmp),
+            (&mut self.icmpv6, &other.icmpv6),
+        ];
+        for (sum, more) in families {
+            for (s, m) in sum.iter_mut().zip(more) {
+                *s = s.saturating_add(*m);
+            }
+        }
+    }
+
     pub fn total(&self, key: u32) -> u64 {
         self.totals[key as usize]
     }
@@ -172,5 +192,35 @@ impl Snapshot {
             Transport::Icmpv6 => self.icmpv6[icmp_key(p.icmp_type, p.icmp_code) as usize] += 1,
             Transport::None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_snapshots_add_up_family_by_family_and_saturate() {
+        let mut a = Snapshot::zeroed();
+        a.totals[total::PACKETS as usize] = 10;
+        a.dst_ports[port_key(port_proto::UDP, 53) as usize] = 4;
+        a.icmp[icmp_key(8, 0) as usize] = 2;
+        a.tcp_flags[0x02] = u64::MAX - 1;
+        let mut b = Snapshot::zeroed();
+        b.totals[total::PACKETS as usize] = 5;
+        b.dst_ports[port_key(port_proto::UDP, 53) as usize] = 3;
+        b.src_ports[port_key(port_proto::TCP, 443) as usize] = 7;
+        b.syn_ports[22] = 1;
+        b.icmpv6[icmp_key(128, 0) as usize] = 6;
+        b.tcp_flags[0x02] = 5;
+        a.add(&b);
+        assert_eq!(a.total(total::PACKETS), 15);
+        assert_eq!(a.port(port_proto::UDP, 53, false), 7);
+        assert_eq!(a.port(port_proto::TCP, 443, true), 7);
+        assert_eq!(a.syn_ports[22], 1);
+        assert_eq!(a.icmp[icmp_key(8, 0) as usize], 2);
+        assert_eq!(a.icmpv6[icmp_key(128, 0) as usize], 6);
+        assert_eq!(a.tcp_flags[0x02], u64::MAX, "pinned, not wrapped");
+        assert_eq!(a.udp_packets(), 7);
     }
 }

@@ -11,11 +11,10 @@ use crate::{
     history::Stored,
     knowledge::named,
     query::{
-        answer::{FlagRow, IcmpRow, PortAnswer, PortRow, Stats},
+        answer::{FlagRow, IcmpRow, PortAnswer, PortRow, SourceEntry, Stats},
         client,
         protocol::{Proto, Query},
     },
-    sources::SourceRow,
 };
 
 /// Rows a table shows when --top is not given (JSON shows all).
@@ -32,6 +31,10 @@ pub struct QueryArgs {
     /// Print JSON (for scripts) instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Only what the daemon counted on IF (a daemon watching several interfaces; default: all
+    /// of them).
+    #[arg(long, global = true, value_name = "IF", value_parser = crate::cli::top::iface_name)]
+    pub iface: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -102,7 +105,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn ask<T: DeserializeOwned>(args: &QueryArgs, q: Query) -> anyhow::Result<T> {
-    Ok(client::ask(&args.socket, q).await?)
+    Ok(client::ask_about(&args.socket, args.iface.as_deref(), q).await?)
 }
 
 async fn query(args: &QueryArgs) -> anyhow::Result<()> {
@@ -133,7 +136,7 @@ async fn query(args: &QueryArgs) -> anyhow::Result<()> {
             print(args, &s, || stats_table(&s))
         }
         What::Sources { top: t, port } => {
-            let rows: Vec<SourceRow> = ask(args, Query::Sources { top: top(t), port }).await?;
+            let rows: Vec<SourceEntry> = ask(args, Query::Sources { top: top(t), port }).await?;
             print(args, &rows, || sources_table(&rows, t.is_some()))
         }
         What::Port { port } => {
@@ -260,7 +263,9 @@ fn icmp_table(rows: &[IcmpRow], all: bool) -> String {
     )
 }
 
-fn sources_table(rows: &[SourceRow], all: bool) -> String {
+/// The sources table; with an IFACE column when the rows come from several interfaces.
+fn sources_table(rows: &[SourceEntry], all: bool) -> String {
+    let several = rows.iter().any(|r| r.iface.is_some());
     let body = rows
         .iter()
         .map(|r| {
@@ -272,8 +277,11 @@ fn sources_table(rows: &[SourceRow], all: bool) -> String {
                     None => f.kind.clone(),
                 })
                 .collect();
-            vec![
-                r.src.clone(),
+            let mut cells = vec![r.src.clone()];
+            if several {
+                cells.push(r.iface.clone().unwrap_or_default());
+            }
+            cells.extend([
                 r.packets.to_string(),
                 r.syns.to_string(),
                 r.ports.to_string(),
@@ -282,25 +290,25 @@ fn sources_table(rows: &[SourceRow], all: bool) -> String {
                 r.hops.to_string(),
                 format_rfc3339_ms(r.last_seen_ns),
                 findings.join(", "),
-            ]
+            ]);
+            cells
         })
         .collect();
-    table(
-        &[
-            "SOURCE",
-            "PACKETS",
-            "SYN",
-            "PORTS~",
-            "HOSTS~",
-            "TTL",
-            "HOPS~",
-            "LAST SEEN",
-            "FINDINGS",
-        ],
-        body,
-        all,
-        "sources",
-    )
+    let mut head = vec!["SOURCE"];
+    if several {
+        head.push("IFACE");
+    }
+    head.extend([
+        "PACKETS",
+        "SYN",
+        "PORTS~",
+        "HOSTS~",
+        "TTL",
+        "HOPS~",
+        "LAST SEEN",
+        "FINDINGS",
+    ]);
+    table(&head, body, all, "sources")
 }
 
 fn port_text(a: &PortAnswer) -> String {
@@ -359,13 +367,9 @@ fn stats_table(s: &Stats) -> String {
         .map(|(k, v)| vec![(*k).to_owned(), v.to_string()])
         .collect();
     let table = table(&["COUNTER", "VALUE"], body, true, "counters");
-    match (&s.iface, &s.attach) {
-        (Some(iface), Some(attach)) => format!(
-            "watching {} ({} XDP)\n{table}",
-            crate::printable::line(iface),
-            crate::printable::line(attach)
-        ),
-        _ => table,
+    match s.watching() {
+        Some(watching) => format!("watching {watching}\n{table}"),
+        None => table,
     }
 }
 
@@ -501,6 +505,94 @@ mod tests {
                 "  udp: 1 to it, 0 from it; [hostile] Elite: A port for the elite.",
             ]
         );
+    }
+
+    fn parse(extra: &[&str]) -> Result<QueryArgs, String> {
+        use clap::Parser as _;
+        let mut argv = vec!["probe", "query"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            crate::cli::Command::Query(q) => Ok(q),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn iface_asks_about_one_interface_before_or_after_the_query_and_is_checked() {
+        assert_eq!(parse(&["stats"]).unwrap().iface, None);
+        assert_eq!(
+            parse(&["--iface", "eth1", "stats"])
+                .unwrap()
+                .iface
+                .as_deref(),
+            Some("eth1")
+        );
+        assert_eq!(
+            parse(&["sources", "--iface", "eth1"])
+                .unwrap()
+                .iface
+                .as_deref(),
+            Some("eth1")
+        );
+        let error = parse(&["--iface", "../x", "stats"]).unwrap_err();
+        assert!(error.contains("is not an interface name"), "{error}");
+    }
+
+    #[test]
+    fn stats_say_which_interfaces_they_count() {
+        let mut s = Stats::default();
+        assert!(stats_table(&s).starts_with("COUNTER"));
+        s.iface = Some("eth0".into());
+        s.attach = Some("native".into());
+        assert!(stats_table(&s).starts_with("watching eth0 (native XDP)\nCOUNTER"));
+        s.iface = None;
+        s.attach = None;
+        s.interfaces = ["eth0", "eth1"]
+            .map(|i| crate::query::answer::Watched {
+                iface: i.into(),
+                attach: "native".into(),
+            })
+            .into();
+        assert!(stats_table(&s).starts_with("watching eth0, eth1 (native XDP)\nCOUNTER"));
+    }
+
+    #[test]
+    fn sources_of_several_interfaces_show_each_rows_interface() {
+        let entry = |src: &str, iface: Option<&str>| SourceEntry {
+            row: crate::sources::SourceRow {
+                src: src.into(),
+                packets: 7,
+                syns: 0,
+                ports: 1,
+                hosts: 1,
+                ttl_min: 64,
+                ttl_max: 64,
+                hops: 0,
+                first_seen_ns: 0,
+                last_seen_ns: 0,
+                findings: Vec::new(),
+            },
+            iface: iface.map(str::to_owned),
+        };
+        let one = sources_table(&[entry("198.18.0.2", None)], true);
+        assert!(one.starts_with("SOURCE      PACKETS  SYN"), "{one}");
+        let two = sources_table(
+            &[
+                entry("198.18.0.2", Some("eth0")),
+                entry("10.0.0.4", Some("eth1")),
+            ],
+            true,
+        );
+        let lines: Vec<&str> = two.lines().collect();
+        assert!(
+            lines[0].starts_with("SOURCE      IFACE  PACKETS  SYN"),
+            "{two}"
+        );
+        assert!(lines[1].starts_with("198.18.0.2  eth0         7"), "{two}");
+        assert!(lines[2].starts_with("10.0.0.4    eth1         7"), "{two}");
     }
 
     #[test]

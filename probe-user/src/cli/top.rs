@@ -31,7 +31,7 @@ pub struct TopArgs {
 
 /// An interface name as a socket's file name may hold it: no `/`, no `..`, 1 to 15 bytes (the
 /// kernel's limit).
-fn iface_name(text: &str) -> Result<String, String> {
+pub(crate) fn iface_name(text: &str) -> Result<String, String> {
     if text.is_empty() || text.len() > 15 || text.contains('/') || text == "." || text == ".." {
         return Err(format!(
             "{text:?} is not an interface name (`ip link` lists them)"

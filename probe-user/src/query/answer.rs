@@ -37,11 +37,89 @@ pub struct Stats {
     /// First contacts not reported: ring buffer full.
     pub events_ring_full: u64,
     /// The watched interface and how the program is attached (`native`, `skb`), when the
-    /// daemon says; absent from answers made from counters alone.
+    /// daemon says and the answer is about one interface; absent from answers made from
+    /// counters alone, and from answers summing several interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iface: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach: Option<String>,
+    /// Every interface the counters were summed over, when more than one: a client that
+    /// knows only `iface` sees none named rather than one named wrongly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<Watched>,
+}
+
+/// A watched interface and how the program is attached to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watched {
+    pub iface: String,
+    /// `native` or `skb`.
+    pub attach: String,
+}
+
+impl Stats {
+    /// Names the interfaces the counters came from: one in `iface` and `attach`, as a
+    /// single-interface daemon always has; several in `interfaces`.
+    pub fn name(&mut self, mut watched: Vec<Watched>) {
+        if let [one] = watched.as_mut_slice() {
+            self.iface = Some(std::mem::take(&mut one.iface));
+            self.attach = Some(std::mem::take(&mut one.attach));
+        } else {
+            self.interfaces = watched;
+        }
+    }
+
+    /// What the counters watch, for people: `eth0 (native XDP)`, `eth0, eth1 (native XDP)`
+    /// when the modes agree, else `eth0 (native XDP), eth1 (skb XDP)`; made printable. None
+    /// when the answer names no interface.
+    pub fn watching(&self) -> Option<String> {
+        let line = |t: &str| crate::printable::line(t).into_owned();
+        if let (Some(iface), Some(attach)) = (&self.iface, &self.attach) {
+            return Some(format!("{} ({} XDP)", line(iface), line(attach)));
+        }
+        let first = self.interfaces.first()?;
+        if self.interfaces.iter().all(|w| w.attach == first.attach) {
+            let names: Vec<String> = self.interfaces.iter().map(|w| line(&w.iface)).collect();
+            return Some(format!(
+                "{} ({} XDP)",
+                names.join(", "),
+                line(&first.attach)
+            ));
+        }
+        let each: Vec<String> = self
+            .interfaces
+            .iter()
+            .map(|w| format!("{} ({} XDP)", line(&w.iface), line(&w.attach)))
+            .collect();
+        Some(each.join(", "))
+    }
+}
+
+/// A source's row in the `sources` and `port` answers. A daemon answering for several
+/// interfaces gives each interface's rows apart, each naming its interface: a source seen on
+/// two has two rows, as its sketches (distinct ports and hosts) cannot be summed from rows.
+/// Without `iface` the wire form is the [`SourceRow`](crate::sources::SourceRow)'s alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    #[serde(flatten)]
+    pub row: crate::sources::SourceRow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
+}
+
+impl From<crate::sources::SourceRow> for SourceEntry {
+    fn from(row: crate::sources::SourceRow) -> Self {
+        Self { row, iface: None }
+    }
+}
+
+// Readers of a row (probe top's port pane) need only the row: they read an entry as one.
+impl std::ops::Deref for SourceEntry {
+    type Target = crate::sources::SourceRow;
+
+    fn deref(&self) -> &Self::Target {
+        &self.row
+    }
 }
 
 /// One port's counters, with what the port is known for.
@@ -130,6 +208,7 @@ pub fn stats(s: &Snapshot) -> Stats {
         events_ring_full: s.total(total::EVENTS_RING_FULL),
         iface: None,
         attach: None,
+        interfaces: Vec::new(),
     }
 }
 
@@ -300,7 +379,7 @@ pub struct PortAnswer {
     pub udp: PortCounts,
     /// The busiest sources whose port sketch holds the port (a sketch bit is shared by about
     /// one port in 512, so a source here may have sent to another port of the same bit).
-    pub sources: Vec<crate::sources::SourceRow>,
+    pub sources: Vec<SourceEntry>,
     /// Open and recent findings whose `port` is this port.
     pub findings: Vec<crate::findings::Finding>,
 }
@@ -353,6 +432,7 @@ pub fn answer_body(query: &Query, s: &Snapshot, k: &Knowledge) -> serde_json::Re
 #[cfg(test)]
 mod tests {
     use probe_common::counters::{icmp_key, port_key, port_proto};
+    use serde_json::json;
 
     use super::*;
 
@@ -479,6 +559,76 @@ mod tests {
             }
         );
         assert_eq!(rows[1].flags, "NULL");
+    }
+
+    fn watched(iface: &str, attach: &str) -> Watched {
+        Watched {
+            iface: iface.into(),
+            attach: attach.into(),
+        }
+    }
+
+    #[test]
+    fn stats_of_one_interface_name_it_as_ever_and_of_several_list_them() {
+        let mut one = stats(&Snapshot::zeroed());
+        one.name(vec![watched("eth0", "native")]);
+        let v = serde_json::to_value(&one).unwrap();
+        assert_eq!(
+            (&v["iface"], &v["attach"]),
+            (&json!("eth0"), &json!("native"))
+        );
+        assert_eq!(v.get("interfaces"), None);
+        assert_eq!(one.watching().as_deref(), Some("eth0 (native XDP)"));
+
+        let mut two = stats(&Snapshot::zeroed());
+        two.name(vec![watched("eth0", "native"), watched("eth1", "native")]);
+        let v = serde_json::to_value(&two).unwrap();
+        assert_eq!((v.get("iface"), v.get("attach")), (None, None));
+        assert_eq!(
+            v["interfaces"],
+            json!([
+                {"iface": "eth0", "attach": "native"},
+                {"iface": "eth1", "attach": "native"}
+            ])
+        );
+        assert_eq!(serde_json::from_value::<Stats>(v).unwrap(), two);
+        assert_eq!(two.watching().as_deref(), Some("eth0, eth1 (native XDP)"));
+        two.interfaces[1].attach = "skb".into();
+        assert_eq!(
+            two.watching().as_deref(),
+            Some("eth0 (native XDP), eth1 (skb XDP)")
+        );
+        assert_eq!(stats(&Snapshot::zeroed()).watching(), None);
+    }
+
+    #[test]
+    fn a_source_entry_without_an_interface_is_the_rows_own_wire_form() {
+        let row = crate::sources::SourceRow {
+            src: "198.18.0.2".into(),
+            packets: 3,
+            syns: 1,
+            ports: 2,
+            hosts: 1,
+            ttl_min: 60,
+            ttl_max: 64,
+            hops: 0,
+            first_seen_ns: 1,
+            last_seen_ns: 2,
+            findings: Vec::new(),
+        };
+        let plain = serde_json::to_string(&row).unwrap();
+        let entry = SourceEntry::from(row.clone());
+        assert_eq!(serde_json::to_string(&entry).unwrap(), plain);
+        let named = SourceEntry {
+            row,
+            iface: Some("eth1".into()),
+        };
+        let text = serde_json::to_string(&named).unwrap();
+        assert_eq!(
+            text,
+            format!("{},\"iface\":\"eth1\"}}", &plain[..plain.len() - 1])
+        );
+        assert_eq!(serde_json::from_str::<SourceEntry>(&text).unwrap(), named);
     }
 
     #[test]

@@ -39,6 +39,16 @@ pub enum ClientError {
 
 /// Sends `query` to the daemon on `socket` and decodes its answer as `T`.
 pub async fn ask<T: DeserializeOwned>(socket: &Path, query: Query) -> Result<T, ClientError> {
+    ask_about(socket, None, query).await
+}
+
+/// As [`ask`], about only the interface `iface` of a daemon watching several (`None`: all of
+/// them).
+pub async fn ask_about<T: DeserializeOwned>(
+    socket: &Path,
+    iface: Option<&str>,
+    query: Query,
+) -> Result<T, ClientError> {
     let mut stream = UnixStream::connect(socket)
         .await
         .map_err(|e| match e.kind() {
@@ -53,6 +63,7 @@ pub async fn ask<T: DeserializeOwned>(socket: &Path, query: Query) -> Result<T, 
         })?;
     let body = serde_json::to_vec(&Request {
         version: VERSION,
+        iface: iface.map(str::to_owned),
         query,
     })?;
     // A daemon that refuses the connection (too many clients) answers and closes before it

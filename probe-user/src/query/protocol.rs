@@ -10,6 +10,10 @@ pub const VERSION: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub version: u32,
+    /// Only this interface of a daemon watching several; absent, all of them. Left out of the
+    /// wire form when absent, so requests without it read as they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
     #[serde(flatten)]
     pub query: Query,
 }
@@ -80,7 +84,8 @@ pub struct Response {
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
-    /// `bad_request` (not JSON, or not a known query), `unsupported_version`, or `internal`.
+    /// `bad_request` (not JSON, not a known query, or an interface the daemon does not watch),
+    /// `unsupported_version`, `busy`, or `internal`.
     pub code: String,
     pub message: String,
 }
@@ -133,6 +138,7 @@ mod tests {
     fn a_ports_request_has_a_stable_wire_form() {
         let r = Request {
             version: 1,
+            iface: None,
             query: Query::Ports {
                 proto: Some(Proto::Udp),
                 source: true,
@@ -145,6 +151,24 @@ mod tests {
             r#"{"version":1,"query":"ports","proto":"udp","source":true,"top":5}"#
         );
         assert_eq!(decode_request(text.as_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn an_interface_goes_between_the_version_and_the_query() {
+        let r = Request {
+            version: 1,
+            iface: Some("eth1".into()),
+            query: Query::Stats,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(text, r#"{"version":1,"iface":"eth1","query":"stats"}"#);
+        assert_eq!(decode_request(text.as_bytes()).unwrap(), r);
+        let without = decode_request(br#"{"version":1,"query":"stats"}"#).unwrap();
+        assert_eq!(without.iface, None);
+        assert_eq!(
+            serde_json::to_string(&without).unwrap(),
+            r#"{"version":1,"query":"stats"}"#
+        );
     }
 
     #[test]

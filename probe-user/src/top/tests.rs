@@ -619,3 +619,21 @@ fn the_header_names_the_interface_and_attach_mode_when_the_daemon_says_them() {
         "{first}"
     );
 }
+
+#[test]
+fn the_header_names_every_interface_of_a_daemon_watching_several() {
+    let mut app = App::new("/run/probe/probe.sock".into(), Duration::from_secs(1), true);
+    let mut a = recorded(1);
+    a.stats.interfaces = ["eth0", "eth1"]
+        .map(|i| crate::query::answer::Watched {
+            iface: i.to_owned(),
+            attach: "native".to_owned(),
+        })
+        .into();
+    app.absorb(Ok(a));
+    let first = lines(&screen(&app, 160, 48)).remove(0);
+    assert!(
+        first.starts_with("probe top · eth0, eth1 (native XDP) · every 1s · /run/probe/probe.sock"),
+        "{first}"
+    );
+}

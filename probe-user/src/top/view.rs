@@ -21,6 +21,7 @@ use crate::{
     findings::{Finding, time::format_rfc3339_ms},
     knowledge::named,
     printable,
+    query::answer::Stats,
     sources::SourceRow,
 };
 
@@ -333,14 +334,8 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
         .data
         .stats
         .as_ref()
-        .and_then(|s| Some((s.iface.as_deref()?, s.attach.as_deref()?)))
-        .map(|(iface, attach)| {
-            format!(
-                "{} ({} XDP) · ",
-                printable::line(iface),
-                printable::line(attach)
-            )
-        })
+        .and_then(Stats::watching)
+        .map(|w| format!("{w} · "))
         .unwrap_or_default();
     let left = format!(
         "probe top · {watching}every {interval} · {}",
