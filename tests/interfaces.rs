@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use probe_integration::{
-    Daemon, Lab, SECOND_ATTACKER_V4, SECOND_SENSOR_V4, SENSOR_V4, SecondLink, Stats, describe,
-    of_kind, require_root,
+    Daemon, Lab, SECOND_ATTACKER_V4, SECOND_SENSOR_V4, SENSOR_V4, Scratch, SecondLink, Stats,
+    describe, of_kind, probe_bin, require_root,
 };
 use serde_json::json;
 
@@ -31,9 +31,17 @@ fn one_daemon_counts_and_finds_on_each_of_two_interfaces_and_outlives_one() {
 
     let on = |iface: &str| Stats::from_json(&probe.query(&["--iface", iface, "stats"]));
     let first = on(&first_if);
-    assert_eq!((first.packets, first.icmp, first.tcp), (3, 3, 0), "{first:?}");
+    assert_eq!(
+        (first.packets, first.icmp, first.tcp),
+        (3, 3, 0),
+        "{first:?}"
+    );
     let other = on(&second_if);
-    assert_eq!((other.packets, other.icmp, other.tcp), (30, 0, 30), "{other:?}");
+    assert_eq!(
+        (other.packets, other.icmp, other.tcp),
+        (30, 0, 30),
+        "{other:?}"
+    );
     // The answer for both names both, with how each is attached.
     let stats = probe.query(&["stats"]);
     assert_eq!(
@@ -97,10 +105,7 @@ fn one_daemon_counts_and_finds_on_each_of_two_interfaces_and_outlives_one() {
 
     // The second interface goes away: the first is still watched, the second's counts kept.
     second.delete();
-    probe.wait_for_log(
-        &format!("{second_if} was deleted"),
-        Duration::from_secs(10),
-    );
+    probe.wait_for_log(&format!("{second_if} was deleted"), Duration::from_secs(10));
     lab.attacker(&["ping", "-c", "2", "-i", "0.2", SENSOR_V4]);
     probe.settled_stats();
     assert_eq!(on(&first_if).icmp, 5);
@@ -108,4 +113,41 @@ fn one_daemon_counts_and_finds_on_each_of_two_interfaces_and_outlives_one() {
     let found = probe.finish();
     let scans = of_kind(&found, "vertical_scan");
     assert_eq!(scans.len(), 1, "{}", describe(&found));
+}
+
+/// `probe run` with `args` in the lab's sensor namespace, expected to be refused: its stderr.
+fn refused(lab: &Lab, args: &[&str]) -> String {
+    let files = Scratch::new();
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+        .arg("--")
+        .args(["timeout", "20"])
+        .arg(probe_bin())
+        .args(["run", "--no-history", "--no-metrics", "--socket"])
+        .arg(files.path("probe.sock"))
+        .args(args)
+        .output()
+        .expect("running the daemon");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "the start must fail: {stderr}");
+    stderr
+}
+
+#[test]
+fn an_interface_that_cannot_be_watched_refuses_the_start_before_any_is_touched() {
+    require_root!();
+    let lab = Lab::new();
+    let first = lab.sensor_if();
+    let stderr = refused(&lab, &["--iface", first, "--iface", "nosuch0"]);
+    assert!(stderr.contains("nosuch0"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert_eq!(lab.xdp_program(), None, "nothing attached to {first}");
+    assert!(!lab.pin_dir().exists(), "nothing pinned");
+    // The same interface twice is a mistake too, said before anything starts.
+    let stderr = refused(&lab, &["--iface", &format!("{first},{first}")]);
+    assert_eq!(
+        stderr,
+        format!("probe: --iface {first} is given twice: name each interface once\n")
+    );
+    assert_eq!(lab.xdp_program(), None);
 }

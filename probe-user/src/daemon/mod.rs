@@ -179,6 +179,9 @@ impl Running {
             .iter()
             .map(|iface| lock::take(iface, &config.socket))
             .collect::<Result<Vec<_>, _>>()?;
+        for iface in &config.ifaces {
+            loader::interface_index(iface)?;
+        }
         let metrics = config.metrics.map(bind_metrics).transpose()?;
         let knowledge = Arc::new(Knowledge::load(config.knowledge.as_deref())?);
         let detectors = detect::Config::load(config.detectors.as_deref())?;
@@ -226,8 +229,9 @@ impl Running {
     /// to stop or the query server stops; returns why.
     async fn watch(&mut self, config: &Config, mut control: mpsc::Receiver<Control>) -> String {
         let (stop_tx, stop_rx) = watch::channel(false);
-        // TEMPORARY until the query side lands: the first interface answers.
-        let answers: Arc<dyn server::Source> = Arc::new(self.watched[0].live());
+        let answers: Arc<dyn server::Source> = Arc::new(server::Interfaces::new(
+            self.watched.iter().map(Watched::live).collect(),
+        ));
         if let Some(listener) = self.metrics.take() {
             let scrape: Arc<dyn metrics::server::Source> = Arc::new(Scraper {
                 interfaces: self
@@ -337,7 +341,6 @@ fn prepare(
             }),
         ..SinkOptions::default()
     })?;
-    loader::interface_index(iface)?;
     let mut detectors = detectors.clone();
     let origin = settle_home(config, iface, &mut detectors);
     log::info!(

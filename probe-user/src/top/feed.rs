@@ -17,12 +17,11 @@ use serde::de::DeserializeOwned;
 use crate::{
     findings::Finding,
     query::{
-        answer::{IcmpRow, PortAnswer, PortRow, Stats},
+        answer::{IcmpRow, PortAnswer, PortRow, SourceEntry, Stats},
         client::{self, ClientError},
         protocol::Query,
     },
     source::clock::KernelClock,
-    sources::SourceRow,
 };
 
 /// Destination ports asked for: the busiest by total. A port outside them has no rate until
@@ -60,7 +59,7 @@ pub struct Answers {
     pub wall_ns: u64,
     pub stats: Stats,
     pub ports: Vec<PortRow>,
-    pub sources: Vec<SourceRow>,
+    pub sources: Vec<SourceEntry>,
     pub icmp: Vec<IcmpRow>,
     /// The findings answer, oldest first.
     pub findings: Vec<Finding>,
@@ -106,7 +105,7 @@ pub async fn fetch(socket: &Path, want: &Want, start: Instant) -> Result<Answers
             },
         )
         .await?;
-        let sources: Vec<SourceRow> = ask(
+        let sources: Vec<SourceEntry> = ask(
             socket,
             Query::Sources {
                 top: Some(SOURCE_ROWS),

@@ -133,7 +133,19 @@ pub struct PortLine {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceLine {
     pub row: SourceRow,
+    /// The interface the row is about, when the daemon watches several (one row each).
+    pub iface: Option<String>,
     pub rate: Option<f64>,
+}
+
+impl SourceLine {
+    /// The source as the table shows it: its address, and its interface when it has one.
+    pub fn name(&self) -> String {
+        match &self.iface {
+            Some(iface) => format!("{} ({iface})", self.row.src),
+            None => self.row.src.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -326,7 +338,7 @@ impl App {
                 self.data
                     .sources
                     .iter()
-                    .map(|l| (l.row.src.clone(), l.row.packets)),
+                    .map(|l| ((l.iface.clone(), l.row.src.clone()), l.row.packets)),
                 feed::SOURCE_ROWS,
                 t,
             )
@@ -334,9 +346,17 @@ impl App {
         self.data.sources = a
             .sources
             .into_iter()
-            .map(|row| SourceLine {
-                rate: earlier.as_ref().and_then(|e| e.rate(&row.src, row.packets)),
-                row,
+            .map(|entry| {
+                let key = (entry.iface, entry.row.src);
+                let rate = earlier
+                    .as_ref()
+                    .and_then(|e| e.rate(&key, entry.row.packets));
+                let (iface, src) = key;
+                SourceLine {
+                    row: SourceRow { src, ..entry.row },
+                    iface,
+                    rate,
+                }
             })
             .collect();
 

@@ -137,6 +137,49 @@ fn rates_are_the_difference_of_two_answers_over_the_time_between() {
 }
 
 #[test]
+fn one_source_seen_on_two_interfaces_has_a_row_and_a_rate_on_each() {
+    // A daemon watching two interfaces: the attacker's row once per interface, its counts
+    // apart, as the daemon answers them.
+    let on_two = |n: u64, first: u64, second: u64| {
+        let mut a = recorded(n);
+        let row = a.sources[0].row.clone();
+        a.sources = vec![
+            crate::query::answer::SourceEntry {
+                row: crate::sources::SourceRow {
+                    packets: first,
+                    ..row.clone()
+                },
+                iface: Some("eth0".to_owned()),
+            },
+            crate::query::answer::SourceEntry {
+                row: crate::sources::SourceRow {
+                    packets: second,
+                    ..row
+                },
+                iface: Some("eth1".to_owned()),
+            },
+        ];
+        a
+    };
+    let mut app = App::new("/run/probe/probe.sock".into(), Duration::from_secs(1), true);
+    app.absorb(Ok(on_two(1, 100, 40)));
+    app.absorb(Ok(on_two(2, 130, 45)));
+    let mut rows: Vec<(String, Option<f64>)> = app
+        .source_rows()
+        .iter()
+        .map(|l| (l.name(), l.rate))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        rows,
+        [
+            ("198.18.0.2 (eth0)".to_owned(), Some(30.0)),
+            ("198.18.0.2 (eth1)".to_owned(), Some(5.0)),
+        ]
+    );
+}
+
+#[test]
 fn the_first_answer_has_no_rates_and_a_port_new_since_a_short_answer_counts_from_zero() {
     let mut app = App::new(String::new(), Duration::from_secs(1), true);
     app.absorb(Ok(recorded(1)));

@@ -649,14 +649,14 @@ fn source_findings(row: &SourceRow) -> String {
 
 fn sources_table(app: &App) -> Columns {
     let rows = app.source_rows();
-    let widest = rows.iter().map(|l| l.row.src.len()).max().unwrap_or(0);
+    let widest = rows.iter().map(|l| l.name().len()).max().unwrap_or(0);
     let address = u16::try_from(widest.clamp(15, 39)).unwrap_or(15);
     let body = rows
         .into_iter()
         .map(|l| {
             let r = &l.row;
             Row::new(vec![
-                Cell::from(printable::line(&r.src).into_owned()),
+                Cell::from(printable::line(&l.name()).into_owned()),
                 Cell::from(level_mark(worst(r))),
                 right(per_second(l.rate)),
                 right(count(r.packets)),
