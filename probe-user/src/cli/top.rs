@@ -7,16 +7,17 @@ use crate::{daemon::DEFAULT_SOCKET, duration, top::screen};
 /// The shortest `--interval`: each refresh asks the daemon one query per pane.
 const MIN_REFRESH: Duration = Duration::from_millis(100);
 
-/// Arguments of `probe top`. A daemon watches one interface (its `stats` answer names it, and
-/// the header shows it): `--iface` chooses the daemon of that interface by the socket
-/// `probe@IFACE` gives it, `--socket` any daemon.
+/// Arguments of `probe top`. The header names the interfaces the daemon watches. `--iface`
+/// chooses one: the daemon `probe@IFACE` runs for it when its socket is there, else that
+/// interface of the daemon at `--socket` (one watching several).
 #[derive(Debug, clap::Args)]
 pub struct TopArgs {
-    /// The daemon's socket.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET, conflicts_with = "iface")]
-    pub socket: PathBuf,
-    /// The daemon watching IF, at /run/probe/IF.sock (the socket of `probe@IF.service`,
-    /// docs/operations.md); instead of --socket.
+    /// The daemon's socket [default: /run/probe/probe.sock].
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Only interface IF: the daemon watching it at /run/probe/IF.sock (the socket of
+    /// `probe@IF.service`, docs/operations.md) when that is there and --socket is not given,
+    /// else IF of the daemon at --socket, which watches several.
     #[arg(long, value_name = "IF", value_parser = iface_name)]
     pub iface: Option<String>,
     /// Time between refreshes (like 500ms, 1s, 5s; from 100ms to 1h). Each refresh asks the
@@ -41,12 +42,21 @@ pub(crate) fn iface_name(text: &str) -> Result<String, String> {
 }
 
 impl TopArgs {
-    /// The socket to ask: `--iface`'s daemon's, else `--socket`.
-    pub fn socket(&self) -> PathBuf {
-        self.iface.as_ref().map_or_else(
-            || self.socket.clone(),
-            |i| PathBuf::from(format!("/run/probe/{i}.sock")),
-        )
+    /// The socket to ask, and the interface to ask about when the daemon there watches
+    /// several; `exists` says whether a socket is there.
+    pub fn target(&self, exists: impl Fn(&std::path::Path) -> bool) -> (PathBuf, Option<String>) {
+        match (&self.socket, &self.iface) {
+            (Some(socket), iface) => (socket.clone(), iface.clone()),
+            (None, Some(iface)) => {
+                let own = PathBuf::from(format!("/run/probe/{iface}.sock"));
+                if exists(&own) {
+                    (own, None)
+                } else {
+                    (PathBuf::from(DEFAULT_SOCKET), Some(iface.clone()))
+                }
+            }
+            (None, None) => (PathBuf::from(DEFAULT_SOCKET), None),
+        }
     }
 }
 
@@ -72,8 +82,10 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
             "probe top draws on a terminal and standard output is not one: for a script or a pipe, use `probe query` (stats, ports, sources, findings, icmp; --json)"
         );
     }
+    let (socket, iface) = args.target(std::path::Path::exists);
     screen::run(&screen::Options {
-        socket: args.socket(),
+        socket,
+        iface,
         interval: args.interval,
         color: wants_color(args.no_color, std::env::var_os("NO_COLOR").as_deref()),
     })?;
@@ -105,14 +117,18 @@ mod tests {
     fn top_takes_a_socket_an_interval_and_a_monochrome_switch() {
         let t = parse(&[]).unwrap();
         assert_eq!(
-            (t.socket, t.interval, t.no_color),
-            (PathBuf::from(DEFAULT_SOCKET), Duration::from_secs(1), false)
+            (t.target(|_| false), t.interval, t.no_color),
+            (
+                (PathBuf::from(DEFAULT_SOCKET), None),
+                Duration::from_secs(1),
+                false
+            )
         );
         let t = parse(&["--socket", "/tmp/p.sock", "--interval", "250ms", "--mono"]).unwrap();
         assert_eq!(
-            (t.socket, t.interval, t.no_color),
+            (t.target(|_| false), t.interval, t.no_color),
             (
-                PathBuf::from("/tmp/p.sock"),
+                (PathBuf::from("/tmp/p.sock"), None),
                 Duration::from_millis(250),
                 true
             )
@@ -136,17 +152,29 @@ mod tests {
     }
 
     #[test]
-    fn iface_chooses_the_daemon_of_that_interface_and_is_checked() {
+    fn iface_chooses_the_daemon_of_that_interface_or_that_interface_of_a_daemon_and_is_checked() {
+        let eth1 = parse(&["--iface", "eth1"]).unwrap();
+        // probe@eth1 runs: its socket.
         assert_eq!(
-            parse(&["--iface", "eth1"]).unwrap().socket(),
-            PathBuf::from("/run/probe/eth1.sock")
+            eth1.target(|p| p == std::path::Path::new("/run/probe/eth1.sock")),
+            (PathBuf::from("/run/probe/eth1.sock"), None)
         );
-        assert_eq!(parse(&[]).unwrap().socket(), PathBuf::from(DEFAULT_SOCKET));
+        // It does not: eth1 of the daemon at the default socket.
+        assert_eq!(
+            eth1.target(|_| false),
+            (PathBuf::from(DEFAULT_SOCKET), Some("eth1".to_owned()))
+        );
+        // A socket named: eth1 of that daemon.
+        assert_eq!(
+            parse(&["--iface", "eth1", "--socket", "/tmp/x"])
+                .unwrap()
+                .target(|_| true),
+            (PathBuf::from("/tmp/x"), Some("eth1".to_owned()))
+        );
         assert!(
             parse(&["--iface", "../etc"])
                 .unwrap_err()
                 .contains("is not an interface name")
         );
-        assert!(parse(&["--iface", "eth1", "--socket", "/tmp/x"]).is_err());
     }
 }

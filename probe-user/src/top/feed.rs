@@ -83,10 +83,16 @@ pub struct Trouble {
     pub message: String,
 }
 
-/// Asks the daemon on `socket` for what `want` names. The answers are stamped with the time
+/// Asks the daemon on `socket` for what `want` names, about interface `iface` only when given
+/// (a daemon watching several). The answers are stamped with the time
 /// the totals came (from `start` on the monotonic clock, and on the wall clock): a daemon that
 /// was slow to answer is not credited with packets it counted after the stamp.
-pub async fn fetch(socket: &Path, want: &Want, start: Instant) -> Result<Answers, Trouble> {
+pub async fn fetch(
+    socket: &Path,
+    iface: Option<&str>,
+    want: &Want,
+    start: Instant,
+) -> Result<Answers, Trouble> {
     let trouble = |lost: bool, message: String| Trouble {
         at: start.elapsed(),
         wall_ns: KernelClock::now_wall(),
@@ -94,10 +100,11 @@ pub async fn fetch(socket: &Path, want: &Want, start: Instant) -> Result<Answers
         message,
     };
     let ask = async {
-        let stats: Stats = ask(socket, Query::Stats).await?;
+        let stats: Stats = ask(socket, iface, Query::Stats).await?;
         let (at, wall_ns) = (start.elapsed(), KernelClock::now_wall());
         let ports: Vec<PortRow> = ask(
             socket,
+            iface,
             Query::Ports {
                 proto: None,
                 source: false,
@@ -107,6 +114,7 @@ pub async fn fetch(socket: &Path, want: &Want, start: Instant) -> Result<Answers
         .await?;
         let sources: Vec<SourceEntry> = ask(
             socket,
+            iface,
             Query::Sources {
                 top: Some(SOURCE_ROWS),
                 port: None,
@@ -115,6 +123,7 @@ pub async fn fetch(socket: &Path, want: &Want, start: Instant) -> Result<Answers
         .await?;
         let findings: Vec<Finding> = ask(
             socket,
+            iface,
             Query::Findings {
                 since_ns: want.findings_since_ns,
                 kind: None,
@@ -123,13 +132,14 @@ pub async fn fetch(socket: &Path, want: &Want, start: Instant) -> Result<Answers
         .await?;
         let icmp: Vec<IcmpRow> = ask(
             socket,
+            iface,
             Query::Icmp {
                 top: Some(ICMP_ROWS),
             },
         )
         .await?;
         let port = match want.port {
-            Some(port) => Some(ask::<PortAnswer>(socket, Query::Port { port }).await?),
+            Some(port) => Some(ask::<PortAnswer>(socket, iface, Query::Port { port }).await?),
             None => None,
         };
         Ok::<_, Asked>(Answers {
@@ -157,8 +167,12 @@ enum Asked {
     Lost(String),
 }
 
-async fn ask<T: DeserializeOwned>(socket: &Path, query: Query) -> Result<T, Asked> {
-    match tokio::time::timeout(ASK_LIMIT, client::ask(socket, query)).await {
+async fn ask<T: DeserializeOwned>(
+    socket: &Path,
+    iface: Option<&str>,
+    query: Query,
+) -> Result<T, Asked> {
+    match tokio::time::timeout(ASK_LIMIT, client::ask_about(socket, iface, query)).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(e @ ClientError::Refused { .. })) => Err(Asked::Refused(e)),
         Ok(Err(e)) => Err(Asked::Lost(e.to_string())),
@@ -183,8 +197,8 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Starts the asking thread for the daemon on `socket`.
-    pub fn start(socket: PathBuf) -> std::io::Result<Self> {
+    /// Starts the asking thread for the daemon on `socket` (about `iface` only, when given).
+    pub fn start(socket: PathBuf, iface: Option<String>) -> std::io::Result<Self> {
         let (wants, wanted) = mpsc::channel::<Want>();
         let (told, outcomes) = mpsc::channel::<Outcome>();
         let start = Instant::now();
@@ -196,7 +210,7 @@ impl Feed {
                     .build();
                 for want in wanted {
                     let outcome = match &runtime {
-                        Ok(rt) => rt.block_on(fetch(&socket, &want, start)),
+                        Ok(rt) => rt.block_on(fetch(&socket, iface.as_deref(), &want, start)),
                         Err(e) => Err(Trouble {
                             at: start.elapsed(),
                             wall_ns: KernelClock::now_wall(),
@@ -273,7 +287,7 @@ mod tests {
             .build()
             .unwrap();
         let before = KernelClock::now_wall();
-        let outcome = runtime.block_on(fetch(&socket, &Want::default(), Instant::now()));
+        let outcome = runtime.block_on(fetch(&socket, None, &Want::default(), Instant::now()));
         let trouble = outcome.unwrap_err();
         assert!(trouble.lost);
         assert!(

@@ -28,6 +28,8 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 #[derive(Clone, Debug)]
 pub struct Options {
     pub socket: PathBuf,
+    /// Only this interface of a daemon watching several.
+    pub iface: Option<String>,
     pub interval: Duration,
     /// False for monochrome.
     pub color: bool,
@@ -35,7 +37,7 @@ pub struct Options {
 
 /// Runs the view until the operator quits; the terminal is given back however it ends.
 pub fn run(options: &Options) -> anyhow::Result<()> {
-    let mut feed = Feed::start(options.socket.clone())?;
+    let mut feed = Feed::start(options.socket.clone(), options.iface.clone())?;
     let mut app = App::new(
         options.socket.display().to_string(),
         options.interval,
