@@ -72,6 +72,20 @@ fn one_daemon_counts_and_finds_on_each_of_two_interfaces_and_outlives_one() {
     };
     assert_eq!(scans_on(&second_if), 1);
     assert_eq!(scans_on(&first_if), 0);
+    // Open findings are counted per interface too: the scan and four described ports (1, 7,
+    // 11, 19) on the second, nothing on the first.
+    let open_on = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("stats");
+        probe.query(&all)["open_findings"].clone()
+    };
+    let second_open = json!({"benign": 0, "notable": 1, "suspicious": 4, "hostile": 0});
+    assert_eq!(open_on(&["--iface", &second_if]), second_open);
+    assert_eq!(
+        open_on(&["--iface", &first_if]),
+        json!({"benign": 0, "notable": 0, "suspicious": 0, "hostile": 0})
+    );
+    assert_eq!(open_on(&[]), second_open);
     let lines = std::fs::read_to_string(probe.findings_path()).expect("the findings file");
     let scan_line: serde_json::Value = lines
         .lines()

@@ -182,7 +182,7 @@ fn probe_top_shows_the_traffic_sent_and_the_finding_it_caused() {
         "{finding:?}"
     );
     assert!(
-        screen.contains("open findings (last 5 min): 1 hostile  0 suspicious"),
+        screen.contains("open findings: 1 hostile  0 suspicious"),
         "{screen}"
     );
     // The header names the watched interface and how the probe is attached (the lab's veth

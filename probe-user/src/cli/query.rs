@@ -366,7 +366,14 @@ fn stats_table(s: &Stats) -> String {
         .iter()
         .map(|(k, v)| vec![(*k).to_owned(), v.to_string()])
         .collect();
-    let table = table(&["COUNTER", "VALUE"], body, true, "counters");
+    let mut table = table(&["COUNTER", "VALUE"], body, true, "counters");
+    if let Some(o) = s.open_findings {
+        let _ = writeln!(
+            table,
+            "open findings: {} hostile, {} suspicious, {} notable, {} benign",
+            o.hostile, o.suspicious, o.notable, o.benign
+        );
+    }
     match s.watching() {
         Some(watching) => format!("watching {watching}\n{table}"),
         None => table,
@@ -557,6 +564,13 @@ mod tests {
             })
             .into();
         assert!(stats_table(&s).starts_with("watching eth0, eth1 (native XDP)\nCOUNTER"));
+        s.open_findings = Some(crate::query::answer::OpenFindings::from_levels([
+            4, 3, 2, 1,
+        ]));
+        assert!(
+            stats_table(&s)
+                .ends_with("\nopen findings: 1 hostile, 2 suspicious, 3 notable, 4 benign\n")
+        );
     }
 
     #[test]

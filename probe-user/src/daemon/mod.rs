@@ -404,7 +404,8 @@ impl metrics::server::Source for Scraper {
                     (
                         Arc::clone(p.engine().knowledge()),
                         p.output().opened().clone(),
-                        p.engine().open_state().len(),
+                        usize::try_from(p.engine().open_by_level().iter().sum::<u64>())
+                            .unwrap_or(usize::MAX),
                     )
                 };
                 #[expect(

@@ -831,6 +831,11 @@ impl Engine {
         self.book.len()
     }
 
+    /// Open findings by level (benign, notable, suspicious, hostile), cheaply.
+    pub fn open_by_level(&self) -> [u64; 4] {
+        self.book.open_by_level()
+    }
+
     /// The current state of every open finding (between refresh lines, fresher than the last
     /// line written).
     pub fn open_state(&self) -> Vec<Finding> {

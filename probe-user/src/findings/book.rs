@@ -345,6 +345,18 @@ impl Book {
         out
     }
 
+    /// How many findings are open (their first line written), by level: benign, notable,
+    /// suspicious, hostile. Counted without making their lines.
+    pub fn open_by_level(&self) -> [u64; 4] {
+        let mut by = [0u64; 4];
+        for case in self.open.values().flat_map(BTreeMap::values) {
+            if !case.held {
+                by[case.finding.level as usize] += 1;
+            }
+        }
+        by
+    }
+
     /// The current state of every open finding, as its next line would show it.
     pub fn open_findings(&self) -> Vec<Finding> {
         self.open

@@ -316,8 +316,10 @@ fn a_finding_about_probes_waits_for_answers_and_can_be_withdrawn_unwritten() {
     );
     assert!(b.is_open(Kind::VerticalScan, "198.18.0.66"));
     assert!(b.is_held(Kind::VerticalScan, "198.18.0.66"));
-    // Held findings are not shown as open yet.
+    // Held findings are not shown as open yet, nor counted: the smurf alone, at the level
+    // it was drafted with.
     assert_eq!(b.open_findings().len(), 1);
+    assert_eq!(b.open_by_level(), [0, 0, 1, 0]);
     // More probes while it waits: counted, still no line.
     assert!(
         b.merge(draft(Kind::VerticalScan, "198.18.0.66", T0 + S))

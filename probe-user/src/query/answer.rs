@@ -47,6 +47,36 @@ pub struct Stats {
     /// knows only `iface` sees none named rather than one named wrongly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<Watched>,
+    /// Findings open now, by level, when the daemon says (not in answers made from counters
+    /// alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_findings: Option<OpenFindings>,
+}
+
+/// How many findings are open, by level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenFindings {
+    pub benign: u64,
+    pub notable: u64,
+    pub suspicious: u64,
+    pub hostile: u64,
+}
+
+impl OpenFindings {
+    /// From counts in level order (benign first).
+    pub fn from_levels([benign, notable, suspicious, hostile]: [u64; 4]) -> Self {
+        Self {
+            benign,
+            notable,
+            suspicious,
+            hostile,
+        }
+    }
+
+    /// Counts in level order (benign first).
+    pub fn levels(self) -> [u64; 4] {
+        [self.benign, self.notable, self.suspicious, self.hostile]
+    }
 }
 
 /// A watched interface and how the program is attached to it.
@@ -209,6 +239,7 @@ pub fn stats(s: &Snapshot) -> Stats {
         iface: None,
         attach: None,
         interfaces: Vec::new(),
+        open_findings: None,
     }
 }
 

@@ -57,6 +57,11 @@ pub trait Source: Send + Sync + 'static {
     fn history(&self, _since_ns: Option<u64>, _kind: Option<&str>) -> Vec<Stored> {
         Vec::new()
     }
+    /// Findings open now by level (benign first), for the `stats` answer; `None` where no
+    /// findings are kept.
+    fn open_by_level(&self) -> Option<[u64; 4]> {
+        None
+    }
     /// The watched interfaces and their attach modes, in the order given, for the `stats`
     /// answer.
     fn interfaces(&self) -> Vec<Watched> {
@@ -126,6 +131,10 @@ impl Source for Live {
 
     fn only(&self, iface: &str) -> Option<&dyn Source> {
         (self.iface == iface).then_some(self as &dyn Source)
+    }
+
+    fn open_by_level(&self) -> Option<[u64; 4]> {
+        Some(self.pipeline().engine().open_by_level())
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -239,6 +248,13 @@ impl<S: Source> Source for Interfaces<S> {
 
     fn interfaces(&self) -> Vec<Watched> {
         self.each.iter().flat_map(Source::interfaces).collect()
+    }
+
+    fn open_by_level(&self) -> Option<[u64; 4]> {
+        self.each
+            .iter()
+            .filter_map(Source::open_by_level)
+            .reduce(|a, b| std::array::from_fn(|i| a[i].saturating_add(b[i])))
     }
 
     fn only(&self, iface: &str) -> Option<&dyn Source> {
@@ -524,6 +540,9 @@ async fn client(mut stream: UnixStream, source: Arc<dyn Source>, budget: &tokio:
             protocol::Query::Stats => {
                 let mut stats = answer::stats(&chosen.snapshot());
                 stats.name(chosen.interfaces());
+                stats.open_findings = chosen
+                    .open_by_level()
+                    .map(answer::OpenFindings::from_levels);
                 answer::ok_body(&stats)
             }
             q => answer::answer_body(q, &chosen.snapshot(), &chosen.knowledge()),
@@ -684,6 +703,16 @@ mod tests {
 
         fn only(&self, iface: &str) -> Option<&dyn Source> {
             (self.iface == iface).then_some(self as &dyn Source)
+        }
+
+        /// Its findings in memory open and notable, and a hostile one more on eth1.
+        fn open_by_level(&self) -> Option<[u64; 4]> {
+            Some([
+                0,
+                self.memory.len() as u64,
+                0,
+                u64::from(self.iface == "eth1"),
+            ])
         }
 
         fn sources(&self, top: usize, _: Option<u16>) -> Vec<SourceEntry> {
@@ -956,8 +985,16 @@ mod tests {
             (42, None, 2)
         );
         assert_eq!(
+            all.open_findings.map(answer::OpenFindings::levels),
+            Some([0, 3, 0, 1])
+        );
+        assert_eq!(
             (eth0.packets, eth0.iface.as_deref(), eth0.interfaces.len()),
             (12, Some("eth0"), 0)
+        );
+        assert_eq!(
+            eth0.open_findings.map(answer::OpenFindings::levels),
+            Some([0, 2, 0, 0])
         );
         assert_eq!(
             eth9.to_string(),

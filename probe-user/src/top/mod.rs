@@ -27,9 +27,9 @@ use crate::{
 
 /// How long rate history a ports row's sparkline shows.
 pub const HISTORY: Duration = Duration::from_mins(1);
-/// A finding counts as open while its last contact is this recent: the daemon's default
-/// `findings.window_secs`, after which it closes a finding (the answers do not say which
-/// findings are open).
+/// With a daemon whose `stats` answer does not count its open findings (an older one), a
+/// finding counts as open while its last contact is this recent: the daemon's default
+/// `findings.window_secs`, after which it closes a finding.
 pub const OPEN_WINDOW: Duration = Duration::from_mins(5);
 /// Findings held for the findings pane, the newest.
 pub const KEEP_FINDINGS: usize = 2000;
@@ -487,9 +487,18 @@ impl App {
         }
     }
 
-    /// Findings whose last contact is within [`OPEN_WINDOW`] of now, per level: benign,
-    /// notable, suspicious, hostile.
-    pub fn open_by_level(&self) -> [usize; 4] {
+    /// Open findings per level (benign, notable, suspicious, hostile), and whether the daemon
+    /// counted them: as its `stats` answer says, else those whose last contact is within
+    /// [`OPEN_WINDOW`] of now.
+    pub fn open_by_level(&self) -> ([u64; 4], bool) {
+        if let Some(open) = self.data.stats.as_ref().and_then(|s| s.open_findings) {
+            return (open.levels(), true);
+        }
+        (self.recent_by_level(), false)
+    }
+
+    /// Findings whose last contact is within [`OPEN_WINDOW`] of now, per level.
+    fn recent_by_level(&self) -> [u64; 4] {
         let window = u64::try_from(OPEN_WINDOW.as_nanos()).unwrap_or(u64::MAX);
         let since = self.now_ns().saturating_sub(window);
         let mut counts = [0; 4];

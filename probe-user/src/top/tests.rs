@@ -215,13 +215,26 @@ fn a_rate_history_holds_a_minute_of_refreshes() {
 }
 
 #[test]
-fn open_findings_are_those_seen_in_the_last_five_minutes() {
+fn open_findings_are_the_daemons_count_else_those_seen_in_the_last_five_minutes() {
     let mut app = app();
-    // benign, notable, suspicious, hostile
-    assert_eq!(app.open_by_level(), [0, 6, 6, 1]);
+    // The recorded answers predate the count: benign, notable, suspicious, hostile.
+    assert_eq!(app.open_by_level(), ([0, 6, 6, 1], false));
     // Five minutes after the trojan probe's last contact (02:07:40.794) only it has aged out.
     app.data.wall_ns = 1_796_436_460_794_000_000 + 300 * SECOND + SECOND;
-    assert_eq!(app.open_by_level(), [0, 6, 6, 0]);
+    assert_eq!(app.open_by_level(), ([0, 6, 6, 0], false));
+    // A daemon that counts them is taken at its word.
+    let mut counted = recorded(2);
+    counted.at = Duration::from_secs(3);
+    counted.stats.open_findings = Some(crate::query::answer::OpenFindings::from_levels([
+        2, 0, 5, 1,
+    ]));
+    app.absorb(Ok(counted));
+    assert_eq!(app.open_by_level(), ([2, 0, 5, 1], true));
+    let text = lines(&screen(&app, 160, 48)).join("\n");
+    assert!(
+        text.contains("open findings: 1 hostile  5 suspicious  0 notable  2 benign"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -374,8 +374,12 @@ fn draw_header(frame: &mut Frame, app: &App, area: Rect) {
     };
     frame.render_widget(Paragraph::new(traffic), second);
 
-    let [benign, notable, suspicious, hostile] = app.open_by_level();
-    let mut spans = vec![Span::raw("open findings (last 5 min): ")];
+    let ([benign, notable, suspicious, hostile], counted) = app.open_by_level();
+    let mut spans = vec![Span::raw(if counted {
+        "open findings: "
+    } else {
+        "open findings (last 5 min): "
+    })];
     for (n, level) in [
         (hostile, "hostile"),
         (suspicious, "suspicious"),
@@ -841,8 +845,8 @@ fn help_text() -> Text<'static> {
         "PKT/S: the rate between the last two answers. LAST MINUTE: a",
         "port's rate, each bar up to the row's highest.",
         "PORTS~ HOSTS~ HOPS: estimates (per-source sketches, the TTL).",
-        "Open findings: those with a contact in the last 5 minutes, the",
-        "daemon's default wait before it closes a finding.",
+        "Open findings: as the daemon counts them; from an older daemon,",
+        "those with a contact in the last 5 minutes.",
     ];
     Text::from(lines.into_iter().map(Line::from).collect::<Vec<_>>())
 }
