@@ -86,18 +86,8 @@ fn a_second_daemon_on_the_same_socket_is_refused() {
 
 /// `probe run` on the lab's sensor interface with `--socket SOCKET`, expected to fail.
 fn refused_start(lab: &Lab, socket: &std::path::Path) -> String {
-    let out = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
-        .arg("--")
-        .args(["timeout", "20"])
-        .arg(probe_bin())
-        .args(["run", "--iface", lab.sensor_if(), "--socket"])
-        .arg(socket)
-        .output()
-        .expect("running the daemon");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "the start must fail: {stderr}");
-    stderr
+    let socket = socket.to_str().expect("a UTF-8 path");
+    probe_integration::refused_start(lab, &["--iface", lab.sensor_if(), "--socket", socket])
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use probe_integration::{
     Daemon, Lab, SECOND_ATTACKER_V4, SECOND_SENSOR_V4, SENSOR_V4, Scratch, SecondLink, Stats,
-    describe, of_kind, probe_bin, require_root,
+    describe, of_kind, refused_start, require_root, scrape_metrics,
 };
 use serde_json::json;
 
@@ -96,13 +96,7 @@ fn one_daemon_counts_and_finds_on_each_of_two_interfaces_and_outlives_one() {
     assert_eq!(scan_line["src"], json!(SECOND_ATTACKER_V4));
 
     // One exposition, each family once, a series per interface.
-    let text = lab.sensor(&[
-        "curl",
-        "-s",
-        "--max-time",
-        "5",
-        "http://127.0.0.1:9464/metrics",
-    ]);
+    let text = scrape_metrics(&lab);
     assert_eq!(
         text.matches("# TYPE probe_packets_total counter\n").count(),
         1,
@@ -132,19 +126,15 @@ fn one_daemon_counts_and_finds_on_each_of_two_interfaces_and_outlives_one() {
 /// `probe run` with `args` in the lab's sensor namespace, expected to be refused: its stderr.
 fn refused(lab: &Lab, args: &[&str]) -> String {
     let files = Scratch::new();
-    let out = std::process::Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
-        .arg("--")
-        .args(["timeout", "20"])
-        .arg(probe_bin())
-        .args(["run", "--no-history", "--no-metrics", "--socket"])
-        .arg(files.path("probe.sock"))
-        .args(args)
-        .output()
-        .expect("running the daemon");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "the start must fail: {stderr}");
-    stderr
+    let socket = files.path("probe.sock");
+    let mut all = vec![
+        "--no-history",
+        "--no-metrics",
+        "--socket",
+        socket.to_str().expect("a UTF-8 path"),
+    ];
+    all.extend_from_slice(args);
+    refused_start(lab, &all)
 }
 
 #[test]

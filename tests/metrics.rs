@@ -125,13 +125,7 @@ fn a_real_prometheus_scrapes_the_counts_that_were_sent() {
     let stats = probe.settled_stats();
 
     // The exposition itself: what promtool accepts as the text format, with the series sent.
-    let text = lab.sensor(&[
-        "curl",
-        "-s",
-        "--max-time",
-        "5",
-        "http://127.0.0.1:9464/metrics",
-    ]);
+    let text = probe_integration::scrape_metrics(&lab);
     let exposition = files.path("metrics.txt");
     fs::write(&exposition, &text).expect("writing the exposition");
     let checked = Command::new("sh")

@@ -147,6 +147,27 @@ pub struct SourceRow {
     pub findings: Vec<SourceFinding>,
 }
 
+#[cfg(test)]
+impl SourceRow {
+    /// A row for tests: `src` sent `packets` to one port of one host, one hop away, seen at
+    /// `seen_ns`, with no findings.
+    pub fn sample(src: &str, packets: u64, seen_ns: u64) -> Self {
+        Self {
+            src: src.to_owned(),
+            packets,
+            syns: 0,
+            ports: 1,
+            hosts: 1,
+            ttl_min: 64,
+            ttl_max: 64,
+            hops: 0,
+            first_seen_ns: seen_ns,
+            last_seen_ns: seen_ns,
+            findings: Vec::new(),
+        }
+    }
+}
+
 /// An open finding about a source, in its row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceFinding {

@@ -418,3 +418,32 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// `probe run ARGS` in `lab`'s sensor namespace, which must refuse to start (exit status 1):
+/// its standard error.
+pub fn refused_start(lab: &Lab, args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.sensor_ns()))
+        .arg("--")
+        .args(["timeout", "20"])
+        .arg(probe_bin())
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("running the daemon");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "the start must fail: {stderr}");
+    stderr
+}
+
+/// The daemon's `/metrics` at its default address, read with curl in `lab`'s sensor
+/// namespace.
+pub fn scrape_metrics(lab: &Lab) -> String {
+    lab.sensor(&[
+        "curl",
+        "-s",
+        "--max-time",
+        "5",
+        "http://127.0.0.1:9464/metrics",
+    ])
+}

@@ -33,7 +33,7 @@ mod privilege;
 pub use bogons::{Bogon, bogon_sources};
 pub use client::{Client, Reply, error_code};
 pub use counters::{PortRow, Stats, flag_list, flag_names, icmp_list, port_list, port_row};
-pub use daemon::{Daemon, probe_bin};
+pub use daemon::{Daemon, probe_bin, refused_start, scrape_metrics};
 pub use expect::{Expect, expect};
 pub use findings::{
     Finding, FindingKey, Replay, describe, keys, kinds, latest, of_kind, only, parse_lines, replay,

@@ -576,19 +576,7 @@ mod tests {
     #[test]
     fn sources_of_several_interfaces_show_each_rows_interface() {
         let entry = |src: &str, iface: Option<&str>| SourceEntry {
-            row: crate::sources::SourceRow {
-                src: src.into(),
-                packets: 7,
-                syns: 0,
-                ports: 1,
-                hosts: 1,
-                ttl_min: 64,
-                ttl_max: 64,
-                hops: 0,
-                first_seen_ns: 0,
-                last_seen_ns: 0,
-                findings: Vec::new(),
-            },
+            row: crate::sources::SourceRow::sample(src, 7, 0),
             iface: iface.map(str::to_owned),
         };
         let one = sources_table(&[entry("198.18.0.2", None)], true);

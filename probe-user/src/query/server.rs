@@ -642,19 +642,7 @@ mod tests {
     }
 
     fn row(src: &str, packets: u64) -> SourceRow {
-        SourceRow {
-            src: src.to_owned(),
-            packets,
-            syns: 0,
-            ports: 1,
-            hosts: 1,
-            ttl_min: 64,
-            ttl_max: 64,
-            hops: 0,
-            first_seen_ns: NOW,
-            last_seen_ns: NOW,
-            findings: Vec::new(),
-        }
+        SourceRow::sample(src, packets, NOW)
     }
 
     /// One interface's answers, fixed: what a [`Live`] gives without kernel maps.
