@@ -46,7 +46,7 @@ impl Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Attach the probe to an interface and log what it sees (needs root).
+    /// Attach the probe to one or more interfaces and log what it sees (needs root).
     Run(run::RunArgs),
     /// Ask the running daemon for its counters.
     Query(query::QueryArgs),
