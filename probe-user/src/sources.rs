@@ -177,6 +177,17 @@ pub struct SourceFinding {
     pub port: Option<u16>,
 }
 
+impl SourceFinding {
+    /// How a table names it: its kind, and its port when it is about one
+    /// (`trojan_probe 31337`).
+    pub fn label(&self) -> String {
+        match self.port {
+            Some(p) => format!("{} {p}", self.kind),
+            None => self.kind.clone(),
+        }
+    }
+}
+
 /// The address of a key.
 pub fn address(key: &SourceKey) -> IpAddr {
     if key.ip_version == 4 {

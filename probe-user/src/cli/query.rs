@@ -272,10 +272,7 @@ fn sources_table(rows: &[SourceEntry], all: bool) -> String {
             let findings: Vec<String> = r
                 .findings
                 .iter()
-                .map(|f| match f.port {
-                    Some(p) => format!("{} {p}", f.kind),
-                    None => f.kind.clone(),
-                })
+                .map(crate::sources::SourceFinding::label)
                 .collect();
             let mut cells = vec![r.src.clone()];
             if several {

@@ -236,10 +236,7 @@ fn sources_section(c: &super::Counters) -> Section {
                 let found: Vec<String> = s
                     .findings
                     .iter()
-                    .map(|f| match f.port {
-                        Some(p) => format!("{} {p}", f.kind),
-                        None => f.kind.clone(),
-                    })
+                    .map(crate::sources::SourceFinding::label)
                     .collect();
                 vec![
                     s.src.clone(),
