@@ -235,19 +235,7 @@ fn ports_table(rows: &[PortRow], source: bool, all: bool) -> String {
 }
 
 fn icmp_table(rows: &[IcmpRow], all: bool) -> String {
-    let body = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.family.clone(),
-                r.icmp_type.to_string(),
-                r.code.to_string(),
-                r.packets.to_string(),
-                r.level.clone(),
-                named(&r.name, &r.meaning).into_owned(),
-            ]
-        })
-        .collect();
+    let body = rows.iter().map(IcmpRow::cells).collect();
     table(
         &[
             "FAMILY",

@@ -289,7 +289,9 @@ impl Finding {
     }
 }
 
-mod rfc3339 {
+/// Nanoseconds since the Unix epoch as an RFC 3339 UTC string (serde's `with`), for every
+/// time the project writes in JSON.
+pub(crate) mod rfc3339 {
     use super::{Deserialize, Deserializer, Serializer, format_rfc3339_ms, parse_rfc3339};
 
     #[expect(

@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    findings::{Finding, format_rfc3339_ms, parse_rfc3339},
+    findings::{Finding, format_rfc3339_ms},
     knowledge::Level,
 };
 
@@ -108,33 +108,12 @@ impl From<rusqlite::Error> for Cause {
 pub struct Stored {
     /// When the daemon run that found it started (nanoseconds since the Unix epoch, whole
     /// milliseconds), written as an RFC 3339 time. Ids count from 1 in each run.
-    #[serde(with = "run_time")]
+    #[serde(with = "crate::findings::schema::rfc3339")]
     pub run: u64,
     /// The interface the daemon watched.
     pub iface: String,
     #[serde(flatten)]
     pub finding: Finding,
-}
-
-mod run_time {
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    use super::{format_rfc3339_ms, parse_rfc3339};
-
-    #[expect(
-        clippy::trivially_copy_pass_by_ref,
-        reason = "serde's `with` passes a reference"
-    )]
-    pub fn serialize<S: Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_rfc3339_ms(*ns))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_rfc3339(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!("run {text:?} is not an RFC 3339 UTC time"))
-        })
-    }
 }
 
 /// The start of a daemon run: `now_ns` to the millisecond, as a run is written.

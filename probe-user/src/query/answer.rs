@@ -183,6 +183,20 @@ pub struct IcmpRow {
     pub level: String,
 }
 
+impl IcmpRow {
+    /// The row as a table shows it: family, type, code, packets, level, `NAME: MEANING`.
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.family.clone(),
+            self.icmp_type.to_string(),
+            self.code.to_string(),
+            self.packets.to_string(),
+            self.level.clone(),
+            crate::knowledge::named(&self.name, &self.meaning).into_owned(),
+        ]
+    }
+}
+
 /// One combination of TCP flags.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlagRow {

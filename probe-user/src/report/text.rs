@@ -196,16 +196,7 @@ fn capture_sections(c: &super::Counters) -> Vec<Section> {
             rows: c
                 .icmp
                 .iter()
-                .map(|i| {
-                    vec![
-                        i.family.clone(),
-                        i.icmp_type.to_string(),
-                        i.code.to_string(),
-                        i.packets.to_string(),
-                        i.level.clone(),
-                        named(&i.name, &i.meaning).into_owned(),
-                    ]
-                })
+                .map(crate::query::answer::IcmpRow::cells)
                 .collect(),
             empty: "no ICMP",
         });
