@@ -15,7 +15,7 @@ use std::{path::PathBuf, thread, time::Duration};
 
 use probe_integration::{
     ATTACKER_V4, Daemon, Finding, Lab, PcapCapture, SENSOR_V4, Scratch, describe, expect, only,
-    python, replay_agrees, replay_with, require_root,
+    replay_agrees, replay_with, require_root, write_captures,
 };
 use serde_json::json;
 
@@ -144,11 +144,7 @@ wrpcap("{path}", frames)
         answered = if answered { "True" } else { "False" },
         path = path.display()
     );
-    let out = std::process::Command::new(python())
-        .args(["-c", &program])
-        .output()
-        .expect("running scapy");
-    assert!(out.status.success(), "scapy failed: {out:?}");
+    write_captures(&program, &[]);
     path
 }
 

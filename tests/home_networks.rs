@@ -12,7 +12,7 @@ use std::{fs, thread, time::Duration};
 
 use probe_integration::{
     ATTACKER_V4, Daemon, Lab, PcapCapture, Scratch, bogon_sources, describe, expect, kinds,
-    of_kind, only, python, replay, replay_with, require_root,
+    of_kind, only, replay, replay_with, require_root, write_captures,
 };
 
 /// The replay's line when it infers `networks`.
@@ -119,11 +119,7 @@ wrpcap("{}", frames)
 "#,
         path.display()
     );
-    let out = std::process::Command::new(python())
-        .args(["-c", &program])
-        .output()
-        .expect("running scapy");
-    assert!(out.status.success(), "scapy failed: {out:?}");
+    write_captures(&program, &[]);
     path
 }
 

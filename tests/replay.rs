@@ -21,7 +21,7 @@ use std::{collections::BTreeSet, fs, thread, time::Duration};
 
 use probe_integration::{
     ATTACKER_V4, Daemon, Lab, PcapCapture, ROUTED_V4, SENSOR_V4, Scratch, bogon_sources, describe,
-    expect, keys, kinds, only, python, replay, replay_with, require_root,
+    expect, keys, kinds, only, replay, replay_with, require_root, write_captures,
 };
 
 #[test]
@@ -288,11 +288,7 @@ wrpcap("{}", frames)
 "#,
         whole.display()
     );
-    let out = std::process::Command::new(python())
-        .args(["-c", &program])
-        .output()
-        .expect("running scapy");
-    assert!(out.status.success(), "scapy failed: {out:?}");
+    write_captures(&program, &[]);
     let bytes = fs::read(&whole).expect("reading the capture");
     let offsets = record_offsets(&bytes);
     assert_eq!(offsets.len(), 30);

@@ -12,7 +12,7 @@ use std::{fs, path::Path, process::Command};
 
 use probe_integration::{
     ATTACKER_V4, ATTACKER_V6, Lab, PcapCapture, Replay, SENSOR_V4, SENSOR_V6, Scratch, describe,
-    expect, keys, kinds, of_kind, only, python, replay, require_root,
+    expect, keys, kinds, of_kind, only, replay, require_root, write_captures,
 };
 
 /// The link type and snapshot length in a legacy pcap file's header (little-endian: tcpdump on
@@ -254,11 +254,7 @@ by_hand("fcs.pcap", 0x24000001, [f + struct.pack("<I", zlib.crc32(f)) for f in f
 fn captures_from_other_systems_replay_as_tcpdump_reads_them() {
     let files = Scratch::new();
     let dir = files.dir().to_str().expect("a UTF-8 path");
-    let out = Command::new(python())
-        .args(["-c", WRITE_CAPTURES, dir])
-        .output()
-        .expect("running scapy");
-    assert!(out.status.success(), "scapy failed: {out:?}");
+    write_captures(WRITE_CAPTURES, &[dir]);
 
     for (file, v6) in [
         ("null.pcap", false),

@@ -189,6 +189,18 @@ impl Replay {
     }
 }
 
+/// Runs the scapy program `program` (with `args` in its `sys.argv`) to write capture files
+/// offline: nothing is sent, so no root and no lab. Panics with its output unless it succeeds.
+pub fn write_captures(program: &str, args: &[&str]) {
+    let out = Command::new(probe_lab::python())
+        .arg("-c")
+        .arg(program)
+        .args(args)
+        .output()
+        .expect("running scapy");
+    assert!(out.status.success(), "scapy failed: {out:?}");
+}
+
 /// Runs `probe replay <capture> --json` (offline: no root, no daemon).
 pub fn replay(capture: &Path) -> Replay {
     replay_with(capture, &[])

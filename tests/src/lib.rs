@@ -37,7 +37,7 @@ pub use daemon::{Daemon, probe_bin, refused_start, scrape_metrics};
 pub use expect::{Expect, expect};
 pub use findings::{
     Finding, FindingKey, Replay, describe, keys, kinds, latest, of_kind, only, parse_lines, replay,
-    replay_agrees, replay_with,
+    replay_agrees, replay_with, write_captures,
 };
 pub use privilege::privileged;
 pub use probe_lab::{
